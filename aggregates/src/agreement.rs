@@ -1,0 +1,397 @@
+//! The agreement's state, rebuilt from its events by `apply`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use events::{
+    AgreementEvent, Currency, EmailAddress, InvoiceKind, InvoiceNumber, Money, ParticipantId,
+    ParticipantKind, ParticipantName, PaymentAllocation, RestrictionReason, TerminationGround,
+};
+
+/// The lifecycle state of an agreement, as DOMAIN.md's table names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgreementStatus {
+    Registered,
+    Active,
+    Suspended,
+    Blocked,
+    TerminationPending,
+    Terminated,
+}
+
+impl AgreementStatus {
+    pub const ALL: [AgreementStatus; 6] = [
+        Self::Registered,
+        Self::Active,
+        Self::Suspended,
+        Self::Blocked,
+        Self::TerminationPending,
+        Self::Terminated,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Blocked => "blocked",
+            Self::TerminationPending => "termination_pending",
+            Self::Terminated => "terminated",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registration {
+    pub participant_id: ParticipantId,
+    pub name: ParticipantName,
+    pub kind: ParticipantKind,
+    pub resident: bool,
+    pub currency: Currency,
+    pub email: EmailAddress,
+    pub registered_on: Date,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signing {
+    pub signed_on: Date,
+    /// The earlier of registration and signing (§3.2).
+    pub concluded_on: Date,
+    /// The later of registration and signing (§10.1).
+    pub in_force_from: Date,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestrictionKind {
+    Suspended,
+    Blocked,
+}
+
+/// A suspension or block in force (§4.2). A block replaces a suspension: it restricts
+/// access at least as much.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRestriction {
+    pub kind: RestrictionKind,
+    pub since: Date,
+    pub reason: RestrictionReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminationState {
+    pub ground: TerminationGround,
+    pub notice_received_on: Date,
+    pub effective_on: Date,
+    /// Set once the agreement has ended (§10.3).
+    pub terminated_on: Option<Date>,
+}
+
+/// An invoice as the aggregate needs it to allocate payments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceState {
+    pub number: InvoiceNumber,
+    pub kind: InvoiceKind,
+    pub issued_on: Date,
+    pub due_on: Date,
+    pub total: Money,
+    pub principal_paid: Money,
+    /// Penalties charged on this invoice by the operator (§5.9) and paid of them.
+    pub penalty_charged: Money,
+    pub penalty_paid: Money,
+    /// Fines charged on this invoice (§5.9) and paid of them.
+    pub fine_charged: Money,
+    pub fine_paid: Money,
+}
+
+impl InvoiceState {
+    /// Principal still owed: `total - principal_paid`, never negative.
+    pub fn principal_outstanding(&self) -> Money {
+        self.total
+            .checked_sub(self.principal_paid)
+            .unwrap_or(Money::zero(self.total.currency()))
+    }
+
+    pub fn penalty_outstanding(&self) -> Money {
+        self.penalty_charged
+            .checked_sub(self.penalty_paid)
+            .unwrap_or(Money::zero(self.total.currency()))
+    }
+
+    pub fn fine_outstanding(&self) -> Money {
+        self.fine_charged
+            .checked_sub(self.fine_paid)
+            .unwrap_or(Money::zero(self.total.currency()))
+    }
+
+    pub fn is_paid(&self) -> bool {
+        self.principal_outstanding().is_zero()
+    }
+}
+
+/// A payment already recorded, kept so that a repeat of its reference can be answered
+/// with the original allocation and recorded nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedPayment {
+    pub received_on: Date,
+    pub amount: Money,
+    pub named_invoice: Option<InvoiceNumber>,
+    pub allocations: Vec<PaymentAllocation>,
+    pub advance: Money,
+}
+
+/// A participant's agreement with the operator: one per participant, identified by the
+/// participant's BIN/IIN.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ParticipantAgreement {
+    pub(crate) registration: Option<Registration>,
+    pub(crate) signing: Option<Signing>,
+    pub(crate) restriction: Option<AccessRestriction>,
+    pub(crate) termination: Option<TerminationState>,
+    pub(crate) invoices: BTreeMap<InvoiceNumber, InvoiceState>,
+    pub(crate) payments: BTreeMap<String, RecordedPayment>,
+    /// Money paid beyond what was owed, waiting to settle the next invoice.
+    pub(crate) advance: Option<Money>,
+    /// The latest business date of any recorded event: later entries may not precede it.
+    pub(crate) latest_business_date: Option<Date>,
+    /// How many events have been applied.
+    pub(crate) events_applied: u64,
+}
+
+impl ParticipantAgreement {
+    pub fn registration(&self) -> Option<&Registration> {
+        self.registration.as_ref()
+    }
+
+    pub fn signing(&self) -> Option<&Signing> {
+        self.signing.as_ref()
+    }
+
+    pub fn restriction(&self) -> Option<&AccessRestriction> {
+        self.restriction.as_ref()
+    }
+
+    pub fn termination(&self) -> Option<&TerminationState> {
+        self.termination.as_ref()
+    }
+
+    pub fn invoices(&self) -> impl Iterator<Item = &InvoiceState> {
+        self.invoices.values()
+    }
+
+    pub fn invoice(&self, number: InvoiceNumber) -> Option<&InvoiceState> {
+        self.invoices.get(&number)
+    }
+
+    pub fn payment(&self, reference: &str) -> Option<&RecordedPayment> {
+        self.payments.get(reference)
+    }
+
+    pub fn currency(&self) -> Option<Currency> {
+        self.registration.as_ref().map(|r| r.currency)
+    }
+
+    /// The advance held for the participant (zero when none).
+    pub fn advance(&self) -> Option<Money> {
+        self.advance
+    }
+
+    pub fn events_applied(&self) -> u64 {
+        self.events_applied
+    }
+
+    /// The status by precedence: a terminated agreement is terminated whatever else is
+    /// true; a block outranks a suspension; both outrank a pending termination, because
+    /// what billing staff and the portal need first is whether access is restricted.
+    pub fn status(&self) -> Option<AgreementStatus> {
+        self.registration.as_ref()?;
+        let status = match (&self.termination, &self.restriction, &self.signing) {
+            (
+                Some(TerminationState {
+                    terminated_on: Some(_),
+                    ..
+                }),
+                _,
+                _,
+            ) => AgreementStatus::Terminated,
+            (
+                _,
+                Some(AccessRestriction {
+                    kind: RestrictionKind::Blocked,
+                    ..
+                }),
+                _,
+            ) => AgreementStatus::Blocked,
+            (
+                _,
+                Some(AccessRestriction {
+                    kind: RestrictionKind::Suspended,
+                    ..
+                }),
+                _,
+            ) => AgreementStatus::Suspended,
+            (Some(_), None, _) => AgreementStatus::TerminationPending,
+            (None, None, Some(_)) => AgreementStatus::Active,
+            (None, None, None) => AgreementStatus::Registered,
+        };
+        Some(status)
+    }
+
+    /// Applies one event. Events are facts already recorded: `apply` never refuses one.
+    pub(crate) fn apply_event(&mut self, event: AgreementEvent) {
+        let date = event.business_date();
+        match event {
+            AgreementEvent::Registered(e) => {
+                self.advance = Some(Money::zero(e.currency));
+                self.registration = Some(Registration {
+                    participant_id: e.participant_id,
+                    name: e.name,
+                    kind: e.kind,
+                    resident: e.resident,
+                    currency: e.currency,
+                    email: e.email,
+                    registered_on: e.registered_on,
+                });
+            }
+            AgreementEvent::AgreementSigned(e) => {
+                self.signing = Some(Signing {
+                    signed_on: e.signed_on,
+                    concluded_on: e.concluded_on,
+                    in_force_from: e.in_force_from,
+                });
+            }
+            AgreementEvent::InvoiceIssued(e) => {
+                let zero = Money::zero(e.currency);
+                self.invoices.insert(
+                    e.number,
+                    InvoiceState {
+                        number: e.number,
+                        kind: e.kind,
+                        issued_on: e.issued_on,
+                        due_on: e.due_on,
+                        total: e.total,
+                        principal_paid: zero,
+                        penalty_charged: zero,
+                        penalty_paid: zero,
+                        fine_charged: zero,
+                        fine_paid: zero,
+                    },
+                );
+            }
+            AgreementEvent::AdvanceApplied(e) => {
+                if let Some(invoice) = self.invoices.get_mut(&e.invoice_number) {
+                    invoice.principal_paid = add_or_keep(invoice.principal_paid, e.amount);
+                }
+                self.advance = Some(e.advance_remaining);
+            }
+            AgreementEvent::PaymentReceived(e) => {
+                for allocation in &e.allocations {
+                    if let Some(invoice) = self.invoices.get_mut(&allocation.invoice_number) {
+                        invoice.principal_paid =
+                            add_or_keep(invoice.principal_paid, allocation.principal);
+                        invoice.penalty_paid =
+                            add_or_keep(invoice.penalty_paid, allocation.penalty);
+                        invoice.fine_paid = add_or_keep(invoice.fine_paid, allocation.fine);
+                    }
+                }
+                self.advance = Some(match self.advance {
+                    Some(advance) => add_or_keep(advance, e.advance),
+                    None => e.advance,
+                });
+                self.payments.insert(
+                    e.reference.as_str().to_owned(),
+                    RecordedPayment {
+                        received_on: e.received_on,
+                        amount: e.amount,
+                        named_invoice: e.named_invoice,
+                        allocations: e.allocations,
+                        advance: e.advance,
+                    },
+                );
+            }
+            AgreementEvent::Suspended(e) => {
+                self.restriction = Some(AccessRestriction {
+                    kind: RestrictionKind::Suspended,
+                    since: e.on,
+                    reason: e.reason,
+                });
+            }
+            AgreementEvent::Blocked(e) => {
+                self.restriction = Some(AccessRestriction {
+                    kind: RestrictionKind::Blocked,
+                    since: e.on,
+                    reason: e.reason,
+                });
+            }
+            AgreementEvent::Reinstated(_) | AgreementEvent::Unblocked(_) => {
+                self.restriction = None;
+            }
+            AgreementEvent::TerminationRequested(e) => {
+                self.termination = Some(TerminationState {
+                    ground: e.ground,
+                    notice_received_on: e.notice_received_on,
+                    effective_on: e.effective_on,
+                    terminated_on: None,
+                });
+            }
+            AgreementEvent::Terminated(e) => {
+                if let Some(termination) = self.termination.as_mut() {
+                    termination.terminated_on = Some(e.on);
+                } else {
+                    self.termination = Some(TerminationState {
+                        ground: TerminationGround::Court,
+                        notice_received_on: e.on,
+                        effective_on: e.on,
+                        terminated_on: Some(e.on),
+                    });
+                }
+            }
+        }
+        // Signing may legitimately precede registration (§3.2), so the latest business
+        // date only ever moves forward.
+        self.latest_business_date = Some(match self.latest_business_date {
+            Some(latest) if latest > date => latest,
+            _ => date,
+        });
+        self.events_applied += 1;
+    }
+}
+
+/// Adds two amounts recorded in events. They were checked when the events were made, so
+/// a failure here means a corrupted history: it is flagged in debug builds and the
+/// running total is kept rather than invented.
+fn add_or_keep(total: Money, amount: Money) -> Money {
+    match total.checked_add(amount) {
+        Ok(sum) => sum,
+        Err(error) => {
+            debug_assert!(false, "recorded amounts do not add up: {error}");
+            total
+        }
+    }
+}
+
+impl cqrs_es::Aggregate for ParticipantAgreement {
+    const TYPE: &'static str = "ParticipantAgreement";
+    type Command = commands::AgreementCommand;
+    type Event = AgreementEvent;
+    type Error = crate::AgreementError;
+    type Services = crate::AgreementServices;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        services: &Self::Services,
+        sink: &cqrs_es::event_sink::EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        for event in self.decide(command, services)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        self.apply_event(event);
+    }
+}

@@ -1,0 +1,187 @@
+//! Why the aggregate refused a command. Each refusal names its rule and, where the offer
+//! sets the rule, its clause; a refused command records nothing.
+
+use time::Date;
+
+use events::{Clause, Currency, InvoiceNumber, MoneyError, RestrictionReason};
+
+use crate::reference::ReferenceError;
+
+/// How a refusal maps onto the API's vocabulary of failures (API.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The agreement or invoice does not exist (404).
+    NotFound,
+    /// The command conflicts with the agreement's current state (409).
+    Conflict,
+    /// The command is well-formed but breaks a rule (422).
+    RuleViolation,
+    /// The ledger itself is misconfigured or inconsistent (500): never the caller's fault.
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AgreementError {
+    #[error("no agreement is registered for this participant")]
+    NotRegistered,
+    #[error("this participant is already registered (on {registered_on})")]
+    AlreadyRegistered { registered_on: Date },
+    #[error(
+        "a resident is invoiced and pays in KZT; only a non-resident may choose {currency} (§5.1)"
+    )]
+    ForeignCurrencyForResident { currency: Currency },
+    #[error("the agreement was already signed on {signed_on}")]
+    AlreadySigned { signed_on: Date },
+    #[error("the agreement is not signed yet: nothing can be {action} before signing (§1.5)")]
+    NotSigned { action: &'static str },
+    #[error("the agreement was terminated on {terminated_on}: nothing can be {action} after termination (§10.3)")]
+    AlreadyTerminated {
+        terminated_on: Date,
+        action: &'static str,
+    },
+    #[error("{what} {date} is before the participant's registration on {registered_on}")]
+    BeforeRegistration {
+        what: &'static str,
+        date: Date,
+        registered_on: Date,
+    },
+    #[error("{what} {date} is earlier than the agreement's latest recorded business date {latest}: the ledger does not accept backdated entries")]
+    Backdated {
+        what: &'static str,
+        date: Date,
+        latest: Date,
+    },
+    #[error("{what} {date} is in the future (today is {today} in Kazakhstan)")]
+    InTheFuture {
+        what: &'static str,
+        date: Date,
+        today: Date,
+    },
+    #[error("an invoice issued on {issued_on} precedes the agreement's entry into force on {in_force_from} (§10.1)")]
+    InvoiceBeforeInForce {
+        issued_on: Date,
+        in_force_from: Date,
+    },
+    #[error("an invoice needs at least one line")]
+    NoInvoiceLines,
+    #[error("an invoice may have at most {max} lines, this one has {given}")]
+    TooManyInvoiceLines { max: usize, given: usize },
+    #[error("the service period runs backwards: from {from} to {to}")]
+    PeriodReversed { from: Date, to: Date },
+    #[error("the invoice total is zero: there is nothing to invoice")]
+    ZeroInvoice,
+    #[error("the payment amount is zero")]
+    ZeroPayment,
+    #[error("the payment is in {given}, but this agreement settles in {agreement} (§5.1)")]
+    PaymentCurrency {
+        given: Currency,
+        agreement: Currency,
+    },
+    #[error("payment reference {reference} was already recorded with another amount, date or invoice; a reference identifies one payment")]
+    PaymentReferenceReused { reference: String },
+    #[error("invoice {0} does not exist on this agreement")]
+    UnknownInvoice(InvoiceNumber),
+    #[error("access is already suspended (since {since}, reason {reason:?})")]
+    AlreadySuspended {
+        since: Date,
+        reason: RestrictionReason,
+    },
+    #[error("the participant is already blocked (since {since}, reason {reason:?})")]
+    AlreadyBlocked {
+        since: Date,
+        reason: RestrictionReason,
+    },
+    #[error("access is not suspended, so there is nothing to reinstate")]
+    NotSuspended,
+    #[error("the participant is not blocked, so there is nothing to unblock")]
+    NotBlocked,
+    #[error("a termination is already pending, effective on {effective_on}")]
+    TerminationPending { effective_on: Date },
+    #[error("on notice received on {notice_received_on} the agreement ends no earlier than {earliest} (15 calendar days after the notice, §10.2.2)")]
+    TerminationTooEarly {
+        notice_received_on: Date,
+        earliest: Date,
+    },
+    #[error("the effective date {effective_on} is before the notice was received on {notice_received_on}")]
+    EffectiveBeforeNotice {
+        effective_on: Date,
+        notice_received_on: Date,
+    },
+    #[error("termination for force majeure needs force majeure lasting more than 90 consecutive days (§8.4); none is recorded on this agreement")]
+    NoLongForceMajeure,
+    #[error("{0}")]
+    MissingReferenceData(ReferenceError),
+    #[error("amount out of range: {0}")]
+    Money(MoneyError),
+    #[error("no invoice number was reserved for this command (a wiring error)")]
+    NoInvoiceNumberReserved,
+}
+
+impl AgreementError {
+    pub fn kind(&self) -> ErrorKind {
+        use AgreementError::*;
+        match self {
+            NotRegistered | UnknownInvoice(_) => ErrorKind::NotFound,
+            AlreadyRegistered { .. }
+            | AlreadySigned { .. }
+            | NotSigned { .. }
+            | AlreadyTerminated { .. }
+            | PaymentReferenceReused { .. }
+            | AlreadySuspended { .. }
+            | AlreadyBlocked { .. }
+            | NotSuspended
+            | NotBlocked
+            | TerminationPending { .. } => ErrorKind::Conflict,
+            NoInvoiceNumberReserved => ErrorKind::Internal,
+            ForeignCurrencyForResident { .. }
+            | BeforeRegistration { .. }
+            | Backdated { .. }
+            | InTheFuture { .. }
+            | InvoiceBeforeInForce { .. }
+            | NoInvoiceLines
+            | TooManyInvoiceLines { .. }
+            | PeriodReversed { .. }
+            | ZeroInvoice
+            | ZeroPayment
+            | PaymentCurrency { .. }
+            | TerminationTooEarly { .. }
+            | EffectiveBeforeNotice { .. }
+            | NoLongForceMajeure
+            | MissingReferenceData(_)
+            | Money(_) => ErrorKind::RuleViolation,
+        }
+    }
+
+    /// The clause of the offer that refuses the command, where one does.
+    pub fn clause(&self) -> Option<Clause> {
+        use AgreementError::*;
+        match self {
+            ForeignCurrencyForResident { .. } | PaymentCurrency { .. } => Some(Clause::CURRENCY),
+            NotSigned { .. } => Some(Clause::ACCEPTANCE),
+            AlreadyTerminated { .. } => Some(Clause::SETTLEMENT),
+            BeforeRegistration { .. } | AlreadyRegistered { .. } => Some(Clause::CONCLUSION),
+            InvoiceBeforeInForce { .. } => Some(Clause::IN_FORCE),
+            AlreadySuspended { .. } | AlreadyBlocked { .. } | NotSuspended | NotBlocked => {
+                Some(Clause::RESTRICTION)
+            }
+            TerminationTooEarly { .. } => Some(Clause::TERMINATION_NOTICE),
+            NoLongForceMajeure => Some(Clause::FORCE_MAJEURE),
+            PaymentReferenceReused { .. } | ZeroPayment => Some(Clause::PAYMENT_MOMENT),
+            MissingReferenceData(ReferenceError::NoVatRate(_)) => Some(Clause::VAT),
+            MissingReferenceData(ReferenceError::NoExchangeRate(_)) => Some(Clause::CURRENCY),
+            _ => None,
+        }
+    }
+}
+
+impl From<ReferenceError> for AgreementError {
+    fn from(error: ReferenceError) -> Self {
+        Self::MissingReferenceData(error)
+    }
+}
+
+impl From<MoneyError> for AgreementError {
+    fn from(error: MoneyError) -> Self {
+        Self::Money(error)
+    }
+}

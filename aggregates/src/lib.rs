@@ -1,0 +1,39 @@
+//! The `ParticipantAgreement` aggregate: one per participant, the only place where the
+//! offer's rules decide whether a command becomes events.
+//!
+//! Architecture invariant: this crate does no I/O and never reads the clock. Today's
+//! date, the reference data and the next invoice number reach it in
+//! [`AgreementServices`], built per command by the caller.
+
+mod agreement;
+mod error;
+mod handle;
+pub mod reference;
+
+use std::sync::Arc;
+
+use time::Date;
+
+pub use agreement::{
+    AccessRestriction, AgreementStatus, InvoiceState, ParticipantAgreement, RecordedPayment,
+    Registration, RestrictionKind, Signing, TerminationState,
+};
+pub use error::{AgreementError, ErrorKind};
+pub use reference::ReferenceData;
+
+/// What a command needs from outside the aggregate, passed in so that handling stays
+/// pure (the cqrs-es "services" port).
+#[derive(Debug, Clone)]
+pub struct AgreementServices {
+    /// The calendar, MRP, VAT and exchange-rate tables.
+    pub reference: Arc<ReferenceData>,
+    /// Today's date in Kazakhstan: business dates after it are refused.
+    pub today: Date,
+    /// The invoice number the event store will hand out if this command commits. Only
+    /// an `IssueInvoice` command needs one; the store refuses the commit if another
+    /// invoice took it meanwhile, and the command is retried with the next.
+    pub next_invoice_number: Option<events::InvoiceNumber>,
+}
+
+#[cfg(test)]
+mod tests;

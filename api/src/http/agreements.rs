@@ -1,0 +1,313 @@
+//! The agreement endpoints (API.md): thin handlers from HTTP to the ledger and back.
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::Value;
+use time::Date;
+
+use aggregates::ParticipantAgreement;
+use commands::{
+    AgreementCommand, IssueInvoice, LiftRestriction, ReceivePayment, Register, RequestTermination,
+    RestrictAccess, SignAgreement,
+};
+use events::{business_date, AgreementEvent, ParticipantId};
+use projections::{AgreementView, InvoiceView, PaymentView};
+
+use super::error::ApiError;
+use super::json::StrictJson;
+use super::AppState;
+use crate::ledger::{metadata, CommandContext, Committed};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/agreements", post(register))
+        .route("/v1/agreements/{id}", get(agreement))
+        .route("/v1/agreements/{id}/events", get(agreement_events))
+        .route("/v1/agreements/{id}/signature", post(sign))
+        .route("/v1/agreements/{id}/invoices", post(issue_invoice))
+        .route("/v1/agreements/{id}/payments", post(receive_payment))
+        .route("/v1/agreements/{id}/suspension", post(suspend))
+        .route("/v1/agreements/{id}/reinstatement", post(reinstate))
+        .route("/v1/agreements/{id}/block", post(block))
+        .route("/v1/agreements/{id}/unblock", post(unblock))
+        .route("/v1/agreements/{id}/termination", post(request_termination))
+}
+
+/// The participant id in the path, parsed (`/v1/agreements/{id}/...`).
+pub struct AgreementId(pub ParticipantId);
+
+impl<S: Send + Sync> FromRequestParts<S> for AgreementId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+        ParticipantId::parse(&id).map(AgreementId).map_err(|error| {
+            ApiError::bad_request(format!("the agreement id in the path: {error}"))
+        })
+    }
+}
+
+/// Who is asking and under which request id (set by the request-id layer).
+pub struct RequestContext(pub CommandContext);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .headers
+            .get(super::REQUEST_ID_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        // Until bearer tokens name the caller, every command is recorded as unauthenticated.
+        Ok(Self(CommandContext {
+            actor: "unauthenticated".to_owned(),
+            request_id,
+        }))
+    }
+}
+
+fn view(agreement: &ParticipantAgreement) -> Result<Json<AgreementView>, ApiError> {
+    AgreementView::of(agreement)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("no agreement is registered for this participant"))
+}
+
+async fn register(
+    State(state): State<AppState>,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<Register>,
+) -> Result<(StatusCode, Json<AgreementView>), ApiError> {
+    let participant = command.participant_id.clone();
+    let committed = state
+        .ledger
+        .execute(&participant, AgreementCommand::Register(command), &context)
+        .await?;
+    Ok((StatusCode::CREATED, view(&committed.agreement)?))
+}
+
+async fn agreement(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+) -> Result<Json<AgreementView>, ApiError> {
+    let agreement = state.ledger.agreement(&id).await?.ok_or_else(|| {
+        ApiError::not_found(format!("no agreement is registered for participant {id}"))
+    })?;
+    view(&agreement)
+}
+
+/// One event as `GET /v1/agreements/{id}/events` shows it (API.md).
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    pub sequence: i64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub version: String,
+    pub payload: Value,
+    pub recorded_at: String,
+    pub actor: Option<String>,
+    pub clause: Option<String>,
+    pub request_id: Option<String>,
+    pub command: Option<String>,
+    /// The event's hash in the agreement's chain (set once hash chaining is in place).
+    pub hash: Option<String>,
+    pub prev_hash: Option<String>,
+}
+
+async fn agreement_events(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+) -> Result<Json<Vec<EventView>>, ApiError> {
+    let stored = state.ledger.events(&id).await?;
+    if stored.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "no agreement is registered for participant {id}"
+        )));
+    }
+    let field =
+        |metadata: &Value, key: &str| metadata.get(key).and_then(Value::as_str).map(str::to_owned);
+    let events = stored
+        .into_iter()
+        .map(|event| {
+            // The payload is stored tagged with its type ({"InvoiceIssued": {...}}); the
+            // type is its own field here.
+            let payload = event
+                .payload
+                .get(&event.event_type)
+                .cloned()
+                .unwrap_or(event.payload.clone());
+            EventView {
+                sequence: event.sequence,
+                recorded_at: field(&event.metadata, metadata::RECORDED_AT)
+                    .unwrap_or(event.stored_at),
+                actor: field(&event.metadata, metadata::ACTOR),
+                clause: field(&event.metadata, metadata::CLAUSE),
+                request_id: field(&event.metadata, metadata::REQUEST_ID),
+                command: field(&event.metadata, metadata::COMMAND),
+                hash: field(&event.metadata, "hash"),
+                prev_hash: field(&event.metadata, "prev_hash"),
+                event_type: event.event_type,
+                version: event.event_version,
+                payload,
+            }
+        })
+        .collect();
+    Ok(Json(events))
+}
+
+/// Runs a command on the agreement in the path and answers with the agreement's view.
+async fn agreement_command(
+    state: &AppState,
+    id: &ParticipantId,
+    command: AgreementCommand,
+    context: &CommandContext,
+) -> Result<Committed, ApiError> {
+    Ok(state.ledger.execute(id, command, context).await?)
+}
+
+async fn sign(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<SignAgreement>,
+) -> Result<Json<AgreementView>, ApiError> {
+    let committed =
+        agreement_command(&state, &id, AgreementCommand::Sign(command), &context).await?;
+    view(&committed.agreement)
+}
+
+async fn issue_invoice(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<IssueInvoice>,
+) -> Result<(StatusCode, Json<InvoiceView>), ApiError> {
+    let committed = agreement_command(
+        &state,
+        &id,
+        AgreementCommand::IssueInvoice(command),
+        &context,
+    )
+    .await?;
+    let mut issued = None;
+    let mut advance = None;
+    for envelope in &committed.events {
+        match &envelope.payload {
+            AgreementEvent::InvoiceIssued(event) => issued = Some(event),
+            AgreementEvent::AdvanceApplied(event) => advance = Some(event),
+            _ => {}
+        }
+    }
+    let issued = issued.expect("an accepted IssueInvoice records InvoiceIssued");
+    Ok((StatusCode::CREATED, Json(InvoiceView::of(issued, advance))))
+}
+
+async fn receive_payment(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<ReceivePayment>,
+) -> Result<(StatusCode, Json<PaymentView>), ApiError> {
+    let reference = command.reference.as_str().to_owned();
+    let committed = agreement_command(
+        &state,
+        &id,
+        AgreementCommand::ReceivePayment(command),
+        &context,
+    )
+    .await?;
+    // A repeated reference records nothing and answers the first allocation with 200.
+    let status = if committed.events.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let payment = PaymentView::of(&committed.agreement, &reference)
+        .expect("an accepted payment is recorded under its reference");
+    Ok((status, Json(payment)))
+}
+
+async fn suspend(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<RestrictAccess>,
+) -> Result<Json<AgreementView>, ApiError> {
+    let committed =
+        agreement_command(&state, &id, AgreementCommand::Suspend(command), &context).await?;
+    view(&committed.agreement)
+}
+
+async fn reinstate(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<LiftRestriction>,
+) -> Result<Json<AgreementView>, ApiError> {
+    let committed =
+        agreement_command(&state, &id, AgreementCommand::Reinstate(command), &context).await?;
+    view(&committed.agreement)
+}
+
+async fn block(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<RestrictAccess>,
+) -> Result<Json<AgreementView>, ApiError> {
+    let committed =
+        agreement_command(&state, &id, AgreementCommand::Block(command), &context).await?;
+    view(&committed.agreement)
+}
+
+async fn unblock(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<LiftRestriction>,
+) -> Result<Json<AgreementView>, ApiError> {
+    let committed =
+        agreement_command(&state, &id, AgreementCommand::Unblock(command), &context).await?;
+    view(&committed.agreement)
+}
+
+/// The answer to a termination notice: the agreement, and when it ends.
+#[derive(Debug, Serialize)]
+pub struct TerminationAnswer {
+    #[serde(with = "business_date")]
+    pub effective_on: Date,
+    #[serde(flatten)]
+    pub agreement: AgreementView,
+}
+
+async fn request_termination(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<RequestTermination>,
+) -> Result<Json<TerminationAnswer>, ApiError> {
+    let committed = agreement_command(
+        &state,
+        &id,
+        AgreementCommand::RequestTermination(command),
+        &context,
+    )
+    .await?;
+    let Json(agreement) = view(&committed.agreement)?;
+    let effective_on = agreement
+        .termination
+        .as_ref()
+        .map(|t| t.effective_on)
+        .expect("an accepted termination notice sets the effective date");
+    Ok(Json(TerminationAnswer {
+        effective_on,
+        agreement,
+    }))
+}

@@ -1,0 +1,153 @@
+//! One error type for every endpoint, answered as RFC 9457 problem details
+//! (`application/problem+json`, API.md).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use aggregates::{AgreementError, ErrorKind};
+
+use crate::ledger::LedgerError;
+use crate::store::StoreError;
+
+/// The problem details body.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    /// The clause of the offer that refused the request, where one did (`"5.9"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clause: Option<&'static str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body or a parameter could not be read (400).
+    #[error("{detail}")]
+    BadRequest { detail: String },
+    #[error("{detail}")]
+    UnsupportedMediaType { detail: String },
+    #[error("{detail}")]
+    PayloadTooLarge { detail: String },
+    #[error("{detail}")]
+    NotFound { detail: String },
+    #[error("{detail}")]
+    MethodNotAllowed { detail: String },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl ApiError {
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            detail: detail.into(),
+        }
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::NotFound {
+            detail: detail.into(),
+        }
+    }
+
+    fn problem(&self) -> (StatusCode, &'static str, String, Option<&'static str>) {
+        match self {
+            Self::BadRequest { detail } => (
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                detail.clone(),
+                None,
+            ),
+            Self::UnsupportedMediaType { detail } => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                detail.clone(),
+                None,
+            ),
+            Self::PayloadTooLarge { detail } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                detail.clone(),
+                None,
+            ),
+            Self::NotFound { detail } => (StatusCode::NOT_FOUND, "not-found", detail.clone(), None),
+            Self::MethodNotAllowed { detail } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                detail.clone(),
+                None,
+            ),
+            Self::Ledger(LedgerError::Refused(refusal)) => refusal_problem(refusal),
+            Self::Ledger(LedgerError::ConflictRetriesExhausted { .. }) => (
+                StatusCode::CONFLICT,
+                "concurrent-write",
+                self.to_string(),
+                None,
+            ),
+            Self::Ledger(LedgerError::Store(StoreError::Unavailable(_))) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store-unavailable",
+                "the event store does not answer; nothing was recorded, retry later".to_owned(),
+                None,
+            ),
+            Self::Ledger(LedgerError::Store(_)) => internal(),
+        }
+    }
+}
+
+fn refusal_problem(
+    refusal: &AgreementError,
+) -> (StatusCode, &'static str, String, Option<&'static str>) {
+    let clause = refusal.clause().map(|c| c.as_str());
+    let detail = refusal.to_string();
+    match refusal.kind() {
+        ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not-found", detail, clause),
+        ErrorKind::Conflict => (StatusCode::CONFLICT, "state-conflict", detail, clause),
+        ErrorKind::RuleViolation => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "rule-violation",
+            detail,
+            clause,
+        ),
+        ErrorKind::Internal => internal(),
+    }
+}
+
+fn internal() -> (StatusCode, &'static str, String, Option<&'static str>) {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the ledger failed to answer; the failure is logged and nothing was recorded".to_owned(),
+        None,
+    )
+}
+
+fn title(status: StatusCode) -> &'static str {
+    status.canonical_reason().unwrap_or("Error")
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, slug, detail, clause) = self.problem();
+        if status.is_server_error() {
+            // Logged once, here; the caller gets no internals.
+            tracing::error!(error = %self, ?self, "request failed");
+        }
+        let problem = Problem {
+            problem_type: format!("urn:edoc-ledger:problem:{slug}"),
+            title: title(status),
+            status: status.as_u16(),
+            detail,
+            clause,
+        };
+        let mut response = (status, axum::Json(problem)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}

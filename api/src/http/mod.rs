@@ -1,0 +1,93 @@
+//! The HTTP API (API.md): one router per resource, merged here, with the layers every
+//! request passes through.
+
+pub mod agreements;
+pub mod error;
+pub mod json;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::ledger::Ledger;
+use error::ApiError;
+
+/// The header that carries a request's id: taken from the caller when given, otherwise
+/// made up, echoed in the answer and recorded in every event the request causes.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// How long one request may take before it is answered 408 (nothing half-recorded: a
+/// command's append is one transaction).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub ledger: Arc<Ledger>,
+}
+
+/// Builds the whole application; shared by `serve` and the tests.
+pub fn app(state: AppState) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    Router::new()
+        .route("/healthz", get(health))
+        .merge(agreements::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(json::REQUEST_BODY_BYTES_MAX))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            let request_id = request
+                .headers()
+                .get(REQUEST_ID_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    store: String,
+}
+
+/// 200 when the event store answers, 503 when it does not (API.md).
+async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    let store = state.ledger.repository().location().describe();
+    match state.ledger.repository().ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ok",
+                store,
+            }),
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "health check: the store does not answer");
+            ApiError::Ledger(error.into()).into_response()
+        }
+    }
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("there is no resource at {}", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::MethodNotAllowed {
+        detail: format!("{method} is not allowed on {}", uri.path()),
+    }
+}

@@ -1,0 +1,291 @@
+//! Running commands against the event store: load, decide, append, retry on conflict.
+//!
+//! This replaces cqrs-es's `CqrsFramework::execute`, which returns nothing (no events, no
+//! new version), copies one metadata map onto every event, never retries a conflict and
+//! updates queries outside the commit (CQRS-ES-NOTES.md). The aggregate, its `handle`, the
+//! `EventSink`, the persisted event store and its upcasters are cqrs-es's own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
+use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
+use time::{Date, OffsetDateTime, UtcOffset};
+
+use aggregates::{AgreementError, AgreementServices, ParticipantAgreement, ReferenceData};
+use commands::AgreementCommand;
+use events::{AgreementEvent, ParticipantId};
+
+use crate::store::{AppendError, LedgerEventRepository, StoreError, StoredEvent};
+
+/// How often a command that lost a race is decided again before the caller gets a 409.
+pub const COMMAND_ATTEMPTS_MAX: u32 = 50;
+
+/// Kazakhstan's offset from UTC since 2024-03-01 (DOMAIN.md): business dates are dates there.
+pub const KAZAKHSTAN_OFFSET_HOURS: i8 = 5;
+
+/// The source of the current time: the only clock the ledger reads.
+pub trait Clock: Send + Sync {
+    fn now_utc(&self) -> OffsetDateTime;
+
+    /// Today's business date in Kazakhstan.
+    fn today(&self) -> Date {
+        let offset = UtcOffset::from_hms(KAZAKHSTAN_OFFSET_HOURS, 0, 0).expect("a valid offset");
+        self.now_utc().to_offset(offset).date()
+    }
+}
+
+/// The operating system's clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_utc(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// Who asked for a command and under which request: recorded in every event's metadata.
+#[derive(Debug, Clone)]
+pub struct CommandContext {
+    pub actor: String,
+    pub request_id: String,
+}
+
+/// The keys of an event's metadata.
+pub mod metadata {
+    pub const ACTOR: &str = "actor";
+    pub const RECORDED_AT: &str = "recorded_at";
+    pub const REQUEST_ID: &str = "request_id";
+    pub const CLAUSE: &str = "clause";
+    pub const COMMAND: &str = "command";
+}
+
+/// What a command recorded, and the agreement after it.
+#[derive(Debug)]
+pub struct Committed {
+    /// Empty when the command changed nothing (a repeated payment reference).
+    pub events: Vec<EventEnvelope<ParticipantAgreement>>,
+    pub agreement: ParticipantAgreement,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Refused(#[from] AgreementError),
+    #[error("the command lost {attempts} races with concurrent writes to the same agreement; nothing was recorded, retry later")]
+    ConflictRetriesExhausted { attempts: u32 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<AggregateError<AgreementError>> for LedgerError {
+    fn from(error: AggregateError<AgreementError>) -> Self {
+        match error {
+            AggregateError::UserError(refusal) => Self::Refused(refusal),
+            AggregateError::AggregateConflict => Self::ConflictRetriesExhausted { attempts: 1 },
+            AggregateError::DatabaseConnectionError(e) => {
+                Self::Store(StoreError::Corrupt(format!("connection: {e}")))
+            }
+            AggregateError::DeserializationError(e) => {
+                Self::Store(StoreError::Corrupt(format!("an event cannot be read: {e}")))
+            }
+            AggregateError::UnexpectedError(e) => Self::Store(StoreError::Corrupt(e.to_string())),
+        }
+    }
+}
+
+/// The ledger: commands in, events recorded; agreements read back.
+pub struct Ledger {
+    repository: LedgerEventRepository,
+    event_store: PersistedEventStore<LedgerEventRepository, ParticipantAgreement>,
+    reference: Arc<ReferenceData>,
+    clock: Arc<dyn Clock>,
+    /// Serializes invoice issuance within this process, so that concurrent invoices take
+    /// consecutive numbers without losing races; across processes the counter's
+    /// compare-and-set keeps numbers unique and gapless on its own.
+    invoice_numbering: tokio::sync::Mutex<()>,
+}
+
+impl Ledger {
+    pub fn new(
+        repository: LedgerEventRepository,
+        reference: Arc<ReferenceData>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            event_store: PersistedEventStore::new_event_store(repository.clone()),
+            repository,
+            reference,
+            clock,
+            invoice_numbering: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn repository(&self) -> &LedgerEventRepository {
+        &self.repository
+    }
+
+    pub fn reference(&self) -> &Arc<ReferenceData> {
+        &self.reference
+    }
+
+    pub fn today(&self) -> Date {
+        self.clock.today()
+    }
+
+    /// Runs a command to completion: decides it on the latest state and appends what it
+    /// records in one transaction; on a conflicting concurrent write, decides again on
+    /// the new state, at most [`COMMAND_ATTEMPTS_MAX`] times. A refusal records nothing.
+    pub async fn execute(
+        &self,
+        participant: &ParticipantId,
+        command: AgreementCommand,
+        context: &CommandContext,
+    ) -> Result<Committed, LedgerError> {
+        let issues_invoice = matches!(command, AgreementCommand::IssueInvoice(_));
+        for attempt in 1..=COMMAND_ATTEMPTS_MAX {
+            let _numbering = if issues_invoice {
+                Some(self.invoice_numbering.lock().await)
+            } else {
+                None
+            };
+            let mut loaded = self
+                .event_store
+                .load_aggregate(participant.as_str())
+                .await?;
+            let next_invoice_number = if issues_invoice {
+                Some(self.repository.next_invoice_number().await?)
+            } else {
+                None
+            };
+            let services = AgreementServices {
+                reference: self.reference.clone(),
+                today: self.clock.today(),
+                next_invoice_number,
+            };
+            let sink = EventSink::default();
+            loaded
+                .aggregate
+                .handle(command.clone(), &services, &sink)
+                .await?;
+            let decided = sink.collect().await;
+            if decided.is_empty() {
+                return Ok(Committed {
+                    events: Vec::new(),
+                    agreement: loaded.aggregate,
+                });
+            }
+
+            let envelopes = self.envelopes(
+                participant,
+                loaded.current_sequence,
+                decided,
+                &command,
+                context,
+            );
+            let serialized = envelopes
+                .iter()
+                .map(SerializedEvent::try_from)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::Corrupt(format!("an event cannot be written: {e}")))?;
+            let claimed: Vec<_> = envelopes
+                .iter()
+                .filter_map(|e| match &e.payload {
+                    AgreementEvent::InvoiceIssued(invoice) => Some(invoice.number),
+                    _ => None,
+                })
+                .collect();
+            match self.repository.append(&serialized, &claimed).await {
+                Ok(()) => {
+                    return Ok(Committed {
+                        events: envelopes,
+                        agreement: loaded.aggregate,
+                    })
+                }
+                Err(AppendError::Conflict(what)) => {
+                    tracing::debug!(participant = %participant, attempt, what, "write conflict, deciding again");
+                    crate::metrics::record_conflict();
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(AppendError::Store(error)) => return Err(error.into()),
+            }
+        }
+        Err(LedgerError::ConflictRetriesExhausted {
+            attempts: COMMAND_ATTEMPTS_MAX,
+        })
+    }
+
+    fn envelopes(
+        &self,
+        participant: &ParticipantId,
+        last_sequence: usize,
+        decided: Vec<AgreementEvent>,
+        command: &AgreementCommand,
+        context: &CommandContext,
+    ) -> Vec<EventEnvelope<ParticipantAgreement>> {
+        let recorded_at = self
+            .clock
+            .now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        decided
+            .into_iter()
+            .zip(last_sequence + 1..)
+            .map(|(payload, sequence)| {
+                let metadata = HashMap::from([
+                    (metadata::ACTOR.to_owned(), context.actor.clone()),
+                    (metadata::RECORDED_AT.to_owned(), recorded_at.clone()),
+                    (metadata::REQUEST_ID.to_owned(), context.request_id.clone()),
+                    (
+                        metadata::CLAUSE.to_owned(),
+                        payload.clause().as_str().to_owned(),
+                    ),
+                    (metadata::COMMAND.to_owned(), command.name().to_owned()),
+                ]);
+                EventEnvelope {
+                    aggregate_id: participant.as_str().to_owned(),
+                    sequence,
+                    payload,
+                    metadata,
+                }
+            })
+            .collect()
+    }
+
+    /// The agreement as its events make it now; `None` when it was never registered.
+    pub async fn agreement(
+        &self,
+        participant: &ParticipantId,
+    ) -> Result<Option<ParticipantAgreement>, LedgerError> {
+        let loaded = self
+            .event_store
+            .load_aggregate(participant.as_str())
+            .await?;
+        Ok(loaded
+            .aggregate
+            .registration()
+            .is_some()
+            .then_some(loaded.aggregate))
+    }
+
+    /// The agreement's stored events, in order.
+    pub async fn events(
+        &self,
+        participant: &ParticipantId,
+    ) -> Result<Vec<StoredEvent>, LedgerError> {
+        Ok(self
+            .repository
+            .stored_events(ParticipantAgreement::TYPE, participant.as_str())
+            .await?)
+    }
+}
+
+/// A short, jittered pause before deciding again, growing with each lost race.
+fn backoff(attempt: u32) -> Duration {
+    let jitter = u64::from(uuid::Uuid::new_v4().as_u128() as u16 % 1000);
+    let base = u64::from(attempt.min(10)) * 1000;
+    Duration::from_micros(base + jitter * u64::from(attempt.min(10)))
+}

@@ -1,0 +1,10 @@
+//! edoc-ledger's edge: the HTTP API, the command-line program and the event-store
+//! adapters. The only crate that touches the network, the disk and the clock.
+
+pub mod http;
+pub mod ledger;
+pub mod metrics;
+pub mod reference_files;
+pub mod settings;
+pub mod startup;
+pub mod store;

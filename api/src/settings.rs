@@ -1,0 +1,48 @@
+//! Configuration: defaults, then `EDOC_*` / `DATABASE_URL` environment variables, then
+//! command-line flags (clap reads both). Secrets are never printed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+/// Where the events live and where the reference tables come from.
+#[derive(Debug, Clone, Args)]
+pub struct StoreSettings {
+    /// PostgreSQL connection URL (postgres://user:password@host:port/database). When not
+    /// set, events are kept in an embedded SQLite file under --data-dir.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory of the embedded SQLite store (edoc-ledger.db), created on first start.
+    #[arg(long, env = "EDOC_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeSettings {
+    /// Address and port to listen on.
+    #[arg(long, env = "EDOC_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory with reference tables (calendar.toml, mrp.toml, vat.toml,
+    /// exchange_rates.toml); each file present replaces the table shipped in the binary.
+    #[arg(long, env = "EDOC_REFERENCE_DIR")]
+    pub reference_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogSettings {
+    /// Log line format.
+    #[arg(long, env = "EDOC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}

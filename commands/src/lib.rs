@@ -1,0 +1,182 @@
+//! The commands an agreement accepts: a caller's intent, not yet a fact.
+//!
+//! Each command's fields are already-parsed vocabulary types, so a command that exists is
+//! well-formed; whether it is allowed is the aggregate's decision. The structs double as
+//! the HTTP request bodies (API.md): they refuse unknown fields, so a typo in a field name
+//! is an error instead of a silently ignored value.
+
+use serde::Deserialize;
+use time::Date;
+
+use events::{
+    business_date, Amount, Currency, EmailAddress, InvoiceKind, InvoiceNumber, LineDescription,
+    ParticipantId, ParticipantKind, ParticipantName, PaymentReference, Quantity, ReasonNote,
+    RestrictionReason, ServicePeriod, TerminationGround,
+};
+
+/// The most lines one invoice may carry.
+pub const INVOICE_LINES_MAX: usize = 100;
+
+/// A command to a participant's agreement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgreementCommand {
+    Register(Register),
+    Sign(SignAgreement),
+    IssueInvoice(IssueInvoice),
+    ReceivePayment(ReceivePayment),
+    Suspend(RestrictAccess),
+    Reinstate(LiftRestriction),
+    Block(RestrictAccess),
+    Unblock(LiftRestriction),
+    RequestTermination(RequestTermination),
+}
+
+impl AgreementCommand {
+    /// The command's name, recorded in the metadata of the events it causes.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Register(_) => "Register",
+            Self::Sign(_) => "SignAgreement",
+            Self::IssueInvoice(_) => "IssueInvoice",
+            Self::ReceivePayment(_) => "ReceivePayment",
+            Self::Suspend(_) => "Suspend",
+            Self::Reinstate(_) => "Reinstate",
+            Self::Block(_) => "Block",
+            Self::Unblock(_) => "Unblock",
+            Self::RequestTermination(_) => "RequestTermination",
+        }
+    }
+}
+
+/// Register a participant (§1.13): `POST /v1/agreements`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    pub participant_id: ParticipantId,
+    pub name: ParticipantName,
+    pub kind: ParticipantKind,
+    pub resident: bool,
+    pub currency: Currency,
+    pub email: EmailAddress,
+    #[serde(with = "business_date")]
+    pub registered_on: Date,
+}
+
+/// Sign the agreement (§1.5, §3.2): `POST /v1/agreements/{id}/signature`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignAgreement {
+    #[serde(with = "business_date")]
+    pub signed_on: Date,
+}
+
+/// One line as the caller gives it; the ledger computes its amount.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceLineRequest {
+    pub description: LineDescription,
+    pub quantity: Quantity,
+    /// Net of VAT (§5.11), in the agreement's currency.
+    pub unit_price: Amount,
+}
+
+/// Issue an invoice: `POST /v1/agreements/{id}/invoices`. The number, due date, VAT and
+/// (for USD) the exchange rate are the ledger's to decide.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueInvoice {
+    pub kind: InvoiceKind,
+    #[serde(with = "business_date")]
+    pub issued_on: Date,
+    pub lines: Vec<InvoiceLineRequest>,
+    #[serde(default)]
+    pub period: Option<ServicePeriod>,
+}
+
+/// Record money that reached the operator's account (§5.5):
+/// `POST /v1/agreements/{id}/payments`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceivePayment {
+    pub reference: PaymentReference,
+    #[serde(with = "business_date")]
+    pub received_on: Date,
+    pub amount: Amount,
+    /// The payment's currency, when the feed states it; it must be the agreement's (§5.1).
+    #[serde(default)]
+    pub currency: Option<Currency>,
+    #[serde(default)]
+    pub invoice_number: Option<InvoiceNumber>,
+}
+
+/// Suspend or block access (§4.2): `POST .../suspension`, `POST .../block`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictAccess {
+    #[serde(with = "business_date")]
+    pub on: Date,
+    pub reason: RestrictionReason,
+}
+
+/// Lift a suspension or a block (§4.2): `POST .../reinstatement`, `POST .../unblock`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiftRestriction {
+    #[serde(with = "business_date")]
+    pub on: Date,
+    pub reason: ReasonNote,
+}
+
+/// Record a termination notice (§10.2): `POST /v1/agreements/{id}/termination`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestTermination {
+    pub ground: TerminationGround,
+    #[serde(with = "business_date")]
+    pub notice_received_on: Date,
+    #[serde(default, with = "business_date::option")]
+    pub effective_on: Option<Date>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let error =
+            serde_json::from_str::<SignAgreement>(r#"{"signed_on":"2026-01-05","signd":1}"#)
+                .unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `signd`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_payment_parses_its_amount_strictly() {
+        let json = r#"{"reference":"KZ-1","received_on":"2026-02-10","amount":"100.5"}"#;
+        let payment: ReceivePayment = serde_json::from_str(json).unwrap();
+        assert_eq!(payment.amount.to_string(), "100.50");
+        let json = r#"{"reference":"KZ-1","received_on":"2026-02-10","amount":"100.555"}"#;
+        assert!(serde_json::from_str::<ReceivePayment>(json).is_err());
+    }
+
+    #[test]
+    fn optional_dates_parse() {
+        let json =
+            r#"{"ground":"mutual","notice_received_on":"2026-02-10","effective_on":"2026-03-01"}"#;
+        let request: RequestTermination = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            request.effective_on,
+            Some(time::macros::date!(2026 - 03 - 01))
+        );
+        let json = r#"{"ground":"participant_notice","notice_received_on":"2026-02-10"}"#;
+        assert_eq!(
+            serde_json::from_str::<RequestTermination>(json)
+                .unwrap()
+                .effective_on,
+            None
+        );
+    }
+}

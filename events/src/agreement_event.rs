@@ -1,0 +1,349 @@
+//! The events of a participant's agreement: past-tense facts, the only source of truth.
+//!
+//! These are a persisted contract. A field may be added with a default; an event is never
+//! renamed and a field never changes meaning: a new shape gets a new [`EVENT_VERSION`]
+//! and an upcaster for the old one.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use crate::{
+    business_date, Clause, Currency, EmailAddress, InvoiceKind, InvoiceNumber, LineDescription,
+    Money, ParticipantId, ParticipantKind, ParticipantName, PaymentReference, Quantity, ReasonNote,
+    RestrictionReason,
+};
+
+/// The version every event is written with today.
+pub const EVENT_VERSION: &str = "1.0";
+
+/// Everything that can happen to a participant's agreement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AgreementEvent {
+    Registered(Registered),
+    AgreementSigned(AgreementSigned),
+    InvoiceIssued(InvoiceIssued),
+    AdvanceApplied(AdvanceApplied),
+    PaymentReceived(PaymentReceived),
+    Suspended(Suspended),
+    Reinstated(Reinstated),
+    Blocked(Blocked),
+    Unblocked(Unblocked),
+    TerminationRequested(TerminationRequested),
+    Terminated(Terminated),
+}
+
+impl AgreementEvent {
+    /// The event's type name, as stored beside it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Registered(_) => "Registered",
+            Self::AgreementSigned(_) => "AgreementSigned",
+            Self::InvoiceIssued(_) => "InvoiceIssued",
+            Self::AdvanceApplied(_) => "AdvanceApplied",
+            Self::PaymentReceived(_) => "PaymentReceived",
+            Self::Suspended(_) => "Suspended",
+            Self::Reinstated(_) => "Reinstated",
+            Self::Blocked(_) => "Blocked",
+            Self::Unblocked(_) => "Unblocked",
+            Self::TerminationRequested(_) => "TerminationRequested",
+            Self::Terminated(_) => "Terminated",
+        }
+    }
+
+    /// The clause of the offer this event applies; recorded in its metadata.
+    pub fn clause(&self) -> Clause {
+        match self {
+            Self::Registered(_) => Clause::CONCLUSION,
+            Self::AgreementSigned(_) => Clause::ACCEPTANCE,
+            Self::InvoiceIssued(event) => event.kind.due_clause(),
+            Self::AdvanceApplied(_) | Self::PaymentReceived(_) => Clause::PAYMENT_MOMENT,
+            Self::Suspended(event) => event.reason.clause(),
+            Self::Blocked(event) => event.reason.clause(),
+            Self::Reinstated(_) | Self::Unblocked(_) => Clause::RESTRICTION,
+            Self::TerminationRequested(event) => event.ground.clause(),
+            Self::Terminated(_) => Clause::SETTLEMENT,
+        }
+    }
+
+    /// The business date the event is about (a date in Kazakhstan): what `as_of` queries
+    /// compare with.
+    pub fn business_date(&self) -> Date {
+        match self {
+            Self::Registered(event) => event.registered_on,
+            Self::AgreementSigned(event) => event.signed_on,
+            Self::InvoiceIssued(event) => event.issued_on,
+            Self::AdvanceApplied(event) => event.on,
+            Self::PaymentReceived(event) => event.received_on,
+            Self::Suspended(event) => event.on,
+            Self::Reinstated(event) => event.on,
+            Self::Blocked(event) => event.on,
+            Self::Unblocked(event) => event.on,
+            Self::TerminationRequested(event) => event.notice_received_on,
+            Self::Terminated(event) => event.on,
+        }
+    }
+}
+
+impl cqrs_es::DomainEvent for AgreementEvent {
+    fn event_type(&self) -> String {
+        self.type_name().to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        EVENT_VERSION.to_owned()
+    }
+}
+
+/// The participant registered on the portal (§1.13).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registered {
+    pub participant_id: ParticipantId,
+    pub name: ParticipantName,
+    pub kind: ParticipantKind,
+    pub resident: bool,
+    pub currency: Currency,
+    pub email: EmailAddress,
+    #[serde(with = "business_date")]
+    pub registered_on: Date,
+}
+
+/// The participant signed the agreement (§1.5). It is concluded on the earlier of
+/// registration and signing (§3.2) and in force from the later (§10.1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgreementSigned {
+    #[serde(with = "business_date")]
+    pub signed_on: Date,
+    #[serde(with = "business_date")]
+    pub concluded_on: Date,
+    #[serde(with = "business_date")]
+    pub in_force_from: Date,
+}
+
+/// Whether a payment term counts banking days or working days. In Kazakhstan both are
+/// the same set of days (DOMAIN.md); the distinction is kept because the offer makes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DayKind {
+    Banking,
+    Working,
+}
+
+/// How an invoice's due date was computed: so many banking or working days after the
+/// issue date, by a clause, with a version of the calendar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueRule {
+    pub days: u32,
+    pub day_kind: DayKind,
+    pub clause: String,
+    pub calendar_version: String,
+}
+
+/// One line of an invoice: `amount = round(quantity x unit_price, 2)`, half away from zero.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    pub description: LineDescription,
+    pub quantity: Quantity,
+    pub unit_price: Money,
+    pub amount: Money,
+}
+
+/// The VAT added to an invoice (§5.11): the rate in force on the issue date, applied once
+/// to the net amount and rounded once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VatApplied {
+    /// The rate as a fraction: `0.16` is 16%.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub rate: Decimal,
+    #[serde(with = "business_date")]
+    pub rate_effective_from: Date,
+    pub amount: Money,
+    pub table_version: String,
+}
+
+/// The National Bank USD/KZT rate an invoice in USD was issued at (§5.1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsdRate {
+    #[serde(with = "rust_decimal::serde::str")]
+    pub kzt_per_usd: Decimal,
+    #[serde(with = "business_date")]
+    pub date: Date,
+    pub table_version: String,
+}
+
+/// The service period an invoice covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePeriod {
+    #[serde(with = "business_date")]
+    pub from: Date,
+    #[serde(with = "business_date")]
+    pub to: Date,
+}
+
+/// The operator issued an invoice. `total = net + vat`, `net` = the sum of the lines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceIssued {
+    pub number: InvoiceNumber,
+    pub kind: InvoiceKind,
+    #[serde(with = "business_date")]
+    pub issued_on: Date,
+    #[serde(with = "business_date")]
+    pub due_on: Date,
+    pub due_rule: DueRule,
+    pub period: Option<ServicePeriod>,
+    pub lines: Vec<InvoiceLine>,
+    pub net: Money,
+    pub vat: VatApplied,
+    pub total: Money,
+    pub currency: Currency,
+    pub exchange_rate: Option<UsdRate>,
+}
+
+/// An advance (money paid beyond what was owed) settled part or all of a new invoice on
+/// its issue (allocation, DOMAIN.md; Civil Code art. 282).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdvanceApplied {
+    pub invoice_number: InvoiceNumber,
+    pub amount: Money,
+    #[serde(with = "business_date")]
+    pub on: Date,
+    /// The advance left after this one.
+    pub advance_remaining: Money,
+}
+
+/// What one payment settled on one invoice: principal first, then penalties and fines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentAllocation {
+    pub invoice_number: InvoiceNumber,
+    pub principal: Money,
+    pub penalty: Money,
+    pub fine: Money,
+}
+
+/// Money reached the operator's account (§5.5) and was allocated: the named invoice
+/// first, otherwise the oldest open first, principal before penalties and fines; what is
+/// left over is kept as an advance (Civil Code art. 282).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentReceived {
+    pub reference: PaymentReference,
+    #[serde(with = "business_date")]
+    pub received_on: Date,
+    pub amount: Money,
+    pub named_invoice: Option<InvoiceNumber>,
+    pub allocations: Vec<PaymentAllocation>,
+    /// The part of this payment kept as an advance.
+    pub advance: Money,
+}
+
+/// Access was suspended (§4.2; for debt, §5.9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suspended {
+    #[serde(with = "business_date")]
+    pub on: Date,
+    pub reason: RestrictionReason,
+}
+
+/// A suspension was lifted (§4.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reinstated {
+    #[serde(with = "business_date")]
+    pub on: Date,
+    pub reason: ReasonNote,
+    /// The reason of the suspension this lifts.
+    pub lifted: RestrictionReason,
+}
+
+/// The participant was blocked (§4.2); for debt, until the debt is repaid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Blocked {
+    #[serde(with = "business_date")]
+    pub on: Date,
+    pub reason: RestrictionReason,
+}
+
+/// A block was lifted (§4.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unblocked {
+    #[serde(with = "business_date")]
+    pub on: Date,
+    pub reason: ReasonNote,
+    /// The reason of the block this lifts.
+    pub lifted: RestrictionReason,
+}
+
+/// On what ground the agreement is being terminated (§10.2, §8.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TerminationGround {
+    /// Written notice by the participant: effective 15 calendar days after the operator
+    /// receives it (§10.2.2).
+    ParticipantNotice,
+    /// By agreement of the parties (§10.2.1).
+    Mutual,
+    /// By law or by a court (§10.2.3).
+    Court,
+    /// After more than 90 consecutive days of force majeure (§8.4).
+    ForceMajeure,
+}
+
+impl TerminationGround {
+    pub fn clause(self) -> Clause {
+        match self {
+            Self::ParticipantNotice => Clause::TERMINATION_NOTICE,
+            Self::Mutual => Clause::TERMINATION_MUTUAL,
+            Self::Court => Clause::TERMINATION_COURT,
+            Self::ForceMajeure => Clause::FORCE_MAJEURE,
+        }
+    }
+}
+
+/// Notice of termination was received; the agreement ends on `effective_on` once it is
+/// fully settled (§10.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TerminationRequested {
+    pub ground: TerminationGround,
+    #[serde(with = "business_date")]
+    pub notice_received_on: Date,
+    #[serde(with = "business_date")]
+    pub effective_on: Date,
+}
+
+/// The agreement ended, fully settled (§10.3). Final: nothing is invoiced after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Terminated {
+    #[serde(with = "business_date")]
+    pub on: Date,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn events_serialize_as_tagged_payloads_with_iso_dates() {
+        let event = AgreementEvent::Terminated(Terminated {
+            on: date!(2026 - 03 - 09),
+        });
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(json, r#"{"Terminated":{"on":"2026-03-09"}}"#);
+        assert_eq!(
+            serde_json::from_str::<AgreementEvent>(&json).unwrap(),
+            event
+        );
+        assert_eq!(event.clause().as_str(), "10.3");
+        assert_eq!(cqrs_es::DomainEvent::event_type(&event), "Terminated");
+    }
+
+    #[test]
+    fn a_bad_date_has_a_readable_message() {
+        let error = serde_json::from_str::<Terminated>(r#"{"on":"2026-02-30"}"#).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`2026-02-30` is not a calendar date"),
+            "{error}"
+        );
+    }
+}

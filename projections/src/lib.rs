@@ -1,0 +1,22 @@
+//! Read models: what billing staff, auditors and API consumers see, computed from the
+//! agreement's events alone.
+//!
+//! Architecture invariant: pure like the crates below it. No I/O, no clock: a view is a
+//! function of events (and, for time-based figures, of a date passed in).
+
+mod views;
+
+pub use views::{
+    AgreementView, AllocationView, DueRuleView, InvoiceLineView, InvoiceView, PaymentView,
+    RestrictionView, TerminationView,
+};
+
+/// Serializes money as API.md wants it: a JSON string with exactly 2 decimals.
+pub mod money_string {
+    use events::Money;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(money: &Money, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&money.to_json_string())
+    }
+}

@@ -1,0 +1,323 @@
+//! `spawn_app`: the real server on a free port, on a fresh database.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use api::ledger::Ledger;
+use api::settings::{ServeSettings, StoreSettings};
+use api::startup::Application;
+use serde_json::{json, Value};
+use sqlx::Connection;
+
+/// Which event store a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Postgres,
+    Sqlite,
+}
+
+/// Generates one `#[tokio::test]` per store for each named `async fn name(store: Store)`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Store::Postgres).await
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Store::Sqlite).await
+                }
+            )*
+        }
+    };
+}
+
+pub const OPERATOR_BIN: &str = "150240008272";
+
+/// USD rates for the tests, loaded through the same override mechanism an operator uses.
+const TEST_EXCHANGE_RATES: &str = r#"
+version = "test-rates-1"
+source = "made up for the test suite"
+
+[[usd_kzt]]
+date = "2026-02-02"
+rate = "50315"
+quant = 100
+"#;
+
+pub fn admin_database_url() -> String {
+    std::env::var("EDOC_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+const HOW_TO_START_POSTGRES: &str = "The PostgreSQL tests need a running server. Start the machine's cluster with\n    pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\nor point EDOC_TEST_DATABASE_URL at a server (postgres://user@host:port/database) whose user may CREATE DATABASE.";
+
+/// Creates a fresh database and returns its URL.
+pub async fn fresh_postgres_database() -> (String, String) {
+    let admin = admin_database_url();
+    let mut connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|error| {
+            panic!("cannot reach PostgreSQL at {admin}: {error}\n{HOW_TO_START_POSTGRES}")
+        });
+    let name = format!("edoc_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut connection)
+        .await
+        .unwrap_or_else(|error| {
+            panic!("cannot create a test database on {admin}: {error}\n{HOW_TO_START_POSTGRES}")
+        });
+    let _ = connection.close().await;
+    let base = admin
+        .rsplit_once('/')
+        .map(|(base, _)| base.to_owned())
+        .expect("a database URL names its database");
+    (format!("{base}/{name}"), name)
+}
+
+pub async fn drop_postgres_database(name: &str) {
+    if let Ok(mut connection) = sqlx::PgConnection::connect(&admin_database_url()).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut connection)
+            .await;
+        let _ = connection.close().await;
+    }
+}
+
+/// Everything a test needs to talk to one running server.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub ledger: Arc<Ledger>,
+    pub store: Store,
+    pub store_settings: StoreSettings,
+    pub serve_settings: ServeSettings,
+    database_name: Option<String>,
+    directory: Option<tempfile::TempDir>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+pub async fn spawn_app(store: Store) -> TestApp {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let reference_dir = directory.path().join("reference");
+    std::fs::create_dir_all(&reference_dir).unwrap();
+    std::fs::write(
+        reference_dir.join("exchange_rates.toml"),
+        TEST_EXCHANGE_RATES,
+    )
+    .unwrap();
+    let (database_url, database_name) = match store {
+        Store::Postgres => {
+            let (url, name) = fresh_postgres_database().await;
+            (Some(url), Some(name))
+        }
+        Store::Sqlite => (None, None),
+    };
+    let store_settings = StoreSettings {
+        database_url,
+        data_dir: directory.path().join("data"),
+    };
+    let serve_settings = ServeSettings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        reference_dir: Some(reference_dir),
+    };
+    let mut app = start(store, store_settings, serve_settings).await;
+    app.database_name = database_name;
+    app.directory = Some(directory);
+    app
+}
+
+async fn start(
+    store: Store,
+    store_settings: StoreSettings,
+    serve_settings: ServeSettings,
+) -> TestApp {
+    let application = Application::build(&store_settings, &serve_settings)
+        .await
+        .expect("the server starts");
+    let address = format!("http://{}", application.address());
+    let ledger = application.ledger();
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .unwrap(),
+        ledger,
+        store,
+        store_settings,
+        serve_settings,
+        database_name: None,
+        directory: None,
+        shutdown: Some(shutdown),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.url(path)).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.send().await.expect("the server answers")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    pub async fn event_count(&self) -> i64 {
+        self.ledger
+            .repository()
+            .count_events()
+            .await
+            .expect("the store answers")
+    }
+
+    pub async fn events(&self, participant: &str) -> Vec<Value> {
+        let response = self
+            .get(&format!("/v1/agreements/{participant}/events"))
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    pub async fn event_types(&self, participant: &str) -> Vec<String> {
+        self.events(participant)
+            .await
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Registers and signs an agreement (KZT, resident) dated in January 2026.
+    pub async fn signed_agreement(&self, participant: &str) {
+        let response = self
+            .post("/v1/agreements", &registration(participant))
+            .await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        let response = self
+            .post(
+                &format!("/v1/agreements/{participant}/signature"),
+                &json!({"signed_on": "2026-01-06"}),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+
+    /// Stops the server, keeping the database, and starts a new one on it.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop_server().await;
+        let mut restarted = start(
+            self.store,
+            self.store_settings.clone(),
+            self.serve_settings.clone(),
+        )
+        .await;
+        restarted.database_name = self.database_name.take();
+        restarted.directory = self.directory.take();
+        restarted
+    }
+
+    async fn stop_server(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    /// Stops the server and drops the test database.
+    pub async fn finish(mut self) {
+        self.stop_server().await;
+        if let Some(name) = self.database_name.take() {
+            drop_postgres_database(&name).await;
+        }
+    }
+}
+
+/// A valid registration body.
+pub fn registration(participant: &str) -> Value {
+    json!({
+        "participant_id": participant,
+        "name": "ТОО «Ромашка»",
+        "kind": "legal_entity",
+        "resident": true,
+        "currency": "KZT",
+        "email": "buh@romashka.kz",
+        "registered_on": "2026-01-05"
+    })
+}
+
+/// A subscription invoice of `unit_price` net (VAT 16% in 2026 added).
+pub fn invoice(issued_on: &str, unit_price: &str) -> Value {
+    json!({
+        "kind": "subscription",
+        "issued_on": issued_on,
+        "lines": [{"description": "E-DOC subscription", "quantity": 1, "unit_price": unit_price}]
+    })
+}
+
+/// Makes `n` distinct valid BIN/IINs (12 digits with a valid control digit).
+pub fn participant_ids(n: usize) -> Vec<String> {
+    let mut ids = Vec::with_capacity(n);
+    let mut prefix: u64 = 26_010_140_000;
+    while ids.len() < n {
+        prefix += 1;
+        for digit in 0..10 {
+            let candidate = format!("{prefix:011}{digit}");
+            if events::ParticipantId::parse(&candidate).is_ok() {
+                ids.push(candidate);
+                break;
+            }
+        }
+    }
+    ids
+}
+
+#[allow(dead_code)]
+pub fn data_dir(app: &TestApp) -> PathBuf {
+    app.store_settings.data_dir.clone()
+}

@@ -1,0 +1,12 @@
+//! The ledger end to end: the real server over HTTP, on PostgreSQL and on SQLite.
+//!
+//! PostgreSQL tests need a server: `EDOC_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). Each test gets a fresh database. If
+//! the server cannot be reached the tests fail and say how to start it; they never skip.
+
+mod helpers;
+
+mod bad_input;
+mod concurrency;
+mod http_flow;
+mod store;
