@@ -6,9 +6,12 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use events::{
-    AgreementEvent, Currency, EmailAddress, InvoiceKind, InvoiceNumber, Money, ParticipantId,
-    ParticipantKind, ParticipantName, PaymentAllocation, RestrictionReason, TerminationGround,
+    AgreementEvent, Currency, EmailAddress, InvoiceKind, InvoiceNumber, LateChargeKind, Money,
+    ParticipantId, ParticipantKind, ParticipantName, PaymentAllocation, RestrictionReason,
+    SettledPart, TerminationGround, UsdRate,
 };
+
+use crate::late_payment::InvoiceDelayFacts;
 
 /// The lifecycle state of an agreement, as DOMAIN.md's table names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -97,13 +100,23 @@ pub struct InvoiceState {
     pub issued_on: Date,
     pub due_on: Date,
     pub total: Money,
+    /// The invoice's National Bank rate, when in USD (§5.1).
+    pub exchange_rate: Option<UsdRate>,
     pub principal_paid: Money,
+    /// The day the principal was paid in full (§5.5): penalty accrual stops there.
+    pub paid_in_full_on: Option<Date>,
     /// Penalties charged on this invoice by the operator (§5.9) and paid of them.
     pub penalty_charged: Money,
     pub penalty_paid: Money,
     /// Fines charged on this invoice (§5.9) and paid of them.
     pub fine_charged: Money,
     pub fine_paid: Money,
+    /// Waived of what was charged (lowers the debt) and of what was not yet charged
+    /// (lowers what may still be charged), per kind.
+    pub penalty_waived_charged: Money,
+    pub penalty_waived_uncharged: Money,
+    pub fine_waived_charged: Money,
+    pub fine_waived_uncharged: Money,
 }
 
 impl InvoiceState {
@@ -114,16 +127,55 @@ impl InvoiceState {
             .unwrap_or(Money::zero(self.total.currency()))
     }
 
+    /// Penalty charged and still owed: charged - paid - waived of the charged.
     pub fn penalty_outstanding(&self) -> Money {
         self.penalty_charged
             .checked_sub(self.penalty_paid)
+            .and_then(|m| m.checked_sub(self.penalty_waived_charged))
             .unwrap_or(Money::zero(self.total.currency()))
     }
 
+    /// Fine charged and still owed: charged - paid - waived of the charged.
     pub fn fine_outstanding(&self) -> Money {
         self.fine_charged
             .checked_sub(self.fine_paid)
+            .and_then(|m| m.checked_sub(self.fine_waived_charged))
             .unwrap_or(Money::zero(self.total.currency()))
+    }
+
+    /// Of one kind: (charged, paid, waived of the charged, waived before charging).
+    pub fn late_charge(&self, kind: LateChargeKind) -> (Money, Money, Money, Money) {
+        match kind {
+            LateChargeKind::Penalty => (
+                self.penalty_charged,
+                self.penalty_paid,
+                self.penalty_waived_charged,
+                self.penalty_waived_uncharged,
+            ),
+            LateChargeKind::Fine => (
+                self.fine_charged,
+                self.fine_paid,
+                self.fine_waived_charged,
+                self.fine_waived_uncharged,
+            ),
+        }
+    }
+
+    /// What the late-payment rules (§5.9) need to know about this invoice.
+    pub fn delay_facts(&self) -> InvoiceDelayFacts<'_> {
+        InvoiceDelayFacts {
+            number: self.number,
+            total: self.total,
+            due_on: self.due_on,
+            paid_in_full_on: self.paid_in_full_on,
+            exchange_rate: self.exchange_rate.as_ref(),
+        }
+    }
+
+    fn note_if_paid_in_full(&mut self, on: Date) {
+        if self.paid_in_full_on.is_none() && self.is_paid() {
+            self.paid_in_full_on = Some(on);
+        }
     }
 
     pub fn is_paid(&self) -> bool {
@@ -272,17 +324,29 @@ impl ParticipantAgreement {
                         issued_on: e.issued_on,
                         due_on: e.due_on,
                         total: e.total,
+                        exchange_rate: e.exchange_rate,
                         principal_paid: zero,
+                        paid_in_full_on: None,
                         penalty_charged: zero,
                         penalty_paid: zero,
                         fine_charged: zero,
                         fine_paid: zero,
+                        penalty_waived_charged: zero,
+                        penalty_waived_uncharged: zero,
+                        fine_waived_charged: zero,
+                        fine_waived_uncharged: zero,
                     },
                 );
             }
             AgreementEvent::AdvanceApplied(e) => {
                 if let Some(invoice) = self.invoices.get_mut(&e.invoice_number) {
-                    invoice.principal_paid = add_or_keep(invoice.principal_paid, e.amount);
+                    let slot = match e.part {
+                        SettledPart::Principal => &mut invoice.principal_paid,
+                        SettledPart::Penalty => &mut invoice.penalty_paid,
+                        SettledPart::Fine => &mut invoice.fine_paid,
+                    };
+                    *slot = add_or_keep(*slot, e.amount);
+                    invoice.note_if_paid_in_full(e.on);
                 }
                 self.advance = Some(e.advance_remaining);
             }
@@ -294,6 +358,7 @@ impl ParticipantAgreement {
                         invoice.penalty_paid =
                             add_or_keep(invoice.penalty_paid, allocation.penalty);
                         invoice.fine_paid = add_or_keep(invoice.fine_paid, allocation.fine);
+                        invoice.note_if_paid_in_full(e.received_on);
                     }
                 }
                 self.advance = Some(match self.advance {
@@ -346,6 +411,32 @@ impl ParticipantAgreement {
                         effective_on: e.on,
                         terminated_on: Some(e.on),
                     });
+                }
+            }
+            AgreementEvent::PenaltyCharged(e) => {
+                if let Some(invoice) = self.invoices.get_mut(&e.invoice_number) {
+                    invoice.penalty_charged = add_or_keep(invoice.penalty_charged, e.amount);
+                }
+            }
+            AgreementEvent::FineCharged(e) => {
+                if let Some(invoice) = self.invoices.get_mut(&e.invoice_number) {
+                    invoice.fine_charged = add_or_keep(invoice.fine_charged, e.amount);
+                }
+            }
+            AgreementEvent::LateChargeWaived(e) => {
+                if let Some(invoice) = self.invoices.get_mut(&e.invoice_number) {
+                    let (charged, uncharged) = match e.kind {
+                        LateChargeKind::Penalty => (
+                            &mut invoice.penalty_waived_charged,
+                            &mut invoice.penalty_waived_uncharged,
+                        ),
+                        LateChargeKind::Fine => (
+                            &mut invoice.fine_waived_charged,
+                            &mut invoice.fine_waived_uncharged,
+                        ),
+                    };
+                    *charged = add_or_keep(*charged, e.charged_part);
+                    *uncharged = add_or_keep(*uncharged, e.uncharged_part);
                 }
             }
         }

@@ -3,7 +3,9 @@
 
 use time::Date;
 
-use events::{Clause, Currency, InvoiceNumber, MoneyError, RestrictionReason};
+use events::{
+    Clause, Currency, InvoiceNumber, LateChargeKind, Money, MoneyError, RestrictionReason,
+};
 
 use crate::reference::ReferenceError;
 
@@ -113,6 +115,32 @@ pub enum AgreementError {
     MissingReferenceData(ReferenceError),
     #[error("amount out of range: {0}")]
     Money(MoneyError),
+    #[error("invoice {invoice_number} is not late as of {on}: it falls due on {due_on}, so no {kind} can be charged (§5.9)", kind = kind.code())]
+    NotLate {
+        invoice_number: InvoiceNumber,
+        kind: LateChargeKind,
+        on: Date,
+        due_on: Date,
+    },
+    #[error("nothing more to charge as {kind} on invoice {invoice_number} as of {on}: {accrued} accrued, {charged} already charged and {waived} waived (§5.9)", kind = kind.code(), accrued = accrued.to_json_string(), charged = charged.to_json_string(), waived = waived.to_json_string())]
+    NothingToCharge {
+        invoice_number: InvoiceNumber,
+        kind: LateChargeKind,
+        on: Date,
+        accrued: Money,
+        charged: Money,
+        waived: Money,
+    },
+    #[error("at most {waivable} of the {kind} on invoice {invoice_number} can be waived as of {on} (what has accrued, less what was paid or waived before); {requested} was asked (§5.9)", kind = kind.code(), waivable = waivable.to_json_string(), requested = requested.to_json_string())]
+    WaiverTooLarge {
+        invoice_number: InvoiceNumber,
+        kind: LateChargeKind,
+        on: Date,
+        requested: Money,
+        waivable: Money,
+    },
+    #[error("the amount to waive is zero")]
+    ZeroWaiver,
     #[error("no invoice number was reserved for this command (a wiring error)")]
     NoInvoiceNumberReserved,
 }
@@ -147,6 +175,10 @@ impl AgreementError {
             | TerminationTooEarly { .. }
             | EffectiveBeforeNotice { .. }
             | NoLongForceMajeure
+            | NotLate { .. }
+            | NothingToCharge { .. }
+            | WaiverTooLarge { .. }
+            | ZeroWaiver
             | MissingReferenceData(_)
             | Money(_) => ErrorKind::RuleViolation,
         }
@@ -165,6 +197,9 @@ impl AgreementError {
                 Some(Clause::RESTRICTION)
             }
             TerminationTooEarly { .. } => Some(Clause::TERMINATION_NOTICE),
+            NotLate { .. } | NothingToCharge { .. } | WaiverTooLarge { .. } | ZeroWaiver => {
+                Some(Clause::LATE_PAYMENT)
+            }
             NoLongForceMajeure => Some(Clause::FORCE_MAJEURE),
             PaymentReferenceReused { .. } | ZeroPayment => Some(Clause::PAYMENT_MOMENT),
             MissingReferenceData(ReferenceError::NoVatRate(_)) => Some(Clause::VAT),
@@ -183,5 +218,21 @@ impl From<ReferenceError> for AgreementError {
 impl From<MoneyError> for AgreementError {
     fn from(error: MoneyError) -> Self {
         Self::Money(error)
+    }
+}
+
+impl From<crate::late_payment::LatePaymentError> for AgreementError {
+    fn from(error: crate::late_payment::LatePaymentError) -> Self {
+        use crate::late_payment::LatePaymentError;
+        match error {
+            LatePaymentError::Reference(error) => Self::MissingReferenceData(error),
+            LatePaymentError::Money(error) => Self::Money(error),
+            LatePaymentError::MissingInvoiceRate(number) => {
+                Self::MissingReferenceData(ReferenceError::Invalid {
+                    file: "invoice",
+                    message: format!("invoice {number} is in USD but records no exchange rate"),
+                })
+            }
+        }
     }
 }

@@ -4,14 +4,15 @@ use rust_decimal::Decimal;
 use time::{Date, Duration};
 
 use commands::{
-    AgreementCommand, IssueInvoice, LiftRestriction, ReceivePayment, Register, RequestTermination,
-    RestrictAccess, SignAgreement, INVOICE_LINES_MAX,
+    AgreementCommand, ChargeLatePayment, IssueInvoice, LiftRestriction, ReceivePayment, Register,
+    RequestTermination, RestrictAccess, SignAgreement, WaiveLatePayment, INVOICE_LINES_MAX,
 };
 use events::{
     AdvanceApplied, AgreementEvent, AgreementSigned, Blocked, Currency, DayKind, DueRule,
-    InvoiceIssued, InvoiceKind, InvoiceLine, InvoiceNumber, Money, PaymentAllocation,
-    PaymentReceived, Registered, Reinstated, Suspended, TerminationGround, TerminationRequested,
-    Unblocked, UsdRate, VatApplied,
+    FineCharged, InvoiceIssued, InvoiceKind, InvoiceLine, InvoiceNumber, LateChargeKind,
+    LateChargeWaived, Money, PaymentAllocation, PaymentReceived, PenaltyCharged, Registered,
+    Reinstated, SettledPart, Suspended, TerminationGround, TerminationRequested, Unblocked,
+    UsdRate, VatApplied,
 };
 
 use crate::agreement::{InvoiceState, ParticipantAgreement, Registration, RestrictionKind};
@@ -43,6 +44,12 @@ impl ParticipantAgreement {
             AgreementCommand::Unblock(command) => self.unblock(command, services),
             AgreementCommand::RequestTermination(command) => {
                 self.request_termination(command, services)
+            }
+            AgreementCommand::ChargeLatePayment(command) => {
+                self.charge_late_payment(command, services)
+            }
+            AgreementCommand::WaiveLatePayment(command) => {
+                self.waive_late_payment(command, services)
             }
         }
     }
@@ -289,6 +296,7 @@ impl ParticipantAgreement {
             events.push(AgreementEvent::AdvanceApplied(AdvanceApplied {
                 invoice_number: number,
                 amount: applied,
+                part: SettledPart::Principal,
                 on: issued_on,
                 advance_remaining: advance.checked_sub(applied)?,
             }));
@@ -344,6 +352,163 @@ impl ParticipantAgreement {
             named_invoice: command.invoice_number,
             allocations,
             advance,
+        })])
+    }
+
+    /// §5.9: the operator charges what has accrued on an invoice as of `on`, less what
+    /// was charged or waived before: the penalty up to 5% of the total, the fine of
+    /// 2 MRP once. An advance held settles the charge at once (allocation, DOMAIN.md).
+    fn charge_late_payment(
+        &self,
+        command: ChargeLatePayment,
+        services: &AgreementServices,
+    ) -> Result<Vec<AgreementEvent>, AgreementError> {
+        self.in_force("charged")?;
+        let invoice = self
+            .invoices
+            .get(&command.invoice_number)
+            .ok_or(AgreementError::UnknownInvoice(command.invoice_number))?;
+        self.check_date("the charge date", command.on, services)?;
+        let facts = invoice.delay_facts();
+        let (charged, _paid, _waived_charged, waived_uncharged) = invoice.late_charge(command.kind);
+        let (accrued, event) = match command.kind {
+            LateChargeKind::Penalty => {
+                let accrual = crate::late_payment::penalty(&facts, command.on)?;
+                let accrued = accrual.amount;
+                let amount = accrued
+                    .checked_sub(charged)?
+                    .checked_sub(waived_uncharged)?;
+                (
+                    accrued,
+                    amount.is_positive().then(|| {
+                        AgreementEvent::PenaltyCharged(PenaltyCharged {
+                            invoice_number: command.invoice_number,
+                            on: command.on,
+                            amount,
+                            accrual,
+                        })
+                    }),
+                )
+            }
+            LateChargeKind::Fine => {
+                let assessment =
+                    crate::late_payment::fine(&facts, command.on, &services.reference)?;
+                let accrued = assessment.amount;
+                let amount = accrued
+                    .checked_sub(charged)?
+                    .checked_sub(waived_uncharged)?;
+                (
+                    accrued,
+                    amount.is_positive().then(|| {
+                        AgreementEvent::FineCharged(FineCharged {
+                            invoice_number: command.invoice_number,
+                            on: command.on,
+                            amount,
+                            assessment,
+                        })
+                    }),
+                )
+            }
+        };
+        if accrued.is_zero() {
+            return Err(AgreementError::NotLate {
+                invoice_number: command.invoice_number,
+                kind: command.kind,
+                on: command.on,
+                due_on: invoice.due_on,
+            });
+        }
+        let Some(event) = event else {
+            return Err(AgreementError::NothingToCharge {
+                invoice_number: command.invoice_number,
+                kind: command.kind,
+                on: command.on,
+                accrued,
+                charged,
+                waived: waived_uncharged,
+            });
+        };
+        let amount = match &event {
+            AgreementEvent::PenaltyCharged(e) => e.amount,
+            AgreementEvent::FineCharged(e) => e.amount,
+            _ => unreachable!("a charge event"),
+        };
+        let mut events = vec![event];
+        let advance = self.advance.unwrap_or(Money::zero(amount.currency()));
+        if advance.is_positive() {
+            let applied = advance.min(amount)?;
+            events.push(AgreementEvent::AdvanceApplied(AdvanceApplied {
+                invoice_number: command.invoice_number,
+                amount: applied,
+                part: match command.kind {
+                    LateChargeKind::Penalty => SettledPart::Penalty,
+                    LateChargeKind::Fine => SettledPart::Fine,
+                },
+                on: command.on,
+                advance_remaining: advance.checked_sub(applied)?,
+            }));
+        }
+        Ok(events)
+    }
+
+    /// §5.9 says the operator *may* charge: it may also waive part or all of a penalty or
+    /// fine, with a reason. What was charged and is unpaid is waived first; the rest
+    /// lowers what may still be charged. Never more than accrued, less paid and waived.
+    fn waive_late_payment(
+        &self,
+        command: WaiveLatePayment,
+        services: &AgreementServices,
+    ) -> Result<Vec<AgreementEvent>, AgreementError> {
+        let currency = self.registered()?.currency;
+        self.in_force("waived")?;
+        let on = command.on.unwrap_or(services.today);
+        let invoice = self
+            .invoices
+            .get(&command.invoice_number)
+            .ok_or(AgreementError::UnknownInvoice(command.invoice_number))?;
+        self.check_date("the waiver date", on, services)?;
+        let amount = command.amount.in_currency(currency);
+        if amount.is_zero() {
+            return Err(AgreementError::ZeroWaiver);
+        }
+        let facts = invoice.delay_facts();
+        let accrued = match command.kind {
+            LateChargeKind::Penalty => crate::late_payment::penalty(&facts, on)?.amount,
+            LateChargeKind::Fine => {
+                crate::late_payment::fine(&facts, on, &services.reference)?.amount
+            }
+        };
+        let (charged, paid, waived_charged, waived_uncharged) = invoice.late_charge(command.kind);
+        // The charged part still owed, and what may still be charged.
+        let charged_open = charged.checked_sub(paid)?.checked_sub(waived_charged)?;
+        let chargeable = accrued
+            .checked_sub(charged)?
+            .checked_sub(waived_uncharged)?;
+        let chargeable = if chargeable.is_negative() {
+            Money::zero(currency)
+        } else {
+            chargeable
+        };
+        let waivable = charged_open.checked_add(chargeable)?;
+        if amount.amount() > waivable.amount() {
+            return Err(AgreementError::WaiverTooLarge {
+                invoice_number: command.invoice_number,
+                kind: command.kind,
+                on,
+                requested: amount,
+                waivable,
+            });
+        }
+        let charged_part = amount.min(charged_open)?;
+        let uncharged_part = amount.checked_sub(charged_part)?;
+        Ok(vec![AgreementEvent::LateChargeWaived(LateChargeWaived {
+            invoice_number: command.invoice_number,
+            kind: command.kind,
+            on,
+            amount,
+            charged_part,
+            uncharged_part,
+            reason: command.reason,
         })])
     }
 

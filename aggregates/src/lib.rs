@@ -8,6 +8,7 @@
 mod agreement;
 mod error;
 mod handle;
+pub mod late_payment;
 pub mod reference;
 
 use std::sync::Arc;

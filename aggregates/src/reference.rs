@@ -465,6 +465,15 @@ impl ExchangeRates {
         self.usd_kzt.is_empty()
     }
 
+    /// The latest rate on or before `date` (the National Bank's rate stays in force
+    /// until the next fixing); `None` when none is loaded that early.
+    pub fn usd_kzt_on_or_before(&self, date: Date) -> Option<ExchangeRate> {
+        self.usd_kzt
+            .range(..=date)
+            .next_back()
+            .map(|(&date, &kzt_per_unit)| ExchangeRate { date, kzt_per_unit })
+    }
+
     /// The rate of exactly `date`; no rate is carried over from another day.
     pub fn usd_kzt_on(&self, date: Date) -> Result<ExchangeRate, ReferenceError> {
         self.usd_kzt

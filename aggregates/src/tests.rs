@@ -559,6 +559,7 @@ fn an_overpayment_becomes_an_advance_that_settles_the_next_invoice() {
     assert_eq!(
         events[1],
         AgreementEvent::AdvanceApplied(AdvanceApplied {
+            part: events::SettledPart::Principal,
             invoice_number: InvoiceNumber::new(2).unwrap(),
             amount: kzt("116.00"),
             on: date!(2026 - 03 - 02),

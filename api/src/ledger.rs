@@ -18,7 +18,9 @@ use aggregates::{AgreementError, AgreementServices, ParticipantAgreement, Refere
 use commands::AgreementCommand;
 use events::{AgreementEvent, ParticipantId};
 
-use crate::store::{AppendError, LedgerEventRepository, StoreError, StoredEvent};
+use crate::store::{AppendError, LedgerEventRepository, LedgerRow, StoreError, StoredEvent};
+use cqrs_es::View;
+use projections::AgreementLedger;
 
 /// How often a command that lost a race is decided again before the caller gets a 409.
 pub const COMMAND_ATTEMPTS_MAX: u32 = 50;
@@ -152,10 +154,15 @@ impl Ledger {
             } else {
                 None
             };
-            let mut loaded = self
-                .event_store
-                .load_aggregate(participant.as_str())
-                .await?;
+            // One read of the agreement's events feeds both folds: the aggregate decides,
+            // and the projection written with the new events continues from the same state.
+            let history = self.event_store.load_events(participant.as_str()).await?;
+            let mut ledger = AgreementLedger::default();
+            for envelope in &history {
+                ledger.update(envelope);
+            }
+            let mut agreement = ledger.agreement.clone();
+            let current_sequence = history.last().map_or(0, |e| e.sequence);
             let next_invoice_number = if issues_invoice {
                 Some(self.repository.next_invoice_number().await?)
             } else {
@@ -167,25 +174,21 @@ impl Ledger {
                 next_invoice_number,
             };
             let sink = EventSink::default();
-            loaded
-                .aggregate
-                .handle(command.clone(), &services, &sink)
-                .await?;
+            agreement.handle(command.clone(), &services, &sink).await?;
             let decided = sink.collect().await;
             if decided.is_empty() {
                 return Ok(Committed {
                     events: Vec::new(),
-                    agreement: loaded.aggregate,
+                    agreement,
                 });
             }
 
-            let envelopes = self.envelopes(
-                participant,
-                loaded.current_sequence,
-                decided,
-                &command,
-                context,
-            );
+            let envelopes =
+                self.envelopes(participant, current_sequence, decided, &command, context);
+            for envelope in &envelopes {
+                ledger.update(envelope);
+            }
+            let ledger_row = LedgerRow::of(&ledger)?;
             let serialized = envelopes
                 .iter()
                 .map(SerializedEvent::try_from)
@@ -198,11 +201,15 @@ impl Ledger {
                     _ => None,
                 })
                 .collect();
-            match self.repository.append(&serialized, &claimed).await {
+            match self
+                .repository
+                .append(&serialized, &claimed, ledger_row.as_ref())
+                .await
+            {
                 Ok(()) => {
                     return Ok(Committed {
                         events: envelopes,
-                        agreement: loaded.aggregate,
+                        agreement,
                     })
                 }
                 Err(AppendError::Conflict(what)) => {

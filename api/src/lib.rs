@@ -5,6 +5,7 @@ pub mod http;
 pub mod ledger;
 pub mod metrics;
 pub mod reference_files;
+pub mod replay;
 pub mod settings;
 pub mod startup;
 pub mod store;

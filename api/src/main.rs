@@ -35,6 +35,14 @@ enum Command {
     Serve,
     /// Create or update the event store's schema, then exit.
     Migrate,
+    /// Rebuild every stored projection from the event store (with a progress bar); with
+    /// --check, rebuild into a scratch table instead and report every difference from
+    /// the stored projection (exit status 1 when there is any).
+    Replay {
+        /// Compare instead of replacing: nothing stored is changed.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn init_logging(format: LogFormat) {
@@ -54,20 +62,27 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.store, &cli.serve).await,
         Command::Migrate => migrate(&cli.store).await,
+        Command::Replay { check } => replay(&cli.store, check).await,
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(ReplayOutcome::Clean) => ExitCode::SUCCESS,
+        Ok(ReplayOutcome::Differences) => ExitCode::from(1),
         Err(error) => {
             eprintln!("edoc-ledger: {error}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }
 
-async fn serve(
-    store: &StoreSettings,
-    serve: &ServeSettings,
-) -> Result<(), Box<dyn std::error::Error>> {
+/// How a run ended when it did not fail.
+enum ReplayOutcome {
+    Clean,
+    Differences,
+}
+
+type RunResult = Result<ReplayOutcome, Box<dyn std::error::Error>>;
+
+async fn serve(store: &StoreSettings, serve: &ServeSettings) -> RunResult {
     let application = Application::build(store, serve).await?;
     println!(
         "edoc-ledger listening on http://{} (event store: {})",
@@ -76,16 +91,67 @@ async fn serve(
     );
     application.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
-    Ok(())
+    Ok(ReplayOutcome::Clean)
 }
 
-async fn migrate(store: &StoreSettings) -> Result<(), Box<dyn std::error::Error>> {
+async fn migrate(store: &StoreSettings) -> RunResult {
     let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
     let repository = LedgerEventRepository::connect_without_migrating(&location).await?;
     repository.migrate().await?;
     repository.close().await;
     println!("event store is up to date ({})", location.describe());
-    Ok(())
+    Ok(ReplayOutcome::Clean)
+}
+
+async fn replay(store: &StoreSettings, check: bool) -> RunResult {
+    let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
+    let repository = LedgerEventRepository::connect(&location).await?;
+    let total = u64::try_from(repository.count_events().await?).unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} events ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(if check { "checking" } else { "replaying" });
+    let progress = |done: u64| bar.set_position(done);
+    let outcome = if check {
+        let report = api::replay::check(&repository, progress).await?;
+        bar.finish_and_clear();
+        println!("replayed {} ({})", report.rebuild, location.describe());
+        for difference in &report.differences {
+            println!("  {difference}");
+        }
+        if report.is_clean() {
+            println!(
+                "no difference: the {} stored projections equal a replay of the events",
+                report.rows_compared
+            );
+            ReplayOutcome::Clean
+        } else {
+            println!(
+                "{} difference(s) in {} of {} projections{}",
+                report.differences_total,
+                report.rows_differing,
+                report.rows_compared,
+                if report.differences_total > report.differences.len() as u64 {
+                    " (first ones listed)"
+                } else {
+                    ""
+                }
+            );
+            ReplayOutcome::Differences
+        }
+    } else {
+        let report = api::replay::rebuild(&repository, api::store::LEDGERS_TABLE, progress).await?;
+        bar.finish_and_clear();
+        println!("replayed {report} ({})", location.describe());
+        ReplayOutcome::Clean
+    };
+    repository.close().await;
+    Ok(outcome)
 }
 
 /// Resolves on SIGINT or SIGTERM: the server stops accepting and finishes what it has.

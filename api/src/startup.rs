@@ -49,6 +49,19 @@ impl Application {
         }
         let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
         let repository = LedgerEventRepository::connect(&location).await?;
+        // A store written before projections existed (or restored from an events-only
+        // backup) has agreements without a stored ledger: build them before serving.
+        let (with_events, with_ledgers) = repository.projection_coverage().await?;
+        if with_ledgers < with_events {
+            tracing::warn!(
+                with_events,
+                with_ledgers,
+                "stored projections are incomplete: rebuilding them from the events"
+            );
+            let report =
+                crate::replay::rebuild(&repository, crate::store::LEDGERS_TABLE, |_| {}).await?;
+            tracing::info!(%report, "projections rebuilt");
+        }
         let ledger = Arc::new(Ledger::new(repository, Arc::new(reference), clock));
         let listener =
             TcpListener::bind(serve.listen)

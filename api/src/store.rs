@@ -14,8 +14,10 @@ use cqrs_es::persist::{
     PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
 };
 use cqrs_es::Aggregate;
-use events::InvoiceNumber;
+use events::{AgreementEvent, InvoiceNumber};
+use futures::TryStreamExt;
 use postgres_es::PostgresEventRepository;
+use projections::AgreementLedger;
 use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -274,6 +276,7 @@ impl LedgerEventRepository {
         &self,
         events: &[SerializedEvent],
         invoice_numbers: &[InvoiceNumber],
+        ledger: Option<&LedgerRow>,
     ) -> Result<(), AppendError> {
         let Some(first) = events.first() else {
             return Ok(());
@@ -304,6 +307,11 @@ impl LedgerEventRepository {
                     .await
                     .map_err(append_error)?;
                 }
+                if let Some(row) = ledger {
+                    upsert_ledger_pg(&mut tx, LEDGERS_TABLE, row)
+                        .await
+                        .map_err(|e| AppendError::Store(e.into()))?;
+                }
                 tx.commit().await.map_err(append_error)?;
             }
             Backend::Sqlite { pool, .. } => {
@@ -331,6 +339,11 @@ impl LedgerEventRepository {
                     .execute(&mut *tx)
                     .await
                     .map_err(append_error)?;
+                }
+                if let Some(row) = ledger {
+                    upsert_ledger_sqlite(&mut tx, LEDGERS_TABLE, row)
+                        .await
+                        .map_err(|e| AppendError::Store(e.into()))?;
                 }
                 tx.commit().await.map_err(append_error)?;
             }
@@ -474,16 +487,6 @@ async fn claim_invoice_number_sqlite(
     Ok(())
 }
 
-fn persistence_error(error: AppendError) -> PersistenceError {
-    match error {
-        AppendError::Conflict(_) => PersistenceError::OptimisticLockError,
-        AppendError::Store(StoreError::Unavailable(e)) => {
-            PersistenceError::ConnectionError(Box::new(e))
-        }
-        AppendError::Store(other) => PersistenceError::UnknownError(Box::new(other)),
-    }
-}
-
 /// cqrs-es reads through the crates' repositories and writes through the ledger's
 /// append. Snapshots are never used (CQRS-ES-NOTES.md: 0.5 corrupts them).
 impl PersistedEventRepository for LedgerEventRepository {
@@ -532,7 +535,13 @@ impl PersistedEventRepository for LedgerEventRepository {
             snapshot_update.is_none(),
             "the ledger never configures snapshots"
         );
-        self.append(events, &[]).await.map_err(persistence_error)
+        let _ = events;
+        // Appending here would skip the projection that must commit with the events.
+        Err(PersistenceError::UnknownError(
+            "edoc-ledger appends only through Ledger::execute, which writes the agreement's \
+             projection in the same transaction"
+                .into(),
+        ))
     }
 
     async fn stream_events<A: Aggregate>(
@@ -587,5 +596,441 @@ mod tests {
             StoreLocation::Sqlite("/tmp/a.db".into())
         );
         assert!(StoreLocation::choose(Some("mysql://x"), dir).is_err());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The stored projection: agreement_ledgers
+
+/// The table the server reads and writes.
+pub const LEDGERS_TABLE: &str = "agreement_ledgers";
+/// The table `replay --check` rebuilds into before comparing.
+pub const SCRATCH_LEDGERS_TABLE: &str = "agreement_ledgers_scratch";
+/// How many rows a rebuild writes per statement.
+const REBUILD_BATCH_ROWS: usize = 500;
+/// The most agreements one page of the list may hold.
+pub const PAGE_SIZE_MAX: u32 = 500;
+
+/// One agreement's stored projection, as a row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerRow {
+    pub participant_id: String,
+    pub version: i64,
+    pub status: String,
+    pub name: String,
+    pub currency: String,
+    pub ledger: Value,
+}
+
+impl LedgerRow {
+    /// The row of a registered agreement's ledger; `None` before registration.
+    pub fn of(ledger: &AgreementLedger) -> Result<Option<Self>, StoreError> {
+        let (Some(participant_id), Some(status), Some(registration)) = (
+            ledger.participant_id(),
+            ledger.status(),
+            ledger.agreement.registration(),
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            participant_id,
+            version: i64::try_from(ledger.version)
+                .map_err(|_| StoreError::Corrupt("an event sequence beyond i64".into()))?,
+            status: status.code().to_owned(),
+            name: registration.name.to_string(),
+            currency: registration.currency.code().to_owned(),
+            ledger: serde_json::to_value(ledger)
+                .map_err(|e| StoreError::Corrupt(format!("a ledger cannot be written: {e}")))?,
+        }))
+    }
+
+    pub fn decode(&self) -> Result<AgreementLedger, StoreError> {
+        serde_json::from_value(self.ledger.clone()).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "the stored ledger of {} cannot be read: {e}; run `edoc-ledger replay`",
+                self.participant_id
+            ))
+        })
+    }
+}
+
+async fn upsert_ledger_pg(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    table: &str,
+    row: &LedgerRow,
+) -> Result<(), sqlx::Error> {
+    let query = format!(
+        "INSERT INTO {table} (participant_id, version, status, name, currency, ledger)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (participant_id) DO UPDATE SET version = excluded.version,
+             status = excluded.status, name = excluded.name, currency = excluded.currency,
+             ledger = excluded.ledger"
+    );
+    sqlx::query(&query)
+        .bind(&row.participant_id)
+        .bind(row.version)
+        .bind(&row.status)
+        .bind(&row.name)
+        .bind(&row.currency)
+        .bind(&row.ledger)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn upsert_ledger_sqlite(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    table: &str,
+    row: &LedgerRow,
+) -> Result<(), sqlx::Error> {
+    let query = format!(
+        "INSERT INTO {table} (participant_id, version, status, name, currency, ledger)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (participant_id) DO UPDATE SET version = excluded.version,
+             status = excluded.status, name = excluded.name, currency = excluded.currency,
+             ledger = excluded.ledger"
+    );
+    sqlx::query(&query)
+        .bind(&row.participant_id)
+        .bind(row.version)
+        .bind(&row.status)
+        .bind(&row.name)
+        .bind(&row.currency)
+        .bind(sqlx::types::Json(&row.ledger))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn ledger_row_pg(row: &sqlx::postgres::PgRow) -> LedgerRow {
+    LedgerRow {
+        participant_id: row.get("participant_id"),
+        version: row.get("version"),
+        status: row.get("status"),
+        name: row.get("name"),
+        currency: row.get("currency"),
+        ledger: row.get("ledger"),
+    }
+}
+
+fn ledger_row_sqlite(row: &sqlx::sqlite::SqliteRow) -> LedgerRow {
+    LedgerRow {
+        participant_id: row.get("participant_id"),
+        version: row.get("version"),
+        status: row.get("status"),
+        name: row.get("name"),
+        currency: row.get("currency"),
+        ledger: row.get::<sqlx::types::Json<Value>, _>("ledger").0,
+    }
+}
+
+const LEDGER_COLUMNS: &str = "participant_id, version, status, name, currency, ledger";
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RebuildCount {
+    pub events: u64,
+    pub agreements: u64,
+}
+
+impl LedgerEventRepository {
+    /// One agreement's stored projection.
+    pub async fn ledger(&self, participant_id: &str) -> Result<Option<LedgerRow>, StoreError> {
+        self.ledger_in(LEDGERS_TABLE, participant_id).await
+    }
+
+    async fn ledger_in(
+        &self,
+        table: &str,
+        participant_id: &str,
+    ) -> Result<Option<LedgerRow>, StoreError> {
+        Ok(match &*self.backend {
+            Backend::Postgres { pool, .. } => {
+                let query =
+                    format!("SELECT {LEDGER_COLUMNS} FROM {table} WHERE participant_id = $1");
+                sqlx::query(&query)
+                    .bind(participant_id)
+                    .fetch_optional(pool)
+                    .await?
+                    .as_ref()
+                    .map(ledger_row_pg)
+            }
+            Backend::Sqlite { pool, .. } => {
+                let query =
+                    format!("SELECT {LEDGER_COLUMNS} FROM {table} WHERE participant_id = ?");
+                sqlx::query(&query)
+                    .bind(participant_id)
+                    .fetch_optional(pool)
+                    .await?
+                    .as_ref()
+                    .map(ledger_row_sqlite)
+            }
+        })
+    }
+
+    /// A page of stored projections by participant id, optionally only those whose
+    /// current status is `status`; with the number of rows matching.
+    pub async fn ledgers_page(
+        &self,
+        status: Option<&str>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<LedgerRow>, u64), StoreError> {
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let limit = i64::from(limit.min(PAGE_SIZE_MAX));
+        Ok(match &*self.backend {
+            Backend::Postgres { pool, .. } => {
+                let rows = sqlx::query(&format!(
+                    "SELECT {LEDGER_COLUMNS} FROM {LEDGERS_TABLE}
+                     WHERE ($1::text IS NULL OR status = $1)
+                     ORDER BY participant_id LIMIT $2 OFFSET $3"
+                ))
+                .bind(status)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(pool)
+                .await?;
+                let total: i64 = sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM {LEDGERS_TABLE} WHERE ($1::text IS NULL OR status = $1)"
+                ))
+                .bind(status)
+                .fetch_one(pool)
+                .await?;
+                (
+                    rows.iter().map(ledger_row_pg).collect(),
+                    total.max(0) as u64,
+                )
+            }
+            Backend::Sqlite { pool, .. } => {
+                let rows = sqlx::query(&format!(
+                    "SELECT {LEDGER_COLUMNS} FROM {LEDGERS_TABLE}
+                     WHERE (?1 IS NULL OR status = ?1)
+                     ORDER BY participant_id LIMIT ?2 OFFSET ?3"
+                ))
+                .bind(status)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(pool)
+                .await?;
+                let total: i64 = sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM {LEDGERS_TABLE} WHERE (?1 IS NULL OR status = ?1)"
+                ))
+                .bind(status)
+                .fetch_one(pool)
+                .await?;
+                (
+                    rows.iter().map(ledger_row_sqlite).collect(),
+                    total.max(0) as u64,
+                )
+            }
+        })
+    }
+
+    /// Calls `visit` with every stored projection of `table`, in participant-id order,
+    /// holding one row in memory at a time.
+    pub async fn for_each_ledger(
+        &self,
+        table: &str,
+        mut visit: impl FnMut(LedgerRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let query = format!("SELECT {LEDGER_COLUMNS} FROM {table} ORDER BY participant_id");
+        match &*self.backend {
+            Backend::Postgres { pool, .. } => {
+                let mut rows = sqlx::query(&query).fetch(pool);
+                while let Some(row) = rows.try_next().await? {
+                    visit(ledger_row_pg(&row))?;
+                }
+            }
+            Backend::Sqlite { pool, .. } => {
+                let mut rows = sqlx::query(&query).fetch(pool);
+                while let Some(row) = rows.try_next().await? {
+                    visit(ledger_row_sqlite(&row))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How many agreements have events, and how many have a stored projection.
+    pub async fn projection_coverage(&self) -> Result<(i64, i64), StoreError> {
+        let with_events = "SELECT COUNT(DISTINCT aggregate_id) FROM events";
+        let with_ledgers = format!("SELECT COUNT(*) FROM {LEDGERS_TABLE}");
+        Ok(match &*self.backend {
+            Backend::Postgres { pool, .. } => (
+                sqlx::query_scalar(with_events).fetch_one(pool).await?,
+                sqlx::query_scalar(&with_ledgers).fetch_one(pool).await?,
+            ),
+            Backend::Sqlite { pool, .. } => (
+                sqlx::query_scalar(with_events).fetch_one(pool).await?,
+                sqlx::query_scalar(&with_ledgers).fetch_one(pool).await?,
+            ),
+        })
+    }
+
+    /// Rebuilds `table` from the event store in one transaction: empties it, folds every
+    /// agreement's events in order into its ledger and writes it. `progress` is called
+    /// with the number of events folded so far. Readers see the old table until commit.
+    pub async fn rebuild_ledgers(
+        &self,
+        table: &str,
+        mut progress: impl FnMut(u64),
+    ) -> Result<RebuildCount, StoreError> {
+        assert!(table == LEDGERS_TABLE || table == SCRATCH_LEDGERS_TABLE);
+        let events_query = "SELECT aggregate_id, sequence, payload FROM events
+             WHERE aggregate_type = 'ParticipantAgreement' ORDER BY aggregate_id, sequence";
+        let mut count = RebuildCount::default();
+        let mut folding = LedgerFold::default();
+        match &*self.backend {
+            Backend::Postgres { pool, .. } => {
+                let mut tx = pool.begin().await?;
+                if table == SCRATCH_LEDGERS_TABLE {
+                    sqlx::query(&format!(
+                        "CREATE TABLE IF NOT EXISTS {table} (LIKE {LEDGERS_TABLE} INCLUDING ALL)"
+                    ))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(&format!("DELETE FROM {table}"))
+                    .execute(&mut *tx)
+                    .await?;
+                let mut batch = Vec::with_capacity(REBUILD_BATCH_ROWS);
+                let mut rows = sqlx::query(events_query).fetch(pool);
+                while let Some(row) = rows.try_next().await? {
+                    let id: String = row.get("aggregate_id");
+                    let sequence: i64 = row.get("sequence");
+                    let payload: Value = row.get("payload");
+                    if let Some(done) = folding.push(id, sequence, payload)? {
+                        batch.push(done);
+                    }
+                    count.events += 1;
+                    if count.events % 1000 == 0 {
+                        progress(count.events);
+                    }
+                    if batch.len() >= REBUILD_BATCH_ROWS {
+                        count.agreements += insert_ledgers_pg(&mut tx, table, &batch).await?;
+                        batch.clear();
+                    }
+                }
+                drop(rows);
+                if let Some(done) = folding.finish()? {
+                    batch.push(done);
+                }
+                count.agreements += insert_ledgers_pg(&mut tx, table, &batch).await?;
+                tx.commit().await?;
+            }
+            Backend::Sqlite { pool, .. } => {
+                // Read everything first: SQLite's one writer would otherwise wait on the
+                // reader's connection; the events of the embedded store fit in memory.
+                let rows = sqlx::query(events_query).fetch_all(pool).await?;
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                if table == SCRATCH_LEDGERS_TABLE {
+                    sqlx::query(&format!(
+                        "CREATE TABLE IF NOT EXISTS {table} (
+                            participant_id text PRIMARY KEY, version integer NOT NULL,
+                            status text NOT NULL, name text NOT NULL, currency text NOT NULL,
+                            ledger text NOT NULL) STRICT"
+                    ))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(&format!("DELETE FROM {table}"))
+                    .execute(&mut *tx)
+                    .await?;
+                for row in rows {
+                    let id: String = row.get("aggregate_id");
+                    let sequence: i64 = row.get("sequence");
+                    let payload: Value = row.get::<sqlx::types::Json<Value>, _>("payload").0;
+                    if let Some(done) = folding.push(id, sequence, payload)? {
+                        upsert_ledger_sqlite(&mut tx, table, &done).await?;
+                        count.agreements += 1;
+                    }
+                    count.events += 1;
+                    if count.events % 1000 == 0 {
+                        progress(count.events);
+                    }
+                }
+                if let Some(done) = folding.finish()? {
+                    upsert_ledger_sqlite(&mut tx, table, &done).await?;
+                    count.agreements += 1;
+                }
+                tx.commit().await?;
+            }
+        }
+        progress(count.events);
+        Ok(count)
+    }
+}
+
+async fn insert_ledgers_pg(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    table: &str,
+    rows: &[LedgerRow],
+) -> Result<u64, StoreError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let query = format!(
+        "INSERT INTO {table} (participant_id, version, status, name, currency, ledger)
+         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[])"
+    );
+    sqlx::query(&query)
+        .bind(
+            rows.iter()
+                .map(|r| r.participant_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|r| r.version).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.status.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.name.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.currency.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.ledger.clone()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    Ok(rows.len() as u64)
+}
+
+/// Folds a stream of events ordered by agreement and sequence into one ledger at a time.
+#[derive(Default)]
+struct LedgerFold {
+    current: Option<(String, AgreementLedger)>,
+}
+
+impl LedgerFold {
+    /// Folds one event; returns the previous agreement's row when a new agreement starts.
+    fn push(
+        &mut self,
+        aggregate_id: String,
+        sequence: i64,
+        payload: Value,
+    ) -> Result<Option<LedgerRow>, StoreError> {
+        let event: AgreementEvent = serde_json::from_value(payload).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "event {aggregate_id}/{sequence} cannot be read: {e}"
+            ))
+        })?;
+        let sequence = u64::try_from(sequence)
+            .map_err(|_| StoreError::Corrupt(format!("event {aggregate_id}/{sequence}")))?;
+        let finished = match &self.current {
+            Some((id, _)) if *id == aggregate_id => None,
+            _ => self.finish()?,
+        };
+        let (_, ledger) = self
+            .current
+            .get_or_insert_with(|| (aggregate_id, AgreementLedger::default()));
+        if sequence != ledger.version + 1 {
+            return Err(StoreError::Corrupt(format!(
+                "events of one agreement skip from sequence {} to {sequence}",
+                ledger.version
+            )));
+        }
+        ledger.apply(sequence, &event);
+        Ok(finished)
+    }
+
+    fn finish(&mut self) -> Result<Option<LedgerRow>, StoreError> {
+        match self.current.take() {
+            Some((_, ledger)) => LedgerRow::of(&ledger),
+            None => Ok(None),
+        }
     }
 }

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use time::Date;
 
 use events::{
-    business_date, Amount, Currency, EmailAddress, InvoiceKind, InvoiceNumber, LineDescription,
-    ParticipantId, ParticipantKind, ParticipantName, PaymentReference, Quantity, ReasonNote,
-    RestrictionReason, ServicePeriod, TerminationGround,
+    business_date, Amount, Currency, EmailAddress, InvoiceKind, InvoiceNumber, LateChargeKind,
+    LineDescription, ParticipantId, ParticipantKind, ParticipantName, PaymentReference, Quantity,
+    ReasonNote, RestrictionReason, ServicePeriod, TerminationGround,
 };
 
 /// The most lines one invoice may carry.
@@ -29,6 +29,8 @@ pub enum AgreementCommand {
     Block(RestrictAccess),
     Unblock(LiftRestriction),
     RequestTermination(RequestTermination),
+    ChargeLatePayment(ChargeLatePayment),
+    WaiveLatePayment(WaiveLatePayment),
 }
 
 impl AgreementCommand {
@@ -44,6 +46,8 @@ impl AgreementCommand {
             Self::Block(_) => "Block",
             Self::Unblock(_) => "Unblock",
             Self::RequestTermination(_) => "RequestTermination",
+            Self::ChargeLatePayment(_) => "ChargeLatePayment",
+            Self::WaiveLatePayment(_) => "WaiveLatePayment",
         }
     }
 }
@@ -136,6 +140,30 @@ pub struct RequestTermination {
     pub notice_received_on: Date,
     #[serde(default, with = "business_date::option")]
     pub effective_on: Option<Date>,
+}
+
+/// Charge the penalty or fine §5.9 allows on an invoice as of `on`:
+/// `POST /v1/agreements/{id}/charges`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChargeLatePayment {
+    pub invoice_number: InvoiceNumber,
+    pub kind: LateChargeKind,
+    #[serde(with = "business_date")]
+    pub on: Date,
+}
+
+/// Waive part or all of a penalty or fine on an invoice (§5.9 says the operator *may*
+/// charge them): `POST /v1/agreements/{id}/waivers`. `on` defaults to today.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaiveLatePayment {
+    pub invoice_number: InvoiceNumber,
+    pub kind: LateChargeKind,
+    pub amount: Amount,
+    pub reason: ReasonNote,
+    #[serde(default, with = "business_date::option")]
+    pub on: Option<Date>,
 }
 
 #[cfg(test)]

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::{
-    business_date, Clause, Currency, EmailAddress, InvoiceKind, InvoiceNumber, LineDescription,
-    Money, ParticipantId, ParticipantKind, ParticipantName, PaymentReference, Quantity, ReasonNote,
-    RestrictionReason,
+    business_date, Clause, Currency, EmailAddress, FineCharged, InvoiceKind, InvoiceNumber,
+    LateChargeWaived, LineDescription, Money, ParticipantId, ParticipantKind, ParticipantName,
+    PaymentReference, PenaltyCharged, Quantity, ReasonNote, RestrictionReason,
 };
 
 /// The version every event is written with today.
@@ -31,6 +31,9 @@ pub enum AgreementEvent {
     Unblocked(Unblocked),
     TerminationRequested(TerminationRequested),
     Terminated(Terminated),
+    PenaltyCharged(PenaltyCharged),
+    FineCharged(FineCharged),
+    LateChargeWaived(LateChargeWaived),
 }
 
 impl AgreementEvent {
@@ -48,6 +51,9 @@ impl AgreementEvent {
             Self::Unblocked(_) => "Unblocked",
             Self::TerminationRequested(_) => "TerminationRequested",
             Self::Terminated(_) => "Terminated",
+            Self::PenaltyCharged(_) => "PenaltyCharged",
+            Self::FineCharged(_) => "FineCharged",
+            Self::LateChargeWaived(_) => "LateChargeWaived",
         }
     }
 
@@ -63,6 +69,9 @@ impl AgreementEvent {
             Self::Reinstated(_) | Self::Unblocked(_) => Clause::RESTRICTION,
             Self::TerminationRequested(event) => event.ground.clause(),
             Self::Terminated(_) => Clause::SETTLEMENT,
+            Self::PenaltyCharged(_) | Self::FineCharged(_) | Self::LateChargeWaived(_) => {
+                Clause::LATE_PAYMENT
+            }
         }
     }
 
@@ -81,6 +90,9 @@ impl AgreementEvent {
             Self::Unblocked(event) => event.on,
             Self::TerminationRequested(event) => event.notice_received_on,
             Self::Terminated(event) => event.on,
+            Self::PenaltyCharged(event) => event.on,
+            Self::FineCharged(event) => event.on,
+            Self::LateChargeWaived(event) => event.on,
         }
     }
 }
@@ -206,10 +218,24 @@ pub struct InvoiceIssued {
 pub struct AdvanceApplied {
     pub invoice_number: InvoiceNumber,
     pub amount: Money,
+    /// What the advance settled: the invoice's principal (the only part before charges
+    /// existed, hence the default), or a penalty or fine charged on it.
+    #[serde(default)]
+    pub part: SettledPart,
     #[serde(with = "business_date")]
     pub on: Date,
     /// The advance left after this one.
     pub advance_remaining: Money,
+}
+
+/// The part of an invoice's debt that money settled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettledPart {
+    #[default]
+    Principal,
+    Penalty,
+    Fine,
 }
 
 /// What one payment settled on one invoice: principal first, then penalties and fines.

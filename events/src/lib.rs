@@ -8,6 +8,7 @@
 mod agreement_event;
 mod clause;
 mod invoice;
+mod late_payment;
 mod money;
 mod participant;
 mod text;
@@ -15,11 +16,15 @@ mod text;
 pub use agreement_event::{
     AdvanceApplied, AgreementEvent, AgreementSigned, Blocked, DayKind, DueRule, InvoiceIssued,
     InvoiceLine, PaymentAllocation, PaymentReceived, Registered, Reinstated, ServicePeriod,
-    Suspended, Terminated, TerminationGround, TerminationRequested, Unblocked, UsdRate, VatApplied,
-    EVENT_VERSION,
+    SettledPart, Suspended, Terminated, TerminationGround, TerminationRequested, Unblocked,
+    UsdRate, VatApplied, EVENT_VERSION,
 };
 pub use clause::Clause;
 pub use invoice::{InvoiceKind, InvoiceNumber, InvoiceNumberError, Quantity, QuantityError};
+pub use late_payment::{
+    FineAssessment, FineCharged, FineExchangeRate, LateChargeKind, LateChargeWaived,
+    PenaltyAccrual, PenaltyCharged,
+};
 pub use money::{Amount, AmountError, Currency, Money, MoneyError};
 pub use participant::{ParticipantId, ParticipantIdError, ParticipantKind};
 pub use text::{

@@ -4,11 +4,19 @@
 //! Architecture invariant: pure like the crates below it. No I/O, no clock: a view is a
 //! function of events (and, for time-based figures, of a date passed in).
 
+mod ledger;
 mod views;
 
+pub use ledger::{
+    Account, AccountBalance, AgingBuckets, AgingReport, AgingRow, AgingTotals, AgreementLedger,
+    AgreementPosition, BalanceView, DatedFact, DatedHeader, InvoicePosition, InvoiceStatus,
+    InvoiceStatusView, JournalView, LateChargePosition, LedgerFact, PenaltyView, Posting,
+    ProjectionError, StatementLine, StatementView,
+};
+
 pub use views::{
-    AgreementView, AllocationView, DueRuleView, InvoiceLineView, InvoiceView, PaymentView,
-    RestrictionView, TerminationView,
+    AgreementHeader, AgreementView, AllocationView, DueRuleView, InvoiceLineView, InvoiceView,
+    PaymentView, RestrictionView, TerminationView,
 };
 
 /// Serializes money as API.md wants it: a JSON string with exactly 2 decimals.

@@ -1,7 +1,7 @@
 //! The views the command endpoints answer with.
 
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::Date;
 
 use aggregates::{AgreementStatus, ParticipantAgreement, RestrictionKind};
@@ -13,15 +13,15 @@ use events::{
 use crate::money_string;
 
 /// A suspension or block in force (§4.2).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RestrictionView {
     #[serde(with = "business_date")]
     pub since: Date,
     pub reason: RestrictionReason,
-    pub clause: &'static str,
+    pub clause: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TerminationView {
     pub ground: TerminationGround,
     #[serde(with = "business_date")]
@@ -30,12 +30,12 @@ pub struct TerminationView {
     pub effective_on: Date,
     #[serde(with = "business_date::option")]
     pub terminated_on: Option<Date>,
-    pub clause: &'static str,
+    pub clause: String,
 }
 
 /// `GET /v1/agreements/{id}` (API.md): the agreement's status and dates.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AgreementView {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgreementHeader {
     pub participant_id: String,
     pub name: String,
     pub kind: ParticipantKind,
@@ -59,6 +59,13 @@ pub struct AgreementView {
     pub blocked_on: Option<Date>,
     pub restriction: Option<RestrictionView>,
     pub termination: Option<TerminationView>,
+}
+
+/// `GET /v1/agreements/{id}` (API.md): the header, and the advance held.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgreementView {
+    #[serde(flatten)]
+    pub header: AgreementHeader,
     /// Money paid beyond what is owed, waiting to settle the next invoice.
     #[serde(with = "money_string")]
     pub advance: Money,
@@ -66,6 +73,17 @@ pub struct AgreementView {
 
 impl AgreementView {
     /// The view of a registered agreement; `None` before registration.
+    pub fn of(agreement: &ParticipantAgreement) -> Option<Self> {
+        let header = AgreementHeader::of(agreement)?;
+        Some(Self {
+            advance: agreement.advance().unwrap_or(Money::zero(header.currency)),
+            header,
+        })
+    }
+}
+
+impl AgreementHeader {
+    /// The header of a registered agreement; `None` before registration.
     pub fn of(agreement: &ParticipantAgreement) -> Option<Self> {
         let registration = agreement.registration()?;
         let status = agreement.status()?;
@@ -89,18 +107,15 @@ impl AgreementView {
             restriction: restriction.map(|r| RestrictionView {
                 since: r.since,
                 reason: r.reason,
-                clause: r.reason.clause().as_str(),
+                clause: r.reason.clause().as_str().to_owned(),
             }),
             termination: agreement.termination().map(|t| TerminationView {
                 ground: t.ground,
                 notice_received_on: t.notice_received_on,
                 effective_on: t.effective_on,
                 terminated_on: t.terminated_on,
-                clause: t.ground.clause().as_str(),
+                clause: t.ground.clause().as_str().to_owned(),
             }),
-            advance: agreement
-                .advance()
-                .unwrap_or(Money::zero(registration.currency)),
         })
     }
 }

@@ -11,8 +11,8 @@ use time::Date;
 
 use aggregates::ParticipantAgreement;
 use commands::{
-    AgreementCommand, IssueInvoice, LiftRestriction, ReceivePayment, Register, RequestTermination,
-    RestrictAccess, SignAgreement,
+    AgreementCommand, ChargeLatePayment, IssueInvoice, LiftRestriction, ReceivePayment, Register,
+    RequestTermination, RestrictAccess, SignAgreement, WaiveLatePayment,
 };
 use events::{business_date, AgreementEvent, ParticipantId};
 use projections::{AgreementView, InvoiceView, PaymentView};
@@ -24,8 +24,8 @@ use crate::ledger::{metadata, CommandContext, Committed};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/agreements", post(register))
-        .route("/v1/agreements/{id}", get(agreement))
+        .route("/v1/agreements", post(register).get(super::queries::list))
+        .route("/v1/agreements/{id}", get(super::queries::agreement))
         .route("/v1/agreements/{id}/events", get(agreement_events))
         .route("/v1/agreements/{id}/signature", post(sign))
         .route("/v1/agreements/{id}/invoices", post(issue_invoice))
@@ -35,6 +35,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/agreements/{id}/block", post(block))
         .route("/v1/agreements/{id}/unblock", post(unblock))
         .route("/v1/agreements/{id}/termination", post(request_termination))
+        .route("/v1/agreements/{id}/charges", post(charge))
+        .route("/v1/agreements/{id}/waivers", post(waive))
 }
 
 /// The participant id in the path, parsed (`/v1/agreements/{id}/...`).
@@ -91,16 +93,6 @@ async fn register(
         .execute(&participant, AgreementCommand::Register(command), &context)
         .await?;
     Ok((StatusCode::CREATED, view(&committed.agreement)?))
-}
-
-async fn agreement(
-    State(state): State<AppState>,
-    AgreementId(id): AgreementId,
-) -> Result<Json<AgreementView>, ApiError> {
-    let agreement = state.ledger.agreement(&id).await?.ok_or_else(|| {
-        ApiError::not_found(format!("no agreement is registered for participant {id}"))
-    })?;
-    view(&agreement)
 }
 
 /// One event as `GET /v1/agreements/{id}/events` shows it (API.md).
@@ -302,6 +294,7 @@ async fn request_termination(
     .await?;
     let Json(agreement) = view(&committed.agreement)?;
     let effective_on = agreement
+        .header
         .termination
         .as_ref()
         .map(|t| t.effective_on)
@@ -310,4 +303,131 @@ async fn request_termination(
         effective_on,
         agreement,
     }))
+}
+
+/// The answer to `POST /v1/agreements/{id}/charges`: what was charged and how §5.9
+/// computes it.
+#[derive(Debug, Serialize)]
+pub struct ChargeAnswer {
+    pub invoice_number: events::InvoiceNumber,
+    pub kind: events::LateChargeKind,
+    #[serde(with = "business_date")]
+    pub on: Date,
+    #[serde(with = "projections::money_string")]
+    pub amount: events::Money,
+    /// The part an advance held settled at once.
+    #[serde(with = "projections::money_string")]
+    pub settled_from_advance: events::Money,
+    /// The penalty accrual or fine assessment the amount comes from.
+    pub explanation: Value,
+    pub clause: &'static str,
+}
+
+async fn charge(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<ChargeLatePayment>,
+) -> Result<(StatusCode, Json<ChargeAnswer>), ApiError> {
+    let kind = command.kind;
+    let committed = agreement_command(
+        &state,
+        &id,
+        AgreementCommand::ChargeLatePayment(command),
+        &context,
+    )
+    .await?;
+    let mut answer = None;
+    let mut settled = None;
+    for envelope in &committed.events {
+        match &envelope.payload {
+            AgreementEvent::PenaltyCharged(e) => {
+                answer = Some((
+                    e.invoice_number,
+                    e.on,
+                    e.amount,
+                    serde_json::to_value(&e.accrual),
+                ))
+            }
+            AgreementEvent::FineCharged(e) => {
+                answer = Some((
+                    e.invoice_number,
+                    e.on,
+                    e.amount,
+                    serde_json::to_value(&e.assessment),
+                ))
+            }
+            AgreementEvent::AdvanceApplied(e) => settled = Some(e.amount),
+            _ => {}
+        }
+    }
+    let (invoice_number, on, amount, explanation) =
+        answer.expect("an accepted charge records its charge event");
+    Ok((
+        StatusCode::CREATED,
+        Json(ChargeAnswer {
+            invoice_number,
+            kind,
+            on,
+            amount,
+            settled_from_advance: settled.unwrap_or(events::Money::zero(amount.currency())),
+            explanation: explanation.unwrap_or(Value::Null),
+            clause: events::Clause::LATE_PAYMENT.as_str(),
+        }),
+    ))
+}
+
+/// The answer to `POST /v1/agreements/{id}/waivers`.
+#[derive(Debug, Serialize)]
+pub struct WaiverAnswer {
+    pub invoice_number: events::InvoiceNumber,
+    pub kind: events::LateChargeKind,
+    #[serde(with = "business_date")]
+    pub on: Date,
+    #[serde(with = "projections::money_string")]
+    pub amount: events::Money,
+    /// Waived of what had been charged: lowers the debt.
+    #[serde(with = "projections::money_string")]
+    pub charged_part: events::Money,
+    /// Waived before it was charged: lowers what may still be charged.
+    #[serde(with = "projections::money_string")]
+    pub uncharged_part: events::Money,
+    pub reason: String,
+    pub clause: &'static str,
+}
+
+async fn waive(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<WaiveLatePayment>,
+) -> Result<(StatusCode, Json<WaiverAnswer>), ApiError> {
+    let committed = agreement_command(
+        &state,
+        &id,
+        AgreementCommand::WaiveLatePayment(command),
+        &context,
+    )
+    .await?;
+    let waiver = committed
+        .events
+        .iter()
+        .find_map(|e| match &e.payload {
+            AgreementEvent::LateChargeWaived(w) => Some(w.clone()),
+            _ => None,
+        })
+        .expect("an accepted waiver records its event");
+    Ok((
+        StatusCode::CREATED,
+        Json(WaiverAnswer {
+            invoice_number: waiver.invoice_number,
+            kind: waiver.kind,
+            on: waiver.on,
+            amount: waiver.amount,
+            charged_part: waiver.charged_part,
+            uncharged_part: waiver.uncharged_part,
+            reason: waiver.reason.to_string(),
+            clause: events::Clause::LATE_PAYMENT.as_str(),
+        }),
+    ))
 }

@@ -9,6 +9,8 @@ use aggregates::{AgreementError, ErrorKind};
 
 use crate::ledger::LedgerError;
 use crate::store::StoreError;
+use aggregates::late_payment::LatePaymentError;
+use projections::ProjectionError;
 
 /// The problem details body.
 #[derive(Debug, Serialize)]
@@ -38,6 +40,8 @@ pub enum ApiError {
     MethodNotAllowed { detail: String },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
 }
 
 impl ApiError {
@@ -94,6 +98,22 @@ impl ApiError {
                 None,
             ),
             Self::Ledger(LedgerError::Store(_)) => internal(),
+            Self::Projection(ProjectionError::NotRegisteredAsOf(_)) => {
+                (StatusCode::NOT_FOUND, "not-found", self.to_string(), None)
+            }
+            Self::Projection(ProjectionError::PeriodReversed { .. }) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                self.to_string(),
+                None,
+            ),
+            Self::Projection(ProjectionError::LatePayment(LatePaymentError::Reference(_))) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "missing-reference-data",
+                format!("{self}: the figure cannot be computed until the reference data is loaded"),
+                Some("5.9"),
+            ),
+            Self::Projection(_) => internal(),
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod agreements;
 pub mod error;
 pub mod json;
+pub mod queries;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .merge(agreements::router())
+        .merge(queries::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

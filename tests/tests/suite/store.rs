@@ -102,6 +102,7 @@ async fn an_invoice_number_is_taken_only_in_order(store: Store) {
         .append(
             &[event(1, json!({"n": 1}))],
             &[InvoiceNumber::new(2).unwrap()],
+            None,
         )
         .await;
     assert!(
@@ -117,6 +118,7 @@ async fn an_invoice_number_is_taken_only_in_order(store: Store) {
         .append(
             &[event(1, json!({"n": 1}))],
             &[InvoiceNumber::new(1).unwrap()],
+            None,
         )
         .await
         .unwrap();
@@ -124,6 +126,7 @@ async fn an_invoice_number_is_taken_only_in_order(store: Store) {
         .append(
             &[event(2, json!({"n": 2}))],
             &[InvoiceNumber::new(1).unwrap()],
+            None,
         )
         .await;
     assert!(
@@ -142,12 +145,12 @@ async fn a_conflicting_sequence_writes_nothing(store: Store) {
     let app = spawn_app(store).await;
     let repository = app.ledger.repository();
     repository
-        .append(&[event(1, json!({})), event(2, json!({}))], &[])
+        .append(&[event(1, json!({})), event(2, json!({}))], &[], None)
         .await
         .unwrap();
     // A writer that loaded before event 2 tries to write 2 and 3: all or nothing.
     let raced = repository
-        .append(&[event(2, json!({})), event(3, json!({}))], &[])
+        .append(&[event(2, json!({})), event(3, json!({}))], &[], None)
         .await;
     assert!(matches!(raced, Err(AppendError::Conflict(_))), "{raced:?}");
     assert_eq!(repository.count_events().await.unwrap(), 2);

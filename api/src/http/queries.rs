@@ -1,0 +1,281 @@
+//! The query endpoints (API.md, "Queries"): thin handlers over the stored projections.
+//!
+//! Every query takes `as_of` (a date, default today in Kazakhstan): only events with a
+//! business date up to the end of that day count, and penalties accrue to that date.
+//! One agreement's query reads that agreement's stored ledger only.
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use events::business_date;
+use projections::{
+    AgingReport, AgreementLedger, AgreementView, BalanceView, InvoiceStatusView, JournalView,
+    PenaltyView, StatementView,
+};
+
+use super::agreements::AgreementId;
+use super::error::ApiError;
+use super::AppState;
+use crate::store::{LedgerRow, LEDGERS_TABLE, PAGE_SIZE_MAX};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/agreements/{id}/balance", get(balance))
+        .route("/v1/agreements/{id}/invoices", get(invoices))
+        .route("/v1/agreements/{id}/penalties", get(penalties))
+        .route("/v1/agreements/{id}/statement", get(statement))
+        .route("/v1/agreements/{id}/journal", get(journal))
+        .route("/v1/reports/aging", get(aging))
+}
+
+/// The default page size of `GET /v1/agreements`.
+pub const PAGE_SIZE_DEFAULT: u32 = 50;
+
+/// `?as_of=YYYY-MM-DD`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AsOfQuery {
+    pub as_of: Option<String>,
+}
+
+pub fn parse_date(name: &str, text: Option<&str>) -> Result<Option<Date>, ApiError> {
+    text.map(|text| {
+        business_date::parse(text)
+            .map_err(|error| ApiError::bad_request(format!("`{name}`: {error}")))
+    })
+    .transpose()
+}
+
+impl AsOfQuery {
+    fn date(&self, state: &AppState) -> Result<Date, ApiError> {
+        Ok(parse_date("as_of", self.as_of.as_deref())?.unwrap_or_else(|| state.ledger.today()))
+    }
+}
+
+/// The stored ledger of the agreement in the path, or 404.
+pub async fn stored_ledger(
+    state: &AppState,
+    id: &events::ParticipantId,
+) -> Result<AgreementLedger, ApiError> {
+    let row = state
+        .ledger
+        .repository()
+        .ledger(id.as_str())
+        .await
+        .map_err(|e| ApiError::Ledger(e.into()))?
+        .ok_or_else(|| {
+            ApiError::not_found(format!("no agreement is registered for participant {id}"))
+        })?;
+    row.decode().map_err(|e| ApiError::Ledger(e.into()))
+}
+
+/// `GET /v1/agreements/{id}?as_of=`.
+pub async fn agreement(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    Query(query): Query<AsOfQuery>,
+) -> Result<Json<AgreementView>, ApiError> {
+    let as_of = query.date(&state)?;
+    Ok(Json(
+        stored_ledger(&state, &id).await?.agreement_as_of(as_of)?,
+    ))
+}
+
+async fn balance(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    Query(query): Query<AsOfQuery>,
+) -> Result<Json<BalanceView>, ApiError> {
+    let as_of = query.date(&state)?;
+    let ledger = stored_ledger(&state, &id).await?;
+    Ok(Json(ledger.balance(as_of, state.ledger.reference())?))
+}
+
+async fn invoices(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    Query(query): Query<AsOfQuery>,
+) -> Result<Json<Vec<InvoiceStatusView>>, ApiError> {
+    let as_of = query.date(&state)?;
+    let ledger = stored_ledger(&state, &id).await?;
+    Ok(Json(ledger.invoices(as_of, state.ledger.reference())?))
+}
+
+async fn penalties(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    Query(query): Query<AsOfQuery>,
+) -> Result<Json<Vec<PenaltyView>>, ApiError> {
+    let as_of = query.date(&state)?;
+    let ledger = stored_ledger(&state, &id).await?;
+    Ok(Json(ledger.penalties(as_of, state.ledger.reference())?))
+}
+
+async fn journal(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    Query(query): Query<AsOfQuery>,
+) -> Result<Json<JournalView>, ApiError> {
+    let as_of = query.date(&state)?;
+    Ok(Json(stored_ledger(&state, &id).await?.journal(as_of)?))
+}
+
+/// `?from=&to=&as_of=`: `to` defaults to `as_of` (today), `from` to the registration date.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub as_of: Option<String>,
+}
+
+async fn statement(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    Query(query): Query<StatementQuery>,
+) -> Result<Json<StatementView>, ApiError> {
+    let as_of =
+        parse_date("as_of", query.as_of.as_deref())?.unwrap_or_else(|| state.ledger.today());
+    let to = parse_date("to", query.to.as_deref())?.unwrap_or(as_of);
+    let ledger = stored_ledger(&state, &id).await?;
+    let from = match parse_date("from", query.from.as_deref())? {
+        Some(from) => from,
+        None => ledger.header_as_of(to)?.registered_on,
+    };
+    Ok(Json(ledger.statement(from, to)?))
+}
+
+/// `?status=&page=&per_page=&as_of=`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+    pub as_of: Option<String>,
+}
+
+/// A page of agreements.
+#[derive(Debug, Serialize)]
+pub struct AgreementPage {
+    #[serde(with = "business_date")]
+    pub as_of: Date,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: u64,
+    pub items: Vec<AgreementView>,
+}
+
+/// `GET /v1/agreements`: by participant id. With `as_of` today (the default) the status
+/// filter runs in the database on the stored current status; with an earlier date each
+/// agreement's status as of that date is computed from its ledger.
+pub async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<AgreementPage>, ApiError> {
+    let today = state.ledger.today();
+    let as_of = parse_date("as_of", query.as_of.as_deref())?.unwrap_or(today);
+    let status = match query.status.as_deref() {
+        None | Some("") => None,
+        Some(code) => Some(
+            aggregates::AgreementStatus::ALL
+                .into_iter()
+                .find(|s| s.code() == code)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "`status`: `{code}` is not one of {}",
+                        aggregates::AgreementStatus::ALL
+                            .map(|s| s.code())
+                            .join(", ")
+                    ))
+                })?,
+        ),
+    };
+    let page = query.page.unwrap_or(1);
+    let per_page = query.per_page.unwrap_or(PAGE_SIZE_DEFAULT);
+    if page == 0 || per_page == 0 || per_page > PAGE_SIZE_MAX {
+        return Err(ApiError::bad_request(format!(
+            "`page` starts at 1 and `per_page` is 1 to {PAGE_SIZE_MAX}"
+        )));
+    }
+    let offset = u64::from(page - 1) * u64::from(per_page);
+    let repository = state.ledger.repository();
+    let store_error = |e: crate::store::StoreError| ApiError::Ledger(e.into());
+    let (items, total) = if as_of >= today {
+        let (rows, total) = repository
+            .ledgers_page(status.map(|s| s.code()), offset, per_page)
+            .await
+            .map_err(store_error)?;
+        let items = rows
+            .iter()
+            .map(|row| Ok(row.decode().map_err(store_error)?.agreement_as_of(as_of)?))
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        (items, total)
+    } else {
+        let mut items = Vec::new();
+        let mut total = 0u64;
+        repository
+            .for_each_ledger(LEDGERS_TABLE, |row: LedgerRow| {
+                let ledger = row.decode()?;
+                let Ok(view) = ledger.agreement_as_of(as_of) else {
+                    return Ok(()); // not registered yet on that date
+                };
+                if status.is_none_or(|s| view.header.status == s) {
+                    if total >= offset && items.len() < per_page as usize {
+                        items.push(view);
+                    }
+                    total += 1;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(store_error)?;
+        (items, total)
+    };
+    Ok(Json(AgreementPage {
+        as_of,
+        page,
+        per_page,
+        total,
+        items,
+    }))
+}
+
+/// `GET /v1/reports/aging?as_of=`: outstanding principal by days overdue, per agreement
+/// and per currency. Reads every stored ledger once, one at a time.
+async fn aging(
+    State(state): State<AppState>,
+    Query(query): Query<AsOfQuery>,
+) -> Result<Json<AgingReport>, ApiError> {
+    let as_of = query.date(&state)?;
+    let mut report = AgingReport::new(as_of);
+    let mut failure: Option<ApiError> = None;
+    state
+        .ledger
+        .repository()
+        .for_each_ledger(LEDGERS_TABLE, |row| {
+            if failure.is_some() {
+                return Ok(());
+            }
+            let ledger = row.decode()?;
+            match ledger.aging(as_of) {
+                Ok(row) => {
+                    if let Err(e) = report.add(row) {
+                        failure = Some(projections::ProjectionError::from(e).into());
+                    }
+                }
+                Err(projections::ProjectionError::NotRegisteredAsOf(_)) => {}
+                Err(other) => failure = Some(other.into()),
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| ApiError::Ledger(e.into()))?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    Ok(Json(report.finish()))
+}
