@@ -380,7 +380,7 @@ impl ParticipantAgreement {
                     .checked_sub(waived_uncharged)?;
                 (
                     accrued,
-                    amount.is_positive().then(|| {
+                    amount.is_positive().then_some({
                         AgreementEvent::PenaltyCharged(PenaltyCharged {
                             invoice_number: command.invoice_number,
                             on: command.on,
@@ -399,7 +399,7 @@ impl ParticipantAgreement {
                     .checked_sub(waived_uncharged)?;
                 (
                     accrued,
-                    amount.is_positive().then(|| {
+                    amount.is_positive().then_some({
                         AgreementEvent::FineCharged(FineCharged {
                             invoice_number: command.invoice_number,
                             on: command.on,

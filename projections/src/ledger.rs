@@ -345,7 +345,9 @@ fn fact_of(event: &AgreementEvent) -> Option<LedgerFact> {
 }
 
 fn sum(zero: Money, amounts: impl Iterator<Item = Money>) -> Result<Money, MoneyError> {
-    amounts.fold(Ok(zero), |total, amount| total?.checked_add(amount))
+    amounts
+        .into_iter()
+        .try_fold(zero, |total, amount| total.checked_add(amount))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -4,9 +4,11 @@
 //! business date up to the end of that day count, and penalties accrue to that date.
 //! One agreement's query reads that agreement's stored ledger only.
 
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -29,6 +31,21 @@ pub fn router() -> Router<AppState> {
         .route("/v1/agreements/{id}/statement", get(statement))
         .route("/v1/agreements/{id}/journal", get(journal))
         .route("/v1/reports/aging", get(aging))
+}
+
+/// Query parameters, parsed strictly: an unknown or malformed parameter is a 400
+/// problem+json naming it (axum's own `Query` answers plain text).
+pub struct StrictQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for StrictQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| StrictQuery(value))
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
+    }
 }
 
 /// The default page size of `GET /v1/agreements`.
@@ -76,7 +93,7 @@ pub async fn stored_ledger(
 pub async fn agreement(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
-    Query(query): Query<AsOfQuery>,
+    StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<AgreementView>, ApiError> {
     let as_of = query.date(&state)?;
     Ok(Json(
@@ -87,7 +104,7 @@ pub async fn agreement(
 async fn balance(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
-    Query(query): Query<AsOfQuery>,
+    StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<BalanceView>, ApiError> {
     let as_of = query.date(&state)?;
     let ledger = stored_ledger(&state, &id).await?;
@@ -97,7 +114,7 @@ async fn balance(
 async fn invoices(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
-    Query(query): Query<AsOfQuery>,
+    StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<Vec<InvoiceStatusView>>, ApiError> {
     let as_of = query.date(&state)?;
     let ledger = stored_ledger(&state, &id).await?;
@@ -107,7 +124,7 @@ async fn invoices(
 async fn penalties(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
-    Query(query): Query<AsOfQuery>,
+    StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<Vec<PenaltyView>>, ApiError> {
     let as_of = query.date(&state)?;
     let ledger = stored_ledger(&state, &id).await?;
@@ -117,7 +134,7 @@ async fn penalties(
 async fn journal(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
-    Query(query): Query<AsOfQuery>,
+    StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<JournalView>, ApiError> {
     let as_of = query.date(&state)?;
     Ok(Json(stored_ledger(&state, &id).await?.journal(as_of)?))
@@ -135,7 +152,7 @@ pub struct StatementQuery {
 async fn statement(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
-    Query(query): Query<StatementQuery>,
+    StrictQuery(query): StrictQuery<StatementQuery>,
 ) -> Result<Json<StatementView>, ApiError> {
     let as_of =
         parse_date("as_of", query.as_of.as_deref())?.unwrap_or_else(|| state.ledger.today());
@@ -174,7 +191,7 @@ pub struct AgreementPage {
 /// agreement's status as of that date is computed from its ledger.
 pub async fn list(
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    StrictQuery(query): StrictQuery<ListQuery>,
 ) -> Result<Json<AgreementPage>, ApiError> {
     let today = state.ledger.today();
     let as_of = parse_date("as_of", query.as_of.as_deref())?.unwrap_or(today);
@@ -248,7 +265,7 @@ pub async fn list(
 /// and per currency. Reads every stored ledger once, one at a time.
 async fn aging(
     State(state): State<AppState>,
-    Query(query): Query<AsOfQuery>,
+    StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<AgingReport>, ApiError> {
     let as_of = query.date(&state)?;
     let mut report = AgingReport::new(as_of);

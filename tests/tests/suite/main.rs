@@ -9,4 +9,6 @@ mod helpers;
 mod bad_input;
 mod concurrency;
 mod http_flow;
+mod queries;
+mod replay;
 mod store;

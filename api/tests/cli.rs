@@ -1,0 +1,150 @@
+//! The `edoc-ledger` binary end to end on PostgreSQL: `migrate`, and `replay --check`
+//! exiting 0 when the stored projections equal a replay, 1 with the differing row after a
+//! hand alteration, and `replay` repairing it.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use aggregates::ReferenceData;
+use api::ledger::{CommandContext, Ledger, SystemClock};
+use api::store::{LedgerEventRepository, StoreLocation};
+use commands::AgreementCommand;
+use events::ParticipantId;
+use serde_json::json;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_edoc-ledger");
+const OPERATOR_BIN: &str = "150240008272";
+
+fn server_url() -> String {
+    std::env::var("EDOC_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh database on the test server; fails (never skips) with how to start PostgreSQL.
+async fn fresh_database() -> (String, String) {
+    let server = server_url();
+    let pool = sqlx::PgPool::connect(&server)
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+            "cannot reach PostgreSQL at {server}: {error}\nThe PostgreSQL tests need a running \
+             server. Start the machine's cluster with\n    pg_ctlcluster --skip-systemctl-redirect \
+             $(ls /etc/postgresql) main start\nor point EDOC_TEST_DATABASE_URL at another server."
+        )
+        });
+    let name = format!("edoc_cli_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (base, _) = server.rsplit_once('/').expect("a URL with a database");
+    (format!("{base}/{name}"), name)
+}
+
+async fn drop_database(name: &str) {
+    let pool = sqlx::PgPool::connect(&server_url()).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+fn run(args: &[&str], database_url: &str) -> (i32, String) {
+    let output = Command::new(BINARY)
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("EDOC_LOG", "warn")
+        .output()
+        .expect("edoc-ledger runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    println!(
+        "edoc-ledger {}: exit {:?}\n{stdout}{}",
+        args.join(" "),
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().expect("exited"), stdout)
+}
+
+fn command<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> T {
+    serde_json::from_value(body).expect("a valid command")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_check_finds_a_hand_altered_row_and_replay_repairs_it() {
+    let (url, name) = fresh_database().await;
+    assert_eq!(run(&["migrate"], &url).0, 0);
+
+    let repository = LedgerEventRepository::connect(&StoreLocation::Postgres(url.clone()))
+        .await
+        .unwrap();
+    let ledger = Ledger::new(
+        repository.clone(),
+        Arc::new(ReferenceData::embedded().unwrap()),
+        Arc::new(SystemClock),
+    );
+    let id = ParticipantId::parse(OPERATOR_BIN).unwrap();
+    let context = CommandContext {
+        actor: "cli-test".into(),
+        request_id: "cli-test".into(),
+    };
+    let steps = vec![
+        AgreementCommand::Register(command(json!({
+            "participant_id": OPERATOR_BIN, "name": "ТОО «MITWORK»", "kind": "legal_entity",
+            "resident": true, "currency": "KZT", "email": "buh@example.kz",
+            "registered_on": "2026-01-05"}))),
+        AgreementCommand::Sign(command(json!({"signed_on": "2026-01-06"}))),
+        AgreementCommand::IssueInvoice(command(json!({
+            "kind": "subscription", "issued_on": "2026-02-02",
+            "lines": [{"description": "E-DOC subscription", "quantity": 1, "unit_price": "10000.00"}]}))),
+        AgreementCommand::ReceivePayment(command(json!({
+            "reference": "R-1", "received_on": "2026-02-05", "amount": "5000.00"}))),
+    ];
+    for step in steps {
+        ledger.execute(&id, step, &context).await.unwrap();
+    }
+
+    let (code, stdout) = run(&["replay", "--check"], &url);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("no difference"), "{stdout}");
+
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let altered = sqlx::query(
+        "UPDATE agreement_ledgers
+         SET ledger = jsonb_set(ledger, '{facts,1,fact,amount,amount}', '\"1.00\"')
+         WHERE participant_id = $1",
+    )
+    .bind(OPERATOR_BIN)
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(altered.rows_affected(), 1);
+
+    let (code, stdout) = run(&["replay", "--check"], &url);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "{OPERATOR_BIN}: ledger.facts[1].fact.amount.amount: stored \"1.00\", replay gives \"5000.00\""
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 difference(s) in 1 of 1 projections"),
+        "{stdout}"
+    );
+
+    let (code, stdout) = run(&["replay"], &url);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("replayed 4 events of 1 agreements"),
+        "{stdout}"
+    );
+    let (code, stdout) = run(&["replay", "--check"], &url);
+    assert_eq!(code, 0, "{stdout}");
+
+    pool.close().await;
+    repository.close().await;
+    drop_database(&name).await;
+}
