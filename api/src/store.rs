@@ -851,6 +851,70 @@ impl LedgerEventRepository {
         Ok(())
     }
 
+    /// The participants whose row differs between the stored and the scratch table, with
+    /// whether each table has one; and how many rows were compared. The comparison runs
+    /// in the database (jsonb equality on PostgreSQL, the canonical text on SQLite: both
+    /// are written by the same serializer, whose maps are sorted).
+    pub async fn differing_ledgers(&self) -> Result<(Vec<(String, bool, bool)>, u64), StoreError> {
+        let query = format!(
+            "SELECT COALESCE(s.participant_id, r.participant_id) AS participant_id,
+                    s.participant_id IS NOT NULL AS in_stored,
+                    r.participant_id IS NOT NULL AS in_replay
+             FROM {LEDGERS_TABLE} s FULL OUTER JOIN {SCRATCH_LEDGERS_TABLE} r
+               ON s.participant_id = r.participant_id
+             WHERE s.participant_id IS NULL OR r.participant_id IS NULL
+                OR s.version <> r.version OR s.status <> r.status OR s.name <> r.name
+                OR s.currency <> r.currency OR s.ledger <> r.ledger
+             ORDER BY 1"
+        );
+        let count = format!(
+            "SELECT COUNT(*) FROM (SELECT participant_id FROM {LEDGERS_TABLE}
+             UNION SELECT participant_id FROM {SCRATCH_LEDGERS_TABLE}) AS ids"
+        );
+        Ok(match &*self.backend {
+            Backend::Postgres { pool, .. } => {
+                let rows = sqlx::query(&query).fetch_all(pool).await?;
+                let compared: i64 = sqlx::query_scalar(&count).fetch_one(pool).await?;
+                (
+                    rows.iter()
+                        .map(|r| {
+                            (
+                                r.get("participant_id"),
+                                r.get("in_stored"),
+                                r.get("in_replay"),
+                            )
+                        })
+                        .collect(),
+                    compared.max(0) as u64,
+                )
+            }
+            Backend::Sqlite { pool, .. } => {
+                let rows = sqlx::query(&query).fetch_all(pool).await?;
+                let compared: i64 = sqlx::query_scalar(&count).fetch_one(pool).await?;
+                (
+                    rows.iter()
+                        .map(|r| {
+                            (
+                                r.get("participant_id"),
+                                r.get("in_stored"),
+                                r.get("in_replay"),
+                            )
+                        })
+                        .collect(),
+                    compared.max(0) as u64,
+                )
+            }
+        })
+    }
+
+    /// One row of the scratch table `replay --check` fills.
+    pub async fn scratch_ledger(
+        &self,
+        participant_id: &str,
+    ) -> Result<Option<LedgerRow>, StoreError> {
+        self.ledger_in(SCRATCH_LEDGERS_TABLE, participant_id).await
+    }
+
     /// How many agreements have events, and how many have a stored projection.
     pub async fn projection_coverage(&self) -> Result<(i64, i64), StoreError> {
         let with_events = "SELECT COUNT(DISTINCT aggregate_id) FROM events";
