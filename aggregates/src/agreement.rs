@@ -14,7 +14,7 @@ use events::{
 use crate::late_payment::InvoiceDelayFacts;
 
 /// The lifecycle state of an agreement, as DOMAIN.md's table names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AgreementStatus {
     Registered,

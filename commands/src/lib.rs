@@ -53,7 +53,7 @@ impl AgreementCommand {
 }
 
 /// Register a participant (§1.13): `POST /v1/agreements`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Register {
     pub participant_id: ParticipantId,
@@ -67,7 +67,7 @@ pub struct Register {
 }
 
 /// Sign the agreement (§1.5, §3.2): `POST /v1/agreements/{id}/signature`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignAgreement {
     #[serde(with = "business_date")]
@@ -75,7 +75,7 @@ pub struct SignAgreement {
 }
 
 /// One line as the caller gives it; the ledger computes its amount.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvoiceLineRequest {
     pub description: LineDescription,
@@ -86,7 +86,7 @@ pub struct InvoiceLineRequest {
 
 /// Issue an invoice: `POST /v1/agreements/{id}/invoices`. The number, due date, VAT and
 /// (for USD) the exchange rate are the ledger's to decide.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueInvoice {
     pub kind: InvoiceKind,
@@ -99,7 +99,7 @@ pub struct IssueInvoice {
 
 /// Record money that reached the operator's account (§5.5):
 /// `POST /v1/agreements/{id}/payments`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceivePayment {
     pub reference: PaymentReference,
@@ -114,7 +114,7 @@ pub struct ReceivePayment {
 }
 
 /// Suspend or block access (§4.2): `POST .../suspension`, `POST .../block`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestrictAccess {
     #[serde(with = "business_date")]
@@ -123,7 +123,7 @@ pub struct RestrictAccess {
 }
 
 /// Lift a suspension or a block (§4.2): `POST .../reinstatement`, `POST .../unblock`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LiftRestriction {
     #[serde(with = "business_date")]
@@ -132,7 +132,7 @@ pub struct LiftRestriction {
 }
 
 /// Record a termination notice (§10.2): `POST /v1/agreements/{id}/termination`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestTermination {
     pub ground: TerminationGround,
@@ -144,7 +144,7 @@ pub struct RequestTermination {
 
 /// Charge the penalty or fine §5.9 allows on an invoice as of `on`:
 /// `POST /v1/agreements/{id}/charges`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChargeLatePayment {
     pub invoice_number: InvoiceNumber,
@@ -155,7 +155,7 @@ pub struct ChargeLatePayment {
 
 /// Waive part or all of a penalty or fine on an invoice (§5.9 says the operator *may*
 /// charge them): `POST /v1/agreements/{id}/waivers`. `on` defaults to today.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WaiveLatePayment {
     pub invoice_number: InvoiceNumber,

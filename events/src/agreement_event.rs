@@ -134,7 +134,7 @@ pub struct AgreementSigned {
 
 /// Whether a payment term counts banking days or working days. In Kazakhstan both are
 /// the same set of days (DOMAIN.md); the distinction is kept because the offer makes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DayKind {
     Banking,
@@ -184,7 +184,7 @@ pub struct UsdRate {
 }
 
 /// The service period an invoice covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServicePeriod {
     #[serde(with = "business_date")]
@@ -229,7 +229,7 @@ pub struct AdvanceApplied {
 }
 
 /// The part of an invoice's debt that money settled.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SettledPart {
     #[default]
@@ -299,7 +299,7 @@ pub struct Unblocked {
 }
 
 /// On what ground the agreement is being terminated (§10.2, §8.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TerminationGround {
     /// Written notice by the participant: effective 15 calendar days after the operator

@@ -89,7 +89,7 @@ impl<'de> Deserialize<'de> for InvoiceNumber {
 }
 
 /// What an invoice is for, which decides when it falls due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceKind {
     /// Prepayment for a volume of services over a period (§1.15); due in 5 banking days (§5.4).

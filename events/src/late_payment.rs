@@ -9,7 +9,19 @@ use time::Date;
 use crate::{business_date, InvoiceNumber, Money, ReasonNote};
 
 /// The two sanctions of §5.9 that cost money.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LateChargeKind {
     /// Пеня: 0.1% of the invoice total per day of delay, at most 5% (§5.9).
@@ -89,7 +101,7 @@ pub struct FineAssessment {
 /// The USD/KZT rate a fine in MRP (KZT) was converted at for an agreement in USD:
 /// the latest National Bank rate on or before the first day of delay, or the invoice's
 /// own rate when none is loaded (DOMAIN.md decision, docs/domain.md).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FineExchangeRate {
     #[serde(with = "rust_decimal::serde::str")]
     pub kzt_per_usd: Decimal,

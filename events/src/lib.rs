@@ -11,6 +11,7 @@ mod invoice;
 mod late_payment;
 mod money;
 mod participant;
+mod schema;
 mod text;
 
 pub use agreement_event::{
@@ -34,7 +35,17 @@ pub use text::{
 /// Why access was suspended or blocked (§4.2). Only `Overdue` is ever applied or lifted
 /// automatically; the others are operator decisions and stay until an operator lifts them.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, PartialOrd, Ord,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    PartialOrd,
+    Ord,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum RestrictionReason {

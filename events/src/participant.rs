@@ -81,7 +81,7 @@ impl<'de> Deserialize<'de> for ParticipantId {
 }
 
 /// The legal kind of a participant (§1.8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ParticipantKind {
     LegalEntity,

@@ -674,7 +674,7 @@ mod money_string {
 /// `GET /v1/agreements/{id}/balance` (API.md), with the parts behind each total.
 /// `total_due = outstanding + penalties_owed + fines_owed`; the advance is held for the
 /// participant beside it (it is applied to each new invoice or charge at once).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BalanceView {
     pub currency: Currency,
     #[serde(with = "events::business_date")]
@@ -715,7 +715,7 @@ pub struct BalanceView {
     pub clause: &'static str,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceStatus {
     Open,
@@ -724,7 +724,7 @@ pub enum InvoiceStatus {
 }
 
 /// One row of `GET /v1/agreements/{id}/invoices`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct InvoiceStatusView {
     pub number: InvoiceNumber,
     pub kind: InvoiceKind,
@@ -763,7 +763,7 @@ pub struct InvoiceStatusView {
 
 /// One row of `GET /v1/agreements/{id}/penalties`: a late invoice's penalty and fine,
 /// explained down to the clause (§5.9).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PenaltyView {
     pub invoice_number: InvoiceNumber,
     #[serde(with = "money_string")]
@@ -872,7 +872,7 @@ impl PenaltyView {
 // Reconciliation statement
 
 /// One document on the statement: a debit raises what the participant owes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StatementLine {
     #[serde(with = "events::business_date")]
     pub date: Date,
@@ -886,7 +886,7 @@ pub struct StatementLine {
 }
 
 /// `GET /v1/agreements/{id}/statement` (акт сверки): `closing = opening + debits - credits`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StatementView {
     pub currency: Currency,
     #[serde(with = "events::business_date")]
@@ -965,7 +965,7 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
 // Double-entry journal
 
 /// The ledger's accounts, seen from the operator's books.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Account {
     /// Money in the operator's bank account.
@@ -985,7 +985,7 @@ pub enum Account {
 }
 
 /// One posting: a debit or a credit to one account.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Posting {
     pub sequence: u64,
     #[serde(with = "events::business_date")]
@@ -999,7 +999,7 @@ pub struct Posting {
 }
 
 /// An account's totals.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AccountBalance {
     pub account: Account,
     #[serde(with = "money_string")]
@@ -1014,7 +1014,7 @@ pub struct AccountBalance {
 /// `GET /v1/agreements/{id}/journal`: every posting up to a date and the trial balance.
 /// Debits always equal credits; the receivable equals the balance's `total_due` and the
 /// advance account (a credit) the balance's `advance`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct JournalView {
     pub currency: Currency,
     #[serde(with = "events::business_date")]
@@ -1179,7 +1179,7 @@ fn income_account(kind: LateChargeKind) -> Account {
 // Aging
 
 /// Outstanding principal by how many days past its due date.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AgingBuckets {
     #[serde(with = "money_string")]
     pub current: Money,
@@ -1233,7 +1233,7 @@ impl AgingBuckets {
 }
 
 /// One agreement's line of the aging report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AgingRow {
     pub participant_id: String,
     pub name: String,
@@ -1243,7 +1243,7 @@ pub struct AgingRow {
 }
 
 /// The totals of one currency (KZT and USD are never added together).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AgingTotals {
     pub currency: Currency,
     pub agreements: u64,
@@ -1253,7 +1253,7 @@ pub struct AgingTotals {
 
 /// `GET /v1/reports/aging`: outstanding principal by bucket, per agreement that owes
 /// anything, and totals per currency.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AgingReport {
     #[serde(with = "events::business_date")]
     pub as_of: Date,

@@ -13,7 +13,7 @@ use events::{
 use crate::money_string;
 
 /// A suspension or block in force (§4.2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RestrictionView {
     #[serde(with = "business_date")]
     pub since: Date,
@@ -21,7 +21,7 @@ pub struct RestrictionView {
     pub clause: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TerminationView {
     pub ground: TerminationGround,
     #[serde(with = "business_date")]
@@ -34,7 +34,7 @@ pub struct TerminationView {
 }
 
 /// `GET /v1/agreements/{id}` (API.md): the agreement's status and dates.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgreementHeader {
     pub participant_id: String,
     pub name: String,
@@ -62,7 +62,7 @@ pub struct AgreementHeader {
 }
 
 /// `GET /v1/agreements/{id}` (API.md): the header, and the advance held.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AgreementView {
     #[serde(flatten)]
     pub header: AgreementHeader,
@@ -120,7 +120,7 @@ impl AgreementHeader {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct InvoiceLineView {
     pub description: String,
     pub quantity: String,
@@ -130,7 +130,7 @@ pub struct InvoiceLineView {
     pub amount: Money,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DueRuleView {
     pub days: u32,
     pub day_kind: events::DayKind,
@@ -139,7 +139,7 @@ pub struct DueRuleView {
 }
 
 /// The answer to `POST /v1/agreements/{id}/invoices` (API.md).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct InvoiceView {
     pub number: InvoiceNumber,
     pub kind: InvoiceKind,
@@ -212,7 +212,7 @@ impl InvoiceView {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AllocationView {
     pub invoice_number: InvoiceNumber,
     #[serde(with = "money_string")]
@@ -225,7 +225,7 @@ pub struct AllocationView {
 
 /// The answer to `POST /v1/agreements/{id}/payments` (API.md), the same for the first
 /// time and for a repeat of its reference.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PaymentView {
     pub reference: String,
     #[serde(with = "business_date")]

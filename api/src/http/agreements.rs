@@ -82,6 +82,7 @@ fn view(agreement: &ParticipantAgreement) -> Result<Json<AgreementView>, ApiErro
         .ok_or_else(|| ApiError::not_found("no agreement is registered for this participant"))
 }
 
+#[utoipa::path(post, path = "/v1/agreements", tag = "agreements", request_body = commands::Register, responses((status = 201, description = "Registered (§1.13): the agreement view", body = projections::AgreementView)))]
 async fn register(
     State(state): State<AppState>,
     RequestContext(context): RequestContext,
@@ -96,7 +97,7 @@ async fn register(
 }
 
 /// One event as `GET /v1/agreements/{id}/events` shows it (API.md).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventView {
     pub sequence: i64,
     #[serde(rename = "type")]
@@ -113,6 +114,7 @@ pub struct EventView {
     pub prev_hash: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/agreements/{id}/events", tag = "agreements", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 200, description = "The agreement's events in order, with actor, clause and request id", body = Vec<EventView>)))]
 async fn agreement_events(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -164,6 +166,7 @@ async fn agreement_command(
     Ok(state.ledger.execute(id, command, context).await?)
 }
 
+#[utoipa::path(post, path = "/v1/agreements/{id}/signature", tag = "agreements", request_body = commands::SignAgreement, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 200, description = "Signed (§1.5, §3.2, §10.1)", body = projections::AgreementView)))]
 async fn sign(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -175,6 +178,7 @@ async fn sign(
     view(&committed.agreement)
 }
 
+#[utoipa::path(post, path = "/v1/agreements/{id}/invoices", tag = "agreements", request_body = commands::IssueInvoice, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 201, description = "Invoice issued: VAT by issue date (§5.11), due date (§5.4/§5.8)", body = projections::InvoiceView)))]
 async fn issue_invoice(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -201,6 +205,7 @@ async fn issue_invoice(
     Ok((StatusCode::CREATED, Json(InvoiceView::of(issued, advance))))
 }
 
+#[utoipa::path(post, path = "/v1/agreements/{id}/payments", tag = "agreements", request_body = commands::ReceivePayment, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 201, description = "Payment recorded and allocated (§5.5, CC art. 282); 200 on a repeated reference", body = projections::PaymentView)))]
 async fn receive_payment(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -226,6 +231,7 @@ async fn receive_payment(
     Ok((status, Json(payment)))
 }
 
+#[utoipa::path(post, path = "/v1/agreements/{id}/suspension", tag = "agreements", request_body = commands::RestrictAccess, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 200, description = "Access suspended (§4.2)", body = projections::AgreementView)))]
 async fn suspend(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -237,6 +243,7 @@ async fn suspend(
     view(&committed.agreement)
 }
 
+#[utoipa::path(post, path = "/v1/agreements/{id}/reinstatement", tag = "agreements", request_body = commands::LiftRestriction, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 200, description = "Suspension lifted (§4.2)", body = projections::AgreementView)))]
 async fn reinstate(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -248,6 +255,7 @@ async fn reinstate(
     view(&committed.agreement)
 }
 
+#[utoipa::path(post, path = "/v1/agreements/{id}/block", tag = "agreements", request_body = commands::RestrictAccess, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 200, description = "Participant blocked (§4.2)", body = projections::AgreementView)))]
 async fn block(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -259,6 +267,7 @@ async fn block(
     view(&committed.agreement)
 }
 
+#[utoipa::path(post, path = "/v1/agreements/{id}/unblock", tag = "agreements", request_body = commands::LiftRestriction, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 200, description = "Block lifted (§4.2)", body = projections::AgreementView)))]
 async fn unblock(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -271,7 +280,7 @@ async fn unblock(
 }
 
 /// The answer to a termination notice: the agreement, and when it ends.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TerminationAnswer {
     #[serde(with = "business_date")]
     pub effective_on: Date,
@@ -279,6 +288,7 @@ pub struct TerminationAnswer {
     pub agreement: AgreementView,
 }
 
+#[utoipa::path(post, path = "/v1/agreements/{id}/termination", tag = "agreements", request_body = commands::RequestTermination, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 200, description = "Termination notice recorded (§10.2)", body = TerminationAnswer)))]
 async fn request_termination(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -307,7 +317,7 @@ async fn request_termination(
 
 /// The answer to `POST /v1/agreements/{id}/charges`: what was charged and how §5.9
 /// computes it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChargeAnswer {
     pub invoice_number: events::InvoiceNumber,
     pub kind: events::LateChargeKind,
@@ -323,6 +333,7 @@ pub struct ChargeAnswer {
     pub clause: &'static str,
 }
 
+#[utoipa::path(post, path = "/v1/agreements/{id}/charges", tag = "agreements", request_body = commands::ChargeLatePayment, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 201, description = "Penalty or fine charged as §5.9 allows", body = ChargeAnswer)))]
 async fn charge(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -378,7 +389,7 @@ async fn charge(
 }
 
 /// The answer to `POST /v1/agreements/{id}/waivers`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WaiverAnswer {
     pub invoice_number: events::InvoiceNumber,
     pub kind: events::LateChargeKind,
@@ -396,6 +407,7 @@ pub struct WaiverAnswer {
     pub clause: &'static str,
 }
 
+#[utoipa::path(post, path = "/v1/agreements/{id}/waivers", tag = "agreements", request_body = commands::WaiveLatePayment, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 201, description = "Penalty or fine waived (§5.9)", body = WaiverAnswer)))]
 async fn waive(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,

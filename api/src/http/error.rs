@@ -13,7 +13,7 @@ use aggregates::late_payment::LatePaymentError;
 use projections::ProjectionError;
 
 /// The problem details body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub problem_type: String,

@@ -4,6 +4,7 @@
 pub mod agreements;
 pub mod error;
 pub mod json;
+pub mod openapi;
 pub mod queries;
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     Router::new()
         .route("/healthz", get(health))
+        .route("/openapi.json", get(openapi::openapi_json))
         .merge(agreements::router())
         .merge(queries::router())
         .fallback(not_found)
@@ -59,13 +61,14 @@ pub fn app(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Health {
     status: &'static str,
     store: String,
 }
 
 /// 200 when the event store answers, 503 when it does not (API.md).
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The store answers; 503 when not", body = Health)))]
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let store = state.ledger.repository().location().describe();
     match state.ledger.repository().ping().await {

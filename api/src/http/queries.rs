@@ -52,7 +52,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for StrictQuery<T>
 pub const PAGE_SIZE_DEFAULT: u32 = 50;
 
 /// `?as_of=YYYY-MM-DD`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AsOfQuery {
     pub as_of: Option<String>,
@@ -90,6 +91,7 @@ pub async fn stored_ledger(
 }
 
 /// `GET /v1/agreements/{id}?as_of=`.
+#[utoipa::path(get, path = "/v1/agreements/{id}", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "The agreement as of a date", body = projections::AgreementView)))]
 pub async fn agreement(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -101,6 +103,7 @@ pub async fn agreement(
     ))
 }
 
+#[utoipa::path(get, path = "/v1/agreements/{id}/balance", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "Balance as of a date", body = projections::BalanceView)))]
 async fn balance(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -111,6 +114,7 @@ async fn balance(
     Ok(Json(ledger.balance(as_of, state.ledger.reference())?))
 }
 
+#[utoipa::path(get, path = "/v1/agreements/{id}/invoices", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "Invoices with what is paid, owed and accrued", body = Vec<projections::InvoiceStatusView>)))]
 async fn invoices(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -121,6 +125,7 @@ async fn invoices(
     Ok(Json(ledger.invoices(as_of, state.ledger.reference())?))
 }
 
+#[utoipa::path(get, path = "/v1/agreements/{id}/penalties", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "Penalty and fine per late invoice, explained (§5.9)", body = Vec<projections::PenaltyView>)))]
 async fn penalties(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -131,6 +136,7 @@ async fn penalties(
     Ok(Json(ledger.penalties(as_of, state.ledger.reference())?))
 }
 
+#[utoipa::path(get, path = "/v1/agreements/{id}/journal", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "Double-entry postings and trial balance", body = projections::JournalView)))]
 async fn journal(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -141,7 +147,8 @@ async fn journal(
 }
 
 /// `?from=&to=&as_of=`: `to` defaults to `as_of` (today), `from` to the registration date.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StatementQuery {
     pub from: Option<String>,
@@ -149,6 +156,7 @@ pub struct StatementQuery {
     pub as_of: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/agreements/{id}/statement", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), StatementQuery), responses((status = 200, description = "Reconciliation statement (акт сверки)", body = projections::StatementView)))]
 async fn statement(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
@@ -166,7 +174,8 @@ async fn statement(
 }
 
 /// `?status=&page=&per_page=&as_of=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub status: Option<String>,
@@ -176,7 +185,7 @@ pub struct ListQuery {
 }
 
 /// A page of agreements.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AgreementPage {
     #[serde(with = "business_date")]
     pub as_of: Date,
@@ -189,6 +198,7 @@ pub struct AgreementPage {
 /// `GET /v1/agreements`: by participant id. With `as_of` today (the default) the status
 /// filter runs in the database on the stored current status; with an earlier date each
 /// agreement's status as of that date is computed from its ledger.
+#[utoipa::path(get, path = "/v1/agreements", tag = "queries", params(ListQuery), responses((status = 200, description = "A page of agreements", body = AgreementPage)))]
 pub async fn list(
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<ListQuery>,
@@ -263,6 +273,7 @@ pub async fn list(
 
 /// `GET /v1/reports/aging?as_of=`: outstanding principal by days overdue, per agreement
 /// and per currency. Reads every stored ledger once, one at a time.
+#[utoipa::path(get, path = "/v1/reports/aging", tag = "reports", params(AsOfQuery), responses((status = 200, description = "Outstanding by days overdue", body = projections::AgingReport)))]
 async fn aging(
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<AsOfQuery>,
