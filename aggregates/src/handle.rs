@@ -172,6 +172,18 @@ impl ParticipantAgreement {
                 today: services.today,
             });
         }
+        // A signature may precede the registration (§3.2), but not an entry recorded after
+        // the registration (a payment): histories stay in date order, so any as-of view
+        // is a prefix of the events.
+        if let Some(latest) = self.payments.values().map(|p| p.received_on).max() {
+            if command.signed_on < latest {
+                return Err(AgreementError::Backdated {
+                    what: "the signing date",
+                    date: command.signed_on,
+                    latest,
+                });
+            }
+        }
         let registered_on = registration.registered_on;
         Ok(vec![AgreementEvent::AgreementSigned(AgreementSigned {
             signed_on: command.signed_on,

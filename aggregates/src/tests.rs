@@ -859,7 +859,8 @@ fn history(state: State) -> Vec<AgreementEvent> {
     if state == State::Registered {
         return events;
     }
-    events.push(signed_event());
+    // Signed states carry invoice 1 (due 2026-02-09), late by the commands' date.
+    events = with_invoice();
     let on = date!(2026 - 02 - 10);
     match state {
         State::Suspended => events.push(AgreementEvent::Suspended(Suspended {
@@ -934,6 +935,24 @@ fn every_command() -> Vec<(&'static str, AgreementCommand)> {
             "terminate",
             termination(TerminationGround::ParticipantNotice, on, None),
         ),
+        (
+            "charge",
+            AgreementCommand::ChargeLatePayment(ChargeLatePayment {
+                invoice_number: InvoiceNumber::new(1).unwrap(),
+                kind: LateChargeKind::Penalty,
+                on,
+            }),
+        ),
+        (
+            "waive",
+            AgreementCommand::WaiveLatePayment(WaiveLatePayment {
+                invoice_number: InvoiceNumber::new(1).unwrap(),
+                kind: LateChargeKind::Penalty,
+                amount: Amount::parse("1.00").unwrap(),
+                reason: ReasonNote::parse("goodwill").unwrap(),
+                on: Some(on),
+            }),
+        ),
     ]
 }
 
@@ -941,12 +960,14 @@ fn every_command() -> Vec<(&'static str, AgreementCommand)> {
 fn every_command_in_every_state() {
     use State::*;
     // What each command gives in each state: the event type it records, or the refusal.
-    let expected: &[(State, [&str; 9])] = &[
-        //                 register        sign              invoice            pay                suspend            reinstate       block              unblock        terminate
+    let expected: &[(State, [&str; 11])] = &[
+        // register, sign, invoice, pay, suspend, reinstate, block, unblock, terminate, charge, waive
         (
             New,
             [
                 "Registered",
+                "NotRegistered",
+                "NotRegistered",
                 "NotRegistered",
                 "NotRegistered",
                 "NotRegistered",
@@ -969,6 +990,8 @@ fn every_command_in_every_state() {
                 "NotSigned",
                 "NotBlocked",
                 "NotSigned",
+                "NotSigned",
+                "NotSigned",
             ],
         ),
         (
@@ -983,6 +1006,8 @@ fn every_command_in_every_state() {
                 "Blocked",
                 "NotBlocked",
                 "TerminationRequested",
+                "PenaltyCharged",
+                "LateChargeWaived",
             ],
         ),
         (
@@ -997,6 +1022,8 @@ fn every_command_in_every_state() {
                 "Blocked",
                 "NotBlocked",
                 "TerminationRequested",
+                "PenaltyCharged",
+                "LateChargeWaived",
             ],
         ),
         (
@@ -1011,6 +1038,8 @@ fn every_command_in_every_state() {
                 "AlreadyBlocked",
                 "Unblocked",
                 "TerminationRequested",
+                "PenaltyCharged",
+                "LateChargeWaived",
             ],
         ),
         (
@@ -1025,6 +1054,8 @@ fn every_command_in_every_state() {
                 "Blocked",
                 "NotBlocked",
                 "TerminationPending",
+                "PenaltyCharged",
+                "LateChargeWaived",
             ],
         ),
         (
@@ -1038,6 +1069,8 @@ fn every_command_in_every_state() {
                 "NotSuspended",
                 "AlreadyTerminated",
                 "NotBlocked",
+                "AlreadyTerminated",
+                "AlreadyTerminated",
                 "AlreadyTerminated",
             ],
         ),
@@ -1096,4 +1129,305 @@ fn refusals_name_their_clause_and_kind() {
     assert_eq!(error.clause(), Some(Clause::ACCEPTANCE));
     assert!(error.to_string().contains("§1.5"));
     assert_eq!(AgreementError::NotRegistered.kind(), ErrorKind::NotFound);
+}
+
+// ---------------------------------------------------------------------------------
+// Late payment: charges and waivers (§5.9)
+// ---------------------------------------------------------------------------------
+
+fn charge(kind: LateChargeKind, on: Date) -> AgreementCommand {
+    AgreementCommand::ChargeLatePayment(ChargeLatePayment {
+        invoice_number: InvoiceNumber::new(1).unwrap(),
+        kind,
+        on,
+    })
+}
+
+fn waive(kind: LateChargeKind, amount: &str, on: Option<Date>) -> AgreementCommand {
+    AgreementCommand::WaiveLatePayment(WaiveLatePayment {
+        invoice_number: InvoiceNumber::new(1).unwrap(),
+        kind,
+        amount: Amount::parse(amount).unwrap(),
+        reason: ReasonNote::parse("goodwill").unwrap(),
+        on,
+    })
+}
+
+/// `given` plus what `command` records (which must be accepted).
+fn then(given: &[AgreementEvent], command: AgreementCommand) -> Vec<AgreementEvent> {
+    let mut all = given.to_vec();
+    all.extend(decide(given, command, &services()).expect("accepted"));
+    all
+}
+
+fn state_of(given: &[AgreementEvent]) -> ParticipantAgreement {
+    let mut agreement = ParticipantAgreement::default();
+    for event in given {
+        agreement.apply_event(event.clone());
+    }
+    agreement
+}
+
+#[test]
+fn a_penalty_charge_takes_what_accrued_and_only_the_increment_later() {
+    // Invoice 1: 11600.00 due 2026-02-09; as of 2026-02-19 ten days late: 116.00.
+    let given = with_invoice();
+    let events = decide(
+        &given,
+        charge(LateChargeKind::Penalty, date!(2026 - 02 - 19)),
+        &services(),
+    )
+    .unwrap();
+    let AgreementEvent::PenaltyCharged(charged) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(charged.amount, kzt("116.00"));
+    assert_eq!(charged.accrual.days, 10);
+    assert_eq!(charged.accrual.from, Some(date!(2026 - 02 - 10)));
+    assert_eq!(charged.accrual.clause, "5.9");
+    assert_eq!(events.len(), 1, "no advance held, nothing settled");
+    let given = then(
+        &given,
+        charge(LateChargeKind::Penalty, date!(2026 - 02 - 19)),
+    );
+    // The same day again: nothing more to charge, nothing recorded.
+    let refused = decide(
+        &given,
+        charge(LateChargeKind::Penalty, date!(2026 - 02 - 19)),
+        &services(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(refused, AgreementError::NothingToCharge { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(refused.clause().unwrap().as_str(), "5.9");
+    // 100 days late: capped at 580.00, of which 116.00 was charged: 464.00 more.
+    let events = decide(
+        &given,
+        charge(LateChargeKind::Penalty, date!(2026 - 05 - 20)),
+        &services(),
+    )
+    .unwrap();
+    let AgreementEvent::PenaltyCharged(more) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(more.amount, kzt("464.00"));
+    assert!(more.accrual.capped);
+}
+
+#[test]
+fn charges_are_refused_when_nothing_is_late_or_the_date_is_wrong() {
+    let given = with_invoice();
+    let not_late = decide(
+        &given,
+        charge(LateChargeKind::Penalty, date!(2026 - 02 - 09)),
+        &services(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(not_late, AgreementError::NotLate { .. }),
+        "{not_late:?}"
+    );
+    let fine_not_late = decide(
+        &given,
+        charge(LateChargeKind::Fine, date!(2026 - 02 - 05)),
+        &services(),
+    )
+    .unwrap_err();
+    assert!(matches!(fine_not_late, AgreementError::NotLate { .. }));
+    let unknown = decide(
+        &given,
+        AgreementCommand::ChargeLatePayment(ChargeLatePayment {
+            invoice_number: InvoiceNumber::new(9).unwrap(),
+            kind: LateChargeKind::Penalty,
+            on: date!(2026 - 03 - 01),
+        }),
+        &services(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        unknown,
+        AgreementError::UnknownInvoice(InvoiceNumber::new(9).unwrap())
+    );
+    let future = decide(
+        &given,
+        charge(LateChargeKind::Penalty, date!(2027 - 03 - 01)),
+        &services(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(future, AgreementError::InTheFuture { .. }),
+        "{future:?}"
+    );
+    let backdated = decide(
+        &given,
+        charge(LateChargeKind::Penalty, date!(2026 - 02 - 01)),
+        &services(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(backdated, AgreementError::Backdated { .. }),
+        "{backdated:?}"
+    );
+}
+
+#[test]
+fn the_fine_is_two_mrp_once() {
+    let given = with_invoice();
+    let events = decide(
+        &given,
+        charge(LateChargeKind::Fine, date!(2026 - 02 - 10)),
+        &services(),
+    )
+    .unwrap();
+    let AgreementEvent::FineCharged(fine) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(fine.amount, kzt("8650.00"));
+    assert_eq!(fine.assessment.mrp, Some(Decimal::from(4325)));
+    let given = then(&given, charge(LateChargeKind::Fine, date!(2026 - 02 - 10)));
+    let again = decide(
+        &given,
+        charge(LateChargeKind::Fine, date!(2026 - 04 - 10)),
+        &services(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(again, AgreementError::NothingToCharge { .. }),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn payments_settle_principal_then_penalty_then_fine_and_advances_settle_charges() {
+    let given = then(
+        &with_invoice(),
+        charge(LateChargeKind::Penalty, date!(2026 - 02 - 19)),
+    );
+    let given = then(&given, charge(LateChargeKind::Fine, date!(2026 - 02 - 19)));
+    // 11600.00 principal + 116.00 penalty + 8650.00 fine = 20366.00; pay 20000.00.
+    let given = then(
+        &given,
+        AgreementCommand::ReceivePayment(payment_command("P-1", date!(2026 - 02 - 20), "20000.00")),
+    );
+    let invoice = state_of(&given)
+        .invoice(InvoiceNumber::new(1).unwrap())
+        .unwrap()
+        .clone();
+    assert_eq!(invoice.principal_outstanding(), kzt("0.00"));
+    assert_eq!(invoice.paid_in_full_on, Some(date!(2026 - 02 - 20)));
+    assert_eq!(invoice.penalty_outstanding(), kzt("0.00"));
+    assert_eq!(invoice.fine_outstanding(), kzt("366.00"));
+    // Accrual stopped on the day of full payment: 11 days, 127.60; 11.60 more to charge.
+    let events = decide(
+        &given,
+        charge(LateChargeKind::Penalty, date!(2026 - 06 - 01)),
+        &services(),
+    )
+    .unwrap();
+    let AgreementEvent::PenaltyCharged(more) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!((more.accrual.days, more.amount), (11, kzt("11.60")));
+    // An overpayment is an advance; the next charge is settled from it at once.
+    let given = then(
+        &given,
+        AgreementCommand::ReceivePayment(payment_command("P-2", date!(2026 - 02 - 21), "1000.00")),
+    );
+    assert_eq!(state_of(&given).advance(), Some(kzt("634.00")));
+    let events = decide(
+        &given,
+        charge(LateChargeKind::Penalty, date!(2026 - 06 - 01)),
+        &services(),
+    )
+    .unwrap();
+    assert_eq!(
+        events[1],
+        AgreementEvent::AdvanceApplied(AdvanceApplied {
+            invoice_number: InvoiceNumber::new(1).unwrap(),
+            amount: kzt("11.60"),
+            part: SettledPart::Penalty,
+            on: date!(2026 - 06 - 01),
+            advance_remaining: kzt("622.40"),
+        })
+    );
+}
+
+#[test]
+fn waivers_lower_the_debt_first_then_what_may_be_charged() {
+    let given = then(
+        &with_invoice(),
+        charge(LateChargeKind::Penalty, date!(2026 - 02 - 19)),
+    );
+    // 116.00 charged; as of 2026-02-24 174.00 accrued: at most 174.00 can be waived.
+    let too_much = decide(
+        &given,
+        waive(
+            LateChargeKind::Penalty,
+            "174.01",
+            Some(date!(2026 - 02 - 24)),
+        ),
+        &services(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(too_much, AgreementError::WaiverTooLarge { .. }),
+        "{too_much:?}"
+    );
+    let zero = decide(
+        &given,
+        waive(LateChargeKind::Penalty, "0.00", Some(date!(2026 - 02 - 24))),
+        &services(),
+    )
+    .unwrap_err();
+    assert_eq!(zero, AgreementError::ZeroWaiver);
+    let events = decide(
+        &given,
+        waive(
+            LateChargeKind::Penalty,
+            "150.00",
+            Some(date!(2026 - 02 - 24)),
+        ),
+        &services(),
+    )
+    .unwrap();
+    let AgreementEvent::LateChargeWaived(waived) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        (waived.charged_part, waived.uncharged_part),
+        (kzt("116.00"), kzt("34.00"))
+    );
+    let given = then(
+        &given,
+        waive(
+            LateChargeKind::Penalty,
+            "150.00",
+            Some(date!(2026 - 02 - 24)),
+        ),
+    );
+    let invoice = state_of(&given)
+        .invoice(InvoiceNumber::new(1).unwrap())
+        .unwrap()
+        .clone();
+    assert_eq!(invoice.penalty_outstanding(), kzt("0.00"));
+    // As of 2026-02-24: 174.00 accrued - 116.00 charged - 34.00 waived = 24.00 left.
+    let events = decide(
+        &given,
+        charge(LateChargeKind::Penalty, date!(2026 - 02 - 24)),
+        &services(),
+    )
+    .unwrap();
+    let AgreementEvent::PenaltyCharged(rest) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(rest.amount, kzt("24.00"));
+    // Without a date the waiver is dated today.
+    let today = services_on(date!(2026 - 03 - 01), 2);
+    let events = decide(&given, waive(LateChargeKind::Penalty, "1.00", None), &today).unwrap();
+    let AgreementEvent::LateChargeWaived(dated) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(dated.on, date!(2026 - 03 - 01));
 }

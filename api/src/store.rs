@@ -606,8 +606,9 @@ mod tests {
 pub const LEDGERS_TABLE: &str = "agreement_ledgers";
 /// The table `replay --check` rebuilds into before comparing.
 pub const SCRATCH_LEDGERS_TABLE: &str = "agreement_ledgers_scratch";
-/// How many rows a rebuild writes per statement.
-const REBUILD_BATCH_ROWS: usize = 500;
+/// How many rows a rebuild writes per statement: a ledger is tens of KiB of JSON, so a
+/// batch is kept small enough to bound memory (TIGER_STYLE) while amortizing round trips.
+const REBUILD_BATCH_ROWS: usize = 64;
 /// The most agreements one page of the list may hold.
 pub const PAGE_SIZE_MAX: u32 = 500;
 
@@ -971,15 +972,15 @@ impl LedgerEventRepository {
                         progress(count.events);
                     }
                     if batch.len() >= REBUILD_BATCH_ROWS {
-                        count.agreements += insert_ledgers_pg(&mut tx, table, &batch).await?;
-                        batch.clear();
+                        count.agreements +=
+                            insert_ledgers_pg(&mut tx, table, std::mem::take(&mut batch)).await?;
                     }
                 }
                 drop(rows);
                 if let Some(done) = folding.finish()? {
                     batch.push(done);
                 }
-                count.agreements += insert_ledgers_pg(&mut tx, table, &batch).await?;
+                count.agreements += insert_ledgers_pg(&mut tx, table, batch).await?;
                 tx.commit().await?;
             }
             Backend::Sqlite { pool, .. } => {
@@ -1028,29 +1029,40 @@ impl LedgerEventRepository {
 async fn insert_ledgers_pg(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     table: &str,
-    rows: &[LedgerRow],
+    rows: Vec<LedgerRow>,
 ) -> Result<u64, StoreError> {
     if rows.is_empty() {
         return Ok(0);
+    }
+    let count = rows.len() as u64;
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut versions = Vec::with_capacity(rows.len());
+    let mut statuses = Vec::with_capacity(rows.len());
+    let mut names = Vec::with_capacity(rows.len());
+    let mut currencies = Vec::with_capacity(rows.len());
+    let mut ledgers = Vec::with_capacity(rows.len());
+    for row in rows {
+        ids.push(row.participant_id);
+        versions.push(row.version);
+        statuses.push(row.status);
+        names.push(row.name);
+        currencies.push(row.currency);
+        ledgers.push(row.ledger);
     }
     let query = format!(
         "INSERT INTO {table} (participant_id, version, status, name, currency, ledger)
          SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[])"
     );
     sqlx::query(&query)
-        .bind(
-            rows.iter()
-                .map(|r| r.participant_id.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(rows.iter().map(|r| r.version).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.status.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.name.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.currency.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.ledger.clone()).collect::<Vec<_>>())
+        .bind(ids)
+        .bind(versions)
+        .bind(statuses)
+        .bind(names)
+        .bind(currencies)
+        .bind(ledgers)
         .execute(&mut **tx)
         .await?;
-    Ok(rows.len() as u64)
+    Ok(count)
 }
 
 /// Folds a stream of events ordered by agreement and sequence into one ledger at a time.
