@@ -1431,3 +1431,32 @@ fn waivers_lower_the_debt_first_then_what_may_be_charged() {
     };
     assert_eq!(dated.on, date!(2026 - 03 - 01));
 }
+
+#[test]
+fn a_signature_may_precede_registration_but_not_a_recorded_payment() {
+    let given = then(
+        &[registered_event(Currency::KZT, true)],
+        AgreementCommand::ReceivePayment(payment_command("ADV-1", date!(2026 - 01 - 20), "100.00")),
+    );
+    let refused = decide(
+        &given,
+        AgreementCommand::Sign(SignAgreement {
+            signed_on: date!(2026 - 01 - 10),
+        }),
+        &services(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(refused, AgreementError::Backdated { .. }),
+        "{refused:?}"
+    );
+    let accepted = decide(
+        &given,
+        AgreementCommand::Sign(SignAgreement {
+            signed_on: date!(2026 - 01 - 20),
+        }),
+        &services(),
+    )
+    .unwrap();
+    assert_eq!(accepted.len(), 1);
+}
