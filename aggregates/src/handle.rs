@@ -51,10 +51,13 @@ impl ParticipantAgreement {
             AgreementCommand::WaiveLatePayment(command) => {
                 self.waive_late_payment(command, services)
             }
+            AgreementCommand::Sweep(command) => {
+                self.sweep(command.as_of, command.charge_fines, services)
+            }
         }
     }
 
-    fn registered(&self) -> Result<&Registration, AgreementError> {
+    pub(crate) fn registered(&self) -> Result<&Registration, AgreementError> {
         self.registration
             .as_ref()
             .ok_or(AgreementError::NotRegistered)
@@ -78,7 +81,7 @@ impl ParticipantAgreement {
     /// A business date of a new entry: not before registration, not before the latest
     /// recorded entry (the ledger keeps each agreement's history in date order, so that
     /// any `as_of` view is exact), and not in the future.
-    fn check_date(
+    pub(crate) fn check_date(
         &self,
         what: &'static str,
         date: Date,
@@ -359,14 +362,22 @@ impl ParticipantAgreement {
         }
 
         let (allocations, advance) = allocate(amount, command.invoice_number, &self.invoices)?;
-        Ok(vec![AgreementEvent::PaymentReceived(PaymentReceived {
+        let received_on = command.received_on;
+        let payment = AgreementEvent::PaymentReceived(PaymentReceived {
             reference: command.reference,
-            received_on: command.received_on,
+            received_on,
             amount,
             named_invoice: command.invoice_number,
             allocations,
             advance,
-        })])
+        });
+        // A payment that clears the debt of a block, or the overdue of a suspension, for
+        // debt lifts it at once: access returns the day the money arrives (§5.5, §4.2).
+        let mut after = self.clone();
+        after.apply_event(payment.clone());
+        let mut events = vec![payment];
+        events.extend(after.lifts_after_payment(received_on)?);
+        Ok(events)
     }
 
     /// §5.9: the operator charges what has accrued on an invoice as of `on`, less what

@@ -6,6 +6,7 @@
 //! [`AgreementServices`], built per command by the caller.
 
 mod agreement;
+pub mod dunning;
 mod error;
 mod handle;
 pub mod late_payment;

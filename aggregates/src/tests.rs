@@ -953,6 +953,25 @@ fn every_command() -> Vec<(&'static str, AgreementCommand)> {
                 on: Some(on),
             }),
         ),
+        (
+            "charge fine",
+            AgreementCommand::ChargeLatePayment(ChargeLatePayment {
+                invoice_number: InvoiceNumber::new(1).unwrap(),
+                kind: LateChargeKind::Fine,
+                on,
+            }),
+        ),
+        (
+            // Undated: the waiver is dated today (services.today, 2026-12-31).
+            "waive fine today",
+            AgreementCommand::WaiveLatePayment(WaiveLatePayment {
+                invoice_number: InvoiceNumber::new(1).unwrap(),
+                kind: LateChargeKind::Fine,
+                amount: Amount::parse("8650.00").unwrap(),
+                reason: ReasonNote::parse("goodwill").unwrap(),
+                on: None,
+            }),
+        ),
     ]
 }
 
@@ -960,12 +979,15 @@ fn every_command() -> Vec<(&'static str, AgreementCommand)> {
 fn every_command_in_every_state() {
     use State::*;
     // What each command gives in each state: the event type it records, or the refusal.
-    let expected: &[(State, [&str; 11])] = &[
-        // register, sign, invoice, pay, suspend, reinstate, block, unblock, terminate, charge, waive
+    let expected: &[(State, [&str; 13])] = &[
+        // register, sign, invoice, pay, suspend, reinstate, block, unblock, terminate, charge,
+        // waive, charge fine, waive fine today
         (
             New,
             [
                 "Registered",
+                "NotRegistered",
+                "NotRegistered",
                 "NotRegistered",
                 "NotRegistered",
                 "NotRegistered",
@@ -992,6 +1014,8 @@ fn every_command_in_every_state() {
                 "NotSigned",
                 "NotSigned",
                 "NotSigned",
+                "NotSigned",
+                "NotSigned",
             ],
         ),
         (
@@ -1007,6 +1031,8 @@ fn every_command_in_every_state() {
                 "NotBlocked",
                 "TerminationRequested",
                 "PenaltyCharged",
+                "LateChargeWaived",
+                "FineCharged",
                 "LateChargeWaived",
             ],
         ),
@@ -1024,6 +1050,8 @@ fn every_command_in_every_state() {
                 "TerminationRequested",
                 "PenaltyCharged",
                 "LateChargeWaived",
+                "FineCharged",
+                "LateChargeWaived",
             ],
         ),
         (
@@ -1039,6 +1067,8 @@ fn every_command_in_every_state() {
                 "Unblocked",
                 "TerminationRequested",
                 "PenaltyCharged",
+                "LateChargeWaived",
+                "FineCharged",
                 "LateChargeWaived",
             ],
         ),
@@ -1056,6 +1086,8 @@ fn every_command_in_every_state() {
                 "TerminationPending",
                 "PenaltyCharged",
                 "LateChargeWaived",
+                "FineCharged",
+                "LateChargeWaived",
             ],
         ),
         (
@@ -1072,10 +1104,16 @@ fn every_command_in_every_state() {
                 "AlreadyTerminated",
                 "AlreadyTerminated",
                 "AlreadyTerminated",
+                "AlreadyTerminated",
+                "AlreadyTerminated",
             ],
         ),
     ];
     let mut mismatches = Vec::new();
+    // `zip` would silently drop a command with no expected outcome.
+    assert!(expected
+        .iter()
+        .all(|(_, outcomes)| outcomes.len() == every_command().len()));
     for (state, outcomes) in expected {
         for ((name, command), want) in every_command().into_iter().zip(outcomes) {
             let got = match decide(&history(*state), command, &services()) {
@@ -1459,4 +1497,133 @@ fn a_signature_may_precede_registration_but_not_a_recorded_payment() {
     )
     .unwrap();
     assert_eq!(accepted.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------
+// The dunning sweep (§4.2, §5.9, §10.3)
+// ---------------------------------------------------------------------------------
+
+fn sweep(as_of: Date, charge_fines: bool) -> AgreementCommand {
+    AgreementCommand::Sweep(SweepAgreement {
+        as_of,
+        charge_fines,
+    })
+}
+
+fn types(events: &[AgreementEvent]) -> Vec<&'static str> {
+    events.iter().map(AgreementEvent::type_name).collect()
+}
+
+#[test]
+fn the_sweep_suspends_from_the_sixteenth_day_overdue() {
+    // Invoice 1 is due 2026-02-09: day 15 overdue is 02-24, day 16 is 02-25.
+    let given = with_invoice();
+    let day_15 = decide(&given, sweep(date!(2026 - 02 - 24), false), &services()).unwrap();
+    assert!(day_15.is_empty(), "{day_15:?}");
+    let day_16 = decide(&given, sweep(date!(2026 - 02 - 25), false), &services()).unwrap();
+    assert_eq!(
+        day_16,
+        vec![AgreementEvent::Suspended(Suspended {
+            on: date!(2026 - 02 - 25),
+            reason: RestrictionReason::Overdue,
+        })]
+    );
+    // With the policy on, the fine of 2 MRP is charged once, on the first sweep that
+    // finds the invoice late.
+    let with_fines = decide(&given, sweep(date!(2026 - 02 - 24), true), &services()).unwrap();
+    assert_eq!(types(&with_fines), ["FineCharged"]);
+    let given = then(&given, sweep(date!(2026 - 02 - 24), true));
+    let again = decide(&given, sweep(date!(2026 - 02 - 24), true), &services()).unwrap();
+    assert!(
+        again.is_empty(),
+        "a second sweep for the same date records nothing"
+    );
+}
+
+#[test]
+fn the_sweep_blocks_the_day_after_three_months_with_nothing_paid() {
+    // Due 2026-02-09: three months after is 05-09, the block applies from 05-10.
+    let given = with_invoice();
+    let before = decide(&given, sweep(date!(2026 - 05 - 09), false), &services()).unwrap();
+    assert_eq!(types(&before), ["Suspended"]);
+    let on_the_day = decide(&given, sweep(date!(2026 - 05 - 10), false), &services()).unwrap();
+    assert_eq!(
+        types(&on_the_day),
+        ["Suspended", "Blocked"],
+        "never skips a step"
+    );
+    // Anything paid on the invoice keeps it from the block (suspended only).
+    let paid_some = then(
+        &given,
+        AgreementCommand::ReceivePayment(payment_command("P-1", date!(2026 - 03 - 01), "100.00")),
+    );
+    let partial = decide(&paid_some, sweep(date!(2026 - 05 - 10), false), &services()).unwrap();
+    assert_eq!(types(&partial), ["Suspended"]);
+}
+
+#[test]
+fn a_payment_lifts_at_once_and_the_sweep_lifts_what_the_facts_allow() {
+    let given = then(&with_invoice(), sweep(date!(2026 - 05 - 10), true));
+    assert_eq!(
+        state_of(&given).status(),
+        Some(crate::AgreementStatus::Blocked)
+    );
+    // Paying the principal leaves the fine: still blocked (the debt is not repaid).
+    let principal = decide(
+        &given,
+        AgreementCommand::ReceivePayment(payment_command("P-1", date!(2026 - 05 - 11), "11600.00")),
+        &services(),
+    )
+    .unwrap();
+    assert_eq!(types(&principal), ["PaymentReceived"]);
+    // Paying everything (11600.00 + 8650.00 fine) unblocks the same day.
+    let everything = decide(
+        &given,
+        AgreementCommand::ReceivePayment(payment_command("P-1", date!(2026 - 05 - 11), "20250.00")),
+        &services(),
+    )
+    .unwrap();
+    assert_eq!(types(&everything), ["PaymentReceived", "Unblocked"]);
+    // A suspension for overdue is lifted when nothing is overdue beyond 15 days.
+    let suspended = then(&with_invoice(), sweep(date!(2026 - 02 - 25), false));
+    let paid = decide(
+        &suspended,
+        AgreementCommand::ReceivePayment(payment_command("P-2", date!(2026 - 02 - 26), "11600.00")),
+        &services(),
+    )
+    .unwrap();
+    assert_eq!(types(&paid), ["PaymentReceived", "Reinstated"]);
+}
+
+#[test]
+fn the_sweep_never_lifts_a_manual_restriction_and_terminates_only_when_settled() {
+    let manual = then(
+        &with_invoice(),
+        AgreementCommand::Suspend(RestrictAccess {
+            on: date!(2026 - 02 - 03),
+            reason: RestrictionReason::Verification,
+        }),
+    );
+    let swept = decide(&manual, sweep(date!(2026 - 06 - 01), false), &services()).unwrap();
+    assert!(swept.is_empty(), "{swept:?}");
+
+    let pending = then(
+        &with_invoice(),
+        termination(
+            TerminationGround::Mutual,
+            date!(2026 - 02 - 03),
+            Some(date!(2026 - 02 - 05)),
+        ),
+    );
+    let with_debt = decide(&pending, sweep(date!(2026 - 02 - 06), false), &services()).unwrap();
+    assert!(
+        with_debt.is_empty(),
+        "debt keeps it pending (§10.3): {with_debt:?}"
+    );
+    let settled = then(
+        &pending,
+        AgreementCommand::ReceivePayment(payment_command("P-1", date!(2026 - 02 - 06), "11600.00")),
+    );
+    let ended = decide(&settled, sweep(date!(2026 - 02 - 06), false), &services()).unwrap();
+    assert_eq!(types(&ended), ["Terminated"]);
 }

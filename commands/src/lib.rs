@@ -31,6 +31,7 @@ pub enum AgreementCommand {
     RequestTermination(RequestTermination),
     ChargeLatePayment(ChargeLatePayment),
     WaiveLatePayment(WaiveLatePayment),
+    Sweep(SweepAgreement),
 }
 
 impl AgreementCommand {
@@ -48,6 +49,7 @@ impl AgreementCommand {
             Self::RequestTermination(_) => "RequestTermination",
             Self::ChargeLatePayment(_) => "ChargeLatePayment",
             Self::WaiveLatePayment(_) => "WaiveLatePayment",
+            Self::Sweep(_) => "Sweep",
         }
     }
 }
@@ -164,6 +166,18 @@ pub struct WaiveLatePayment {
     pub reason: ReasonNote,
     #[serde(default, with = "business_date::option")]
     pub on: Option<Date>,
+}
+
+/// Apply the rules time triggers to one agreement as of a date (§4.2, §5.9, §10.2-§10.3):
+/// the dunning sweep's step for this agreement. Not an HTTP body: `POST /v1/sweeps` runs
+/// it over every agreement.
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SweepAgreement {
+    #[serde(with = "business_date")]
+    pub as_of: Date,
+    /// The operator's policy: charge the fine of §5.9 automatically on each late invoice.
+    pub charge_fines: bool,
 }
 
 #[cfg(test)]

@@ -1,0 +1,250 @@
+//! What time does to an agreement (§4.2, §5.9, §10.2-§10.3): the rules the dunning sweep
+//! applies as of a date, and the lifting a payment causes at once.
+//!
+//! All pure: the date is passed in. The state after each recorded event decides the
+//! next, so a sweep never skips a step (suspension comes before a block) and running it
+//! twice for the same date records nothing the second time.
+
+use time::{Date, Duration, Month};
+
+use events::{
+    AgreementEvent, Blocked, Clause, LateChargeKind, Money, ReasonNote, Reinstated,
+    RestrictionReason, Suspended, Terminated,
+};
+
+use crate::agreement::{InvoiceState, ParticipantAgreement, RestrictionKind};
+use crate::{AgreementError, AgreementServices};
+
+/// §4.2: access is suspended when an invoice is overdue for more than 15 calendar days,
+/// i.e. from the 16th day after its due date.
+pub const SUSPEND_AFTER_DAYS_OVERDUE: i64 = 15;
+/// §4.2: the participant is blocked when nothing has been paid on an overdue invoice for
+/// more than 3 months after its due date.
+pub const BLOCK_AFTER_MONTHS: u8 = 3;
+
+/// "3 months after" a date (DOMAIN.md): the same day of the month three months later, or
+/// that month's last day when it is shorter (31 January -> 30 April in 2026).
+pub fn months_after(date: Date, months: u8) -> Date {
+    let month_index = u8::from(date.month()) - 1 + months;
+    let year = date.year() + i32::from(month_index / 12);
+    let month = Month::try_from(month_index % 12 + 1).expect("a month 1..=12");
+    let last_day = month.length(year);
+    Date::from_calendar_date(year, month, date.day().min(last_day)).expect("a valid date")
+}
+
+/// The first day a suspension for this invoice applies: the 16th day after its due date.
+pub fn suspension_day(due_on: Date) -> Date {
+    due_on + Duration::days(SUSPEND_AFTER_DAYS_OVERDUE + 1)
+}
+
+/// The first day a block for this invoice applies: the day after "3 months after" its
+/// due date.
+pub fn block_day(due_on: Date) -> Date {
+    months_after(due_on, BLOCK_AFTER_MONTHS)
+        .next_day()
+        .expect("a date after")
+}
+
+impl InvoiceState {
+    /// Overdue for more than 15 days as of `as_of` and not paid in full (§4.2).
+    pub fn calls_for_suspension(&self, as_of: Date) -> bool {
+        !self.is_paid() && as_of >= suspension_day(self.due_on)
+    }
+
+    /// More than 3 months past due with nothing paid on it (§4.2).
+    pub fn calls_for_block(&self, as_of: Date) -> bool {
+        self.principal_paid.is_zero() && !self.is_paid() && as_of >= block_day(self.due_on)
+    }
+}
+
+fn note(text: &str) -> ReasonNote {
+    ReasonNote::parse(text).expect("a fixed, valid reason")
+}
+
+impl ParticipantAgreement {
+    /// Everything owed: principal, and penalties and fines charged (§10.3).
+    pub fn debt(&self) -> Result<Money, AgreementError> {
+        let currency = self.registered()?.currency;
+        let mut debt = Money::zero(currency);
+        for invoice in self.invoices.values() {
+            debt = debt
+                .checked_add(invoice.principal_outstanding())?
+                .checked_add(invoice.penalty_outstanding())?
+                .checked_add(invoice.fine_outstanding())?;
+        }
+        Ok(debt)
+    }
+
+    fn restricted_for(&self, kind: RestrictionKind) -> bool {
+        self.restriction
+            .is_some_and(|r| r.kind == kind && r.reason == RestrictionReason::Overdue)
+    }
+
+    /// The sweep's step for this agreement as of `as_of`.
+    pub(crate) fn sweep(
+        &self,
+        as_of: Date,
+        charge_fines: bool,
+        services: &AgreementServices,
+    ) -> Result<Vec<AgreementEvent>, AgreementError> {
+        self.registered()?;
+        if self.signing.is_none() || self.termination.is_some_and(|t| t.terminated_on.is_some()) {
+            return Ok(Vec::new());
+        }
+        self.check_date("the sweep date", as_of, services)?;
+        let mut state = self.clone();
+        let mut events = Vec::new();
+        let mut record = |state: &mut ParticipantAgreement, new: Vec<AgreementEvent>| {
+            for event in new {
+                state.apply_event(event.clone());
+                events.push(event);
+            }
+        };
+
+        // §5.9: the fine, once per late invoice, when the operator's policy charges it.
+        if charge_fines {
+            let late: Vec<_> = state
+                .invoices
+                .values()
+                .filter(|invoice| {
+                    let (charged, _, _, waived) = invoice.late_charge(LateChargeKind::Fine);
+                    charged.is_zero()
+                        && waived.is_zero()
+                        && crate::late_payment::delay(
+                            invoice.due_on,
+                            invoice.paid_in_full_on,
+                            as_of,
+                        )
+                        .days
+                            > 0
+                })
+                .map(|invoice| invoice.number)
+                .collect();
+            for number in late {
+                let charged = state.decide(
+                    commands::AgreementCommand::ChargeLatePayment(commands::ChargeLatePayment {
+                        invoice_number: number,
+                        kind: LateChargeKind::Fine,
+                        on: as_of,
+                    }),
+                    services,
+                )?;
+                record(&mut state, charged);
+            }
+        }
+
+        let suspend = state
+            .invoices
+            .values()
+            .any(|i| i.calls_for_suspension(as_of));
+        let block = state.invoices.values().any(|i| i.calls_for_block(as_of));
+        let debt = state.debt()?;
+        let manual = state
+            .restriction
+            .is_some_and(|r| r.reason != RestrictionReason::Overdue);
+        if !manual {
+            // Escalation never skips a step: a suspension first, then the block.
+            if (suspend || block) && state.restriction.is_none() {
+                record(
+                    &mut state,
+                    vec![AgreementEvent::Suspended(Suspended {
+                        on: as_of,
+                        reason: RestrictionReason::Overdue,
+                    })],
+                );
+            }
+            if block && !state.restricted_for(RestrictionKind::Blocked) {
+                record(
+                    &mut state,
+                    vec![AgreementEvent::Blocked(Blocked {
+                        on: as_of,
+                        reason: RestrictionReason::Overdue,
+                    })],
+                );
+            }
+            let lifted = state.lifts(as_of, suspend, debt);
+            record(&mut state, lifted);
+        }
+
+        // §10.2-§10.3: a pending termination takes effect once due and fully settled.
+        if let Some(termination) = state.termination {
+            if termination.terminated_on.is_none()
+                && as_of >= termination.effective_on
+                && state.debt()?.is_zero()
+            {
+                record(
+                    &mut state,
+                    vec![AgreementEvent::Terminated(Terminated { on: as_of })],
+                );
+            }
+        }
+        Ok(events)
+    }
+
+    /// The lifting the facts call for as of `on`: a block for debt once nothing is owed,
+    /// a suspension for overdue once nothing is overdue beyond 15 days (§4.2).
+    fn lifts(&self, on: Date, still_overdue: bool, debt: Money) -> Vec<AgreementEvent> {
+        if self.restricted_for(RestrictionKind::Blocked) && debt.is_zero() {
+            return vec![AgreementEvent::Unblocked(events::Unblocked {
+                on,
+                reason: note("the debt is repaid (§4.2)"),
+                lifted: RestrictionReason::Overdue,
+            })];
+        }
+        if self.restricted_for(RestrictionKind::Suspended) && !still_overdue {
+            return vec![AgreementEvent::Reinstated(Reinstated {
+                on,
+                reason: note("nothing is overdue beyond 15 days (§4.2)"),
+                lifted: RestrictionReason::Overdue,
+            })];
+        }
+        Vec::new()
+    }
+
+    /// What a payment lifts at once, the day the money arrives (§5.5), given the state
+    /// after the payment.
+    pub(crate) fn lifts_after_payment(
+        &self,
+        on: Date,
+    ) -> Result<Vec<AgreementEvent>, AgreementError> {
+        if self.signing.is_none() {
+            return Ok(Vec::new());
+        }
+        let still_overdue = self.invoices.values().any(|i| i.calls_for_suspension(on));
+        Ok(self.lifts(on, still_overdue, self.debt()?))
+    }
+}
+
+/// The clause a sweep's event applies.
+pub fn sweep_clause(event: &AgreementEvent) -> Clause {
+    event.clause()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn three_months_after_keeps_the_day_or_takes_the_month_end() {
+        assert_eq!(
+            months_after(date!(2026 - 01 - 31), 3),
+            date!(2026 - 04 - 30)
+        );
+        assert_eq!(
+            months_after(date!(2025 - 11 - 30), 3),
+            date!(2026 - 02 - 28)
+        );
+        assert_eq!(
+            months_after(date!(2026 - 02 - 09), 3),
+            date!(2026 - 05 - 09)
+        );
+        assert_eq!(block_day(date!(2026 - 01 - 31)), date!(2026 - 05 - 01));
+        assert_eq!(block_day(date!(2025 - 11 - 30)), date!(2026 - 03 - 01));
+    }
+
+    #[test]
+    fn suspension_applies_from_the_sixteenth_day() {
+        assert_eq!(suspension_day(date!(2026 - 02 - 09)), date!(2026 - 02 - 25));
+    }
+}
