@@ -435,7 +435,10 @@ impl ParticipantAgreement {
                 )
             }
         };
-        if accrued.is_zero() {
+        let late = crate::late_payment::delay(invoice.due_on, invoice.paid_in_full_on, command.on)
+            .days
+            > 0;
+        if !late {
             return Err(AgreementError::NotLate {
                 invoice_number: command.invoice_number,
                 kind: command.kind,

@@ -54,6 +54,15 @@ impl Clock for SystemClock {
 pub struct CommandContext {
     pub actor: String,
     pub request_id: String,
+    /// Set when the command is a dunning sweep's step: its id and date.
+    pub sweep: Option<SweepMark>,
+}
+
+/// Which sweep recorded an event (in its metadata).
+#[derive(Debug, Clone)]
+pub struct SweepMark {
+    pub id: String,
+    pub as_of: Date,
 }
 
 /// The keys of an event's metadata.
@@ -63,6 +72,8 @@ pub mod metadata {
     pub const REQUEST_ID: &str = "request_id";
     pub const CLAUSE: &str = "clause";
     pub const COMMAND: &str = "command";
+    pub const SWEEP_ID: &str = "sweep_id";
+    pub const SWEEP_AS_OF: &str = "sweep_as_of";
 }
 
 /// What a command recorded, and the agreement after it.
@@ -242,7 +253,7 @@ impl Ledger {
             .into_iter()
             .zip(last_sequence + 1..)
             .map(|(payload, sequence)| {
-                let metadata = HashMap::from([
+                let mut metadata = HashMap::from([
                     (metadata::ACTOR.to_owned(), context.actor.clone()),
                     (metadata::RECORDED_AT.to_owned(), recorded_at.clone()),
                     (metadata::REQUEST_ID.to_owned(), context.request_id.clone()),
@@ -252,6 +263,13 @@ impl Ledger {
                     ),
                     (metadata::COMMAND.to_owned(), command.name().to_owned()),
                 ]);
+                if let Some(sweep) = &context.sweep {
+                    metadata.insert(metadata::SWEEP_ID.to_owned(), sweep.id.clone());
+                    metadata.insert(
+                        metadata::SWEEP_AS_OF.to_owned(),
+                        events::business_date::format(sweep.as_of),
+                    );
+                }
                 EventEnvelope {
                     aggregate_id: participant.as_str().to_owned(),
                     sequence,

@@ -9,3 +9,4 @@ pub mod replay;
 pub mod settings;
 pub mod startup;
 pub mod store;
+pub mod sweep;

@@ -43,6 +43,21 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run the dunning sweep as of a date over every agreement (§4.2, §5.9, §10.3):
+    /// suspend, block, lift and terminate as the rules say, with a progress bar and a
+    /// summary. Running it twice for the same date records nothing the second time.
+    Sweep {
+        /// The date to sweep as of (YYYY-MM-DD, Kazakhstan); today by default.
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<time::Date>,
+        /// Do not charge the §5.9 fine automatically (the operator's policy charges it).
+        #[arg(long)]
+        no_fines: bool,
+    },
+}
+
+fn parse_date(text: &str) -> Result<time::Date, String> {
+    events::business_date::parse(text)
 }
 
 fn init_logging(format: LogFormat) {
@@ -63,6 +78,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(&cli.store, &cli.serve).await,
         Command::Migrate => migrate(&cli.store).await,
         Command::Replay { check } => replay(&cli.store, check).await,
+        Command::Sweep { as_of, no_fines } => sweep(&cli.store, &cli.serve, as_of, !no_fines).await,
     };
     match result {
         Ok(ReplayOutcome::Clean) => ExitCode::SUCCESS,
@@ -152,6 +168,58 @@ async fn replay(store: &StoreSettings, check: bool) -> RunResult {
     };
     repository.close().await;
     Ok(outcome)
+}
+
+async fn sweep(
+    store: &StoreSettings,
+    serve: &ServeSettings,
+    as_of: Option<time::Date>,
+    charge_fines: bool,
+) -> RunResult {
+    use std::sync::Arc;
+    let (reference, _) = api::reference_files::load(serve.reference_dir.as_deref())?;
+    let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
+    let repository = LedgerEventRepository::connect(&location).await?;
+    let ledger = api::ledger::Ledger::new(
+        repository.clone(),
+        Arc::new(reference),
+        Arc::new(api::ledger::SystemClock),
+    );
+    let as_of = as_of.unwrap_or_else(|| ledger.today());
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "sweeping [{bar:40}] {pos}/{len} agreements ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let report = api::sweep::run(&ledger, as_of, charge_fines, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await?;
+    bar.finish_and_clear();
+    println!(
+        "sweep {} as of {} over {} agreements in {:.1?}: {} suspended, {} blocked, {} reinstated, {} unblocked, {} terminated, {} with a fine charged, {} skipped",
+        report.sweep_id,
+        as_of,
+        report.agreements,
+        started.elapsed(),
+        report.suspended.len(),
+        report.blocked.len(),
+        report.reinstated.len(),
+        report.unblocked.len(),
+        report.terminated.len(),
+        report.fines_charged.len(),
+        report.skipped.len(),
+    );
+    for skipped in &report.skipped {
+        println!("  skipped {}: {}", skipped.participant_id, skipped.reason);
+    }
+    repository.close().await;
+    Ok(ReplayOutcome::Clean)
 }
 
 /// Resolves on SIGINT or SIGTERM: the server stops accepting and finishes what it has.

@@ -916,6 +916,68 @@ impl LedgerEventRepository {
         self.ledger_in(SCRATCH_LEDGERS_TABLE, participant_id).await
     }
 
+    /// Every participant with a stored projection, in order.
+    pub async fn participant_ids(&self) -> Result<Vec<String>, StoreError> {
+        let query = format!("SELECT participant_id FROM {LEDGERS_TABLE} ORDER BY participant_id");
+        Ok(match &*self.backend {
+            Backend::Postgres { pool, .. } => sqlx::query_scalar(&query).fetch_all(pool).await?,
+            Backend::Sqlite { pool, .. } => sqlx::query_scalar(&query).fetch_all(pool).await?,
+        })
+    }
+
+    /// The date of the latest sweep that started, if any (`YYYY-MM-DD`).
+    pub async fn latest_sweep_date(&self) -> Result<Option<String>, StoreError> {
+        const QUERY: &str = "SELECT MAX(as_of) FROM sweeps";
+        Ok(match &*self.backend {
+            Backend::Postgres { pool, .. } => sqlx::query_scalar(QUERY).fetch_one(pool).await?,
+            Backend::Sqlite { pool, .. } => sqlx::query_scalar(QUERY).fetch_one(pool).await?,
+        })
+    }
+
+    /// Records that a sweep started.
+    pub async fn start_sweep(&self, id: &str, as_of: &str) -> Result<(), StoreError> {
+        match &*self.backend {
+            Backend::Postgres { pool, .. } => {
+                sqlx::query("INSERT INTO sweeps (id, as_of) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(as_of)
+                    .execute(pool)
+                    .await?;
+            }
+            Backend::Sqlite { pool, .. } => {
+                sqlx::query("INSERT INTO sweeps (id, as_of) VALUES (?, ?)")
+                    .bind(id)
+                    .bind(as_of)
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records that a sweep finished, with what it did.
+    pub async fn finish_sweep(&self, id: &str, summary: &Value) -> Result<(), StoreError> {
+        match &*self.backend {
+            Backend::Postgres { pool, .. } => {
+                sqlx::query("UPDATE sweeps SET finished_at = now(), summary = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(summary)
+                    .execute(pool)
+                    .await?;
+            }
+            Backend::Sqlite { pool, .. } => {
+                sqlx::query(
+                    "UPDATE sweeps SET finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), summary = ? WHERE id = ?",
+                )
+                .bind(sqlx::types::Json(summary))
+                .bind(id)
+                .execute(pool)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// How many agreements have events, and how many have a stored projection.
     pub async fn projection_coverage(&self) -> Result<(i64, i64), StoreError> {
         let with_events = "SELECT COUNT(DISTINCT aggregate_id) FROM events";

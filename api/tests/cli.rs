@@ -89,6 +89,7 @@ async fn replay_check_finds_a_hand_altered_row_and_replay_repairs_it() {
     let context = CommandContext {
         actor: "cli-test".into(),
         request_id: "cli-test".into(),
+        sweep: None,
     };
     let steps = vec![
         AgreementCommand::Register(command(json!({

@@ -72,6 +72,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
         Ok(Self(CommandContext {
             actor: "unauthenticated".to_owned(),
             request_id,
+            sweep: None,
         }))
     }
 }

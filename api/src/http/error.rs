@@ -42,6 +42,8 @@ pub enum ApiError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Projection(#[from] ProjectionError),
+    #[error(transparent)]
+    Sweep(#[from] crate::sweep::SweepError),
 }
 
 impl ApiError {
@@ -114,6 +116,25 @@ impl ApiError {
                 Some("5.9"),
             ),
             Self::Projection(_) => internal(),
+            Self::Sweep(crate::sweep::SweepError::InTheFuture { .. }) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "rule-violation",
+                self.to_string(),
+                None,
+            ),
+            Self::Sweep(crate::sweep::SweepError::EarlierThanLatest { .. }) => (
+                StatusCode::CONFLICT,
+                "state-conflict",
+                self.to_string(),
+                None,
+            ),
+            Self::Sweep(crate::sweep::SweepError::Store(StoreError::Unavailable(_))) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store-unavailable",
+                "the event store does not answer; retry the sweep later".to_owned(),
+                None,
+            ),
+            Self::Sweep(_) => internal(),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod error;
 pub mod json;
 pub mod openapi;
 pub mod queries;
+pub mod sweeps;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::openapi_json))
         .merge(agreements::router())
         .merge(queries::router())
+        .merge(sweeps::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

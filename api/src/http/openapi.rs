@@ -39,6 +39,7 @@ use super::queries;
         queries::journal,
         queries::aging,
         super::health,
+        super::sweeps::sweep,
     ),
     components(schemas(Problem))
 )]
@@ -133,6 +134,7 @@ mod tests {
         ("get", "/v1/agreements/{id}/journal"),
         ("get", "/v1/reports/aging"),
         ("get", "/healthz"),
+        ("post", "/v1/sweeps"),
     ];
 
     #[test]

@@ -12,3 +12,4 @@ mod http_flow;
 mod queries;
 mod replay;
 mod store;
+mod sweeps;

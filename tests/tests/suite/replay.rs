@@ -376,6 +376,7 @@ async fn run(
     let context = CommandContext {
         actor: "load-test".to_owned(),
         request_id: format!("load-{id}-{}", recorded.commands),
+        sweep: None,
     };
     recorded.commands += 1;
     match app.ledger.execute(id, command.clone(), &context).await {

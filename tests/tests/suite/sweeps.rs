@@ -1,0 +1,102 @@
+//! `POST /v1/sweeps` over HTTP: the dunning rules as of a date, idempotent, with lifting
+//! on payment (§4.2, §5.9, §10.3).
+
+use serde_json::json;
+
+use crate::helpers::{invoice, participant_ids, spawn_app, Store, OPERATOR_BIN};
+use crate::on_both_stores;
+
+on_both_stores!(a_sweep_suspends_on_day_16_once_and_a_payment_lifts_it);
+
+async fn a_sweep_suspends_on_day_16_once_and_a_payment_lifts_it(store: Store) {
+    let app = spawn_app(store).await;
+    let other = participant_ids(1).remove(0);
+    app.signed_agreement(OPERATOR_BIN).await;
+    app.signed_agreement(&other).await;
+    // Invoice 1 of 11600.00, issued 2026-02-02, due 2026-02-09.
+    let response = app
+        .post(
+            &format!("/v1/agreements/{OPERATOR_BIN}/invoices"),
+            &invoice("2026-02-02", "10000.00"),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+
+    // Day 15 overdue: the fine of 2 MRP (policy on), no suspension.
+    let day_15 = app
+        .post("/v1/sweeps", &json!({"as_of": "2026-02-24"}))
+        .await;
+    assert_eq!(day_15.status(), 200);
+    let day_15: serde_json::Value = day_15.json().await.unwrap();
+    assert_eq!(day_15["suspended"], json!([]));
+    assert_eq!(day_15["fines_charged"], json!([OPERATOR_BIN]));
+    assert_eq!(day_15["agreements"], 2);
+
+    // Day 16: suspended for overdue; the event carries the sweep's id and date.
+    let day_16: serde_json::Value = app
+        .post("/v1/sweeps", &json!({"as_of": "2026-02-25"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(day_16["suspended"], json!([OPERATOR_BIN]));
+    let events = app.events(OPERATOR_BIN).await;
+    let suspended = events.last().unwrap();
+    assert_eq!(suspended["type"], "Suspended");
+    assert_eq!(suspended["payload"]["reason"], "overdue");
+    assert_eq!(suspended["clause"], "5.9");
+    assert_eq!(suspended["actor"], "sweep");
+    let count = app.event_count().await;
+
+    // The same date again records nothing; an earlier date is refused; a future one too.
+    let again: serde_json::Value = app
+        .post("/v1/sweeps", &json!({"as_of": "2026-02-25"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    for list in [
+        "suspended",
+        "blocked",
+        "reinstated",
+        "unblocked",
+        "terminated",
+        "fines_charged",
+    ] {
+        assert_eq!(again[list], json!([]), "{list}: {again}");
+    }
+    assert_eq!(app.event_count().await, count);
+    let earlier = app
+        .post("/v1/sweeps", &json!({"as_of": "2026-02-20"}))
+        .await;
+    assert_eq!(earlier.status(), 409);
+    assert_eq!(
+        earlier.headers()["content-type"],
+        "application/problem+json"
+    );
+    let future = app
+        .post("/v1/sweeps", &json!({"as_of": "2099-01-01"}))
+        .await;
+    assert_eq!(future.status(), 422);
+    assert_eq!(app.event_count().await, count);
+
+    // Paying the invoice lifts the suspension the day the money arrives (§5.5).
+    let paid = app
+        .post(
+            &format!("/v1/agreements/{OPERATOR_BIN}/payments"),
+            &json!({"reference": "KASPI-1", "received_on": "2026-02-26", "amount": "11600.00"}),
+        )
+        .await;
+    assert_eq!(paid.status(), 201);
+    let types = app.event_types(OPERATOR_BIN).await;
+    assert_eq!(types[types.len() - 2..], ["PaymentReceived", "Reinstated"]);
+    let agreement = app
+        .get_json(&format!("/v1/agreements/{OPERATOR_BIN}?as_of=2026-02-26"))
+        .await;
+    assert_eq!(agreement["status"], "active");
+    let before = app
+        .get_json(&format!("/v1/agreements/{OPERATOR_BIN}?as_of=2026-02-25"))
+        .await;
+    assert_eq!(before["status"], "suspended");
+    app.finish().await;
+}
