@@ -40,6 +40,7 @@ use super::queries;
         queries::aging,
         super::health,
         super::sweeps::sweep,
+        super::sweeps::dunning,
     ),
     components(schemas(Problem))
 )]
@@ -135,6 +136,7 @@ mod tests {
         ("get", "/v1/reports/aging"),
         ("get", "/healthz"),
         ("post", "/v1/sweeps"),
+        ("get", "/v1/reports/dunning"),
     ];
 
     #[test]

@@ -32,6 +32,17 @@ async fn a_sweep_suspends_on_day_16_once_and_a_payment_lifts_it(store: Store) {
     assert_eq!(day_15["fines_charged"], json!([OPERATOR_BIN]));
     assert_eq!(day_15["agreements"], 2);
 
+    // Billing staff look first: the dunning report says what day 16 would do, and
+    // records nothing.
+    let before_count = app.event_count().await;
+    let dunning = app.get_json("/v1/reports/dunning?as_of=2026-02-25").await;
+    let actions = dunning["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1, "{dunning}");
+    assert_eq!(actions[0]["participant_id"], OPERATOR_BIN);
+    assert_eq!(actions[0]["action"], "Suspended");
+    assert_eq!(actions[0]["clause"], "5.9");
+    assert_eq!(app.event_count().await, before_count);
+
     // Day 16: suspended for overdue; the event carries the sweep's id and date.
     let day_16: serde_json::Value = app
         .post("/v1/sweeps", &json!({"as_of": "2026-02-25"}))
@@ -46,6 +57,7 @@ async fn a_sweep_suspends_on_day_16_once_and_a_payment_lifts_it(store: Store) {
     assert_eq!(suspended["payload"]["reason"], "overdue");
     assert_eq!(suspended["clause"], "5.9");
     assert_eq!(suspended["actor"], "sweep");
+    assert_eq!(suspended["request_id"], day_16["sweep_id"]);
     let count = app.event_count().await;
 
     // The same date again records nothing; an earlier date is refused; a future one too.
