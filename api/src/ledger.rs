@@ -149,6 +149,12 @@ impl Ledger {
         self.clock.today()
     }
 
+    /// The current time in Kazakhstan (UTC+5).
+    pub fn now_in_kazakhstan(&self) -> OffsetDateTime {
+        let offset = UtcOffset::from_hms(KAZAKHSTAN_OFFSET_HOURS, 0, 0).expect("a valid offset");
+        self.clock.now_utc().to_offset(offset)
+    }
+
     /// Runs a command to completion: decides it on the latest state and appends what it
     /// records in one transaction; on a conflicting concurrent write, decides again on
     /// the new state, at most [`COMMAND_ATTEMPTS_MAX`] times. A refusal records nothing.

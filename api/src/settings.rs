@@ -29,6 +29,20 @@ pub struct ServeSettings {
     /// exchange_rates.toml); each file present replaces the table shipped in the binary.
     #[arg(long, env = "EDOC_REFERENCE_DIR")]
     pub reference_dir: Option<PathBuf>,
+
+    /// Run the dunning sweep every day at this time in Kazakhstan (HH:MM, e.g. 00:30), as
+    /// of that day. Off when not set.
+    #[arg(long, env = "EDOC_DAILY_SWEEP_AT", value_parser = parse_time_of_day)]
+    pub daily_sweep_at: Option<time::Time>,
+
+    /// Do not charge the §5.9 fine automatically in the daily sweep (charged by default).
+    #[arg(long, env = "EDOC_SWEEP_NO_FINES")]
+    pub sweep_no_fines: bool,
+}
+
+fn parse_time_of_day(text: &str) -> Result<time::Time, String> {
+    let format = time::macros::format_description!("[hour]:[minute]");
+    time::Time::parse(text, format).map_err(|_| format!("`{text}` is not a time written as HH:MM"))
 }
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]

@@ -30,6 +30,7 @@ pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
     ledger: Arc<Ledger>,
+    daily_sweep: Option<(time::Time, bool)>,
 }
 
 impl Application {
@@ -80,6 +81,7 @@ impl Application {
             listener,
             address,
             ledger,
+            daily_sweep: serve.daily_sweep_at.map(|at| (at, !serve.sweep_no_fines)),
         })
     }
 
@@ -103,13 +105,69 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let repository = self.ledger.repository().clone();
+        let daily = self
+            .daily_sweep
+            .map(|(at, fines)| tokio::spawn(daily_sweep(self.ledger.clone(), at, fines)));
         let router = app(AppState {
             ledger: self.ledger,
         });
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
+        if let Some(task) = daily {
+            task.abort();
+        }
         repository.close().await;
         served
+    }
+}
+
+/// Runs the sweep every day at `at` (Kazakhstan time), as of that day; logs each run.
+/// A failed run is logged and retried the next day (the sweep is restartable).
+async fn daily_sweep(ledger: Arc<Ledger>, at: time::Time, charge_fines: bool) {
+    tracing::info!(%at, "daily sweep scheduled (Kazakhstan time)");
+    loop {
+        let wait = until_next(ledger.now_in_kazakhstan(), at);
+        tokio::time::sleep(wait).await;
+        let today = ledger.today();
+        match crate::sweep::run(&ledger, today, charge_fines, |_, _| {}).await {
+            Ok(report) => tracing::info!(
+                sweep_id = report.sweep_id,
+                as_of = %today,
+                suspended = report.suspended.len(),
+                blocked = report.blocked.len(),
+                reinstated = report.reinstated.len(),
+                unblocked = report.unblocked.len(),
+                terminated = report.terminated.len(),
+                "daily sweep done"
+            ),
+            Err(error) => tracing::error!(%error, as_of = %today, "daily sweep failed"),
+        }
+        // Never run twice in the same minute.
+        tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+    }
+}
+
+/// How long from `now` until the next `at` (today's if still ahead, else tomorrow's).
+pub fn until_next(now: time::OffsetDateTime, at: time::Time) -> std::time::Duration {
+    let today_at = now.replace_time(at);
+    let next = if today_at > now {
+        today_at
+    } else {
+        today_at + time::Duration::days(1)
+    };
+    std::time::Duration::try_from(next - now).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{datetime, time};
+
+    #[test]
+    fn the_next_run_is_today_if_ahead_else_tomorrow() {
+        let now = datetime!(2026-03-02 10:00 +5);
+        assert_eq!(until_next(now, time!(10:30)).as_secs(), 30 * 60);
+        assert_eq!(until_next(now, time!(09:00)).as_secs(), 23 * 3600);
     }
 }

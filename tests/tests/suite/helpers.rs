@@ -128,6 +128,8 @@ pub async fn spawn_app(store: Store) -> TestApp {
     let serve_settings = ServeSettings {
         listen: "127.0.0.1:0".parse().unwrap(),
         reference_dir: Some(reference_dir),
+        daily_sweep_at: None,
+        sweep_no_fines: false,
     };
     let mut app = start(store, store_settings, serve_settings).await;
     app.database_name = database_name;
