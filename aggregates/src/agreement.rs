@@ -102,6 +102,9 @@ pub struct InvoiceState {
     pub total: Money,
     /// The invoice's National Bank rate, when in USD (§5.1).
     pub exchange_rate: Option<UsdRate>,
+    /// The service period it covers, as extended by force majeure (§8.3).
+    #[serde(default)]
+    pub period: Option<events::ServicePeriod>,
     pub principal_paid: Money,
     /// The day the principal was paid in full (§5.5): penalty accrual stops there.
     pub paid_in_full_on: Option<Date>,
@@ -210,6 +213,24 @@ pub struct ParticipantAgreement {
     pub(crate) latest_business_date: Option<Date>,
     /// How many events have been applied.
     pub(crate) events_applied: u64,
+    /// Force majeure periods, oldest first; the last may be ongoing (§8).
+    #[serde(default)]
+    pub(crate) force_majeure: Vec<ForceMajeurePeriod>,
+}
+
+/// A period of force majeure (§8): from its start to its end, both included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForceMajeurePeriod {
+    pub started_on: Date,
+    pub ended_on: Option<Date>,
+}
+
+impl ForceMajeurePeriod {
+    /// Its length in calendar days as of `on` (start and end included).
+    pub fn days_as_of(&self, on: Date) -> i64 {
+        let end = self.ended_on.unwrap_or(on);
+        (end - self.started_on).whole_days() + 1
+    }
 }
 
 impl ParticipantAgreement {
@@ -252,6 +273,10 @@ impl ParticipantAgreement {
 
     pub fn events_applied(&self) -> u64 {
         self.events_applied
+    }
+
+    pub fn force_majeure(&self) -> &[ForceMajeurePeriod] {
+        &self.force_majeure
     }
 
     /// The status by precedence: a terminated agreement is terminated whatever else is
@@ -325,6 +350,7 @@ impl ParticipantAgreement {
                         due_on: e.due_on,
                         total: e.total,
                         exchange_rate: e.exchange_rate,
+                        period: e.period,
                         principal_paid: zero,
                         paid_in_full_on: None,
                         penalty_charged: zero,
@@ -411,6 +437,26 @@ impl ParticipantAgreement {
                         effective_on: e.on,
                         terminated_on: Some(e.on),
                     });
+                }
+            }
+            AgreementEvent::ForceMajeureDeclared(e) => {
+                self.force_majeure.push(ForceMajeurePeriod {
+                    started_on: e.started_on,
+                    ended_on: None,
+                });
+            }
+            AgreementEvent::ForceMajeureEnded(e) => {
+                if let Some(period) = self.force_majeure.last_mut() {
+                    period.ended_on = Some(e.ended_on);
+                }
+            }
+            AgreementEvent::SubscriptionExtended(e) => {
+                if let Some(period) = self
+                    .invoices
+                    .get_mut(&e.invoice_number)
+                    .and_then(|invoice| invoice.period.as_mut())
+                {
+                    period.to = e.period_to;
                 }
             }
             AgreementEvent::PenaltyCharged(e) => {

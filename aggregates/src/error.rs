@@ -141,6 +141,25 @@ pub enum AgreementError {
     },
     #[error("the amount to waive is zero")]
     ZeroWaiver,
+    #[error("force majeure that started on {started_on} must be notified within 5 calendar days, by {deadline}; the notice came on {notice_received_on} (§8.2)")]
+    ForceMajeureNoticeLate {
+        started_on: Date,
+        notice_received_on: Date,
+        deadline: Date,
+    },
+    #[error("force majeure cannot start after its notice ({started_on} > {notice_received_on})")]
+    ForceMajeureStartsAfterNotice {
+        started_on: Date,
+        notice_received_on: Date,
+    },
+    #[error("force majeure is already in progress since {started_on}")]
+    ForceMajeureInProgress { started_on: Date },
+    #[error("no force majeure is in progress")]
+    NoForceMajeure,
+    #[error("force majeure ending on {ended_on} would end before it started on {started_on}")]
+    ForceMajeureEndsBeforeStart { started_on: Date, ended_on: Date },
+    #[error("a termination for force majeure takes effect on a date the party names (§8.4): give `effective_on`")]
+    EffectiveDateRequired,
     #[error("no invoice number was reserved for this command (a wiring error)")]
     NoInvoiceNumberReserved,
 }
@@ -159,7 +178,9 @@ impl AgreementError {
             | AlreadyBlocked { .. }
             | NotSuspended
             | NotBlocked
-            | TerminationPending { .. } => ErrorKind::Conflict,
+            | TerminationPending { .. }
+            | ForceMajeureInProgress { .. }
+            | NoForceMajeure => ErrorKind::Conflict,
             NoInvoiceNumberReserved => ErrorKind::Internal,
             ForeignCurrencyForResident { .. }
             | BeforeRegistration { .. }
@@ -179,6 +200,10 @@ impl AgreementError {
             | NothingToCharge { .. }
             | WaiverTooLarge { .. }
             | ZeroWaiver
+            | ForceMajeureNoticeLate { .. }
+            | ForceMajeureStartsAfterNotice { .. }
+            | ForceMajeureEndsBeforeStart { .. }
+            | EffectiveDateRequired
             | MissingReferenceData(_)
             | Money(_) => ErrorKind::RuleViolation,
         }
@@ -200,7 +225,13 @@ impl AgreementError {
             NotLate { .. } | NothingToCharge { .. } | WaiverTooLarge { .. } | ZeroWaiver => {
                 Some(Clause::LATE_PAYMENT)
             }
-            NoLongForceMajeure => Some(Clause::FORCE_MAJEURE),
+            NoLongForceMajeure | EffectiveDateRequired => Some(Clause::FORCE_MAJEURE),
+            ForceMajeureNoticeLate { .. } | ForceMajeureStartsAfterNotice { .. } => {
+                Some(Clause::FORCE_MAJEURE_NOTICE)
+            }
+            ForceMajeureInProgress { .. } | NoForceMajeure | ForceMajeureEndsBeforeStart { .. } => {
+                Some(Clause::FORCE_MAJEURE_TERM)
+            }
             PaymentReferenceReused { .. } | ZeroPayment => Some(Clause::PAYMENT_MOMENT),
             MissingReferenceData(ReferenceError::NoVatRate(_)) => Some(Clause::VAT),
             MissingReferenceData(ReferenceError::NoExchangeRate(_)) => Some(Clause::CURRENCY),

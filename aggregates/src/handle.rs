@@ -4,15 +4,16 @@ use rust_decimal::Decimal;
 use time::{Date, Duration};
 
 use commands::{
-    AgreementCommand, ChargeLatePayment, IssueInvoice, LiftRestriction, ReceivePayment, Register,
-    RequestTermination, RestrictAccess, SignAgreement, WaiveLatePayment, INVOICE_LINES_MAX,
+    AgreementCommand, ChargeLatePayment, DeclareForceMajeure, EndForceMajeure, IssueInvoice,
+    LiftRestriction, ReceivePayment, Register, RequestTermination, RestrictAccess, SignAgreement,
+    WaiveLatePayment, INVOICE_LINES_MAX,
 };
 use events::{
     AdvanceApplied, AgreementEvent, AgreementSigned, Blocked, Currency, DayKind, DueRule,
-    FineCharged, InvoiceIssued, InvoiceKind, InvoiceLine, InvoiceNumber, LateChargeKind,
-    LateChargeWaived, Money, PaymentAllocation, PaymentReceived, PenaltyCharged, Registered,
-    Reinstated, SettledPart, Suspended, TerminationGround, TerminationRequested, Unblocked,
-    UsdRate, VatApplied,
+    FineCharged, ForceMajeureDeclared, ForceMajeureEnded, InvoiceIssued, InvoiceKind, InvoiceLine,
+    InvoiceNumber, LateChargeKind, LateChargeWaived, Money, PaymentAllocation, PaymentReceived,
+    PenaltyCharged, Registered, Reinstated, SettledPart, SubscriptionExtended, Suspended,
+    TerminationGround, TerminationRequested, Unblocked, UsdRate, VatApplied,
 };
 
 use crate::agreement::{InvoiceState, ParticipantAgreement, Registration, RestrictionKind};
@@ -24,6 +25,12 @@ pub const SUBSCRIPTION_DUE_BANKING_DAYS: u32 = 5;
 pub const CREDIT_DUE_WORKING_DAYS: u32 = 3;
 /// §10.2.2: a participant's notice takes effect 15 calendar days after it is received.
 pub const NOTICE_PERIOD_DAYS: i64 = 15;
+/// §8.2: force majeure is notified within 5 calendar days of its start.
+pub const FORCE_MAJEURE_NOTICE_DAYS: i64 = 5;
+/// §8.4: after more than 90 consecutive days of force majeure either party may terminate.
+pub const FORCE_MAJEURE_DAYS_FOR_TERMINATION: i64 = 90;
+/// §8.4: mutual settlement no later than 5 working days before the termination date.
+pub const FORCE_MAJEURE_SETTLEMENT_WORKING_DAYS: u32 = 5;
 
 impl ParticipantAgreement {
     /// Decides what a command records. Pure: the same state, command and services always
@@ -54,6 +61,10 @@ impl ParticipantAgreement {
             AgreementCommand::Sweep(command) => {
                 self.sweep(command.as_of, command.charge_fines, services)
             }
+            AgreementCommand::DeclareForceMajeure(command) => {
+                self.declare_force_majeure(command, services)
+            }
+            AgreementCommand::EndForceMajeure(command) => self.end_force_majeure(command, services),
         }
     }
 
@@ -663,15 +674,127 @@ impl ParticipantAgreement {
                 Some(named) => named,
                 None => notice,
             },
-            TerminationGround::ForceMajeure => return Err(AgreementError::NoLongForceMajeure),
+            TerminationGround::ForceMajeure => {
+                // §8.4: more than 90 consecutive days of force majeure by the notice.
+                let long = self
+                    .force_majeure
+                    .iter()
+                    .any(|period| period.days_as_of(notice) > FORCE_MAJEURE_DAYS_FOR_TERMINATION);
+                if !long {
+                    return Err(AgreementError::NoLongForceMajeure);
+                }
+                match command.effective_on {
+                    Some(named) if named < notice => {
+                        return Err(AgreementError::EffectiveBeforeNotice {
+                            effective_on: named,
+                            notice_received_on: notice,
+                        })
+                    }
+                    Some(named) => named,
+                    None => return Err(AgreementError::EffectiveDateRequired),
+                }
+            }
+        };
+        let settlement_due_on = match command.ground {
+            TerminationGround::ForceMajeure => Some(
+                services
+                    .reference
+                    .calendar
+                    .working_days_before(effective_on, FORCE_MAJEURE_SETTLEMENT_WORKING_DAYS)?,
+            ),
+            _ => None,
         };
         Ok(vec![AgreementEvent::TerminationRequested(
             TerminationRequested {
                 ground: command.ground,
                 notice_received_on: notice,
                 effective_on,
+                settlement_due_on,
             },
         )])
+    }
+
+    /// §8.2: force majeure is notified within 5 calendar days of its start.
+    fn declare_force_majeure(
+        &self,
+        command: DeclareForceMajeure,
+        services: &AgreementServices,
+    ) -> Result<Vec<AgreementEvent>, AgreementError> {
+        self.in_force("declared under force majeure")?;
+        if let Some(ongoing) = self.force_majeure.last().filter(|p| p.ended_on.is_none()) {
+            return Err(AgreementError::ForceMajeureInProgress {
+                started_on: ongoing.started_on,
+            });
+        }
+        let notice = command.notice_received_on;
+        self.check_date("the force majeure notice date", notice, services)?;
+        if command.started_on > notice {
+            return Err(AgreementError::ForceMajeureStartsAfterNotice {
+                started_on: command.started_on,
+                notice_received_on: notice,
+            });
+        }
+        let deadline = command.started_on + Duration::days(FORCE_MAJEURE_NOTICE_DAYS);
+        if notice > deadline {
+            return Err(AgreementError::ForceMajeureNoticeLate {
+                started_on: command.started_on,
+                notice_received_on: notice,
+                deadline,
+            });
+        }
+        Ok(vec![AgreementEvent::ForceMajeureDeclared(
+            ForceMajeureDeclared {
+                started_on: command.started_on,
+                notice_received_on: notice,
+                description: command.description,
+            },
+        )])
+    }
+
+    /// §8.3: when force majeure ends, each subscription period it overlapped is extended
+    /// by its duration (start and end included).
+    fn end_force_majeure(
+        &self,
+        command: EndForceMajeure,
+        services: &AgreementServices,
+    ) -> Result<Vec<AgreementEvent>, AgreementError> {
+        self.registered()?;
+        let ongoing = self
+            .force_majeure
+            .last()
+            .filter(|p| p.ended_on.is_none())
+            .ok_or(AgreementError::NoForceMajeure)?;
+        let ended_on = command.ended_on;
+        if ended_on < ongoing.started_on {
+            return Err(AgreementError::ForceMajeureEndsBeforeStart {
+                started_on: ongoing.started_on,
+                ended_on,
+            });
+        }
+        self.check_date("the end of force majeure", ended_on, services)?;
+        let days = (ended_on - ongoing.started_on).whole_days() + 1;
+        let days_u32 = u32::try_from(days).unwrap_or(u32::MAX);
+        let mut events = vec![AgreementEvent::ForceMajeureEnded(ForceMajeureEnded {
+            started_on: ongoing.started_on,
+            ended_on,
+            days: days_u32,
+        })];
+        for invoice in self.invoices.values() {
+            let Some(period) = invoice.period else {
+                continue;
+            };
+            let overlaps = period.from <= ended_on && period.to >= ongoing.started_on;
+            if invoice.kind == InvoiceKind::Subscription && overlaps {
+                events.push(AgreementEvent::SubscriptionExtended(SubscriptionExtended {
+                    invoice_number: invoice.number,
+                    on: ended_on,
+                    days: days_u32,
+                    period_to_before: period.to,
+                    period_to: period.to + Duration::days(days),
+                }));
+            }
+        }
+        Ok(events)
     }
 }
 

@@ -232,6 +232,25 @@ impl BusinessCalendar {
         }
         Ok(date)
     }
+
+    /// The date `days` working days before `to` (day 1 is the last working day before it).
+    pub fn working_days_before(&self, to: Date, days: u32) -> Result<Date, ReferenceError> {
+        assert!(
+            days <= WORKING_DAYS_MAX,
+            "{days} working days exceeds the bound {WORKING_DAYS_MAX}"
+        );
+        let mut date = to;
+        let mut counted = 0;
+        while counted < days {
+            date = date
+                .previous_day()
+                .ok_or(ReferenceError::NoCalendarForYear(to.year() - 1))?;
+            if self.is_working_day(date)? {
+                counted += 1;
+            }
+        }
+        Ok(date)
+    }
 }
 
 // ---------------------------------------------------------------------------------------

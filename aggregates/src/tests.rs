@@ -759,6 +759,7 @@ fn participant_notice_takes_effect_fifteen_calendar_days_later() {
             ground: TerminationGround::ParticipantNotice,
             notice_received_on: date!(2026 - 02 - 20),
             effective_on: date!(2026 - 03 - 07),
+            settlement_due_on: None,
         })]
     );
     assert_eq!(events[0].clause(), Clause::TERMINATION_NOTICE);
@@ -876,6 +877,7 @@ fn history(state: State) -> Vec<AgreementEvent> {
                 ground: TerminationGround::Mutual,
                 notice_received_on: on,
                 effective_on: on,
+                settlement_due_on: None,
             }));
             if state == State::Terminated {
                 events.push(AgreementEvent::Terminated(Terminated { on }));
@@ -1933,6 +1935,7 @@ fn a_charge_is_refused_on_an_unknown_invoice_before_signing_after_termination_an
         ground: TerminationGround::Mutual,
         notice_received_on: date!(2026 - 03 - 01),
         effective_on: date!(2026 - 03 - 01),
+        settlement_due_on: None,
     }));
     terminated.push(AgreementEvent::Terminated(Terminated {
         on: date!(2026 - 03 - 01),
@@ -2574,4 +2577,126 @@ fn a_waiver_is_refused_on_an_unknown_invoice_before_signing_after_termination_an
             date: date!(2026 - 02 - 19),
             latest: date!(2026 - 02 - 20),
         });
+}
+
+// ---------------------------------------------------------------------------------
+// Force majeure (§8)
+// ---------------------------------------------------------------------------------
+
+fn declare(started_on: Date, notice: Date) -> AgreementCommand {
+    AgreementCommand::DeclareForceMajeure(DeclareForceMajeure {
+        started_on,
+        notice_received_on: notice,
+        description: ReasonNote::parse("flood at the data centre").unwrap(),
+    })
+}
+
+fn end(ended_on: Date) -> AgreementCommand {
+    AgreementCommand::EndForceMajeure(EndForceMajeure { ended_on })
+}
+
+#[test]
+fn force_majeure_is_notified_within_five_days() {
+    let given = with_invoice();
+    let day_5 = decide(
+        &given,
+        declare(date!(2026 - 03 - 02), date!(2026 - 03 - 07)),
+        &services(),
+    );
+    assert_eq!(types(&day_5.unwrap()), ["ForceMajeureDeclared"]);
+    let day_6 = decide(
+        &given,
+        declare(date!(2026 - 03 - 02), date!(2026 - 03 - 08)),
+        &services(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(day_6, AgreementError::ForceMajeureNoticeLate { .. }),
+        "{day_6:?}"
+    );
+    assert_eq!(day_6.clause().unwrap().as_str(), "8.2");
+    let given = then(
+        &given,
+        declare(date!(2026 - 03 - 02), date!(2026 - 03 - 07)),
+    );
+    let twice = decide(
+        &given,
+        declare(date!(2026 - 03 - 08), date!(2026 - 03 - 09)),
+        &services(),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        twice,
+        AgreementError::ForceMajeureInProgress { .. }
+    ));
+}
+
+#[test]
+fn the_end_of_force_majeure_extends_overlapping_subscription_periods() {
+    let mut given = vec![registered_event(Currency::KZT, true), signed_event()];
+    let mut command = invoice_command(InvoiceKind::Subscription, date!(2026 - 02 - 27), "5000.00");
+    command.period = Some(ServicePeriod {
+        from: date!(2026 - 03 - 01),
+        to: date!(2026 - 03 - 31),
+    });
+    given = then(&given, AgreementCommand::IssueInvoice(command));
+    given = then(
+        &given,
+        declare(date!(2026 - 03 - 10), date!(2026 - 03 - 12)),
+    );
+    // 2026-03-10 to 2026-03-19, both included: 10 days.
+    let events = decide(&given, end(date!(2026 - 03 - 19)), &services()).unwrap();
+    assert_eq!(
+        types(&events),
+        ["ForceMajeureEnded", "SubscriptionExtended"]
+    );
+    let AgreementEvent::SubscriptionExtended(extended) = &events[1] else {
+        unreachable!()
+    };
+    assert_eq!(extended.days, 10);
+    assert_eq!(extended.period_to, date!(2026 - 04 - 10));
+    assert_eq!(events[1].clause().as_str(), "8.3");
+}
+
+#[test]
+fn termination_for_force_majeure_needs_more_than_ninety_days_and_a_named_date() {
+    let given = then(
+        &with_invoice(),
+        declare(date!(2026 - 03 - 02), date!(2026 - 03 - 03)),
+    );
+    // Day 90 (2026-05-30) is not enough; day 91 (2026-05-31) is.
+    let day_90 = decide(
+        &given,
+        termination(
+            TerminationGround::ForceMajeure,
+            date!(2026 - 05 - 30),
+            Some(date!(2026 - 06 - 30)),
+        ),
+        &services(),
+    )
+    .unwrap_err();
+    assert_eq!(day_90, AgreementError::NoLongForceMajeure);
+    let unnamed = decide(
+        &given,
+        termination(TerminationGround::ForceMajeure, date!(2026 - 05 - 31), None),
+        &services(),
+    )
+    .unwrap_err();
+    assert_eq!(unnamed, AgreementError::EffectiveDateRequired);
+    let events = decide(
+        &given,
+        termination(
+            TerminationGround::ForceMajeure,
+            date!(2026 - 05 - 31),
+            Some(date!(2026 - 06 - 30)),
+        ),
+        &services(),
+    )
+    .unwrap();
+    let AgreementEvent::TerminationRequested(requested) = &events[0] else {
+        unreachable!()
+    };
+    assert_eq!(requested.effective_on, date!(2026 - 06 - 30));
+    // 5 working days before Tuesday 2026-06-30: Tuesday 2026-06-23.
+    assert_eq!(requested.settlement_due_on, Some(date!(2026 - 06 - 23)));
 }

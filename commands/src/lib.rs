@@ -32,6 +32,8 @@ pub enum AgreementCommand {
     ChargeLatePayment(ChargeLatePayment),
     WaiveLatePayment(WaiveLatePayment),
     Sweep(SweepAgreement),
+    DeclareForceMajeure(DeclareForceMajeure),
+    EndForceMajeure(EndForceMajeure),
 }
 
 impl AgreementCommand {
@@ -50,6 +52,8 @@ impl AgreementCommand {
             Self::ChargeLatePayment(_) => "ChargeLatePayment",
             Self::WaiveLatePayment(_) => "WaiveLatePayment",
             Self::Sweep(_) => "Sweep",
+            Self::DeclareForceMajeure(_) => "DeclareForceMajeure",
+            Self::EndForceMajeure(_) => "EndForceMajeure",
         }
     }
 }
@@ -178,6 +182,25 @@ pub struct SweepAgreement {
     pub as_of: Date,
     /// The operator's policy: charge the fine of §5.9 automatically on each late invoice.
     pub charge_fines: bool,
+}
+
+/// Notify force majeure (§8.2): `POST /v1/agreements/{id}/force-majeure`.
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclareForceMajeure {
+    #[serde(with = "business_date")]
+    pub started_on: Date,
+    #[serde(with = "business_date")]
+    pub notice_received_on: Date,
+    pub description: ReasonNote,
+}
+
+/// Record the end of force majeure (§8.3): `POST /v1/agreements/{id}/force-majeure/end`.
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndForceMajeure {
+    #[serde(with = "business_date")]
+    pub ended_on: Date,
 }
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ pub enum AgreementEvent {
     PenaltyCharged(PenaltyCharged),
     FineCharged(FineCharged),
     LateChargeWaived(LateChargeWaived),
+    ForceMajeureDeclared(ForceMajeureDeclared),
+    ForceMajeureEnded(ForceMajeureEnded),
+    SubscriptionExtended(SubscriptionExtended),
 }
 
 impl AgreementEvent {
@@ -54,6 +57,9 @@ impl AgreementEvent {
             Self::PenaltyCharged(_) => "PenaltyCharged",
             Self::FineCharged(_) => "FineCharged",
             Self::LateChargeWaived(_) => "LateChargeWaived",
+            Self::ForceMajeureDeclared(_) => "ForceMajeureDeclared",
+            Self::ForceMajeureEnded(_) => "ForceMajeureEnded",
+            Self::SubscriptionExtended(_) => "SubscriptionExtended",
         }
     }
 
@@ -71,6 +77,10 @@ impl AgreementEvent {
             Self::Terminated(_) => Clause::SETTLEMENT,
             Self::PenaltyCharged(_) | Self::FineCharged(_) | Self::LateChargeWaived(_) => {
                 Clause::LATE_PAYMENT
+            }
+            Self::ForceMajeureDeclared(_) => Clause::FORCE_MAJEURE_NOTICE,
+            Self::ForceMajeureEnded(_) | Self::SubscriptionExtended(_) => {
+                Clause::FORCE_MAJEURE_TERM
             }
         }
     }
@@ -93,6 +103,9 @@ impl AgreementEvent {
             Self::PenaltyCharged(event) => event.on,
             Self::FineCharged(event) => event.on,
             Self::LateChargeWaived(event) => event.on,
+            Self::ForceMajeureDeclared(event) => event.notice_received_on,
+            Self::ForceMajeureEnded(event) => event.ended_on,
+            Self::SubscriptionExtended(event) => event.on,
         }
     }
 }
@@ -333,6 +346,43 @@ pub struct TerminationRequested {
     pub notice_received_on: Date,
     #[serde(with = "business_date")]
     pub effective_on: Date,
+    /// For a termination after long force majeure: mutual settlement is due no later
+    /// than 5 working days before the effective date (§8.4).
+    #[serde(default, with = "business_date::option")]
+    pub settlement_due_on: Option<Date>,
+}
+
+/// A party notified force majeure (§8.2): within 5 calendar days of its start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForceMajeureDeclared {
+    #[serde(with = "business_date")]
+    pub started_on: Date,
+    #[serde(with = "business_date")]
+    pub notice_received_on: Date,
+    pub description: ReasonNote,
+}
+
+/// Force majeure ended; it lasted `days` calendar days, start and end included (§8.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForceMajeureEnded {
+    #[serde(with = "business_date")]
+    pub started_on: Date,
+    #[serde(with = "business_date")]
+    pub ended_on: Date,
+    pub days: u32,
+}
+
+/// A prepaid subscription period was extended by the duration of force majeure (§8.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionExtended {
+    pub invoice_number: InvoiceNumber,
+    #[serde(with = "business_date")]
+    pub on: Date,
+    pub days: u32,
+    #[serde(with = "business_date")]
+    pub period_to_before: Date,
+    #[serde(with = "business_date")]
+    pub period_to: Date,
 }
 
 /// The agreement ended, fully settled (§10.3). Final: nothing is invoiced after it.

@@ -34,6 +34,10 @@ impl Clause {
     pub const VAT: Clause = Clause("5.11");
     /// §8: force majeure.
     pub const FORCE_MAJEURE: Clause = Clause("8.4");
+    /// §8.2: force majeure is notified within 5 calendar days of its start.
+    pub const FORCE_MAJEURE_NOTICE: Clause = Clause("8.2");
+    /// §8.3: the term is extended by the duration of force majeure.
+    pub const FORCE_MAJEURE_TERM: Clause = Clause("8.3");
     /// §10.1: the agreement is in force from the later of registration and signing.
     pub const IN_FORCE: Clause = Clause("10.1");
     /// §10.2.1: termination by agreement of the parties.

@@ -15,10 +15,11 @@ mod schema;
 mod text;
 
 pub use agreement_event::{
-    AdvanceApplied, AgreementEvent, AgreementSigned, Blocked, DayKind, DueRule, InvoiceIssued,
-    InvoiceLine, PaymentAllocation, PaymentReceived, Registered, Reinstated, ServicePeriod,
-    SettledPart, Suspended, Terminated, TerminationGround, TerminationRequested, Unblocked,
-    UsdRate, VatApplied, EVENT_VERSION,
+    AdvanceApplied, AgreementEvent, AgreementSigned, Blocked, DayKind, DueRule,
+    ForceMajeureDeclared, ForceMajeureEnded, InvoiceIssued, InvoiceLine, PaymentAllocation,
+    PaymentReceived, Registered, Reinstated, ServicePeriod, SettledPart, SubscriptionExtended,
+    Suspended, Terminated, TerminationGround, TerminationRequested, Unblocked, UsdRate, VatApplied,
+    EVENT_VERSION,
 };
 pub use clause::Clause;
 pub use invoice::{InvoiceKind, InvoiceNumber, InvoiceNumberError, Quantity, QuantityError};

@@ -11,8 +11,9 @@ use time::Date;
 
 use aggregates::ParticipantAgreement;
 use commands::{
-    AgreementCommand, ChargeLatePayment, IssueInvoice, LiftRestriction, ReceivePayment, Register,
-    RequestTermination, RestrictAccess, SignAgreement, WaiveLatePayment,
+    AgreementCommand, ChargeLatePayment, DeclareForceMajeure, EndForceMajeure, IssueInvoice,
+    LiftRestriction, ReceivePayment, Register, RequestTermination, RestrictAccess, SignAgreement,
+    WaiveLatePayment,
 };
 use events::{business_date, AgreementEvent, ParticipantId};
 use projections::{AgreementView, InvoiceView, PaymentView};
@@ -37,6 +38,14 @@ pub fn router() -> Router<AppState> {
         .route("/v1/agreements/{id}/termination", post(request_termination))
         .route("/v1/agreements/{id}/charges", post(charge))
         .route("/v1/agreements/{id}/waivers", post(waive))
+        .route(
+            "/v1/agreements/{id}/force-majeure",
+            post(declare_force_majeure),
+        )
+        .route(
+            "/v1/agreements/{id}/force-majeure/end",
+            post(end_force_majeure),
+        )
 }
 
 /// The participant id in the path, parsed (`/v1/agreements/{id}/...`).
@@ -443,4 +452,74 @@ async fn waive(
             clause: events::Clause::LATE_PAYMENT.as_str(),
         }),
     ))
+}
+
+/// The answer to a force majeure command: what was recorded, and the agreement after it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ForceMajeureAnswer {
+    /// The events recorded (`ForceMajeureDeclared`, or `ForceMajeureEnded` and one
+    /// `SubscriptionExtended` per subscription period extended, §8.3).
+    #[schema(value_type = Vec<Object>)]
+    pub recorded: Vec<Value>,
+    pub agreement: AgreementView,
+}
+
+fn force_majeure_answer(committed: &Committed) -> Result<Json<ForceMajeureAnswer>, ApiError> {
+    let recorded = committed
+        .events
+        .iter()
+        .map(|e| {
+            let mut value = serde_json::to_value(&e.payload).unwrap_or(Value::Null);
+            let payload = value
+                .get_mut(e.payload.type_name())
+                .map(Value::take)
+                .unwrap_or(Value::Null);
+            serde_json::json!({"type": e.payload.type_name(), "clause": e.payload.clause().as_str(), "payload": payload})
+        })
+        .collect();
+    let Json(agreement) = view(&committed.agreement)?;
+    Ok(Json(ForceMajeureAnswer {
+        recorded,
+        agreement,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/agreements/{id}/force-majeure", tag = "agreements",
+    request_body = DeclareForceMajeure,
+    params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")),
+    responses((status = 201, description = "Force majeure notified (§8.2)", body = ForceMajeureAnswer)))]
+pub async fn declare_force_majeure(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<DeclareForceMajeure>,
+) -> Result<(StatusCode, Json<ForceMajeureAnswer>), ApiError> {
+    let committed = agreement_command(
+        &state,
+        &id,
+        AgreementCommand::DeclareForceMajeure(command),
+        &context,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, force_majeure_answer(&committed)?))
+}
+
+#[utoipa::path(post, path = "/v1/agreements/{id}/force-majeure/end", tag = "agreements",
+    request_body = EndForceMajeure,
+    params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")),
+    responses((status = 200, description = "Force majeure ended; subscription periods extended (§8.3)", body = ForceMajeureAnswer)))]
+pub async fn end_force_majeure(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<EndForceMajeure>,
+) -> Result<Json<ForceMajeureAnswer>, ApiError> {
+    let committed = agreement_command(
+        &state,
+        &id,
+        AgreementCommand::EndForceMajeure(command),
+        &context,
+    )
+    .await?;
+    force_majeure_answer(&committed)
 }

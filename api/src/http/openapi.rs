@@ -30,6 +30,8 @@ use super::queries;
         agreements::request_termination,
         agreements::charge,
         agreements::waive,
+        agreements::declare_force_majeure,
+        agreements::end_force_majeure,
         queries::list,
         queries::agreement,
         queries::balance,
@@ -136,6 +138,8 @@ mod tests {
         ("get", "/v1/reports/aging"),
         ("get", "/healthz"),
         ("post", "/v1/sweeps"),
+        ("post", "/v1/agreements/{id}/force-majeure"),
+        ("post", "/v1/agreements/{id}/force-majeure/end"),
         ("get", "/v1/reports/dunning"),
     ];
 

@@ -6,7 +6,10 @@ use serde_json::json;
 use crate::helpers::{invoice, participant_ids, spawn_app, Store, OPERATOR_BIN};
 use crate::on_both_stores;
 
-on_both_stores!(a_sweep_suspends_on_day_16_once_and_a_payment_lifts_it);
+on_both_stores!(
+    a_sweep_suspends_on_day_16_once_and_a_payment_lifts_it,
+    force_majeure_is_notified_within_five_days_over_http,
+);
 
 async fn a_sweep_suspends_on_day_16_once_and_a_payment_lifts_it(store: Store) {
     let app = spawn_app(store).await;
@@ -110,5 +113,39 @@ async fn a_sweep_suspends_on_day_16_once_and_a_payment_lifts_it(store: Store) {
         .get_json(&format!("/v1/agreements/{OPERATOR_BIN}?as_of=2026-02-25"))
         .await;
     assert_eq!(before["status"], "suspended");
+    app.finish().await;
+}
+
+async fn force_majeure_is_notified_within_five_days_over_http(store: Store) {
+    let app = spawn_app(store).await;
+    app.signed_agreement(OPERATOR_BIN).await;
+    let path = format!("/v1/agreements/{OPERATOR_BIN}/force-majeure");
+    let count = app.event_count().await;
+    let late = app
+        .post(
+            &path,
+            &json!({"started_on": "2026-03-02", "notice_received_on": "2026-03-08", "description": "flood"}),
+        )
+        .await;
+    assert_eq!(late.status(), 422);
+    let problem: serde_json::Value = late.json().await.unwrap();
+    assert_eq!(problem["clause"], "8.2");
+    assert_eq!(app.event_count().await, count);
+    let in_time = app
+        .post(
+            &path,
+            &json!({"started_on": "2026-03-02", "notice_received_on": "2026-03-07", "description": "flood"}),
+        )
+        .await;
+    assert_eq!(in_time.status(), 201);
+    let answer: serde_json::Value = in_time.json().await.unwrap();
+    assert_eq!(answer["recorded"][0]["type"], "ForceMajeureDeclared");
+    assert_eq!(answer["recorded"][0]["clause"], "8.2");
+    let ended = app
+        .post(&format!("{path}/end"), &json!({"ended_on": "2026-03-20"}))
+        .await;
+    assert_eq!(ended.status(), 200);
+    let answer: serde_json::Value = ended.json().await.unwrap();
+    assert_eq!(answer["recorded"][0]["payload"]["days"], 19);
     app.finish().await;
 }
