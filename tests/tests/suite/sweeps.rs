@@ -149,3 +149,110 @@ async fn force_majeure_is_notified_within_five_days_over_http(store: Store) {
     assert_eq!(answer["recorded"][0]["payload"]["days"], 19);
     app.finish().await;
 }
+
+/// The same agreements, one history each: paid on time, late, partly paid, unpaid.
+async fn dunning_histories(app: &crate::helpers::TestApp) -> Vec<String> {
+    let ids = participant_ids(8);
+    for (index, id) in ids.iter().enumerate() {
+        app.signed_agreement(id).await;
+        let response = app
+            .post(
+                &format!("/v1/agreements/{id}/invoices"),
+                &invoice("2026-02-02", "10000.00"),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        let paid = match index % 4 {
+            0 => Some(("2026-02-09", "11600.00")),
+            1 => Some(("2026-03-20", "11600.00")),
+            2 => Some(("2026-03-01", "100.00")),
+            _ => None,
+        };
+        if let Some((on, amount)) = paid {
+            let response = app
+                .post(
+                    &format!("/v1/agreements/{id}/payments"),
+                    &json!({"reference": format!("R-{index}"), "received_on": on, "amount": amount}),
+                )
+                .await;
+            assert_eq!(response.status(), 201);
+        }
+    }
+    ids
+}
+
+async fn event_types_of(app: &crate::helpers::TestApp, ids: &[String]) -> Vec<Vec<String>> {
+    let mut all = Vec::new();
+    for id in ids {
+        all.push(app.event_types(id).await);
+    }
+    all
+}
+
+/// A sweep killed midway (here: its step run for only the first agreements, as a crash
+/// would leave it) and run again gives exactly the events of one clean run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_sweep_killed_midway_and_resumed_equals_a_clean_run() {
+    let clean = spawn_app(Store::Postgres).await;
+    let ids = dunning_histories(&clean).await;
+    let response = clean
+        .post("/v1/sweeps", &json!({"as_of": "2026-05-20"}))
+        .await;
+    assert_eq!(response.status(), 200);
+
+    let resumed = spawn_app(Store::Postgres).await;
+    assert_eq!(dunning_histories(&resumed).await, ids);
+    let context = api::ledger::CommandContext {
+        actor: "sweep".to_owned(),
+        request_id: "killed".to_owned(),
+        sweep: None,
+    };
+    for id in &ids[..3] {
+        let participant = events::ParticipantId::parse(id).unwrap();
+        let command = commands::AgreementCommand::Sweep(commands::SweepAgreement {
+            as_of: time::macros::date!(2026 - 05 - 20),
+            charge_fines: true,
+        });
+        resumed
+            .ledger
+            .execute(&participant, command, &context)
+            .await
+            .unwrap();
+    }
+    let response = resumed
+        .post("/v1/sweeps", &json!({"as_of": "2026-05-20"}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let report: serde_json::Value = response.json().await.unwrap();
+    // The first three were done before the "crash": the rerun leaves them alone.
+    for id in &ids[..3] {
+        assert!(
+            !report["suspended"].as_array().unwrap().contains(&json!(id)),
+            "{report}"
+        );
+        assert!(
+            !report["fines_charged"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(id)),
+            "{report}"
+        );
+    }
+    assert_eq!(
+        event_types_of(&resumed, &ids).await,
+        event_types_of(&clean, &ids).await
+    );
+    // And what the rules give: unpaid -> suspended and blocked; partly paid -> suspended;
+    // paid late -> fine only; paid on time -> nothing.
+    let types = event_types_of(&clean, &ids).await;
+    let tail = |t: &Vec<String>| t[3..].to_vec();
+    assert_eq!(tail(&types[0]), ["PaymentReceived"]);
+    assert_eq!(tail(&types[1]), ["PaymentReceived", "FineCharged"]);
+    assert_eq!(
+        tail(&types[2]),
+        ["PaymentReceived", "FineCharged", "Suspended"]
+    );
+    assert_eq!(tail(&types[3]), ["FineCharged", "Suspended", "Blocked"]);
+    clean.finish().await;
+    resumed.finish().await;
+}
