@@ -1,7 +1,7 @@
 //! OpenAPI schemas of the vocabulary types (utoipa): each says what it is on the wire,
 //! a string in a fixed format, so the API document tells API consumers the truth.
 
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 
 /// A string schema with a description, an optional pattern and an example.
@@ -51,12 +51,32 @@ string_schema!(
     Some(r"^[1-9][0-9]*$"),
     "1"
 );
-string_schema!(
-    crate::Quantity,
-    "A positive quantity with at most 3 decimals (a JSON number or string)",
-    None,
-    "1"
-);
+/// A quantity is read from a whole JSON number (`2`) or a decimal string (`"1.5"`), and
+/// written as a string.
+impl utoipa::PartialSchema for crate::Quantity {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(crate::Quantity::MAX))
+                    .description(Some("A whole quantity as a JSON number")),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^[0-9]+(\.[0-9]{1,3})?$"))
+                    .description(Some("A quantity with at most 3 decimals as a JSON string")),
+            )
+            .description(Some(
+                "A positive quantity of at most 1000000: a whole JSON number such as 2, or a decimal string with at most 3 decimals such as \"1.5\" (fractional JSON numbers are refused)",
+            ))
+            .examples([serde_json::Value::from(1), serde_json::Value::from("1.5")])
+            .into()
+    }
+}
+impl utoipa::ToSchema for crate::Quantity {}
 string_schema!(
     crate::ParticipantName,
     "The participant's name",

@@ -114,6 +114,8 @@ pub struct EventView {
     pub event_type: String,
     pub version: String,
     pub payload: Value,
+    /// When the event was recorded (RFC 3339, UTC).
+    #[schema(format = DateTime, example = "2026-02-02T09:15:00Z")]
     pub recorded_at: String,
     pub actor: Option<String>,
     pub clause: Option<String>,
@@ -215,7 +217,7 @@ async fn issue_invoice(
     Ok((StatusCode::CREATED, Json(InvoiceView::of(issued, advance))))
 }
 
-#[utoipa::path(post, path = "/v1/agreements/{id}/payments", tag = "agreements", request_body = commands::ReceivePayment, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 201, description = "Payment recorded and allocated (§5.5, CC art. 282); 200 on a repeated reference", body = projections::PaymentView)))]
+#[utoipa::path(post, path = "/v1/agreements/{id}/payments", tag = "agreements", request_body = commands::ReceivePayment, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 201, description = "Payment recorded and allocated (§5.5, CC art. 282)", body = projections::PaymentView), (status = 200, description = "A repeat of a reference already recorded: the first allocation, nothing recorded", body = projections::PaymentView)))]
 async fn receive_payment(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,

@@ -1,10 +1,14 @@
 //! The OpenAPI 3 document (`GET /openapi.json`), generated from the handlers and types.
 //!
-//! Every operation also lists the problem+json errors of API.md (400, 404, 409, 422,
-//! 503), added here once rather than on each handler.
+//! Each handler's `#[utoipa::path]` gives its method, path, parameters, request body and
+//! success answers; the types' `ToSchema` give the wire format (money and amounts are
+//! strings with 2 decimals, dates `YYYY-MM-DD`, ids strings). The problem+json errors of
+//! API.md (400, 404, 409, 413, 415, 422, 503) are added here once, to the operations that
+//! can answer them, rather than on each handler.
 
 use axum::Json;
-use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilder};
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::OpenApi;
 
 use super::agreements;
@@ -15,7 +19,7 @@ use super::queries;
 #[openapi(
     info(
         title = "edoc-ledger",
-        description = "The event-sourced contract and billing ledger of the E-DOC portal. Money is a JSON string with 2 decimals; dates are YYYY-MM-DD in Kazakhstan; every rule names its clause of the public offer."
+        description = "The event-sourced contract and billing ledger of the E-DOC portal. Money is a JSON string with 2 decimals; dates are YYYY-MM-DD in Kazakhstan; every rule names its clause of the public offer. Errors are RFC 9457 problem details (application/problem+json)."
     ),
     paths(
         agreements::register,
@@ -43,79 +47,127 @@ use super::queries;
         super::health,
         super::sweeps::sweep,
         super::sweeps::dunning,
+        openapi_json,
     ),
-    components(schemas(Problem))
+    components(schemas(Problem, events::ParticipantId, events::Money, events::Amount))
 )]
 pub struct ApiDoc;
 
-/// The document with the shared error responses added to every operation.
-pub fn document() -> Document {
-    let mut document = ApiDoc::openapi();
-    let problem = |description: &str| {
+/// The path of this document.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
+/// The problem+json answer with a description.
+fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
         ResponseBuilder::new()
             .description(description)
             .content(
                 "application/problem+json",
                 ContentBuilder::new()
-                    .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
-                        "Problem",
-                    ))))
+                    .schema(Some(RefOr::Ref(Ref::from_schema_name("Problem"))))
                     .build(),
             )
-            .build()
-    };
-    for item in document.paths.paths.values_mut() {
+            .build(),
+    )
+}
+
+/// The errors an operation can answer, by what it is (API.md, "Errors").
+fn errors_of(path: &str, operation: &Operation) -> Vec<(&'static str, &'static str)> {
+    if path == OPENAPI_PATH {
+        return Vec::new();
+    }
+    if path == "/healthz" {
+        return vec![("503", "The event store does not answer")];
+    }
+    let is_command = operation.request_body.is_some();
+    let mut errors = vec![(
+        "400",
+        "Malformed input: bad JSON, an unknown field or parameter, a bad date, id or amount",
+    )];
+    if path.contains("{id}") {
+        errors.push((
+            "404",
+            "No agreement is registered for the participant (as of the date), or no such invoice",
+        ));
+    }
+    if is_command {
+        errors.push((
+            "409",
+            "Conflicts with the agreement's state or a concurrent write; nothing was recorded",
+        ));
+        errors.push(("413", "The request body is too large"));
+        errors.push((
+            "415",
+            "The request body is not sent as `Content-Type: application/json`",
+        ));
+        errors.push((
+            "422",
+            "Well-formed but breaks a rule of the offer; `clause` names it; nothing was recorded",
+        ));
+    } else {
+        errors.push((
+            "422",
+            "Reference data needed for a figure (MRP, rates) is missing; `clause` names the rule",
+        ));
+    }
+    errors.push((
+        "503",
+        "The event store does not answer; nothing was recorded, retry later",
+    ));
+    errors
+}
+
+/// The document with the shared error answers added to every operation, and the
+/// agreement id in every path described as the participant's BIN/IIN.
+pub fn document() -> Document {
+    let mut document = ApiDoc::openapi();
+    for (path, item) in document.paths.paths.iter_mut() {
         let operations = [
             item.get.as_mut(),
             item.post.as_mut(),
             item.put.as_mut(),
+            item.patch.as_mut(),
             item.delete.as_mut(),
         ];
         for operation in operations.into_iter().flatten() {
-            let is_command = operation.request_body.is_some();
-            let mut errors = vec![
-                (
-                    "400",
-                    "Malformed input: bad JSON, unknown field, bad date, id or amount",
-                ),
-                ("404", "Unknown agreement or invoice"),
-                (
-                    "503",
-                    "The event store does not answer; nothing was recorded",
-                ),
-            ];
-            if is_command {
-                errors.push((
-                    "409",
-                    "Conflicts with the agreement's state or a concurrent write",
-                ));
-                errors.push(("422", "Breaks a rule of the offer; `clause` names it"));
-            } else {
-                errors.push(("422", "Reference data needed for a figure is missing"));
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if parameter.name == "id" && parameter.parameter_in == ParameterIn::Path {
+                    parameter.schema = Some(RefOr::Ref(Ref::from_schema_name("ParticipantId")));
+                }
             }
-            for (status, description) in errors {
+            for (status, description) in errors_of(path, operation) {
                 operation
                     .responses
                     .responses
                     .entry(status.to_owned())
-                    .or_insert_with(|| RefOr::T(problem(description)));
+                    .or_insert_with(|| problem(description));
             }
         }
     }
     document
 }
 
-/// `GET /openapi.json`.
+/// `GET /openapi.json`: this document. No token needed (API.md).
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "The OpenAPI 3 document of this API", content_type = "application/json", body = Object)))]
 pub async fn openapi_json() -> Json<Document> {
     Json(document())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use serde_json::Value;
+
     use super::*;
 
-    /// Every route the router serves (but the document itself and the fallbacks).
+    /// Every route the router serves (but the fallbacks), written once. The tests below
+    /// compare it both ways with the document and with the router's `.route(...)` calls.
+    /// Not here because not implemented yet: `GET /v1/audit/verify`, `GET /metrics`.
     const ROUTES: &[(&str, &str)] = &[
+        ("get", "/healthz"),
+        ("get", "/openapi.json"),
         ("post", "/v1/agreements"),
         ("get", "/v1/agreements"),
         ("get", "/v1/agreements/{id}"),
@@ -131,54 +183,385 @@ mod tests {
         ("post", "/v1/agreements/{id}/termination"),
         ("post", "/v1/agreements/{id}/charges"),
         ("post", "/v1/agreements/{id}/waivers"),
+        ("post", "/v1/agreements/{id}/force-majeure"),
+        ("post", "/v1/agreements/{id}/force-majeure/end"),
         ("get", "/v1/agreements/{id}/balance"),
         ("get", "/v1/agreements/{id}/penalties"),
         ("get", "/v1/agreements/{id}/statement"),
         ("get", "/v1/agreements/{id}/journal"),
         ("get", "/v1/reports/aging"),
-        ("get", "/healthz"),
-        ("post", "/v1/sweeps"),
-        ("post", "/v1/agreements/{id}/force-majeure"),
-        ("post", "/v1/agreements/{id}/force-majeure/end"),
         ("get", "/v1/reports/dunning"),
+        ("post", "/v1/sweeps"),
     ];
 
-    #[test]
-    fn the_document_describes_every_route_and_nothing_else() {
-        let value = serde_json::to_value(document()).unwrap();
-        let mut documented = Vec::new();
-        for (path, item) in value["paths"].as_object().unwrap() {
-            for method in item.as_object().unwrap().keys() {
-                documented.push((method.clone(), path.clone()));
-            }
-        }
-        documented.sort();
-        let mut expected: Vec<(String, String)> = ROUTES
+    const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+    fn listed() -> BTreeSet<(String, String)> {
+        let routes: BTreeSet<_> = ROUTES
             .iter()
             .map(|(m, p)| (m.to_string(), p.to_string()))
             .collect();
-        expected.sort();
-        assert_eq!(documented, expected);
+        assert_eq!(routes.len(), ROUTES.len(), "a route is listed twice");
+        routes
+    }
+
+    fn json() -> Value {
+        serde_json::to_value(document()).unwrap()
+    }
+
+    fn documented(value: &Value) -> BTreeSet<(String, String)> {
+        let mut documented = BTreeSet::new();
+        for (path, item) in value["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                assert!(METHODS.contains(&method.as_str()), "{method} {path}");
+                documented.insert((method.clone(), path.clone()));
+            }
+        }
+        documented
+    }
+
+    /// Index just past the `)` that closes the `(` just before `start`.
+    fn closing(text: &str, start: usize) -> usize {
+        let mut depth = 1;
+        for (offset, c) in text[start..].char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return start + offset + 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        panic!("unbalanced `.route(` at {start}");
+    }
+
+    /// The (method, path) pairs of every `.route("...", get(..).post(..))` in the HTTP
+    /// module's source: what the router serves, read without starting a server.
+    fn routed() -> BTreeSet<(String, String)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+        let mut routes = BTreeSet::new();
+        let mut files = Vec::new();
+        let mut pending = vec![dir];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !path.ends_with("openapi.rs")
+                {
+                    files.push(path);
+                }
+            }
+        }
+        for file in files {
+            let source = std::fs::read_to_string(&file).unwrap();
+            for unsupported in [
+                ".nest(",
+                ".route_service(",
+                ".nest_service(",
+                "on(MethodFilter",
+            ] {
+                assert!(
+                    !source.contains(unsupported),
+                    "{}: `{unsupported}` is not read by this test; teach it",
+                    file.display()
+                );
+            }
+            for (start, _) in source.match_indices(".route(") {
+                let open = start + ".route(".len();
+                let call = &source[open..closing(&source, open)];
+                let path = call.split('"').nth(1).unwrap_or_else(|| {
+                    panic!("{}: a route without a literal path", file.display())
+                });
+                let handlers = &call[call.find(',').expect("a route has handlers")..];
+                let mut methods = 0;
+                for method in METHODS {
+                    let token = format!("{method}(");
+                    for (at, _) in handlers.match_indices(&token) {
+                        let before = handlers[..at].chars().next_back();
+                        if before.is_none_or(|c| !(c.is_alphanumeric() || c == '_')) {
+                            routes.insert((method.to_owned(), path.to_owned()));
+                            methods += 1;
+                        }
+                    }
+                }
+                assert!(methods > 0, "{}: no method read for {path}", file.display());
+            }
+        }
+        routes
     }
 
     #[test]
-    fn money_is_a_string_and_errors_are_problems() {
-        let value = serde_json::to_value(document()).unwrap();
-        let schemas = &value["components"]["schemas"];
-        assert_eq!(schemas["Money"]["type"], "string", "{}", schemas["Money"]);
-        assert_eq!(schemas["Amount"]["type"], "string");
-        let balance = &schemas["BalanceView"]["properties"]["total_due"];
-        assert_eq!(balance["$ref"], "#/components/schemas/Money", "{balance}");
-        let payment = &value["paths"]["/v1/agreements/{id}/payments"]["post"];
-        assert!(payment["responses"]["422"]["content"]["application/problem+json"].is_object());
-        assert!(payment["requestBody"].is_object());
-        let balance_get = &value["paths"]["/v1/agreements/{id}/balance"]["get"];
-        let params: Vec<&str> = balance_get["parameters"]
+    fn the_document_describes_every_route_and_nothing_else() {
+        let listed = listed();
+        let documented = documented(&json());
+        let missing: Vec<_> = listed.difference(&documented).collect();
+        let extra: Vec<_> = documented.difference(&listed).collect();
+        assert!(
+            missing.is_empty(),
+            "in ROUTES but not documented: {missing:?}"
+        );
+        assert!(extra.is_empty(), "documented but not in ROUTES: {extra:?}");
+    }
+
+    #[test]
+    fn the_list_is_what_the_router_serves() {
+        let listed = listed();
+        let routed = routed();
+        let missing: Vec<_> = routed.difference(&listed).collect();
+        let extra: Vec<_> = listed.difference(&routed).collect();
+        assert!(missing.is_empty(), "routed but not in ROUTES: {missing:?}");
+        assert!(extra.is_empty(), "in ROUTES but not routed: {extra:?}");
+    }
+
+    fn resolve<'a>(value: &'a Value, mut schema: &'a Value) -> &'a Value {
+        while let Some(reference) = schema["$ref"].as_str() {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            schema = &value["components"]["schemas"][name];
+            assert!(schema.is_object(), "dangling {reference}");
+        }
+        schema
+    }
+
+    /// A property of an object schema, looking through `allOf`.
+    fn property<'a>(value: &'a Value, schema: &'a Value, name: &str) -> Option<&'a Value> {
+        let schema = resolve(value, schema);
+        if let Some(found) = schema["properties"].get(name) {
+            return Some(found);
+        }
+        schema["allOf"]
             .as_array()
-            .unwrap()
+            .into_iter()
+            .flatten()
+            .find_map(|part| property(value, part, name))
+    }
+
+    fn assert_money(value: &Value, schema_name: &str, field: &str) {
+        let schema = &value["components"]["schemas"][schema_name];
+        assert!(schema.is_object(), "no schema {schema_name}");
+        let field_schema = property(value, schema, field)
+            .unwrap_or_else(|| panic!("{schema_name} has no field `{field}`"));
+        let money = resolve(value, field_schema);
+        assert_eq!(money["type"], "string", "{schema_name}.{field}: {money}");
+        assert!(
+            money["pattern"].is_string(),
+            "{schema_name}.{field}: {money}"
+        );
+        assert_eq!(money["examples"][0], "12500.00", "{schema_name}.{field}");
+    }
+
+    #[test]
+    fn money_is_a_string_with_two_decimals() {
+        let value = json();
+        let schemas = value["components"]["schemas"].as_object().unwrap();
+        for name in ["Money", "Amount"] {
+            assert_eq!(schemas[name]["type"], "string", "{}", schemas[name]);
+        }
+        // The money fields API.md names, answers and request bodies alike.
+        let money = [
+            (
+                "BalanceView",
+                &[
+                    "invoiced",
+                    "paid",
+                    "outstanding",
+                    "penalties_accrued",
+                    "penalties_charged",
+                    "fines",
+                    "advance",
+                    "total_due",
+                ][..],
+            ),
+            (
+                "InvoiceView",
+                &["net", "vat", "total", "settled_from_advance", "outstanding"],
+            ),
+            ("InvoiceLineView", &["unit_price", "amount"]),
+            (
+                "InvoiceStatusView",
+                &["total", "paid", "outstanding", "penalty_accrued", "fine"],
+            ),
+            ("PenaltyView", &["base", "amount", "fine"]),
+            (
+                "StatementView",
+                &["opening", "closing", "debits", "credits"],
+            ),
+            ("StatementLine", &["debit", "credit"]),
+            ("PaymentView", &["amount", "advance"]),
+            ("AllocationView", &["principal", "penalty", "fine"]),
+            (
+                "AgingBuckets",
+                &["current", "1_15", "16_30", "31_90", "over_90", "total"],
+            ),
+            (
+                "AgingRow",
+                &["current", "1_15", "16_30", "31_90", "over_90", "total"],
+            ),
+            ("AgingTotals", &["total"]),
+            ("AgreementView", &["advance"]),
+            ("TerminationAnswer", &["advance"]),
+            ("ChargeAnswer", &["amount", "settled_from_advance"]),
+            (
+                "WaiverAnswer",
+                &["amount", "charged_part", "uncharged_part"],
+            ),
+            ("JournalView", &["debits", "credits"]),
+            ("Posting", &["debit", "credit"]),
+            ("InvoiceLineRequest", &["unit_price"]),
+            ("ReceivePayment", &["amount"]),
+            ("WaiveLatePayment", &["amount"]),
+        ];
+        for (schema, fields) in money {
+            for field in fields {
+                assert_money(&value, schema, field);
+            }
+        }
+        // Nowhere does money appear as the events' `{"amount", "currency"}` object.
+        for (name, schema) in schemas {
+            if let Some(amount) = schema["properties"].get("amount") {
+                let amount = resolve(&value, amount);
+                assert_eq!(amount["type"], "string", "{name}.amount: {amount}");
+            }
+        }
+    }
+
+    #[test]
+    fn dates_and_ids_say_their_format() {
+        let value = json();
+        let schemas = &value["components"]["schemas"];
+        assert_eq!(
+            schemas["BalanceView"]["properties"]["as_of"]["format"],
+            "date"
+        );
+        assert_eq!(
+            schemas["Register"]["properties"]["registered_on"]["format"],
+            "date"
+        );
+        assert_eq!(schemas["ParticipantId"]["type"], "string");
+        assert_eq!(schemas["ParticipantId"]["pattern"], "^[0-9]{12}$");
+        assert_eq!(schemas["InvoiceNumber"]["type"], "string");
+    }
+
+    fn parameters(value: &Value, method: &str, path: &str) -> Vec<(String, String)> {
+        value["paths"][path][method]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                (
+                    p["in"].as_str().unwrap().to_owned(),
+                    p["name"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_operation_has_its_parameters_body_and_answers() {
+        let value = json();
+        for (method, path) in ROUTES {
+            let operation = &value["paths"][path][method];
+            let parameters = parameters(&value, method, path);
+            let mut expected = Vec::new();
+            if path.contains("{id}") {
+                expected.push(("path".to_owned(), "id".to_owned()));
+                let id = &operation["parameters"][0];
+                assert_eq!(id["required"], true, "{method} {path}");
+                assert_eq!(id["schema"]["$ref"], "#/components/schemas/ParticipantId");
+            }
+            let query: &[&str] = match (*method, *path) {
+                ("get", "/v1/agreements") => &["status", "page", "per_page", "as_of"],
+                ("get", "/v1/agreements/{id}/statement") => &["from", "to", "as_of"],
+                ("get", "/v1/reports/dunning") => &["as_of", "charge_fines"],
+                ("get", "/healthz" | "/openapi.json" | "/v1/agreements/{id}/events") => &[],
+                ("get", _) => &["as_of"],
+                _ => &[],
+            };
+            expected.extend(query.iter().map(|q| ("query".to_owned(), q.to_string())));
+            assert_eq!(parameters, expected, "{method} {path}");
+            for (_, name) in &parameters {
+                if ["as_of", "from", "to"].contains(&name.as_str()) {
+                    let parameter = operation["parameters"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|p| p["name"] == name.as_str())
+                        .unwrap();
+                    assert_eq!(
+                        parameter["schema"]["format"], "date",
+                        "{method} {path} {name}"
+                    );
+                    assert_eq!(parameter["required"], false, "{method} {path} {name}");
+                }
+            }
+
+            let responses = operation["responses"].as_object().unwrap();
+            let success: Vec<_> = responses.keys().filter(|s| s.starts_with('2')).collect();
+            assert!(!success.is_empty(), "{method} {path}: no success answer");
+            for status in &success {
+                assert!(
+                    responses[*status]["content"]["application/json"]["schema"].is_object(),
+                    "{method} {path} {status}"
+                );
+            }
+            let is_command = *method == "post";
+            assert_eq!(
+                operation["requestBody"].is_object(),
+                is_command,
+                "{method} {path}"
+            );
+            if is_command {
+                assert_eq!(
+                    operation["requestBody"]["required"], true,
+                    "{method} {path}"
+                );
+            }
+            let mut errors = match *path {
+                "/openapi.json" => vec![],
+                "/healthz" => vec!["503"],
+                _ if is_command => vec!["400", "409", "413", "415", "422", "503"],
+                _ => vec!["400", "422", "503"],
+            };
+            if path.contains("{id}") {
+                errors.push("404");
+            }
+            for status in errors {
+                let problem = &responses
+                    .get(status)
+                    .unwrap_or_else(|| panic!("{method} {path}: no {status}"))["content"];
+                assert_eq!(
+                    problem["application/problem+json"]["schema"]["$ref"],
+                    "#/components/schemas/Problem",
+                    "{method} {path} {status}"
+                );
+            }
+        }
+        let payment = &value["paths"]["/v1/agreements/{id}/payments"]["post"]["responses"];
+        assert!(payment["201"].is_object() && payment["200"].is_object());
+    }
+
+    #[test]
+    fn list_paging_matches_the_code() {
+        let value = json();
+        let list = value["paths"]["/v1/agreements"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        let per_page = list.iter().find(|p| p["name"] == "per_page").unwrap();
+        assert_eq!(per_page["schema"]["maximum"], crate::store::PAGE_SIZE_MAX);
+        assert_eq!(per_page["schema"]["default"], queries::PAGE_SIZE_DEFAULT);
+        let status = list.iter().find(|p| p["name"] == "status").unwrap();
+        let status = resolve(&value, &status["schema"]);
+        let codes: Vec<_> = aggregates::AgreementStatus::ALL.map(|s| s.code()).to_vec();
+        let documented: Vec<_> = status["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{status}"))
             .iter()
-            .map(|p| p["name"].as_str().unwrap())
+            .map(|c| c.as_str().unwrap())
             .collect();
-        assert_eq!(params, ["id", "as_of"]);
+        assert_eq!(documented, codes);
     }
 }

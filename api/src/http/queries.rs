@@ -56,6 +56,8 @@ pub const PAGE_SIZE_DEFAULT: u32 = 50;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AsOfQuery {
+    /// The view as of the end of this business day (YYYY-MM-DD, Kazakhstan); default today.
+    #[param(value_type = Option<String>, format = Date, example = "2026-03-01")]
     pub as_of: Option<String>,
 }
 
@@ -151,8 +153,14 @@ async fn journal(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StatementQuery {
+    /// The first day of the statement (YYYY-MM-DD); default the registration date.
+    #[param(value_type = Option<String>, format = Date, example = "2026-01-01")]
     pub from: Option<String>,
+    /// The last day of the statement (YYYY-MM-DD); default `as_of`.
+    #[param(value_type = Option<String>, format = Date, example = "2026-03-31")]
     pub to: Option<String>,
+    /// The statement as of the end of this business day (YYYY-MM-DD); default today.
+    #[param(value_type = Option<String>, format = Date, example = "2026-03-31")]
     pub as_of: Option<String>,
 }
 
@@ -178,9 +186,17 @@ async fn statement(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Only agreements in this status as of `as_of`; all when not given.
+    #[param(value_type = Option<aggregates::AgreementStatus>)]
     pub status: Option<String>,
+    /// The page, from 1.
+    #[param(minimum = 1, default = 1, example = 1)]
     pub page: Option<u32>,
+    /// Agreements per page.
+    #[param(minimum = 1, maximum = 500, default = 50, example = 50)]
     pub per_page: Option<u32>,
+    /// The agreements as of the end of this business day (YYYY-MM-DD); default today.
+    #[param(value_type = Option<String>, format = Date, example = "2026-03-01")]
     pub as_of: Option<String>,
 }
 

@@ -27,6 +27,7 @@ pub struct SweepRequest {
     pub as_of: Date,
     /// Charge the §5.9 fine on each late invoice (the operator's policy; default true).
     #[serde(default)]
+    #[schema(default = true)]
     pub charge_fines: Option<bool>,
 }
 
@@ -57,7 +58,11 @@ pub async fn sweep(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DunningQuery {
+    /// The date the sweep would run as of (YYYY-MM-DD); default today.
+    #[param(value_type = Option<String>, format = Date, example = "2026-03-01")]
     pub as_of: Option<String>,
+    /// Whether the sweep would charge the §5.9 fine on each late invoice; default true.
+    #[param(default = true)]
     pub charge_fines: Option<bool>,
 }
 
