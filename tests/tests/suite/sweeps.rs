@@ -9,6 +9,7 @@ use crate::on_both_stores;
 on_both_stores!(
     a_sweep_suspends_on_day_16_once_and_a_payment_lifts_it,
     force_majeure_is_notified_within_five_days_over_http,
+    a_termination_waits_for_settlement_then_the_sweep_ends_it,
 );
 
 async fn a_sweep_suspends_on_day_16_once_and_a_payment_lifts_it(store: Store) {
@@ -255,4 +256,77 @@ async fn postgres_a_sweep_killed_midway_and_resumed_equals_a_clean_run() {
     assert_eq!(tail(&types[3]), ["FineCharged", "Suspended", "Blocked"]);
     clean.finish().await;
     resumed.finish().await;
+}
+
+/// §10.2.2 and §10.3 end to end: a participant's notice takes effect 15 days later, but
+/// only once everything is settled; after that nothing more is invoiced.
+async fn a_termination_waits_for_settlement_then_the_sweep_ends_it(store: Store) {
+    let app = spawn_app(store).await;
+    app.signed_agreement(OPERATOR_BIN).await;
+    let id = OPERATOR_BIN;
+    assert_eq!(
+        app.post(
+            &format!("/v1/agreements/{id}/invoices"),
+            &invoice("2026-02-02", "10000.00")
+        )
+        .await
+        .status(),
+        201
+    );
+    let notice = app
+        .post(
+            &format!("/v1/agreements/{id}/termination"),
+            &json!({"ground": "participant_notice", "notice_received_on": "2026-02-03"}),
+        )
+        .await;
+    assert_eq!(notice.status(), 200);
+    let notice: serde_json::Value = notice.json().await.unwrap();
+    assert_eq!(notice["effective_on"], "2026-02-18");
+
+    // On the effective date the invoice is unpaid: still pending (§10.3).
+    let swept: serde_json::Value = app
+        .post(
+            "/v1/sweeps",
+            &json!({"as_of": "2026-02-18", "charge_fines": false}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(swept["terminated"], json!([]));
+    let agreement = app
+        .get_json(&format!("/v1/agreements/{id}?as_of=2026-02-18"))
+        .await;
+    assert_eq!(agreement["status"], "termination_pending");
+
+    // Settled: the next sweep ends the agreement; no invoice after that.
+    let paid = app
+        .post(
+            &format!("/v1/agreements/{id}/payments"),
+            &json!({"reference": "KASPI-9", "received_on": "2026-02-19", "amount": "11600.00"}),
+        )
+        .await;
+    assert_eq!(paid.status(), 201);
+    let swept: serde_json::Value = app
+        .post(
+            "/v1/sweeps",
+            &json!({"as_of": "2026-02-19", "charge_fines": false}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(swept["terminated"], json!([id]), "{swept}");
+    let agreement = app.get_json(&format!("/v1/agreements/{id}")).await;
+    assert_eq!(agreement["status"], "terminated");
+    let late_invoice = app
+        .post(
+            &format!("/v1/agreements/{id}/invoices"),
+            &invoice("2026-03-02", "100.00"),
+        )
+        .await;
+    assert_eq!(late_invoice.status(), 409);
+    let problem: serde_json::Value = late_invoice.json().await.unwrap();
+    assert_eq!(problem["clause"], "10.3");
+    app.finish().await;
 }
