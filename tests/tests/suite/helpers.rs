@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use api::ledger::Ledger;
+use api::ledger::{Clock, Ledger};
 use api::settings::{ServeSettings, StoreSettings};
 use api::startup::Application;
 use serde_json::{json, Value};
@@ -93,6 +93,8 @@ pub async fn drop_postgres_database(name: &str) {
 
 /// Everything a test needs to talk to one running server.
 pub struct TestApp {
+    /// The clock the server reads; the machine's unless the test fixed one.
+    pub clock: Option<Arc<dyn Clock>>,
     pub address: String,
     pub client: reqwest::Client,
     pub ledger: Arc<Ledger>,
@@ -105,7 +107,29 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
+/// A clock stopped at one instant: the server believes it is that day in Kazakhstan.
+pub struct FixedClock(pub time::OffsetDateTime);
+
+impl Clock for FixedClock {
+    fn now_utc(&self) -> time::OffsetDateTime {
+        self.0
+    }
+}
+
+/// A server whose "today" is `today` (noon in Kazakhstan), for rules that need dates
+/// after the machine's today.
+pub async fn spawn_app_on(store: Store, today: time::Date) -> TestApp {
+    let noon = today
+        .with_time(time::macros::time!(12:00))
+        .assume_offset(time::macros::offset!(+5));
+    spawn_app_with(store, Some(Arc::new(FixedClock(noon)))).await
+}
+
 pub async fn spawn_app(store: Store) -> TestApp {
+    spawn_app_with(store, None).await
+}
+
+async fn spawn_app_with(store: Store, clock: Option<Arc<dyn Clock>>) -> TestApp {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let reference_dir = directory.path().join("reference");
     std::fs::create_dir_all(&reference_dir).unwrap();
@@ -131,7 +155,7 @@ pub async fn spawn_app(store: Store) -> TestApp {
         daily_sweep_at: None,
         sweep_no_fines: false,
     };
-    let mut app = start(store, store_settings, serve_settings).await;
+    let mut app = start(store, store_settings, serve_settings, clock).await;
     app.database_name = database_name;
     app.directory = Some(directory);
     app
@@ -141,10 +165,15 @@ async fn start(
     store: Store,
     store_settings: StoreSettings,
     serve_settings: ServeSettings,
+    clock: Option<Arc<dyn Clock>>,
 ) -> TestApp {
-    let application = Application::build(&store_settings, &serve_settings)
-        .await
-        .expect("the server starts");
+    let application = match &clock {
+        Some(clock) => {
+            Application::build_with_clock(&store_settings, &serve_settings, clock.clone()).await
+        }
+        None => Application::build(&store_settings, &serve_settings).await,
+    }
+    .expect("the server starts");
     let address = format!("http://{}", application.address());
     let ledger = application.ledger();
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -152,6 +181,7 @@ async fn start(
         let _ = stopped.await;
     }));
     TestApp {
+        clock,
         address,
         client: reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
@@ -255,6 +285,7 @@ impl TestApp {
             self.store,
             self.store_settings.clone(),
             self.serve_settings.clone(),
+            self.clock.clone(),
         )
         .await;
         restarted.database_name = self.database_name.take();

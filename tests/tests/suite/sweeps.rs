@@ -148,6 +148,33 @@ async fn force_majeure_is_notified_within_five_days_over_http(store: Store) {
     assert_eq!(ended.status(), 200);
     let answer: serde_json::Value = ended.json().await.unwrap();
     assert_eq!(answer["recorded"][0]["payload"]["days"], 19);
+    // 19 days of force majeure do not allow a termination on that ground (§8.4)...
+    let termination = format!("/v1/agreements/{OPERATOR_BIN}/termination");
+    let refused = app
+        .post(
+            &termination,
+            &json!({"ground": "force_majeure", "notice_received_on": "2026-03-21", "effective_on": "2026-04-30"}),
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let problem: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(problem["clause"], "8.4");
+    // ...a court's decision does, on the date it names (§10.2.3); with nothing owed the
+    // sweep of that date ends the agreement (§10.3).
+    let court = app
+        .post(
+            &termination,
+            &json!({"ground": "court", "notice_received_on": "2026-03-21", "effective_on": "2026-03-25"}),
+        )
+        .await;
+    assert_eq!(court.status(), 200);
+    let swept: serde_json::Value = app
+        .post("/v1/sweeps", &json!({"as_of": "2026-03-25"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(swept["terminated"], json!([OPERATOR_BIN]), "{swept}");
     app.finish().await;
 }
 
@@ -334,7 +361,7 @@ async fn a_termination_waits_for_settlement_then_the_sweep_ends_it(store: Store)
 /// §4.2 block boundary over HTTP on PostgreSQL from a due date of 31 January (2025):
 /// "3 months after" is 30 April (the month is shorter), so the block applies from 1 May;
 /// the sweep of 30 April only suspends. (30 November is covered by the unit tests of
-/// `block_day` and the simulation: an invoice due then falls due in the future here.)
+/// `postgres_a_block_from_a_due_date_of_30_november_applies_from_1_march`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_block_from_a_due_date_of_31_january_applies_from_1_may() {
     let app = spawn_app(Store::Postgres).await;
@@ -424,5 +451,47 @@ async fn postgres_a_block_from_a_due_date_of_31_january_applies_from_1_may() {
         .await
         .unwrap();
     assert_eq!(swept["terminated"], json!([]), "{swept}");
+    app.finish().await;
+}
+
+/// The same from a due date of 30 November (2026, on a server whose today is in March
+/// 2027): "3 months after" is 28 February, so the block applies from 1 March.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_block_from_a_due_date_of_30_november_applies_from_1_march() {
+    let app =
+        crate::helpers::spawn_app_on(Store::Postgres, time::macros::date!(2027 - 03 - 15)).await;
+    app.signed_agreement(OPERATOR_BIN).await;
+    // Monday 2026-11-23 + 5 banking days = Monday 2026-11-30.
+    let issued: serde_json::Value = app
+        .post(
+            &format!("/v1/agreements/{OPERATOR_BIN}/invoices"),
+            &invoice("2026-11-23", "1000.00"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(issued["due_on"], "2026-11-30");
+    let feb_28: serde_json::Value = app
+        .post(
+            "/v1/sweeps",
+            &json!({"as_of": "2027-02-28", "charge_fines": false}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(feb_28["suspended"], json!([OPERATOR_BIN]), "{feb_28}");
+    assert_eq!(feb_28["blocked"], json!([]));
+    let mar_1: serde_json::Value = app
+        .post(
+            "/v1/sweeps",
+            &json!({"as_of": "2027-03-01", "charge_fines": false}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mar_1["blocked"], json!([OPERATOR_BIN]), "{mar_1}");
     app.finish().await;
 }
