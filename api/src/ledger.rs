@@ -206,11 +206,39 @@ impl Ledger {
                 ledger.update(envelope);
             }
             let ledger_row = LedgerRow::of(&ledger)?;
-            let serialized = envelopes
+            let mut serialized = envelopes
                 .iter()
                 .map(SerializedEvent::try_from)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| StoreError::Corrupt(format!("an event cannot be written: {e}")))?;
+            // The hash chain (tamper evidence): each event's hash covers its content and
+            // the previous event's hash, computed here as the events are recorded.
+            let mut prev_hash = history
+                .last()
+                .and_then(|e| e.metadata.get(crate::audit::HASH_KEY).cloned())
+                .unwrap_or_else(|| crate::audit::GENESIS.to_owned());
+            for event in &mut serialized {
+                let hash = crate::audit::event_hash(
+                    &event.aggregate_id,
+                    event.sequence as u64,
+                    &event.event_type,
+                    &event.event_version,
+                    &event.payload,
+                    &event.metadata,
+                    &prev_hash,
+                );
+                if let serde_json::Value::Object(metadata) = &mut event.metadata {
+                    metadata.insert(
+                        crate::audit::PREV_HASH_KEY.to_owned(),
+                        serde_json::Value::from(prev_hash.clone()),
+                    );
+                    metadata.insert(
+                        crate::audit::HASH_KEY.to_owned(),
+                        serde_json::Value::from(hash.clone()),
+                    );
+                }
+                prev_hash = hash;
+            }
             let claimed: Vec<_> = envelopes
                 .iter()
                 .filter_map(|e| match &e.payload {

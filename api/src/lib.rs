@@ -1,6 +1,7 @@
 //! edoc-ledger's edge: the HTTP API, the command-line program and the event-store
 //! adapters. The only crate that touches the network, the disk and the clock.
 
+pub mod audit;
 pub mod http;
 pub mod ledger;
 pub mod metrics;

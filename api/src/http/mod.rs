@@ -2,6 +2,7 @@
 //! request passes through.
 
 pub mod agreements;
+pub mod audit;
 pub mod error;
 pub mod json;
 pub mod openapi;
@@ -46,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .merge(agreements::router())
         .merge(queries::router())
         .merge(sweeps::router())
+        .merge(audit::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -47,6 +47,7 @@ use super::queries;
         super::health,
         super::sweeps::sweep,
         super::sweeps::dunning,
+        super::audit::verify,
         openapi_json,
     ),
     components(schemas(Problem, events::ParticipantId, events::Money, events::Amount))
@@ -191,6 +192,7 @@ mod tests {
         ("get", "/v1/agreements/{id}/journal"),
         ("get", "/v1/reports/aging"),
         ("get", "/v1/reports/dunning"),
+        ("get", "/v1/audit/verify"),
         ("post", "/v1/sweeps"),
     ];
 
@@ -477,7 +479,13 @@ mod tests {
                 ("get", "/v1/agreements") => &["status", "page", "per_page", "as_of"],
                 ("get", "/v1/agreements/{id}/statement") => &["from", "to", "as_of"],
                 ("get", "/v1/reports/dunning") => &["as_of", "charge_fines"],
-                ("get", "/healthz" | "/openapi.json" | "/v1/agreements/{id}/events") => &[],
+                (
+                    "get",
+                    "/healthz"
+                    | "/openapi.json"
+                    | "/v1/agreements/{id}/events"
+                    | "/v1/audit/verify",
+                ) => &[],
                 ("get", _) => &["as_of"],
                 _ => &[],
             };

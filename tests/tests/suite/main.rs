@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod audit;
 mod bad_input;
 mod concurrency;
 mod http_flow;

@@ -1,0 +1,202 @@
+//! Tamper evidence: each agreement's events form a hash chain (issue 5).
+//!
+//! `hash = SHA-256(canonical JSON of {aggregate_id, sequence, event_type, event_version,
+//! payload, metadata (without hash and prev_hash), prev_hash})`, hex-encoded. Canonical
+//! JSON: objects with keys sorted by their UTF-8 bytes, no whitespace, strings escaped as
+//! serde_json escapes them, numbers as serde_json prints them (the ledger's amounts and
+//! dates are strings, so no float formatting is involved). The first event of a stream
+//! chains to [`GENESIS`]. The hash is computed by the ledger when it records the event
+//! (`Ledger::execute`), never by handlers, and stored in the event's metadata.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The `prev_hash` of an agreement's first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// Metadata keys that carry the chain itself and are not hashed.
+pub const HASH_KEY: &str = "hash";
+pub const PREV_HASH_KEY: &str = "prev_hash";
+
+/// Writes `value` as canonical JSON (sorted keys, no whitespace).
+pub fn canonical_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (index, key) in keys.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical_json(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The hash of one event, chained to `prev_hash`.
+pub fn event_hash(
+    aggregate_id: &str,
+    sequence: u64,
+    event_type: &str,
+    event_version: &str,
+    payload: &Value,
+    metadata: &Value,
+    prev_hash: &str,
+) -> String {
+    let mut business = metadata.clone();
+    if let Value::Object(map) = &mut business {
+        map.remove(HASH_KEY);
+        map.remove(PREV_HASH_KEY);
+    }
+    let record = serde_json::json!({
+        "aggregate_id": aggregate_id,
+        "sequence": sequence,
+        "event_type": event_type,
+        "event_version": event_version,
+        "payload": payload,
+        "metadata": business,
+        "prev_hash": prev_hash,
+    });
+    let mut text = String::new();
+    canonical_json(&record, &mut text);
+    format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
+/// The first event where a stream's chain breaks, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct BrokenEvent {
+    pub participant_id: String,
+    pub sequence: i64,
+    pub what: String,
+}
+
+/// What `GET /v1/audit/verify` answers (API.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct VerifyReport {
+    pub events_checked: u64,
+    pub streams_checked: u64,
+    pub ok: bool,
+    /// The first event whose chain is broken, in participant order.
+    pub first_broken: Option<BrokenEvent>,
+}
+
+/// Checks one stream's chain, given its events in stored order.
+pub fn verify_stream(
+    aggregate_id: &str,
+    events: &[(i64, String, String, Value, Value)],
+) -> Result<(), BrokenEvent> {
+    let mut prev_hash = GENESIS.to_owned();
+    for (index, (sequence, event_type, event_version, payload, metadata)) in
+        events.iter().enumerate()
+    {
+        let broken = |what: String| BrokenEvent {
+            participant_id: aggregate_id.to_owned(),
+            sequence: *sequence,
+            what,
+        };
+        let expected_sequence = index as i64 + 1;
+        if *sequence != expected_sequence {
+            return Err(broken(format!(
+                "sequence {sequence} where {expected_sequence} was expected: an event is missing"
+            )));
+        }
+        let stored_prev = metadata.get(PREV_HASH_KEY).and_then(Value::as_str);
+        let stored_hash = metadata.get(HASH_KEY).and_then(Value::as_str);
+        let (Some(stored_prev), Some(stored_hash)) = (stored_prev, stored_hash) else {
+            return Err(broken("the event carries no hash".to_owned()));
+        };
+        if stored_prev != prev_hash {
+            return Err(broken(format!(
+                "prev_hash {stored_prev} does not match the previous event's hash {prev_hash}"
+            )));
+        }
+        let computed = event_hash(
+            aggregate_id,
+            *sequence as u64,
+            event_type,
+            event_version,
+            payload,
+            metadata,
+            &prev_hash,
+        );
+        if computed != stored_hash {
+            return Err(broken(format!(
+                "stored hash {stored_hash} but the event's content hashes to {computed}: it was altered"
+            )));
+        }
+        prev_hash = computed;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_and_drops_whitespace() {
+        let value = serde_json::json!({"b": [1, {"z": "é", "a": null}], "a": "x\"y"});
+        let mut out = String::new();
+        canonical_json(&value, &mut out);
+        assert_eq!(out, r#"{"a":"x\"y","b":[1,{"a":null,"z":"é"}]}"#);
+    }
+
+    #[test]
+    fn the_hash_ignores_the_chain_fields_and_changes_with_any_content() {
+        let payload = serde_json::json!({"Terminated": {"on": "2026-03-09"}});
+        let metadata = serde_json::json!({"actor": "a", "clause": "10.3"});
+        let first = event_hash(
+            "150240008272",
+            1,
+            "Terminated",
+            "1.0",
+            &payload,
+            &metadata,
+            GENESIS,
+        );
+        let mut with_chain = metadata.clone();
+        with_chain["hash"] = Value::from(first.clone());
+        with_chain["prev_hash"] = Value::from(GENESIS);
+        assert_eq!(
+            event_hash(
+                "150240008272",
+                1,
+                "Terminated",
+                "1.0",
+                &payload,
+                &with_chain,
+                GENESIS
+            ),
+            first
+        );
+        let altered = serde_json::json!({"Terminated": {"on": "2026-03-10"}});
+        assert_ne!(
+            event_hash(
+                "150240008272",
+                1,
+                "Terminated",
+                "1.0",
+                &altered,
+                &metadata,
+                GENESIS
+            ),
+            first
+        );
+        assert_eq!(first.len(), 64);
+    }
+}
