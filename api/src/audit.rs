@@ -9,7 +9,7 @@
 //! (`Ledger::execute`), never by handlers, and stored in the event's metadata.
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 /// The `prev_hash` of an agreement's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -199,4 +199,99 @@ mod tests {
         );
         assert_eq!(first.len(), 64);
     }
+}
+
+/// The head of one agreement's chain: its last event.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct StreamHead {
+    pub participant_id: String,
+    pub sequence: i64,
+    pub hash: String,
+}
+
+/// A digest of the whole store: the Merkle root over every chain's head, with the heads
+/// themselves so that a later verification can check each one. Keep it outside the
+/// database (QLDB-style): nothing recorded before it can change without a verification
+/// against it failing, including deleted agreements and truncated histories.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct StoreDigest {
+    /// Hex SHA-256 Merkle root over the heads in participant order.
+    pub root: String,
+    pub streams: u64,
+    pub events: u64,
+    /// When the digest was taken (RFC 3339, UTC).
+    pub taken_at: String,
+    pub heads: Vec<StreamHead>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// The Merkle root over heads (in the order given): leaves are SHA-256 of each head's
+/// canonical JSON; each level hashes the concatenated hex of pairs, an odd last node
+/// moving up as it is. The root of no heads is the genesis value.
+pub fn merkle_root(heads: &[StreamHead]) -> String {
+    let mut level: Vec<String> = heads
+        .iter()
+        .map(|head| {
+            let mut text = String::new();
+            canonical_json(&serde_json::to_value(head).unwrap_or_default(), &mut text);
+            sha256_hex(text.as_bytes())
+        })
+        .collect();
+    if level.is_empty() {
+        return GENESIS.to_owned();
+    }
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [left, right] => sha256_hex(format!("{left}{right}").as_bytes()),
+                [single] => single.clone(),
+                _ => unreachable!("chunks of 2"),
+            })
+            .collect();
+    }
+    level.remove(0)
+}
+
+/// Checks the store's current heads against a kept digest: the digest's own root must
+/// match its heads, and every head must still be in its chain (same sequence, same
+/// hash), so nothing recorded before the digest was altered, removed or truncated. The
+/// chains themselves are checked by [`verify_stream`].
+pub fn check_against_digest(
+    digest: &StoreDigest,
+    hash_at: impl Fn(&str, i64) -> Option<String>,
+) -> Result<(), BrokenEvent> {
+    if merkle_root(&digest.heads) != digest.root {
+        return Err(BrokenEvent {
+            participant_id: String::new(),
+            sequence: 0,
+            what: "the digest's heads do not hash to its root: the digest file was altered"
+                .to_owned(),
+        });
+    }
+    for head in &digest.heads {
+        match hash_at(&head.participant_id, head.sequence) {
+            Some(hash) if hash == head.hash => {}
+            Some(hash) => {
+                return Err(BrokenEvent {
+                    participant_id: head.participant_id.clone(),
+                    sequence: head.sequence,
+                    what: format!(
+                        "the digest recorded hash {} here, the store now has {hash}",
+                        head.hash
+                    ),
+                })
+            }
+            None => return Err(BrokenEvent {
+                participant_id: head.participant_id.clone(),
+                sequence: head.sequence,
+                what: "the event the digest recorded is gone: the history was deleted or truncated"
+                    .to_owned(),
+            }),
+        }
+    }
+    Ok(())
 }

@@ -1062,6 +1062,78 @@ impl LedgerEventRepository {
         Ok(report)
     }
 
+    /// The head (last sequence and its hash) of every agreement's chain, in order, and
+    /// the number of events.
+    pub async fn chain_heads(&self) -> Result<(Vec<crate::audit::StreamHead>, u64), StoreError> {
+        let query = "SELECT e.aggregate_id, e.sequence, e.metadata FROM events e
+             JOIN (SELECT aggregate_id, MAX(sequence) AS last FROM events
+                   WHERE aggregate_type = 'ParticipantAgreement' GROUP BY aggregate_id) h
+               ON e.aggregate_id = h.aggregate_id AND e.sequence = h.last
+             WHERE e.aggregate_type = 'ParticipantAgreement'
+             ORDER BY e.aggregate_id";
+        let head = |id: String, sequence: i64, metadata: Value| crate::audit::StreamHead {
+            participant_id: id,
+            sequence,
+            hash: metadata
+                .get(crate::audit::HASH_KEY)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        let heads: Vec<crate::audit::StreamHead> = match &*self.backend {
+            Backend::Postgres { pool, .. } => sqlx::query(query)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| head(r.get("aggregate_id"), r.get("sequence"), r.get("metadata")))
+                .collect(),
+            Backend::Sqlite { pool, .. } => sqlx::query(query)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    head(
+                        r.get("aggregate_id"),
+                        r.get("sequence"),
+                        r.get::<sqlx::types::Json<Value>, _>("metadata").0,
+                    )
+                })
+                .collect(),
+        };
+        let events = u64::try_from(self.count_events().await?).unwrap_or(0);
+        Ok((heads, events))
+    }
+
+    /// The stored hash of one event, if it exists.
+    pub async fn event_hash_at(
+        &self,
+        participant_id: &str,
+        sequence: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let metadata: Option<Value> = match &*self.backend {
+            Backend::Postgres { pool, .. } => sqlx::query_scalar(
+                "SELECT metadata FROM events WHERE aggregate_type = 'ParticipantAgreement' AND aggregate_id = $1 AND sequence = $2",
+            )
+            .bind(participant_id)
+            .bind(sequence)
+            .fetch_optional(pool)
+            .await?,
+            Backend::Sqlite { pool, .. } => sqlx::query_scalar::<_, sqlx::types::Json<Value>>(
+                "SELECT metadata FROM events WHERE aggregate_type = 'ParticipantAgreement' AND aggregate_id = ? AND sequence = ?",
+            )
+            .bind(participant_id)
+            .bind(sequence)
+            .fetch_optional(pool)
+            .await?
+            .map(|json| json.0),
+        };
+        Ok(metadata.and_then(|m| {
+            m.get(crate::audit::HASH_KEY)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }))
+    }
+
     /// How many agreements have events, and how many have a stored projection.
     pub async fn projection_coverage(&self) -> Result<(i64, i64), StoreError> {
         let with_events = "SELECT COUNT(DISTINCT aggregate_id) FROM events";

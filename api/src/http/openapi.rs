@@ -48,6 +48,8 @@ use super::queries;
         super::sweeps::sweep,
         super::sweeps::dunning,
         super::audit::verify,
+        super::audit::digest,
+        super::audit::verify_digest,
         openapi_json,
     ),
     components(schemas(Problem, events::ParticipantId, events::Money, events::Amount))
@@ -193,6 +195,8 @@ mod tests {
         ("get", "/v1/reports/aging"),
         ("get", "/v1/reports/dunning"),
         ("get", "/v1/audit/verify"),
+        ("get", "/v1/audit/digest"),
+        ("post", "/v1/audit/digest/verify"),
         ("post", "/v1/sweeps"),
     ];
 
@@ -484,7 +488,8 @@ mod tests {
                     "/healthz"
                     | "/openapi.json"
                     | "/v1/agreements/{id}/events"
-                    | "/v1/audit/verify",
+                    | "/v1/audit/verify"
+                    | "/v1/audit/digest",
                 ) => &[],
                 ("get", _) => &["as_of"],
                 _ => &[],

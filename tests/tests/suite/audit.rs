@@ -116,3 +116,79 @@ async fn each_kind_of_tampering_is_found_at_its_first_broken_event() {
         app.finish().await;
     }
 }
+
+/// A digest taken, then more events recorded, still verifies; then truncating a history
+/// or deleting a whole agreement, which a chain alone cannot show, fails against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_digest_detects_truncation_and_deleted_agreements() {
+    for (case, sql) in [
+        (
+            "a truncated history",
+            "DELETE FROM events WHERE aggregate_id = $1 AND sequence >= 5",
+        ),
+        (
+            "a deleted agreement",
+            "DELETE FROM events WHERE aggregate_id = $1",
+        ),
+    ] {
+        let app = spawn_app(Store::Postgres).await;
+        history(&app).await;
+        let digest: Value = app.get_json("/v1/audit/digest").await;
+        assert_eq!(digest["streams"], 2);
+        assert_eq!(digest["events"], 7);
+        assert_eq!(digest["root"].as_str().unwrap().len(), 64);
+
+        // Later events do not disturb what the digest recorded.
+        let more = json!({"reference": "R-3", "received_on": "2026-02-21", "amount": "1.00"});
+        let path = format!("/v1/agreements/{OPERATOR_BIN}/payments");
+        assert_eq!(app.post(&path, &more).await.status(), 201);
+        let checked: Value = app
+            .post("/v1/audit/digest/verify", &digest)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(checked["ok"], true, "{case}: {checked}");
+
+        // A digest file whose heads were edited no longer matches its root.
+        let mut forged = digest.clone();
+        forged["heads"][0]["sequence"] = json!(1);
+        let checked: Value = app
+            .post("/v1/audit/digest/verify", &forged)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(checked["ok"], false, "{checked}");
+        assert!(
+            checked["first_broken"]["what"]
+                .as_str()
+                .unwrap()
+                .contains("root"),
+            "{checked}"
+        );
+
+        tamper(&app, sql).await;
+        // The chain that remains is consistent...
+        assert_eq!(verify(&app).await["ok"], true, "{case}");
+        // ...but the digest knows better.
+        let checked: Value = app
+            .post("/v1/audit/digest/verify", &digest)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(checked["ok"], false, "{case}: {checked}");
+        assert_eq!(
+            checked["first_broken"]["participant_id"], OPERATOR_BIN,
+            "{case}"
+        );
+        assert_eq!(checked["first_broken"]["sequence"], 5, "{case}");
+        assert!(checked["first_broken"]["what"]
+            .as_str()
+            .unwrap()
+            .contains("gone"));
+
+        app.finish().await;
+    }
+}
