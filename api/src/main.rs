@@ -54,6 +54,17 @@ enum Command {
         #[arg(long)]
         no_fines: bool,
     },
+    /// Print a digest of the store (JSON): the Merkle root over every agreement's chain
+    /// head, with the heads. Keep it outside the database.
+    Digest,
+    /// Recompute every agreement's hash chain (with a progress bar); with --digest, also
+    /// check the store against a digest kept earlier. Exit status 1 when anything is
+    /// broken.
+    Verify {
+        /// A digest file printed by `edoc-ledger digest` earlier.
+        #[arg(long)]
+        digest: Option<std::path::PathBuf>,
+    },
 }
 
 fn parse_date(text: &str) -> Result<time::Date, String> {
@@ -78,6 +89,8 @@ async fn main() -> ExitCode {
         Command::Serve => serve(&cli.store, &cli.serve).await,
         Command::Migrate => migrate(&cli.store).await,
         Command::Replay { check } => replay(&cli.store, check).await,
+        Command::Digest => digest(&cli.store).await,
+        Command::Verify { digest } => verify(&cli.store, digest.as_deref()).await,
         Command::Sweep { as_of, no_fines } => sweep(&cli.store, &cli.serve, as_of, !no_fines).await,
     };
     match result {
@@ -220,6 +233,88 @@ async fn sweep(
     }
     repository.close().await;
     Ok(ReplayOutcome::Clean)
+}
+
+async fn digest(store: &StoreSettings) -> RunResult {
+    let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
+    let repository = LedgerEventRepository::connect(&location).await?;
+    let (heads, events) = repository.chain_heads().await?;
+    let digest = api::audit::StoreDigest {
+        root: api::audit::merkle_root(&heads),
+        streams: heads.len() as u64,
+        events,
+        taken_at: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        heads,
+    };
+    println!("{}", serde_json::to_string_pretty(&digest)?);
+    repository.close().await;
+    Ok(ReplayOutcome::Clean)
+}
+
+async fn verify(store: &StoreSettings, digest: Option<&std::path::Path>) -> RunResult {
+    let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
+    let repository = LedgerEventRepository::connect(&location).await?;
+    let kept: Option<api::audit::StoreDigest> = match digest {
+        Some(path) => Some(serde_json::from_str(&std::fs::read_to_string(path)?)?),
+        None => None,
+    };
+    let total = u64::try_from(repository.count_events().await?).unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "verifying [{bar:40}] {pos}/{len} events ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let mut report = repository
+        .verify_chains(|done| bar.set_position(done))
+        .await?;
+    bar.finish_and_clear();
+    if let (Some(kept), true) = (&kept, report.ok) {
+        let mut hashes = std::collections::HashMap::new();
+        for head in &kept.heads {
+            let hash = repository
+                .event_hash_at(&head.participant_id, head.sequence)
+                .await?;
+            hashes.insert((head.participant_id.clone(), head.sequence), hash);
+        }
+        if let Err(broken) = api::audit::check_against_digest(kept, |id, sequence| {
+            hashes.get(&(id.to_owned(), sequence)).cloned().flatten()
+        }) {
+            report.first_broken = Some(broken);
+            report.ok = false;
+        }
+    }
+    let elapsed = started.elapsed();
+    let rate = u128::from(report.events_checked) * 1_000_000 / elapsed.as_micros().max(1);
+    println!(
+        "checked {} events of {} agreements in {elapsed:.1?} ({rate} events/s){}",
+        report.events_checked,
+        report.streams_checked,
+        if kept.is_some() {
+            ", and the kept digest"
+        } else {
+            ""
+        }
+    );
+    repository.close().await;
+    match &report.first_broken {
+        None => {
+            println!("ok: no event was altered, removed or reordered");
+            Ok(ReplayOutcome::Clean)
+        }
+        Some(broken) => {
+            println!(
+                "BROKEN at {} sequence {}: {}",
+                broken.participant_id, broken.sequence, broken.what
+            );
+            Ok(ReplayOutcome::Differences)
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM: the server stops accepting and finishes what it has.

@@ -145,6 +145,33 @@ async fn replay_check_finds_a_hand_altered_row_and_replay_repairs_it() {
     let (code, stdout) = run(&["replay", "--check"], &url);
     assert_eq!(code, 0, "{stdout}");
 
+    // The audit commands: a digest kept in a file verifies; an altered event does not.
+    let (code, digest) = run(&["digest"], &url);
+    assert_eq!(code, 0, "{digest}");
+    let file = std::env::temp_dir().join(format!("{name}-digest.json"));
+    std::fs::write(&file, &digest).unwrap();
+    let (code, stdout) = run(&["verify", "--digest", file.to_str().unwrap()], &url);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("checked 4 events of 1 agreements"),
+        "{stdout}"
+    );
+    sqlx::query(
+        "UPDATE events SET payload = jsonb_set(payload, '{PaymentReceived,amount,amount}', '\"1.00\"')
+         WHERE aggregate_id = $1 AND sequence = 4",
+    )
+    .bind(OPERATOR_BIN)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (code, stdout) = run(&["verify"], &url);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(&format!("BROKEN at {OPERATOR_BIN} sequence 4")),
+        "{stdout}"
+    );
+    std::fs::remove_file(&file).ok();
+
     pool.close().await;
     repository.close().await;
     drop_database(&name).await;
