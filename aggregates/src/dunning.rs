@@ -8,8 +8,8 @@
 use time::{Date, Duration, Month};
 
 use events::{
-    AgreementEvent, Blocked, Clause, LateChargeKind, Money, ReasonNote, Reinstated,
-    RestrictionReason, Suspended, Terminated,
+    AgreementEvent, Blocked, LateChargeKind, Money, ReasonNote, Reinstated, RestrictionReason,
+    Suspended, Terminated,
 };
 
 use crate::agreement::{InvoiceState, ParticipantAgreement, RestrictionKind};
@@ -213,11 +213,6 @@ impl ParticipantAgreement {
         let still_overdue = self.invoices.values().any(|i| i.calls_for_suspension(on));
         Ok(self.lifts(on, still_overdue, self.debt()?))
     }
-}
-
-/// The clause a sweep's event applies.
-pub fn sweep_clause(event: &AgreementEvent) -> Clause {
-    event.clause()
 }
 
 #[cfg(test)]

@@ -238,16 +238,7 @@ async fn sweep(
 async fn digest(store: &StoreSettings) -> RunResult {
     let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
     let repository = LedgerEventRepository::connect(&location).await?;
-    let (heads, events) = repository.chain_heads().await?;
-    let digest = api::audit::StoreDigest {
-        root: api::audit::merkle_root(&heads),
-        streams: heads.len() as u64,
-        events,
-        taken_at: time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        heads,
-    };
+    let digest = api::audit::take_digest(&repository, time::OffsetDateTime::now_utc()).await?;
     println!("{}", serde_json::to_string_pretty(&digest)?);
     repository.close().await;
     Ok(ReplayOutcome::Clean)
@@ -270,25 +261,9 @@ async fn verify(store: &StoreSettings, digest: Option<&std::path::Path>) -> RunR
         .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
-    let mut report = repository
-        .verify_chains(|done| bar.set_position(done))
-        .await?;
+    let report =
+        api::audit::verify_store(&repository, kept.as_ref(), |done| bar.set_position(done)).await?;
     bar.finish_and_clear();
-    if let (Some(kept), true) = (&kept, report.ok) {
-        let mut hashes = std::collections::HashMap::new();
-        for head in &kept.heads {
-            let hash = repository
-                .event_hash_at(&head.participant_id, head.sequence)
-                .await?;
-            hashes.insert((head.participant_id.clone(), head.sequence), hash);
-        }
-        if let Err(broken) = api::audit::check_against_digest(kept, |id, sequence| {
-            hashes.get(&(id.to_owned(), sequence)).cloned().flatten()
-        }) {
-            report.first_broken = Some(broken);
-            report.ok = false;
-        }
-    }
     let elapsed = started.elapsed();
     let rate = u128::from(report.events_checked) * 1_000_000 / elapsed.as_micros().max(1);
     println!(

@@ -38,27 +38,11 @@ pub async fn verify(State(state): State<AppState>) -> Result<Json<VerifyReport>,
 #[utoipa::path(get, path = "/v1/audit/digest", tag = "audit",
     responses((status = 200, description = "The store's digest now", body = StoreDigest)))]
 pub async fn digest(State(state): State<AppState>) -> Result<Json<StoreDigest>, ApiError> {
-    Ok(Json(take_digest(&state.ledger).await?))
-}
-
-pub async fn take_digest(ledger: &crate::ledger::Ledger) -> Result<StoreDigest, ApiError> {
-    let (heads, events) = ledger
-        .repository()
-        .chain_heads()
+    let taken_at = state.ledger.now_in_kazakhstan();
+    crate::audit::take_digest(state.ledger.repository(), taken_at)
         .await
-        .map_err(|e| ApiError::Ledger(e.into()))?;
-    let taken_at = ledger
-        .now_in_kazakhstan()
-        .to_offset(time::UtcOffset::UTC)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    Ok(StoreDigest {
-        root: crate::audit::merkle_root(&heads),
-        streams: heads.len() as u64,
-        events,
-        taken_at,
-        heads,
-    })
+        .map(Json)
+        .map_err(|e| ApiError::Ledger(e.into()))
 }
 
 /// Verifies the store against a digest kept earlier: every chain, and every head the
@@ -69,26 +53,8 @@ pub async fn verify_digest(
     State(state): State<AppState>,
     StrictJson(kept): StrictJson<StoreDigest>,
 ) -> Result<Json<VerifyReport>, ApiError> {
-    let repository = state.ledger.repository();
-    let mut report = repository
-        .verify_chains(|_| {})
+    let report = crate::audit::verify_store(state.ledger.repository(), Some(&kept), |_| {})
         .await
         .map_err(|e| ApiError::Ledger(e.into()))?;
-    if report.first_broken.is_none() {
-        let mut hashes = std::collections::HashMap::new();
-        for head in &kept.heads {
-            let hash = repository
-                .event_hash_at(&head.participant_id, head.sequence)
-                .await
-                .map_err(|e| ApiError::Ledger(e.into()))?;
-            hashes.insert((head.participant_id.clone(), head.sequence), hash);
-        }
-        if let Err(broken) = crate::audit::check_against_digest(&kept, |id, sequence| {
-            hashes.get(&(id.to_owned(), sequence)).cloned().flatten()
-        }) {
-            report.first_broken = Some(broken);
-            report.ok = false;
-        }
-    }
     Ok(Json(report))
 }
