@@ -129,7 +129,8 @@ impl Ledger {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            event_store: PersistedEventStore::new_event_store(repository.clone()),
+            event_store: PersistedEventStore::new_event_store(repository.clone())
+                .with_upcasters(events::upcast::upcasters()),
             repository,
             reference,
             clock,

@@ -65,6 +65,46 @@ enum Command {
         #[arg(long)]
         digest: Option<std::path::PathBuf>,
     },
+    /// Write the events, with their hashes and a closing digest, as JSON Lines for an
+    /// auditor (docs/audit.md). The store is read in one consistent snapshot.
+    Export {
+        /// The file to write (`-` for standard output).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Only this participant's events (BIN/IIN).
+        #[arg(long)]
+        participant: Option<String>,
+        /// Only events up to the end of this business day (YYYY-MM-DD).
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<time::Date>,
+    },
+    /// Verify an export with no database, then recompute every agreement's figures from
+    /// it (agreement, balance, invoices, penalties, statement: the API's answers) and
+    /// print them as JSON Lines. Exit status 1 when the export does not verify (nothing
+    /// is recomputed then).
+    Audit {
+        /// An export written by `edoc-ledger export`.
+        file: std::path::PathBuf,
+        /// The figures as of the end of this business day (YYYY-MM-DD); default the
+        /// export's own `as_of`, else today.
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<time::Date>,
+        /// Only this participant's figures.
+        #[arg(long)]
+        participant: Option<String>,
+        /// Also check the export against a digest kept earlier (`edoc-ledger digest`).
+        #[arg(long)]
+        digest: Option<std::path::PathBuf>,
+        /// Write the figures to this file instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Load an export into an empty store: verified first, then every event exactly as
+    /// exported (hashes included), the invoice numbers and the stored projections.
+    Import {
+        /// An export written by `edoc-ledger export`.
+        file: std::path::PathBuf,
+    },
 }
 
 fn parse_date(text: &str) -> Result<time::Date, String> {
@@ -91,6 +131,26 @@ async fn main() -> ExitCode {
         Command::Replay { check } => replay(&cli.store, check).await,
         Command::Digest => digest(&cli.store).await,
         Command::Verify { digest } => verify(&cli.store, digest.as_deref()).await,
+        Command::Export {
+            out,
+            participant,
+            as_of,
+        } => export(&cli.store, &cli.serve, &out, participant.as_deref(), as_of).await,
+        Command::Audit {
+            file,
+            as_of,
+            participant,
+            digest,
+            out,
+        } => audit(
+            &cli.serve,
+            &file,
+            as_of,
+            participant.as_deref(),
+            digest.as_deref(),
+            out.as_deref(),
+        ),
+        Command::Import { file } => import(&cli.store, &file).await,
         Command::Sweep { as_of, no_fines } => sweep(&cli.store, &cli.serve, as_of, !no_fines).await,
     };
     match result {
@@ -290,6 +350,226 @@ async fn verify(store: &StoreSettings, digest: Option<&std::path::Path>) -> RunR
             Ok(ReplayOutcome::Differences)
         }
     }
+}
+
+fn progress_bar(total: u64, template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+fn participant_arg(participant: Option<&str>) -> Result<Option<events::ParticipantId>, String> {
+    participant
+        .map(|id| events::ParticipantId::parse(id).map_err(|e| format!("--participant: {e}")))
+        .transpose()
+}
+
+async fn export(
+    store: &StoreSettings,
+    serve: &ServeSettings,
+    out: &std::path::Path,
+    participant: Option<&str>,
+    as_of: Option<time::Date>,
+) -> RunResult {
+    use std::io::Write as _;
+    let (reference, _) = api::reference_files::load(serve.reference_dir.as_deref())?;
+    let selection = api::export::ExportSelection {
+        participant: participant_arg(participant)?,
+        as_of,
+    };
+    let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
+    let repository = LedgerEventRepository::connect(&location).await?;
+    let total = u64::try_from(repository.count_events().await?).unwrap_or(0);
+    let bar = progress_bar(
+        total,
+        "exporting [{bar:40}] {pos}/{len} events ({per_sec}, {eta} left)",
+    );
+    let to_stdout = out.as_os_str() == "-";
+    let mut writer: Box<dyn std::io::Write> = if to_stdout {
+        Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+    } else {
+        // Write beside the target and rename at the end: a failed export leaves no
+        // file that looks complete.
+        Box::new(std::io::BufWriter::new(std::fs::File::create(
+            partial_path(out),
+        )?))
+    };
+    let summary = api::export::export(
+        &repository,
+        &selection,
+        &reference,
+        time::OffsetDateTime::now_utc(),
+        &mut writer,
+        |done| bar.set_position(done),
+    )
+    .await?;
+    writer.flush()?;
+    drop(writer);
+    if !to_stdout {
+        std::fs::rename(partial_path(out), out)?;
+    }
+    bar.finish_and_clear();
+    repository.close().await;
+    eprintln!(
+        "exported {} events of {} agreements to {} (digest root {})",
+        summary.events,
+        summary.streams,
+        out.display(),
+        summary.root
+    );
+    Ok(ReplayOutcome::Clean)
+}
+
+fn partial_path(out: &std::path::Path) -> std::path::PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(".partial");
+    std::path::PathBuf::from(name)
+}
+
+fn open_export(file: &std::path::Path) -> std::io::Result<std::io::BufReader<std::fs::File>> {
+    std::fs::File::open(file)
+        .map(|f| std::io::BufReader::with_capacity(1 << 16, f))
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", file.display())))
+}
+
+fn audit(
+    serve: &ServeSettings,
+    file: &std::path::Path,
+    as_of: Option<time::Date>,
+    participant: Option<&str>,
+    digest: Option<&std::path::Path>,
+    out: Option<&std::path::Path>,
+) -> RunResult {
+    use std::io::Write as _;
+    let (reference, _) = api::reference_files::load(serve.reference_dir.as_deref())?;
+    let participant = participant_arg(participant)?;
+    let kept: Option<api::audit::StoreDigest> = match digest {
+        Some(path) => Some(serde_json::from_str(&std::fs::read_to_string(path)?)?),
+        None => None,
+    };
+    let bar = progress_bar(0, "verifying {pos} events ({per_sec})");
+    let started = std::time::Instant::now();
+    let report = api::export::verify_export(open_export(file)?, kept.as_ref(), |done| {
+        bar.set_position(done)
+    })?;
+    bar.finish_and_clear();
+    eprintln!(
+        "verified {} events of {} agreements in {:.1?}{}",
+        report.events_checked,
+        report.streams_checked,
+        started.elapsed(),
+        match &report.kept_digest {
+            Some(check) if check.heads_not_covered > 0 => format!(
+                ", and the kept digest ({} heads matched, {} not covered by this partial export)",
+                check.heads_matched, check.heads_not_covered
+            ),
+            Some(check) => format!(
+                ", and the kept digest ({} heads matched)",
+                check.heads_matched
+            ),
+            None => String::new(),
+        }
+    );
+    if let Some(broken) = &report.first_broken {
+        eprintln!(
+            "BROKEN at {} sequence {}: {}",
+            broken.participant_id, broken.sequence, broken.what
+        );
+        return Ok(ReplayOutcome::Differences);
+    }
+    let root = report
+        .digest
+        .as_ref()
+        .map(|d| d.root.as_str())
+        .unwrap_or("");
+    eprintln!("ok: no event was altered, removed or reordered; the export's digest root is {root}");
+    let expected = api::export::ReferenceVersions::of(&reference);
+    if report.header.reference != expected {
+        eprintln!(
+            "note: the export was taken with reference tables {:?}, this audit uses {:?}; fines use the MRP table (--reference-dir loads other tables)",
+            report.header.reference, expected
+        );
+    }
+    let as_of = match (as_of, report.header.as_of.as_deref()) {
+        (Some(date), _) => date,
+        (None, Some(text)) => parse_date(text)?,
+        (None, None) => api::ledger::Clock::today(&api::ledger::SystemClock),
+    };
+    let mut writer: Box<dyn std::io::Write> = match out {
+        Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let participant = participant.map(|p| p.to_string());
+    let summary = api::export::recompute(
+        open_export(file)?,
+        as_of,
+        participant.as_deref(),
+        &reference,
+        |figures| {
+            serde_json::to_writer(&mut writer, &figures).map_err(std::io::Error::from)?;
+            writer.write_all(b"\n")?;
+            Ok(())
+        },
+    )?;
+    writer.flush()?;
+    eprintln!(
+        "recomputed the figures of {} agreements as of {as_of} from {} events{}",
+        summary.agreements,
+        summary.events,
+        if summary.not_registered > 0 {
+            format!(
+                " ({} not registered yet on that date)",
+                summary.not_registered
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok(ReplayOutcome::Clean)
+}
+
+async fn import(store: &StoreSettings, file: &std::path::Path) -> RunResult {
+    let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
+    let repository = LedgerEventRepository::connect(&location).await?;
+    let bar = progress_bar(0, "{msg} {pos} events ({per_sec})");
+    let summary = api::export::import(
+        &repository,
+        || open_export(file),
+        |stage, done| {
+            bar.set_message(stage.to_owned());
+            bar.set_position(done);
+        },
+    )
+    .await;
+    bar.finish_and_clear();
+    repository.close().await;
+    let summary = summary?;
+    println!(
+        "imported {} events of {} agreements and {} invoice numbers into {}",
+        summary.events,
+        summary.agreements,
+        summary.invoice_numbers,
+        location.describe()
+    );
+    println!(
+        "the store's digest root {} {} the export's {}",
+        summary.store_root,
+        if summary.store_root == summary.export_root {
+            "equals"
+        } else {
+            "DIFFERS FROM"
+        },
+        summary.export_root
+    );
+    Ok(if summary.store_root == summary.export_root {
+        ReplayOutcome::Clean
+    } else {
+        ReplayOutcome::Differences
+    })
 }
 
 /// Resolves on SIGINT or SIGTERM: the server stops accepting and finishes what it has.

@@ -149,7 +149,8 @@ fn append_error(error: sqlx::Error) -> AppendError {
     AppendError::Store(error.into())
 }
 
-enum Backend {
+/// The database behind the repository (the export module reads and loads it directly).
+pub(crate) enum Backend {
     Postgres {
         pool: PgPool,
         reads: PostgresEventRepository,
@@ -239,6 +240,10 @@ impl LedgerEventRepository {
 
     pub fn location(&self) -> &StoreLocation {
         &self.location
+    }
+
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
     }
 
     /// Answers whether the database answers.
@@ -1159,7 +1164,8 @@ impl LedgerEventRepository {
         mut progress: impl FnMut(u64),
     ) -> Result<RebuildCount, StoreError> {
         assert!(table == LEDGERS_TABLE || table == SCRATCH_LEDGERS_TABLE);
-        let events_query = "SELECT aggregate_id, sequence, payload FROM events
+        let events_query =
+            "SELECT aggregate_id, sequence, event_type, event_version, payload FROM events
              WHERE aggregate_type = 'ParticipantAgreement' ORDER BY aggregate_id, sequence";
         let mut count = RebuildCount::default();
         let mut folding = LedgerFold::default();
@@ -1182,7 +1188,8 @@ impl LedgerEventRepository {
                     let id: String = row.get("aggregate_id");
                     let sequence: i64 = row.get("sequence");
                     let payload: Value = row.get("payload");
-                    if let Some(done) = folding.push(id, sequence, payload)? {
+                    let kind = (row.get("event_type"), row.get("event_version"));
+                    if let Some(done) = folding.push(id, sequence, kind, payload)? {
                         batch.push(done);
                     }
                     count.events += 1;
@@ -1223,7 +1230,8 @@ impl LedgerEventRepository {
                     let id: String = row.get("aggregate_id");
                     let sequence: i64 = row.get("sequence");
                     let payload: Value = row.get::<sqlx::types::Json<Value>, _>("payload").0;
-                    if let Some(done) = folding.push(id, sequence, payload)? {
+                    let kind = (row.get("event_type"), row.get("event_version"));
+                    if let Some(done) = folding.push(id, sequence, kind, payload)? {
                         upsert_ledger_sqlite(&mut tx, table, &done).await?;
                         count.agreements += 1;
                     }
@@ -1295,13 +1303,15 @@ impl LedgerFold {
         &mut self,
         aggregate_id: String,
         sequence: i64,
+        (event_type, event_version): (String, String),
         payload: Value,
     ) -> Result<Option<LedgerRow>, StoreError> {
-        let event: AgreementEvent = serde_json::from_value(payload).map_err(|e| {
-            StoreError::Corrupt(format!(
-                "event {aggregate_id}/{sequence} cannot be read: {e}"
-            ))
-        })?;
+        let event: AgreementEvent = events::upcast::decode(&event_type, &event_version, payload)
+            .map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "event {aggregate_id}/{sequence} cannot be read: {e}"
+                ))
+            })?;
         let sequence = u64::try_from(sequence)
             .map_err(|_| StoreError::Corrupt(format!("event {aggregate_id}/{sequence}")))?;
         let finished = match &self.current {

@@ -13,6 +13,7 @@ mod money;
 mod participant;
 mod schema;
 mod text;
+pub mod upcast;
 
 pub use agreement_event::{
     AdvanceApplied, AgreementEvent, AgreementSigned, Blocked, DayKind, DueRule,

@@ -192,3 +192,96 @@ async fn a_kept_digest_detects_truncation_and_deleted_agreements() {
         app.finish().await;
     }
 }
+
+/// Schema evolution (issue 5): an event stored in an older shape (`Registered` 0.9,
+/// with `bin_iin` and no `resident`, events::upcast) is read through the upcaster by the
+/// ledger, the projections and a replay, while its stored row, and so its hash and the
+/// chain that continues from it, never change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_of_an_older_version_is_upcast_on_read_and_keeps_its_hash() {
+    for store in [Store::Postgres, Store::Sqlite] {
+        let app = spawn_app(store).await;
+        let payload = json!({"Registered": {
+            "bin_iin": OPERATOR_BIN, "name": "ТОО «MITWORK»", "kind": "legal_entity",
+            "currency": "KZT", "email": "buh@example.kz", "registered_on": "2026-01-05"}});
+        let mut metadata = json!({"actor": "migrated", "clause": "3.2", "command": "Register",
+                                  "recorded_at": "2025-12-31T00:00:00Z", "request_id": "legacy"});
+        let hash = api::audit::event_hash(
+            OPERATOR_BIN,
+            1,
+            "Registered",
+            "0.9",
+            &payload,
+            &metadata,
+            api::audit::GENESIS,
+        );
+        metadata["prev_hash"] = json!(api::audit::GENESIS);
+        metadata["hash"] = json!(hash);
+        let insert = match &app.store_settings.database_url {
+            Some(url) => {
+                let pool = sqlx::PgPool::connect(url).await.unwrap();
+                let done = sqlx::query(
+                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+                     VALUES ('ParticipantAgreement', $1, 1, 'Registered', '0.9', $2, $3)",
+                )
+                .bind(OPERATOR_BIN)
+                .bind(&payload)
+                .bind(&metadata)
+                .execute(&pool)
+                .await
+                .map(|_| ());
+                pool.close().await;
+                done
+            }
+            None => {
+                let path = crate::helpers::data_dir(&app).join("edoc-ledger.db");
+                let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+                    .await
+                    .unwrap();
+                let done = sqlx::query(
+                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, global_position)
+                     VALUES ('ParticipantAgreement', ?, 1, 'Registered', '0.9', ?, ?, 1)",
+                )
+                .bind(OPERATOR_BIN)
+                .bind(payload.to_string())
+                .bind(metadata.to_string())
+                .execute(&pool)
+                .await
+                .map(|_| ());
+                pool.close().await;
+                done
+            }
+        };
+        insert.unwrap();
+
+        // The ledger decides on the upcast event: signing works and chains to it.
+        let signed = app
+            .post(
+                &format!("/v1/agreements/{OPERATOR_BIN}/signature"),
+                &json!({"signed_on": "2026-01-06"}),
+            )
+            .await;
+        assert_eq!(signed.status(), 200, "{store:?}");
+        let view: Value = signed.json().await.unwrap();
+        assert_eq!(view["participant_id"], OPERATOR_BIN);
+        assert_eq!(view["resident"], true, "0.9 knew only residents");
+
+        let events = app.events(OPERATOR_BIN).await;
+        assert_eq!(
+            events[0]["hash"],
+            hash.as_str(),
+            "the stored hash never changes"
+        );
+        assert_eq!(events[1]["prev_hash"], hash.as_str());
+        let report = verify(&app).await;
+        assert_eq!(report["ok"], true, "{store:?}: {report}");
+        assert_eq!(report["events_checked"], 2);
+
+        // A replay reads it through the same upcaster and equals the stored projection.
+        let check = api::replay::check(app.ledger.repository(), |_| {})
+            .await
+            .unwrap();
+        assert!(check.is_clean(), "{store:?}: {:?}", check.differences);
+        app.finish().await;
+    }
+}
