@@ -26,6 +26,7 @@ use events::{
     Money, MoneyError, PaymentAllocation, PenaltyAccrual, SettledPart, UsdRate,
 };
 
+use crate::explanation::BalanceExplanation;
 use crate::{AgreementHeader, AgreementView};
 
 /// Why a query could not be answered.
@@ -39,6 +40,13 @@ pub enum ProjectionError {
     LatePayment(#[from] LatePaymentError),
     #[error("amounts do not add up: {0}")]
     Money(#[from] MoneyError),
+    /// An explained figure whose terms do not add up to it: a bug, never an answer.
+    #[error("the terms of `{figure}` add up to {terms}, not to its {amount}")]
+    Unexplained {
+        figure: &'static str,
+        amount: String,
+        terms: String,
+    },
 }
 
 /// A money-moving fact of the agreement, as the projection keeps it.
@@ -212,6 +220,25 @@ impl AgreementLedger {
         reference: &ReferenceData,
     ) -> Result<BalanceView, ProjectionError> {
         self.position(as_of)?.balance(as_of, reference)
+    }
+
+    /// `GET /v1/agreements/{id}/balance?explain=true`: the same balance, with the terms
+    /// of each figure, their events and clauses. Hashes are left null: the caller fills
+    /// them from the store with [`BalanceExplanation::with_hashes`].
+    pub fn explain_balance(
+        &self,
+        as_of: Date,
+        reference: &ReferenceData,
+    ) -> Result<BalanceExplanation, ProjectionError> {
+        let position = self.position(as_of)?;
+        let balance = position.balance(as_of, reference)?;
+        BalanceExplanation::new(
+            balance,
+            &position,
+            self.facts.iter().take_while(|fact| fact.on <= as_of),
+            as_of,
+            reference,
+        )
     }
 
     /// `GET /v1/agreements/{id}/invoices`.

@@ -4,8 +4,13 @@
 //! Architecture invariant: pure like the crates below it. No I/O, no clock: a view is a
 //! function of events (and, for time-based figures, of a date passed in).
 
+mod explanation;
 mod ledger;
 mod views;
+
+pub use explanation::{
+    BalanceExplanation, EventRef, FigureExplanation, FigureExplanations, FigureTerm,
+};
 
 pub use ledger::{
     Account, AccountBalance, AgingBuckets, AgingReport, AgingRow, AgingTotals, AgreementLedger,

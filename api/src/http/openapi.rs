@@ -416,6 +416,12 @@ mod tests {
                 &["amount", "charged_part", "uncharged_part"],
             ),
             ("JournalView", &["debits", "credits"]),
+            (
+                "BalanceExplanation",
+                &["invoiced", "paid", "outstanding", "advance", "total_due"],
+            ),
+            ("FigureExplanation", &["amount"]),
+            ("FigureTerm", &["amount"]),
             ("Posting", &["debit", "credit"]),
             ("InvoiceLineRequest", &["unit_price"]),
             ("ReceivePayment", &["amount"]),
@@ -483,6 +489,7 @@ mod tests {
                 ("get", "/v1/agreements") => &["status", "page", "per_page", "as_of"],
                 ("get", "/v1/agreements/{id}/statement") => &["from", "to", "as_of"],
                 ("get", "/v1/reports/dunning") => &["as_of", "charge_fines"],
+                ("get", "/v1/agreements/{id}/balance") => &["as_of", "explain"],
                 (
                     "get",
                     "/healthz"
@@ -576,5 +583,77 @@ mod tests {
             .map(|c| c.as_str().unwrap())
             .collect();
         assert_eq!(documented, codes);
+    }
+
+    #[test]
+    fn the_balance_documents_its_explained_answer() {
+        let value = json();
+        let operation = &value["paths"]["/v1/agreements/{id}/balance"]["get"];
+        let explain = operation["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "explain")
+            .expect("the explain parameter");
+        assert_eq!(explain["in"], "query");
+        assert_eq!(explain["required"], false);
+        assert_eq!(explain["schema"]["type"], "boolean", "{explain}");
+        assert_eq!(explain["schema"]["default"], false, "{explain}");
+
+        // 200: the plain balance or the explained one (anyOf: an explained answer also
+        // has every field of the plain one).
+        let answer = resolve(
+            &value,
+            &operation["responses"]["200"]["content"]["application/json"]["schema"],
+        );
+        let alternatives: Vec<_> = answer["anyOf"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{answer}"))
+            .iter()
+            .map(|a| a["$ref"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            alternatives,
+            [
+                "#/components/schemas/BalanceView",
+                "#/components/schemas/BalanceExplanation"
+            ]
+        );
+        let explained = &value["components"]["schemas"]["BalanceExplanation"];
+        let explanation = property(&value, explained, "explanation").expect("explanation");
+        let figures = resolve(&value, explanation);
+        let balance = &value["components"]["schemas"]["BalanceView"];
+        // Every money figure of the balance is explained, under its own name.
+        for (name, field) in balance["properties"].as_object().unwrap() {
+            let is_money = resolve(&value, field)["pattern"].is_string();
+            if is_money {
+                assert_eq!(
+                    figures["properties"][name]["$ref"], "#/components/schemas/FigureExplanation",
+                    "explanation.{name}"
+                );
+            }
+        }
+        let term = &value["components"]["schemas"]["FigureTerm"];
+        for field in [
+            "amount",
+            "what",
+            "clause",
+            "invoice_number",
+            "figure",
+            "sources",
+        ] {
+            assert!(
+                property(&value, term, field).is_some(),
+                "FigureTerm.{field}"
+            );
+        }
+        let source = &value["components"]["schemas"]["EventRef"];
+        for field in ["sequence", "event_type", "on", "hash"] {
+            assert!(
+                property(&value, source, field).is_some(),
+                "EventRef.{field}"
+            );
+        }
+        assert_eq!(source["properties"]["on"]["format"], "date");
     }
 }

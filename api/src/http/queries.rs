@@ -4,6 +4,8 @@
 //! business date up to the end of that day count, and penalties accrue to that date.
 //! One agreement's query reads that agreement's stored ledger only.
 
+use std::collections::HashMap;
+
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::routing::get;
@@ -14,8 +16,8 @@ use time::Date;
 
 use events::business_date;
 use projections::{
-    AgingReport, AgreementLedger, AgreementView, BalanceView, InvoiceStatusView, JournalView,
-    PenaltyView, StatementView,
+    AgingReport, AgreementLedger, AgreementView, BalanceExplanation, BalanceView,
+    InvoiceStatusView, JournalView, PenaltyView, StatementView,
 };
 
 use super::agreements::AgreementId;
@@ -105,15 +107,97 @@ pub async fn agreement(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/agreements/{id}/balance", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "Balance as of a date", body = projections::BalanceView)))]
+/// `?as_of=&explain=`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BalanceQuery {
+    /// The balance as of the end of this business day (YYYY-MM-DD, Kazakhstan); default today.
+    #[param(value_type = Option<String>, format = Date, example = "2026-03-01")]
+    pub as_of: Option<String>,
+    /// `true`: add `explanation`, every figure with the terms it adds up to, their events
+    /// (sequence, type, date, hash) and clauses. `false` or absent: the plain balance.
+    #[param(default = false)]
+    pub explain: Option<bool>,
+}
+
+/// The answer of `GET /v1/agreements/{id}/balance`: the plain balance, or with
+/// `explain=true` the same fields plus `explanation`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum BalanceAnswer {
+    Plain(Box<BalanceView>),
+    Explained(Box<BalanceExplanation>),
+}
+
+/// Either schema (`anyOf`, not `oneOf`: an explained answer is also a valid plain one).
+impl utoipa::PartialSchema for BalanceAnswer {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::AnyOfBuilder;
+        use utoipa::openapi::Ref;
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name("BalanceView"))
+            .item(Ref::from_schema_name("BalanceExplanation"))
+            .description(Some(
+                "`BalanceView` without `explain` (or with `explain=false`); `BalanceExplanation` (the same fields plus `explanation`) with `explain=true`",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for BalanceAnswer {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((BalanceView::name().into_owned(), BalanceView::schema()));
+        BalanceView::schemas(schemas);
+        schemas.push((
+            BalanceExplanation::name().into_owned(),
+            BalanceExplanation::schema(),
+        ));
+        BalanceExplanation::schemas(schemas);
+    }
+}
+
+/// `GET /v1/agreements/{id}/balance?as_of=&explain=`. Without `explain` the answer is
+/// exactly the plain balance; with it, the events' hashes are read from the store (only
+/// then) and put beside each source. The hashes of recorded events never change, so
+/// reading them after the ledger row is safe: every source is at or below the row's
+/// version, and the store has at least those events.
+#[utoipa::path(get, path = "/v1/agreements/{id}/balance", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), BalanceQuery), responses((status = 200, description = "Balance as of a date; with `explain=true` every figure explained down to its events and clauses", body = BalanceAnswer)))]
 async fn balance(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
-    StrictQuery(query): StrictQuery<AsOfQuery>,
-) -> Result<Json<BalanceView>, ApiError> {
-    let as_of = query.date(&state)?;
+    StrictQuery(query): StrictQuery<BalanceQuery>,
+) -> Result<Json<BalanceAnswer>, ApiError> {
+    let as_of =
+        parse_date("as_of", query.as_of.as_deref())?.unwrap_or_else(|| state.ledger.today());
     let ledger = stored_ledger(&state, &id).await?;
-    Ok(Json(ledger.balance(as_of, state.ledger.reference())?))
+    let reference = state.ledger.reference();
+    if !query.explain.unwrap_or(false) {
+        return Ok(Json(BalanceAnswer::Plain(Box::new(
+            ledger.balance(as_of, reference)?,
+        ))));
+    }
+    let explained = ledger.explain_balance(as_of, reference)?;
+    let hashes: HashMap<u64, String> = state
+        .ledger
+        .events(&id)
+        .await?
+        .into_iter()
+        .filter_map(|event| {
+            let sequence = u64::try_from(event.sequence).ok()?;
+            let hash = event.metadata.get(crate::audit::HASH_KEY)?.as_str()?;
+            Some((sequence, hash.to_owned()))
+        })
+        .collect();
+    Ok(Json(BalanceAnswer::Explained(Box::new(
+        explained.with_hashes(|sequence| hashes.get(&sequence).cloned()),
+    ))))
 }
 
 #[utoipa::path(get, path = "/v1/agreements/{id}/invoices", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "Invoices with what is paid, owed and accrued", body = Vec<projections::InvoiceStatusView>)))]

@@ -9,6 +9,7 @@ mod helpers;
 mod audit;
 mod bad_input;
 mod concurrency;
+mod explain;
 mod http_flow;
 mod queries;
 mod replay;
