@@ -116,7 +116,8 @@ mod tests {
             metadata.clone(),
         );
         let lifted = upcast(stored, &upcasters());
-        assert_eq!(lifted.event_version, REGISTERED_V1);
+        // cqrs-es writes the version it lifted to in full semantic form.
+        assert_eq!(lifted.event_version, "1.0.0");
         assert_eq!(lifted.metadata, metadata);
         assert_eq!(lifted.sequence, 1);
     }
