@@ -58,23 +58,64 @@ pub fn event_hash(
     metadata: &Value,
     prev_hash: &str,
 ) -> String {
-    let mut business = metadata.clone();
-    if let Value::Object(map) = &mut business {
-        map.remove(HASH_KEY);
-        map.remove(PREV_HASH_KEY);
+    // The canonical JSON of the record {aggregate_id, sequence, event_type, event_version,
+    // payload, metadata without the chain keys, prev_hash}, written straight into one
+    // buffer with its keys already in sorted order: the same bytes as `canonical_json`
+    // of that record, without copying the payload and metadata into it.
+    fn string(out: &mut Vec<u8>, text: &str) {
+        serde_json::to_writer(out, text).expect("a string is written to a Vec");
     }
-    let record = serde_json::json!({
-        "aggregate_id": aggregate_id,
-        "sequence": sequence,
-        "event_type": event_type,
-        "event_version": event_version,
-        "payload": payload,
-        "metadata": business,
-        "prev_hash": prev_hash,
-    });
-    let mut text = String::new();
-    canonical_json(&record, &mut text);
-    format!("{:x}", Sha256::digest(text.as_bytes()))
+    fn canonical(out: &mut Vec<u8>, value: &Value, without_chain_keys: bool) {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map
+                    .iter()
+                    .filter(|(key, _)| {
+                        !(without_chain_keys && (key == &HASH_KEY || key == &PREV_HASH_KEY))
+                    })
+                    .collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                out.push(b'{');
+                for (index, (key, item)) in entries.into_iter().enumerate() {
+                    if index > 0 {
+                        out.push(b',');
+                    }
+                    string(out, key);
+                    out.push(b':');
+                    canonical(out, item, false);
+                }
+                out.push(b'}');
+            }
+            Value::Array(items) => {
+                out.push(b'[');
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.push(b',');
+                    }
+                    canonical(out, item, false);
+                }
+                out.push(b']');
+            }
+            other => serde_json::to_writer(out, other).expect("a value is written to a Vec"),
+        }
+    }
+    let mut text = Vec::with_capacity(1024);
+    text.extend_from_slice(b"{\"aggregate_id\":");
+    string(&mut text, aggregate_id);
+    text.extend_from_slice(b",\"event_type\":");
+    string(&mut text, event_type);
+    text.extend_from_slice(b",\"event_version\":");
+    string(&mut text, event_version);
+    text.extend_from_slice(b",\"metadata\":");
+    canonical(&mut text, metadata, true);
+    text.extend_from_slice(b",\"payload\":");
+    canonical(&mut text, payload, false);
+    text.extend_from_slice(b",\"prev_hash\":");
+    string(&mut text, prev_hash);
+    text.extend_from_slice(b",\"sequence\":");
+    text.extend_from_slice(sequence.to_string().as_bytes());
+    text.push(b'}');
+    format!("{:x}", Sha256::digest(&text))
 }
 
 /// The first event where a stream's chain breaks, and what is wrong with it.
@@ -192,6 +233,30 @@ pub async fn verify_store(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The serialization is a contract (docs/audit.md): this hash was computed outside
+    /// the program (Python: `json.dumps(record, sort_keys=True, separators=(",", ":"),
+    /// ensure_ascii=False)`, then SHA-256), so a change to the format fails here even
+    /// though recording and verifying would still agree with each other.
+    #[test]
+    fn the_hash_of_a_known_event_never_changes() {
+        let payload = serde_json::json!({"AgreementSigned": {"signed_on": "2026-01-06",
+            "concluded_on": "2026-01-05", "in_force_from": "2026-01-06"}});
+        let metadata = serde_json::json!({"actor": "ТОО «MITWORK» \"бух\"", "clause": "1.5",
+            "recorded_at": "2026-01-06T04:00:00Z", "hash": "ignored", "prev_hash": "ignored"});
+        assert_eq!(
+            event_hash(
+                "150240008272",
+                2,
+                "AgreementSigned",
+                "1.0",
+                &payload,
+                &metadata,
+                &"ab".repeat(32)
+            ),
+            "23dcc587eb430a2e9f8345f59b0e6737356b486ad9ece966f5aa52fbc7b2ef86"
+        );
+    }
 
     #[test]
     fn canonical_json_sorts_keys_and_drops_whitespace() {
