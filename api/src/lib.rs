@@ -12,3 +12,4 @@ pub mod settings;
 pub mod startup;
 pub mod store;
 pub mod sweep;
+pub mod tokens;

@@ -99,11 +99,39 @@ enum Command {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// Manage the API's bearer tokens (each has a role; its name is recorded as the
+    /// actor of the events it causes).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Load an export into an empty store: verified first, then every event exactly as
     /// exported (hashes included), the invoice numbers and the stored projections.
     Import {
         /// An export written by `edoc-ledger export`.
         file: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenAction {
+    /// Create a token and print it (once: only its hash is kept).
+    Create {
+        #[arg(long, value_enum)]
+        role: api::tokens::Role,
+        /// For the participant role: the one agreement (BIN/IIN) it may read.
+        #[arg(long)]
+        participant: Option<String>,
+        /// Who uses it (recorded as the actor of the events it causes).
+        #[arg(long)]
+        name: String,
+    },
+    /// List the tokens (never their secrets).
+    List,
+    /// Revoke a token by id (or by name when only one token has it).
+    Revoke {
+        /// The token's id (as `token list` shows) or name.
+        token: String,
     },
 }
 
@@ -151,6 +179,7 @@ async fn main() -> ExitCode {
             out.as_deref(),
         ),
         Command::Import { file } => import(&cli.store, &file).await,
+        Command::Token { action } => token(&cli.store, action).await,
         Command::Sweep { as_of, no_fines } => sweep(&cli.store, &cli.serve, as_of, !no_fines).await,
     };
     match result {
@@ -178,6 +207,12 @@ async fn serve(store: &StoreSettings, serve: &ServeSettings) -> RunResult {
         application.address(),
         application.store_description()
     );
+    if let Some(file) = application.first_token_file() {
+        println!(
+            "first start: an operator token was written to {} (owner-only); send it as `Authorization: Bearer <token>`, and make others with `edoc-ledger token create`",
+            file.display()
+        );
+    }
     application.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(ReplayOutcome::Clean)
@@ -529,6 +564,49 @@ fn audit(
             String::new()
         }
     );
+    Ok(ReplayOutcome::Clean)
+}
+
+async fn token(store: &StoreSettings, action: TokenAction) -> RunResult {
+    let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
+    let repository = LedgerEventRepository::connect(&location).await?;
+    let show = |t: &api::tokens::TokenRecord| {
+        format!(
+            "{}  {:<11} {:<12} {}  created {}{}",
+            t.id,
+            t.role.code(),
+            t.participant_id.as_deref().unwrap_or("-"),
+            t.name,
+            t.created_at,
+            t.revoked_at
+                .as_deref()
+                .map(|at| format!(", REVOKED {at}"))
+                .unwrap_or_default()
+        )
+    };
+    match action {
+        TokenAction::Create {
+            role,
+            participant,
+            name,
+        } => {
+            let participant = participant_arg(participant.as_deref())?;
+            let (record, token) =
+                api::tokens::create(&repository, &name, role, participant.as_ref()).await?;
+            eprintln!("created {}; the token is shown this once:", show(&record));
+            println!("{token}");
+        }
+        TokenAction::List => {
+            for record in api::tokens::list(&repository).await? {
+                println!("{}", show(&record));
+            }
+        }
+        TokenAction::Revoke { token } => {
+            let record = api::tokens::revoke(&repository, &token).await?;
+            println!("{}", show(&record));
+        }
+    }
+    repository.close().await;
     Ok(ReplayOutcome::Clean)
 }
 

@@ -18,6 +18,8 @@ pub enum StartupError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Reference(#[from] reference_files::ReferenceFilesError),
+    #[error(transparent)]
+    Token(#[from] crate::tokens::TokenError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: SocketAddr,
@@ -31,6 +33,9 @@ pub struct Application {
     address: SocketAddr,
     ledger: Arc<Ledger>,
     daily_sweep: Option<(time::Time, bool)>,
+    /// The file the first operator token was written to, on the embedded store's first
+    /// start.
+    first_token: Option<std::path::PathBuf>,
 }
 
 impl Application {
@@ -63,6 +68,15 @@ impl Application {
                 crate::replay::rebuild(&repository, crate::store::LEDGERS_TABLE, |_| {}).await?;
             tracing::info!(%report, "projections rebuilt");
         }
+        // The embedded default runs with no setup: its first start makes an operator
+        // token and says where it is. A PostgreSQL store gets tokens from
+        // `edoc-ledger token create`.
+        let first_token = match &location {
+            StoreLocation::Sqlite(_) => {
+                crate::tokens::bootstrap(&repository, &store.data_dir).await?
+            }
+            StoreLocation::Postgres(_) => None,
+        };
         let ledger = Arc::new(Ledger::new(repository, Arc::new(reference), clock));
         let listener =
             TcpListener::bind(serve.listen)
@@ -82,6 +96,7 @@ impl Application {
             address,
             ledger,
             daily_sweep: serve.daily_sweep_at.map(|at| (at, !serve.sweep_no_fines)),
+            first_token,
         })
     }
 
@@ -92,6 +107,11 @@ impl Application {
 
     pub fn store_description(&self) -> String {
         self.ledger.repository().location().describe()
+    }
+
+    /// Where this start wrote the first operator token, if it made one.
+    pub fn first_token_file(&self) -> Option<&std::path::Path> {
+        self.first_token.as_deref()
     }
 
     pub fn ledger(&self) -> Arc<Ledger> {

@@ -347,6 +347,14 @@ async fn an_export_replays_offline_to_the_api_s_figures_and_imports_into_an_empt
         "2026-08-15",
     ];
     let server = serve(&url, &work).await;
+    let (_, token) = api::tokens::create(
+        &repository,
+        "export-test-auditor",
+        api::tokens::Role::Auditor,
+        None,
+    )
+    .await
+    .unwrap();
     let http = reqwest::Client::new();
     let mut compared = 0;
     for date in dates {
@@ -385,6 +393,7 @@ async fn an_export_replays_offline_to_the_api_s_figures_and_imports_into_an_empt
                         "{}/v1/agreements/{id}/{endpoint}?as_of={date}",
                         server.base
                     ))
+                    .bearer_auth(&token)
                     .send()
                     .await
                     .unwrap()

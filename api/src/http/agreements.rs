@@ -77,9 +77,14 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
             .and_then(|value| value.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        // Until bearer tokens name the caller, every command is recorded as unauthenticated.
+        // The token's name (set by `auth::authorize`) is the actor of every event.
+        let actor = super::auth::caller_of(parts)
+            .map(|caller| caller.name.clone())
+            .ok_or_else(|| ApiError::Unauthorized {
+                detail: "this endpoint needs `Authorization: Bearer <token>`".to_owned(),
+            })?;
         Ok(Self(CommandContext {
-            actor: "unauthenticated".to_owned(),
+            actor,
             request_id,
             sweep: None,
         }))

@@ -36,6 +36,12 @@ pub enum ApiError {
     PayloadTooLarge { detail: String },
     #[error("{detail}")]
     NotFound { detail: String },
+    /// No, a malformed, an unknown or a revoked bearer token (401).
+    #[error("{detail}")]
+    Unauthorized { detail: String },
+    /// The caller's role may not do this (403).
+    #[error("{detail}")]
+    Forbidden { detail: String },
     #[error("{detail}")]
     MethodNotAllowed { detail: String },
     #[error(transparent)]
@@ -80,6 +86,15 @@ impl ApiError {
                 None,
             ),
             Self::NotFound { detail } => (StatusCode::NOT_FOUND, "not-found", detail.clone(), None),
+            Self::Unauthorized { detail } => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                detail.clone(),
+                None,
+            ),
+            Self::Forbidden { detail } => {
+                (StatusCode::FORBIDDEN, "forbidden", detail.clone(), None)
+            }
             Self::MethodNotAllowed { detail } => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
@@ -189,6 +204,12 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"edoc-ledger\""),
+            );
+        }
         response
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod agreements;
 pub mod audit;
+pub mod auth;
 pub mod error;
 pub mod json;
 pub mod openapi;
@@ -48,6 +49,10 @@ pub fn app(state: AppState) -> Router {
         .merge(queries::router())
         .merge(sweeps::router())
         .merge(audit::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

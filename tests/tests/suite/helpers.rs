@@ -101,6 +101,9 @@ pub struct TestApp {
     pub store: Store,
     pub store_settings: StoreSettings,
     pub serve_settings: ServeSettings,
+    /// An operator token: the client sends it with every request unless a test sends
+    /// another (`get_as`, `post_as`).
+    pub operator_token: String,
     database_name: Option<String>,
     directory: Option<tempfile::TempDir>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -155,7 +158,7 @@ async fn spawn_app_with(store: Store, clock: Option<Arc<dyn Clock>>) -> TestApp 
         daily_sweep_at: None,
         sweep_no_fines: false,
     };
-    let mut app = start(store, store_settings, serve_settings, clock).await;
+    let mut app = start(store, store_settings, serve_settings, clock, None).await;
     app.database_name = database_name;
     app.directory = Some(directory);
     app
@@ -166,6 +169,7 @@ async fn start(
     store_settings: StoreSettings,
     serve_settings: ServeSettings,
     clock: Option<Arc<dyn Clock>>,
+    operator_token: Option<String>,
 ) -> TestApp {
     let application = match &clock {
         Some(clock) => {
@@ -176,6 +180,25 @@ async fn start(
     .expect("the server starts");
     let address = format!("http://{}", application.address());
     let ledger = application.ledger();
+    let operator_token = match operator_token {
+        Some(token) => token,
+        None => {
+            api::tokens::create(
+                ledger.repository(),
+                "test-operator",
+                api::tokens::Role::Operator,
+                None,
+            )
+            .await
+            .expect("an operator token")
+            .1
+        }
+    };
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {operator_token}").parse().unwrap(),
+    );
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until(async {
         let _ = stopped.await;
@@ -185,8 +208,10 @@ async fn start(
         address,
         client: reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
+            .default_headers(headers)
             .build()
             .unwrap(),
+        operator_token,
         ledger,
         store,
         store_settings,
@@ -231,6 +256,39 @@ impl TestApp {
             .send()
             .await
             .expect("the server answers")
+    }
+
+    /// A request sent with exactly this `Authorization` header (`None`: none at all),
+    /// not the operator token the client sends by default.
+    pub async fn send_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        authorization: Option<&str>,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = reqwest::Client::new().request(method, self.url(path));
+        if let Some(value) = authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("the server answers")
+    }
+
+    /// A new token with this role (and, for the participant role, its agreement).
+    pub async fn token(
+        &self,
+        role: api::tokens::Role,
+        name: &str,
+        participant: Option<&str>,
+    ) -> String {
+        let participant = participant.map(|p| events::ParticipantId::parse(p).unwrap());
+        api::tokens::create(self.ledger.repository(), name, role, participant.as_ref())
+            .await
+            .expect("a token")
+            .1
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
@@ -286,6 +344,7 @@ impl TestApp {
             self.store_settings.clone(),
             self.serve_settings.clone(),
             self.clock.clone(),
+            Some(self.operator_token.clone()),
         )
         .await;
         restarted.database_name = self.database_name.take();

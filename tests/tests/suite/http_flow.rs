@@ -120,7 +120,7 @@ async fn register_sign_invoice_pay_and_read_back(store: Store) {
     );
     for (index, event) in events.iter().enumerate() {
         assert_eq!(event["sequence"], index as i64 + 1);
-        assert_eq!(event["actor"], "unauthenticated");
+        assert_eq!(event["actor"], "test-operator");
         assert!(
             event["request_id"]
                 .as_str()

@@ -1,0 +1,165 @@
+//! Who may call what (API.md, "Auth"; issue 6): every request but `GET /healthz`,
+//! `GET /openapi.json` and `GET /docs` carries `Authorization: Bearer <token>`; the
+//! token's role must be allowed on the route ([`access`]), and a `participant` token
+//! reads its own agreement only: any other agreement is answered 404, exactly as one that
+//! does not exist, so a participant learns nothing about others.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::tokens::{Caller, Role};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token needed.
+    Public,
+    /// A token with one of these roles; `participant` only on its own agreement.
+    Roles(&'static [Role]),
+}
+
+const STAFF_READS: &[Role] = &[Role::Operator, Role::Billing, Role::Auditor];
+const AGREEMENT_READS: &[Role] = &[
+    Role::Operator,
+    Role::Billing,
+    Role::Auditor,
+    Role::Participant,
+];
+const BILLING_COMMANDS: &[Role] = &[Role::Operator, Role::Billing];
+const OPERATOR_COMMANDS: &[Role] = &[Role::Operator];
+
+/// The access rule of a route (its method and matched path, as the router declares
+/// it). A route missing here is operator-only, so a new endpoint is never open by
+/// accident.
+pub fn access(method: &Method, route: &str) -> Access {
+    match (method.as_str(), route) {
+        ("GET", "/healthz" | "/openapi.json" | "/docs") => Access::Public,
+        (
+            "GET",
+            "/v1/agreements/{id}"
+            | "/v1/agreements/{id}/balance"
+            | "/v1/agreements/{id}/invoices"
+            | "/v1/agreements/{id}/penalties"
+            | "/v1/agreements/{id}/statement"
+            | "/v1/agreements/{id}/journal"
+            | "/v1/agreements/{id}/events",
+        ) => Access::Roles(AGREEMENT_READS),
+        ("GET", _) => Access::Roles(STAFF_READS),
+        // Verifying against a kept digest reads only: the auditor's own tool.
+        ("POST", "/v1/audit/digest/verify") => Access::Roles(STAFF_READS),
+        (
+            "POST",
+            "/v1/agreements/{id}/invoices" | "/v1/agreements/{id}/payments" | "/v1/sweeps",
+        ) => Access::Roles(BILLING_COMMANDS),
+        _ => Access::Roles(OPERATOR_COMMANDS),
+    }
+}
+
+/// The bearer token of a request, if it has a well-formed `Authorization` header.
+fn bearer(request: &Request) -> Result<Option<&str>, ApiError> {
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| unauthorized("the Authorization header is not text"))?;
+    match text.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim()))
+        }
+        _ => Err(unauthorized(
+            "the Authorization header must be `Bearer <token>`",
+        )),
+    }
+}
+
+fn unauthorized(detail: &str) -> ApiError {
+    ApiError::Unauthorized {
+        detail: detail.to_owned(),
+    }
+}
+
+/// The middleware: resolves the caller, checks the route's rule, and hands the caller
+/// to the handlers (as a request extension) so that events record its name as actor.
+pub async fn authorize(
+    State(state): State<AppState>,
+    matched: Option<MatchedPath>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let route = matched.as_ref().map_or("", MatchedPath::as_str);
+    let Access::Roles(roles) = access(request.method(), route) else {
+        return Ok(next.run(request).await);
+    };
+    let Some(token) = bearer(&request)? else {
+        return Err(unauthorized(
+            "this endpoint needs `Authorization: Bearer <token>` (edoc-ledger token create)",
+        ));
+    };
+    let caller = crate::tokens::caller(state.ledger.repository(), token)
+        .await
+        .map_err(|e| ApiError::Ledger(e.into()))?
+        .ok_or_else(|| unauthorized("the bearer token is unknown or revoked"))?;
+    if !roles.contains(&caller.role) {
+        return Err(ApiError::Forbidden {
+            detail: format!(
+                "the {} role may not {} {route}",
+                caller.role.code(),
+                request.method()
+            ),
+        });
+    }
+    if let Some(own) = &caller.participant {
+        let asked = route
+            .starts_with("/v1/agreements/{id}")
+            .then(|| request.uri().path().split('/').nth(3))
+            .flatten();
+        if asked != Some(own.as_str()) {
+            let asked = asked.unwrap_or("");
+            return Err(ApiError::not_found(format!(
+                "no agreement is registered for participant {asked}"
+            )));
+        }
+    }
+    request.extensions_mut().insert(caller);
+    Ok(next.run(request).await)
+}
+
+/// The caller of a request that passed [`authorize`] (`None` on public routes).
+pub fn caller_of(parts: &axum::http::request::Parts) -> Option<&Caller> {
+    parts.extensions.get::<Caller>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_for_operators_and_billing_only_where_api_md_says() {
+        let post = Method::POST;
+        assert_eq!(
+            access(&post, "/v1/agreements/{id}/payments"),
+            Access::Roles(BILLING_COMMANDS)
+        );
+        assert_eq!(
+            access(&post, "/v1/agreements/{id}/waivers"),
+            Access::Roles(OPERATOR_COMMANDS)
+        );
+        assert_eq!(
+            access(&post, "/v1/some/new/command"),
+            Access::Roles(OPERATOR_COMMANDS),
+            "an unlisted route is operator-only"
+        );
+        assert_eq!(access(&Method::GET, "/healthz"), Access::Public);
+        assert_eq!(
+            access(&Method::GET, "/v1/reports/aging"),
+            Access::Roles(STAFF_READS)
+        );
+    }
+}
