@@ -56,7 +56,34 @@ pub struct CommandContext {
     pub request_id: String,
     /// Set when the command is a dunning sweep's step: its id and date.
     pub sweep: Option<SweepMark>,
+    /// Set when the request carried an Idempotency-Key.
+    pub idempotency: Option<IdempotencyClaim>,
 }
+
+/// A request's Idempotency-Key and the fingerprint of what it asked (API.md "Retries
+/// are safe").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    pub key: String,
+    /// SHA-256 (hex) of the method, path and body.
+    pub fingerprint: String,
+}
+
+/// A command's answer as the API sends it: fresh, or the first answer given under the
+/// same Idempotency-Key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    /// True when this is a stored first answer and nothing was recorded now.
+    pub replayed: bool,
+}
+
+/// How a command's answer is written from what it recorded (the HTTP handler's view).
+pub type RenderAnswer<'a> = dyn Fn(&Committed) -> Result<(u16, String), String> + Send + Sync + 'a;
+
+/// How long an Idempotency-Key is kept by default (API.md; configurable).
+pub const IDEMPOTENCY_TTL_DEFAULT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Which sweep recorded an event (in its metadata).
 #[derive(Debug, Clone)]
@@ -90,6 +117,10 @@ pub enum LedgerError {
     Refused(#[from] AgreementError),
     #[error("the command lost {attempts} races with concurrent writes to the same agreement; nothing was recorded, retry later")]
     ConflictRetriesExhausted { attempts: u32 },
+    #[error("the Idempotency-Key `{key}` was first used with another request (method, path or body); a key names one request")]
+    IdempotencyKeyReused { key: String },
+    #[error("the answer could not be written: {0}")]
+    Render(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -120,6 +151,7 @@ pub struct Ledger {
     /// consecutive numbers without losing races; across processes the counter's
     /// compare-and-set keeps numbers unique and gapless on its own.
     invoice_numbering: tokio::sync::Mutex<()>,
+    idempotency_ttl: Duration,
 }
 
 impl Ledger {
@@ -135,7 +167,71 @@ impl Ledger {
             reference,
             clock,
             invoice_numbering: tokio::sync::Mutex::new(()),
+            idempotency_ttl: IDEMPOTENCY_TTL_DEFAULT,
         }
+    }
+
+    /// Keeps Idempotency-Keys for `ttl` instead of [`IDEMPOTENCY_TTL_DEFAULT`].
+    pub fn with_idempotency_ttl(mut self, ttl: Duration) -> Self {
+        self.idempotency_ttl = ttl;
+        self
+    }
+
+    /// Runs a command like [`Self::execute`] and writes its answer with `render`. With an
+    /// Idempotency-Key in `context`, the answer is stored in the transaction that records
+    /// the events; a repeat of the key with the same request gets that answer back and
+    /// records nothing, with another request [`LedgerError::IdempotencyKeyReused`]. A
+    /// refused command stores nothing, so its retry is decided again.
+    pub async fn execute_answered(
+        &self,
+        participant: &ParticipantId,
+        command: AgreementCommand,
+        context: &CommandContext,
+        render: &RenderAnswer<'_>,
+    ) -> Result<Answer, LedgerError> {
+        let (_, answer) = self
+            .run(participant, command, context, Some(render))
+            .await?;
+        answer.ok_or_else(|| LedgerError::Render("no answer was written".to_owned()))
+    }
+
+    /// The first answer stored under the context's key, if there is one.
+    async fn stored_answer(&self, context: &CommandContext) -> Result<Option<Answer>, LedgerError> {
+        let Some(claim) = &context.idempotency else {
+            return Ok(None);
+        };
+        let now = self.clock.now_utc().unix_timestamp();
+        match self.repository.idempotent_answer(&claim.key, now).await? {
+            Some((fingerprint, _, _)) if fingerprint != claim.fingerprint => {
+                Err(LedgerError::IdempotencyKeyReused {
+                    key: claim.key.clone(),
+                })
+            }
+            Some((_, status, body)) => Ok(Some(Answer {
+                status,
+                body,
+                replayed: true,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    fn idempotency_record(
+        &self,
+        context: &CommandContext,
+        answer: &Answer,
+    ) -> Option<crate::store::IdempotencyRecord> {
+        let claim = context.idempotency.as_ref()?;
+        let now = self.clock.now_utc().unix_timestamp();
+        let ttl = i64::try_from(self.idempotency_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        Some(crate::store::IdempotencyRecord {
+            key: claim.key.clone(),
+            fingerprint: claim.fingerprint.clone(),
+            status: answer.status,
+            body: answer.body.clone(),
+            now,
+            expires_at: now.saturating_add(ttl),
+        })
     }
 
     pub fn repository(&self) -> &LedgerEventRepository {
@@ -165,8 +261,42 @@ impl Ledger {
         command: AgreementCommand,
         context: &CommandContext,
     ) -> Result<Committed, LedgerError> {
+        let (committed, _) = self.run(participant, command, context, None).await?;
+        committed.ok_or_else(|| {
+            LedgerError::Render("a stored answer was found without rendering".to_owned())
+        })
+    }
+
+    /// The command loop; with `render`, also the answer (stored under the context's
+    /// Idempotency-Key with the events). Returns the committed events unless the answer
+    /// is a stored one.
+    async fn run(
+        &self,
+        participant: &ParticipantId,
+        command: AgreementCommand,
+        context: &CommandContext,
+        render: Option<&RenderAnswer<'_>>,
+    ) -> Result<(Option<Committed>, Option<Answer>), LedgerError> {
         let issues_invoice = matches!(command, AgreementCommand::IssueInvoice(_));
+        let answer_of = |committed: &Committed| -> Result<Option<Answer>, LedgerError> {
+            render
+                .map(|render| {
+                    render(committed)
+                        .map(|(status, body)| Answer {
+                            status,
+                            body,
+                            replayed: false,
+                        })
+                        .map_err(LedgerError::Render)
+                })
+                .transpose()
+        };
         for attempt in 1..=COMMAND_ATTEMPTS_MAX {
+            if render.is_some() {
+                if let Some(stored) = self.stored_answer(context).await? {
+                    return Ok((None, Some(stored)));
+                }
+            }
             let _numbering = if issues_invoice {
                 Some(self.invoice_numbering.lock().await)
             } else {
@@ -195,10 +325,23 @@ impl Ledger {
             agreement.handle(command.clone(), &services, &sink).await?;
             let decided = sink.collect().await;
             if decided.is_empty() {
-                return Ok(Committed {
+                let committed = Committed {
                     events: Vec::new(),
                     agreement,
-                });
+                };
+                let answer = answer_of(&committed)?;
+                let record = answer
+                    .as_ref()
+                    .and_then(|answer| self.idempotency_record(context, answer));
+                match self
+                    .repository
+                    .append_with(&[], &[], None, record.as_ref())
+                    .await
+                {
+                    Ok(()) => return Ok((Some(committed), answer)),
+                    Err(AppendError::Conflict(_)) => continue,
+                    Err(AppendError::Store(error)) => return Err(error.into()),
+                }
             }
 
             let envelopes =
@@ -247,17 +390,20 @@ impl Ledger {
                     _ => None,
                 })
                 .collect();
+            let committed = Committed {
+                events: envelopes,
+                agreement,
+            };
+            let answer = answer_of(&committed)?;
+            let record = answer
+                .as_ref()
+                .and_then(|answer| self.idempotency_record(context, answer));
             match self
                 .repository
-                .append(&serialized, &claimed, ledger_row.as_ref())
+                .append_with(&serialized, &claimed, ledger_row.as_ref(), record.as_ref())
                 .await
             {
-                Ok(()) => {
-                    return Ok(Committed {
-                        events: envelopes,
-                        agreement,
-                    })
-                }
+                Ok(()) => return Ok((Some(committed), answer)),
                 Err(AppendError::Conflict(what)) => {
                     tracing::debug!(participant = %participant, attempt, what, "write conflict, deciding again");
                     crate::metrics::record_conflict();

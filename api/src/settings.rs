@@ -38,6 +38,10 @@ pub struct ServeSettings {
     /// Do not charge the §5.9 fine automatically in the daily sweep (charged by default).
     #[arg(long, env = "EDOC_SWEEP_NO_FINES")]
     pub sweep_no_fines: bool,
+
+    /// How long an Idempotency-Key and its first answer are kept, in hours.
+    #[arg(long, env = "EDOC_IDEMPOTENCY_TTL_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760))]
+    pub idempotency_ttl_hours: u32,
 }
 
 fn parse_time_of_day(text: &str) -> Result<time::Time, String> {

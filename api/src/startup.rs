@@ -77,7 +77,17 @@ impl Application {
             }
             StoreLocation::Postgres(_) => None,
         };
-        let ledger = Arc::new(Ledger::new(repository, Arc::new(reference), clock));
+        let purged = repository
+            .purge_idempotency_keys(clock.now_utc().unix_timestamp())
+            .await?;
+        if purged > 0 {
+            tracing::info!(purged, "expired idempotency keys forgotten");
+        }
+        let ledger = Arc::new(
+            Ledger::new(repository, Arc::new(reference), clock).with_idempotency_ttl(
+                std::time::Duration::from_secs(u64::from(serve.idempotency_ttl_hours) * 3600),
+            ),
+        );
         let listener =
             TcpListener::bind(serve.listen)
                 .await

@@ -85,6 +85,7 @@ pub async fn run(
             id: sweep_id.clone(),
             as_of,
         }),
+        idempotency: None,
     };
     let mut report = SweepReport {
         sweep_id: sweep_id.clone(),
@@ -150,12 +151,14 @@ pub async fn run(
                 reason: refusal.to_string(),
             }),
             Some(Err(LedgerError::Store(error))) => return Err(error.into()),
-            Some(Err(other @ LedgerError::ConflictRetriesExhausted { .. })) => {
-                report.skipped.push(SkippedAgreement {
-                    participant_id: id,
-                    reason: other.to_string(),
-                })
-            }
+            Some(Err(
+                other @ (LedgerError::ConflictRetriesExhausted { .. }
+                | LedgerError::IdempotencyKeyReused { .. }
+                | LedgerError::Render(_)),
+            )) => report.skipped.push(SkippedAgreement {
+                participant_id: id,
+                reason: other.to_string(),
+            }),
         }
     }
     drop(steps);

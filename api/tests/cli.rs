@@ -90,6 +90,7 @@ async fn replay_check_finds_a_hand_altered_row_and_replay_repairs_it() {
         actor: "cli-test".into(),
         request_id: "cli-test".into(),
         sweep: None,
+        idempotency: None,
     };
     let steps = vec![
         AgreementCommand::Register(command(json!({

@@ -117,6 +117,7 @@ fn context() -> CommandContext {
         actor: "export-test".into(),
         request_id: "export-test".into(),
         sweep: None,
+        idempotency: None,
     }
 }
 
@@ -246,6 +247,7 @@ async fn serve(database_url: &str, data_dir: &Path) -> Server {
             reference_dir: None,
             daily_sweep_at: None,
             sweep_no_fines: false,
+            idempotency_ttl_hours: 24,
         },
     )
     .await

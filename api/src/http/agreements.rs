@@ -3,6 +3,7 @@
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
@@ -87,6 +88,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
             actor,
             request_id,
             sweep: None,
+            idempotency: parts
+                .extensions
+                .get::<crate::ledger::IdempotencyClaim>()
+                .cloned(),
         }))
     }
 }
@@ -102,13 +107,16 @@ async fn register(
     State(state): State<AppState>,
     RequestContext(context): RequestContext,
     StrictJson(command): StrictJson<Register>,
-) -> Result<(StatusCode, Json<AgreementView>), ApiError> {
+) -> Result<Response, ApiError> {
     let participant = command.participant_id.clone();
-    let committed = state
-        .ledger
-        .execute(&participant, AgreementCommand::Register(command), &context)
-        .await?;
-    Ok((StatusCode::CREATED, view(&committed.agreement)?))
+    answered(
+        &state,
+        &participant,
+        AgreementCommand::Register(command),
+        &context,
+        |committed| Ok((StatusCode::CREATED, view(&committed.agreement)?)),
+    )
+    .await
 }
 
 /// One event as `GET /v1/agreements/{id}/events` shows it (API.md).
@@ -174,13 +182,42 @@ async fn agreement_events(
 }
 
 /// Runs a command on the agreement in the path and answers with the agreement's view.
-async fn agreement_command(
+/// What a command handler answers: a body, with 200 or the status given.
+pub trait IntoAnswer {
+    fn into_answer(self) -> (StatusCode, Result<String, serde_json::Error>);
+}
+
+impl<T: Serialize> IntoAnswer for Json<T> {
+    fn into_answer(self) -> (StatusCode, Result<String, serde_json::Error>) {
+        (StatusCode::OK, serde_json::to_string(&self.0))
+    }
+}
+
+impl<T: Serialize> IntoAnswer for (StatusCode, Json<T>) {
+    fn into_answer(self) -> (StatusCode, Result<String, serde_json::Error>) {
+        (self.0, serde_json::to_string(&self.1 .0))
+    }
+}
+
+/// Runs a command and answers with what `respond` writes from it. With an
+/// Idempotency-Key, the answer is stored with the events, and a repeat gets the stored
+/// answer (with `Idempotent-Replayed: true`) while nothing is recorded.
+async fn answered<A: IntoAnswer>(
     state: &AppState,
     id: &ParticipantId,
     command: AgreementCommand,
     context: &CommandContext,
-) -> Result<Committed, ApiError> {
-    Ok(state.ledger.execute(id, command, context).await?)
+    respond: impl Fn(&Committed) -> Result<A, ApiError> + Send + Sync,
+) -> Result<Response, ApiError> {
+    let render = |committed: &Committed| -> Result<(u16, String), String> {
+        let (status, body) = respond(committed).map_err(|e| e.to_string())?.into_answer();
+        Ok((status.as_u16(), body.map_err(|e| e.to_string())?))
+    };
+    let answer = state
+        .ledger
+        .execute_answered(id, command, context, &render)
+        .await?;
+    Ok(super::idempotency::response(answer))
 }
 
 #[utoipa::path(post, path = "/v1/agreements/{id}/signature", tag = "agreements", request_body = commands::SignAgreement, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 200, description = "Signed (§1.5, §3.2, §10.1)", body = projections::AgreementView)))]
@@ -189,10 +226,15 @@ async fn sign(
     AgreementId(id): AgreementId,
     RequestContext(context): RequestContext,
     StrictJson(command): StrictJson<SignAgreement>,
-) -> Result<Json<AgreementView>, ApiError> {
-    let committed =
-        agreement_command(&state, &id, AgreementCommand::Sign(command), &context).await?;
-    view(&committed.agreement)
+) -> Result<Response, ApiError> {
+    answered(
+        &state,
+        &id,
+        AgreementCommand::Sign(command),
+        &context,
+        move |committed| view(&committed.agreement),
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/v1/agreements/{id}/invoices", tag = "agreements", request_body = commands::IssueInvoice, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 201, description = "Invoice issued: VAT by issue date (§5.11), due date (§5.4/§5.8)", body = projections::InvoiceView)))]
@@ -201,25 +243,27 @@ async fn issue_invoice(
     AgreementId(id): AgreementId,
     RequestContext(context): RequestContext,
     StrictJson(command): StrictJson<IssueInvoice>,
-) -> Result<(StatusCode, Json<InvoiceView>), ApiError> {
-    let committed = agreement_command(
+) -> Result<Response, ApiError> {
+    answered(
         &state,
         &id,
         AgreementCommand::IssueInvoice(command),
         &context,
+        move |committed| {
+            let mut issued = None;
+            let mut advance = None;
+            for envelope in &committed.events {
+                match &envelope.payload {
+                    AgreementEvent::InvoiceIssued(event) => issued = Some(event),
+                    AgreementEvent::AdvanceApplied(event) => advance = Some(event),
+                    _ => {}
+                }
+            }
+            let issued = issued.expect("an accepted IssueInvoice records InvoiceIssued");
+            Ok((StatusCode::CREATED, Json(InvoiceView::of(issued, advance))))
+        },
     )
-    .await?;
-    let mut issued = None;
-    let mut advance = None;
-    for envelope in &committed.events {
-        match &envelope.payload {
-            AgreementEvent::InvoiceIssued(event) => issued = Some(event),
-            AgreementEvent::AdvanceApplied(event) => advance = Some(event),
-            _ => {}
-        }
-    }
-    let issued = issued.expect("an accepted IssueInvoice records InvoiceIssued");
-    Ok((StatusCode::CREATED, Json(InvoiceView::of(issued, advance))))
+    .await
 }
 
 #[utoipa::path(post, path = "/v1/agreements/{id}/payments", tag = "agreements", request_body = commands::ReceivePayment, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 201, description = "Payment recorded and allocated (§5.5, CC art. 282)", body = projections::PaymentView), (status = 200, description = "A repeat of a reference already recorded: the first allocation, nothing recorded", body = projections::PaymentView)))]
@@ -228,24 +272,26 @@ async fn receive_payment(
     AgreementId(id): AgreementId,
     RequestContext(context): RequestContext,
     StrictJson(command): StrictJson<ReceivePayment>,
-) -> Result<(StatusCode, Json<PaymentView>), ApiError> {
+) -> Result<Response, ApiError> {
     let reference = command.reference.as_str().to_owned();
-    let committed = agreement_command(
+    answered(
         &state,
         &id,
         AgreementCommand::ReceivePayment(command),
         &context,
+        move |committed| {
+            // A repeated reference records nothing and answers the first allocation with 200.
+            let status = if committed.events.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            let payment = PaymentView::of(&committed.agreement, &reference)
+                .expect("an accepted payment is recorded under its reference");
+            Ok((status, Json(payment)))
+        },
     )
-    .await?;
-    // A repeated reference records nothing and answers the first allocation with 200.
-    let status = if committed.events.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    let payment = PaymentView::of(&committed.agreement, &reference)
-        .expect("an accepted payment is recorded under its reference");
-    Ok((status, Json(payment)))
+    .await
 }
 
 #[utoipa::path(post, path = "/v1/agreements/{id}/suspension", tag = "agreements", request_body = commands::RestrictAccess, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 200, description = "Access suspended (§4.2)", body = projections::AgreementView)))]
@@ -254,10 +300,15 @@ async fn suspend(
     AgreementId(id): AgreementId,
     RequestContext(context): RequestContext,
     StrictJson(command): StrictJson<RestrictAccess>,
-) -> Result<Json<AgreementView>, ApiError> {
-    let committed =
-        agreement_command(&state, &id, AgreementCommand::Suspend(command), &context).await?;
-    view(&committed.agreement)
+) -> Result<Response, ApiError> {
+    answered(
+        &state,
+        &id,
+        AgreementCommand::Suspend(command),
+        &context,
+        move |committed| view(&committed.agreement),
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/v1/agreements/{id}/reinstatement", tag = "agreements", request_body = commands::LiftRestriction, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 200, description = "Suspension lifted (§4.2)", body = projections::AgreementView)))]
@@ -266,10 +317,15 @@ async fn reinstate(
     AgreementId(id): AgreementId,
     RequestContext(context): RequestContext,
     StrictJson(command): StrictJson<LiftRestriction>,
-) -> Result<Json<AgreementView>, ApiError> {
-    let committed =
-        agreement_command(&state, &id, AgreementCommand::Reinstate(command), &context).await?;
-    view(&committed.agreement)
+) -> Result<Response, ApiError> {
+    answered(
+        &state,
+        &id,
+        AgreementCommand::Reinstate(command),
+        &context,
+        move |committed| view(&committed.agreement),
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/v1/agreements/{id}/block", tag = "agreements", request_body = commands::RestrictAccess, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 200, description = "Participant blocked (§4.2)", body = projections::AgreementView)))]
@@ -278,10 +334,15 @@ async fn block(
     AgreementId(id): AgreementId,
     RequestContext(context): RequestContext,
     StrictJson(command): StrictJson<RestrictAccess>,
-) -> Result<Json<AgreementView>, ApiError> {
-    let committed =
-        agreement_command(&state, &id, AgreementCommand::Block(command), &context).await?;
-    view(&committed.agreement)
+) -> Result<Response, ApiError> {
+    answered(
+        &state,
+        &id,
+        AgreementCommand::Block(command),
+        &context,
+        move |committed| view(&committed.agreement),
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/v1/agreements/{id}/unblock", tag = "agreements", request_body = commands::LiftRestriction, params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 200, description = "Block lifted (§4.2)", body = projections::AgreementView)))]
@@ -290,10 +351,15 @@ async fn unblock(
     AgreementId(id): AgreementId,
     RequestContext(context): RequestContext,
     StrictJson(command): StrictJson<LiftRestriction>,
-) -> Result<Json<AgreementView>, ApiError> {
-    let committed =
-        agreement_command(&state, &id, AgreementCommand::Unblock(command), &context).await?;
-    view(&committed.agreement)
+) -> Result<Response, ApiError> {
+    answered(
+        &state,
+        &id,
+        AgreementCommand::Unblock(command),
+        &context,
+        move |committed| view(&committed.agreement),
+    )
+    .await
 }
 
 /// The answer to a termination notice: the agreement, and when it ends.
@@ -311,25 +377,27 @@ async fn request_termination(
     AgreementId(id): AgreementId,
     RequestContext(context): RequestContext,
     StrictJson(command): StrictJson<RequestTermination>,
-) -> Result<Json<TerminationAnswer>, ApiError> {
-    let committed = agreement_command(
+) -> Result<Response, ApiError> {
+    answered(
         &state,
         &id,
         AgreementCommand::RequestTermination(command),
         &context,
+        move |committed| {
+            let Json(agreement) = view(&committed.agreement)?;
+            let effective_on = agreement
+                .header
+                .termination
+                .as_ref()
+                .map(|t| t.effective_on)
+                .expect("an accepted termination notice sets the effective date");
+            Ok(Json(TerminationAnswer {
+                effective_on,
+                agreement,
+            }))
+        },
     )
-    .await?;
-    let Json(agreement) = view(&committed.agreement)?;
-    let effective_on = agreement
-        .header
-        .termination
-        .as_ref()
-        .map(|t| t.effective_on)
-        .expect("an accepted termination notice sets the effective date");
-    Ok(Json(TerminationAnswer {
-        effective_on,
-        agreement,
-    }))
+    .await
 }
 
 /// The answer to `POST /v1/agreements/{id}/charges`: what was charged and how §5.9
@@ -356,53 +424,55 @@ async fn charge(
     AgreementId(id): AgreementId,
     RequestContext(context): RequestContext,
     StrictJson(command): StrictJson<ChargeLatePayment>,
-) -> Result<(StatusCode, Json<ChargeAnswer>), ApiError> {
+) -> Result<Response, ApiError> {
     let kind = command.kind;
-    let committed = agreement_command(
+    answered(
         &state,
         &id,
         AgreementCommand::ChargeLatePayment(command),
         &context,
+        move |committed| {
+            let mut answer = None;
+            let mut settled = None;
+            for envelope in &committed.events {
+                match &envelope.payload {
+                    AgreementEvent::PenaltyCharged(e) => {
+                        answer = Some((
+                            e.invoice_number,
+                            e.on,
+                            e.amount,
+                            serde_json::to_value(&e.accrual),
+                        ))
+                    }
+                    AgreementEvent::FineCharged(e) => {
+                        answer = Some((
+                            e.invoice_number,
+                            e.on,
+                            e.amount,
+                            serde_json::to_value(&e.assessment),
+                        ))
+                    }
+                    AgreementEvent::AdvanceApplied(e) => settled = Some(e.amount),
+                    _ => {}
+                }
+            }
+            let (invoice_number, on, amount, explanation) =
+                answer.expect("an accepted charge records its charge event");
+            Ok((
+                StatusCode::CREATED,
+                Json(ChargeAnswer {
+                    invoice_number,
+                    kind,
+                    on,
+                    amount,
+                    settled_from_advance: settled.unwrap_or(events::Money::zero(amount.currency())),
+                    explanation: explanation.unwrap_or(Value::Null),
+                    clause: events::Clause::LATE_PAYMENT.as_str(),
+                }),
+            ))
+        },
     )
-    .await?;
-    let mut answer = None;
-    let mut settled = None;
-    for envelope in &committed.events {
-        match &envelope.payload {
-            AgreementEvent::PenaltyCharged(e) => {
-                answer = Some((
-                    e.invoice_number,
-                    e.on,
-                    e.amount,
-                    serde_json::to_value(&e.accrual),
-                ))
-            }
-            AgreementEvent::FineCharged(e) => {
-                answer = Some((
-                    e.invoice_number,
-                    e.on,
-                    e.amount,
-                    serde_json::to_value(&e.assessment),
-                ))
-            }
-            AgreementEvent::AdvanceApplied(e) => settled = Some(e.amount),
-            _ => {}
-        }
-    }
-    let (invoice_number, on, amount, explanation) =
-        answer.expect("an accepted charge records its charge event");
-    Ok((
-        StatusCode::CREATED,
-        Json(ChargeAnswer {
-            invoice_number,
-            kind,
-            on,
-            amount,
-            settled_from_advance: settled.unwrap_or(events::Money::zero(amount.currency())),
-            explanation: explanation.unwrap_or(Value::Null),
-            clause: events::Clause::LATE_PAYMENT.as_str(),
-        }),
-    ))
+    .await
 }
 
 /// The answer to `POST /v1/agreements/{id}/waivers`.
@@ -430,35 +500,37 @@ async fn waive(
     AgreementId(id): AgreementId,
     RequestContext(context): RequestContext,
     StrictJson(command): StrictJson<WaiveLatePayment>,
-) -> Result<(StatusCode, Json<WaiverAnswer>), ApiError> {
-    let committed = agreement_command(
+) -> Result<Response, ApiError> {
+    answered(
         &state,
         &id,
         AgreementCommand::WaiveLatePayment(command),
         &context,
+        move |committed| {
+            let waiver = committed
+                .events
+                .iter()
+                .find_map(|e| match &e.payload {
+                    AgreementEvent::LateChargeWaived(w) => Some(w.clone()),
+                    _ => None,
+                })
+                .expect("an accepted waiver records its event");
+            Ok((
+                StatusCode::CREATED,
+                Json(WaiverAnswer {
+                    invoice_number: waiver.invoice_number,
+                    kind: waiver.kind,
+                    on: waiver.on,
+                    amount: waiver.amount,
+                    charged_part: waiver.charged_part,
+                    uncharged_part: waiver.uncharged_part,
+                    reason: waiver.reason.to_string(),
+                    clause: events::Clause::LATE_PAYMENT.as_str(),
+                }),
+            ))
+        },
     )
-    .await?;
-    let waiver = committed
-        .events
-        .iter()
-        .find_map(|e| match &e.payload {
-            AgreementEvent::LateChargeWaived(w) => Some(w.clone()),
-            _ => None,
-        })
-        .expect("an accepted waiver records its event");
-    Ok((
-        StatusCode::CREATED,
-        Json(WaiverAnswer {
-            invoice_number: waiver.invoice_number,
-            kind: waiver.kind,
-            on: waiver.on,
-            amount: waiver.amount,
-            charged_part: waiver.charged_part,
-            uncharged_part: waiver.uncharged_part,
-            reason: waiver.reason.to_string(),
-            clause: events::Clause::LATE_PAYMENT.as_str(),
-        }),
-    ))
+    .await
 }
 
 /// The answer to a force majeure command: what was recorded, and the agreement after it.
@@ -500,15 +572,15 @@ pub async fn declare_force_majeure(
     AgreementId(id): AgreementId,
     RequestContext(context): RequestContext,
     StrictJson(command): StrictJson<DeclareForceMajeure>,
-) -> Result<(StatusCode, Json<ForceMajeureAnswer>), ApiError> {
-    let committed = agreement_command(
+) -> Result<Response, ApiError> {
+    answered(
         &state,
         &id,
         AgreementCommand::DeclareForceMajeure(command),
         &context,
+        move |committed| Ok((StatusCode::CREATED, force_majeure_answer(committed)?)),
     )
-    .await?;
-    Ok((StatusCode::CREATED, force_majeure_answer(&committed)?))
+    .await
 }
 
 #[utoipa::path(post, path = "/v1/agreements/{id}/force-majeure/end", tag = "agreements",
@@ -520,13 +592,13 @@ pub async fn end_force_majeure(
     AgreementId(id): AgreementId,
     RequestContext(context): RequestContext,
     StrictJson(command): StrictJson<EndForceMajeure>,
-) -> Result<Json<ForceMajeureAnswer>, ApiError> {
-    let committed = agreement_command(
+) -> Result<Response, ApiError> {
+    answered(
         &state,
         &id,
         AgreementCommand::EndForceMajeure(command),
         &context,
+        force_majeure_answer,
     )
-    .await?;
-    force_majeure_answer(&committed)
+    .await
 }

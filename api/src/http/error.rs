@@ -108,6 +108,13 @@ impl ApiError {
                 self.to_string(),
                 None,
             ),
+            Self::Ledger(LedgerError::IdempotencyKeyReused { .. }) => (
+                StatusCode::CONFLICT,
+                "idempotency-key-reused",
+                self.to_string(),
+                None,
+            ),
+            Self::Ledger(LedgerError::Render(_)) => internal(),
             Self::Ledger(LedgerError::Store(StoreError::Unavailable(_))) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store-unavailable",

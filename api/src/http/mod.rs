@@ -5,6 +5,7 @@ pub mod agreements;
 pub mod audit;
 pub mod auth;
 pub mod error;
+pub mod idempotency;
 pub mod json;
 pub mod openapi;
 pub mod queries;
@@ -49,6 +50,7 @@ pub fn app(state: AppState) -> Router {
         .merge(queries::router())
         .merge(sweeps::router())
         .merge(audit::router())
+        .route_layer(axum::middleware::from_fn(idempotency::fingerprint))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authorize,

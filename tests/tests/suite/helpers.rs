@@ -157,6 +157,7 @@ async fn spawn_app_with(store: Store, clock: Option<Arc<dyn Clock>>) -> TestApp 
         reference_dir: Some(reference_dir),
         daily_sweep_at: None,
         sweep_no_fines: false,
+        idempotency_ttl_hours: 24,
     };
     let mut app = start(store, store_settings, serve_settings, clock, None).await;
     app.database_name = database_name;

@@ -12,6 +12,7 @@ mod bad_input;
 mod concurrency;
 mod explain;
 mod http_flow;
+mod idempotency;
 mod queries;
 mod replay;
 mod store;

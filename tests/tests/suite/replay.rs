@@ -377,6 +377,7 @@ async fn run(
         actor: "load-test".to_owned(),
         request_id: format!("load-{id}-{}", recorded.commands),
         sweep: None,
+        idempotency: None,
     };
     recorded.commands += 1;
     match app.ledger.execute(id, command.clone(), &context).await {

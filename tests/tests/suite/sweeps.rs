@@ -234,6 +234,7 @@ async fn postgres_a_sweep_killed_midway_and_resumed_equals_a_clean_run() {
         actor: "sweep".to_owned(),
         request_id: "killed".to_owned(),
         sweep: None,
+        idempotency: None,
     };
     for id in &ids[..3] {
         let participant = events::ParticipantId::parse(id).unwrap();
