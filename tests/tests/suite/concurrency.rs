@@ -15,7 +15,7 @@ crate::on_both_stores!(
     concurrent_repeats_of_one_reference_record_one_payment,
 );
 
-const CONCURRENT: usize = 20;
+const CONCURRENT: usize = 100;
 
 async fn concurrent_invoices_get_distinct_consecutive_numbers(store: Store) {
     let app = spawn_app(store).await;
@@ -98,6 +98,11 @@ async fn concurrent_payments_are_each_recorded_once(store: Store) {
         .map(|n| Decimal::new((100 + n as i64) * 100 + 1, 2))
         .sum();
     assert_eq!(paid, expected);
+    // The balance agrees to the tiyn.
+    let balance = app
+        .get_json(&format!("/v1/agreements/{id}/balance?as_of=2026-02-05"))
+        .await;
+    assert_eq!(balance["paid"], format!("{expected:.2}"), "{balance}");
     let sequences: Vec<i64> = events
         .iter()
         .map(|e| e["sequence"].as_i64().unwrap())
