@@ -50,6 +50,10 @@ pub fn app(state: AppState) -> Router {
         .merge(queries::router())
         .merge(sweeps::router())
         .merge(audit::router())
+        .merge(<utoipa_scalar::Scalar<_> as utoipa_scalar::Servable<_>>::with_url(
+            openapi::DOCS_PATH,
+            openapi::document(),
+        ))
         .route_layer(axum::middleware::from_fn(idempotency::fingerprint))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -58,6 +58,10 @@ pub struct ApiDoc;
 
 /// The path of this document.
 pub const OPENAPI_PATH: &str = "/openapi.json";
+/// The path of the browsable documentation (Scalar, reading this document).
+pub const DOCS_PATH: &str = "/docs";
+/// The name of the bearer-token security scheme.
+pub const BEARER_SCHEME: &str = "bearer";
 
 /// The problem+json answer with a description.
 fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
@@ -83,10 +87,20 @@ fn errors_of(path: &str, operation: &Operation) -> Vec<(&'static str, &'static s
         return vec![("503", "The event store does not answer")];
     }
     let is_command = operation.request_body.is_some();
-    let mut errors = vec![(
-        "400",
-        "Malformed input: bad JSON, an unknown field or parameter, a bad date, id or amount",
-    )];
+    let mut errors = vec![
+        (
+            "400",
+            "Malformed input: bad JSON, an unknown field or parameter, a bad date, id or amount",
+        ),
+        (
+            "401",
+            "No bearer token, a malformed `Authorization` header, or an unknown or revoked token",
+        ),
+        (
+            "403",
+            "The token's role may not call this endpoint (API.md \"Auth\")",
+        ),
+    ];
     if path.contains("{id}") {
         errors.push((
             "404",
@@ -96,7 +110,7 @@ fn errors_of(path: &str, operation: &Operation) -> Vec<(&'static str, &'static s
     if is_command {
         errors.push((
             "409",
-            "Conflicts with the agreement's state or a concurrent write; nothing was recorded",
+            "Conflicts with the agreement's state or a concurrent write, or the Idempotency-Key was used for another request; nothing was recorded",
         ));
         errors.push(("413", "The request body is too large"));
         errors.push((
@@ -123,8 +137,27 @@ fn errors_of(path: &str, operation: &Operation) -> Vec<(&'static str, &'static s
 /// The document with the shared error answers added to every operation, and the
 /// agreement id in every path described as the participant's BIN/IIN.
 pub fn document() -> Document {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn as In};
+    use utoipa::openapi::security::{
+        HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+    };
     let mut document = ApiDoc::openapi();
+    document
+        .components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            BEARER_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A token made by `edoc-ledger token create`; its role decides what it may call (operator, billing, auditor, participant)",
+                    ))
+                    .build(),
+            ),
+        );
     for (path, item) in document.paths.paths.iter_mut() {
+        let public = path == OPENAPI_PATH || path == "/healthz";
         let operations = [
             item.get.as_mut(),
             item.post.as_mut(),
@@ -137,6 +170,31 @@ pub fn document() -> Document {
                 if parameter.name == "id" && parameter.parameter_in == ParameterIn::Path {
                     parameter.schema = Some(RefOr::Ref(Ref::from_schema_name("ParticipantId")));
                 }
+            }
+            if !public {
+                operation.security = Some(vec![SecurityRequirement::new(
+                    BEARER_SCHEME,
+                    Vec::<String>::new(),
+                )]);
+            }
+            if operation.request_body.is_some() && path != "/v1/audit/digest/verify" {
+                operation.parameters.get_or_insert_with(Vec::new).push(
+                    ParameterBuilder::new()
+                        .name("Idempotency-Key")
+                        .parameter_in(In::Header)
+                        .required(utoipa::openapi::Required::False)
+                        .description(Some(
+                            "Makes a retry safe: the same key with the same request answers the first answer and records nothing; with another request, 409. 1 to 255 visible ASCII characters, kept 24 h by default.",
+                        ))
+                        .schema(Some(
+                            utoipa::openapi::ObjectBuilder::new()
+                                .schema_type(utoipa::openapi::schema::Type::String)
+                                .min_length(Some(1))
+                                .max_length(Some(255))
+                                .pattern(Some("^[\\x21-\\x7E]+$")),
+                        ))
+                        .build(),
+                );
             }
             for (status, description) in errors_of(path, operation) {
                 operation
@@ -299,6 +357,56 @@ mod tests {
             }
         }
         routes
+    }
+
+    /// CI's check (issue 6): the document committed in docs is the one served. After a
+    /// change to the API, regenerate it with
+    /// `EDOC_BLESS_OPENAPI=1 cargo test -p api --lib openapi` and review the diff.
+    #[test]
+    fn the_committed_document_is_the_served_one() {
+        let served = serde_json::to_string_pretty(&document()).unwrap() + "\n";
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
+        if std::env::var_os("EDOC_BLESS_OPENAPI").is_some() {
+            std::fs::write(&path, &served).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == served,
+            "docs/openapi.json is not what GET /openapi.json serves; regenerate it with \
+             EDOC_BLESS_OPENAPI=1 cargo test -p api --lib openapi, and review the diff"
+        );
+    }
+
+    #[test]
+    fn every_command_takes_an_idempotency_key_and_every_private_route_a_token() {
+        let value = json();
+        assert_eq!(
+            value["components"]["securitySchemes"][BEARER_SCHEME]["scheme"],
+            "bearer"
+        );
+        for (method, path) in ROUTES {
+            let operation = &value["paths"][path][method];
+            let public = *path == "/healthz" || *path == OPENAPI_PATH;
+            assert_eq!(
+                operation["security"].is_null(),
+                public,
+                "{method} {path}: a token unless public"
+            );
+            if !public {
+                assert!(operation["responses"]["401"].is_object(), "{method} {path}");
+                assert!(operation["responses"]["403"].is_object(), "{method} {path}");
+            }
+            let keyed = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header");
+            let command = *method == "post" && *path != "/v1/audit/digest/verify";
+            assert_eq!(
+                keyed, command,
+                "{method} {path}: Idempotency-Key on commands"
+            );
+        }
     }
 
     #[test]
@@ -502,6 +610,9 @@ mod tests {
                 _ => &[],
             };
             expected.extend(query.iter().map(|q| ("query".to_owned(), q.to_string())));
+            if *method == "post" && *path != "/v1/audit/digest/verify" {
+                expected.push(("header".to_owned(), "Idempotency-Key".to_owned()));
+            }
             assert_eq!(parameters, expected, "{method} {path}");
             for (_, name) in &parameters {
                 if ["as_of", "from", "to"].contains(&name.as_str()) {
