@@ -403,7 +403,10 @@ impl Ledger {
                 .append_with(&serialized, &claimed, ledger_row.as_ref(), record.as_ref())
                 .await
             {
-                Ok(()) => return Ok((Some(committed), answer)),
+                Ok(()) => {
+                    crate::metrics::record_command(command.name());
+                    return Ok((Some(committed), answer));
+                }
                 Err(AppendError::Conflict(what)) => {
                     tracing::debug!(participant = %participant, attempt, what, "write conflict, deciding again");
                     crate::metrics::record_conflict();

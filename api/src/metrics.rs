@@ -1,15 +1,121 @@
-//! Counters the server keeps about itself (exposed in Prometheus format by a later issue).
+//! What the server tells operators about itself (`GET /metrics`, Prometheus text format;
+//! issue 6): HTTP requests and their latency by route and status, commands recorded by
+//! type, write conflicts retried, and store errors. One registry per process.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
+use std::time::Duration;
 
-static CONFLICTS_RETRIED: AtomicU64 = AtomicU64::new(0);
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+/// The metrics of this process.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    commands: IntCounterVec,
+    conflicts_retried: IntCounter,
+    store_errors: IntCounter,
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let registry = Registry::new_custom(Some("edoc_ledger".to_owned()), None)
+        .expect("a valid registry prefix");
+    let requests = IntCounterVec::new(
+        Opts::new(
+            "http_requests_total",
+            "HTTP requests answered, by route and status",
+        ),
+        &["method", "route", "status"],
+    )
+    .expect("valid metric");
+    let latency = HistogramVec::new(
+        HistogramOpts::new(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by route and status",
+        )
+        .buckets(vec![
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        ]),
+        &["method", "route", "status"],
+    )
+    .expect("valid metric");
+    let commands = IntCounterVec::new(
+        Opts::new(
+            "commands_recorded_total",
+            "Commands that recorded events, by command",
+        ),
+        &["command"],
+    )
+    .expect("valid metric");
+    let conflicts_retried = IntCounter::new(
+        "write_conflicts_retried_total",
+        "Commands decided again after losing a race to a concurrent write",
+    )
+    .expect("valid metric");
+    let store_errors = IntCounter::new(
+        "store_errors_total",
+        "Requests that failed because the event store failed or did not answer",
+    )
+    .expect("valid metric");
+    for collector in [
+        Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(latency.clone()),
+        Box::new(commands.clone()),
+        Box::new(conflicts_retried.clone()),
+        Box::new(store_errors.clone()),
+    ] {
+        registry
+            .register(collector)
+            .expect("each metric registered once");
+    }
+    Metrics {
+        registry,
+        requests,
+        latency,
+        commands,
+        conflicts_retried,
+        store_errors,
+    }
+});
+
+/// Counts an answered request and its latency.
+pub fn record_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    let status = status.to_string();
+    let labels = [method, route, status.as_str()];
+    METRICS.requests.with_label_values(&labels).inc();
+    METRICS
+        .latency
+        .with_label_values(&labels)
+        .observe(elapsed.as_secs_f64());
+}
+
+/// Counts a command that recorded events.
+pub fn record_command(command: &str) {
+    METRICS.commands.with_label_values(&[command]).inc();
+}
 
 /// Counts a write conflict that was retried.
 pub fn record_conflict() {
-    CONFLICTS_RETRIED.fetch_add(1, Ordering::Relaxed);
+    METRICS.conflicts_retried.inc();
+}
+
+/// Counts a request failed by the store.
+pub fn record_store_error() {
+    METRICS.store_errors.inc();
 }
 
 /// Write conflicts retried since the process started.
 pub fn conflicts_retried() -> u64 {
-    CONFLICTS_RETRIED.load(Ordering::Relaxed)
+    METRICS.conflicts_retried.get()
+}
+
+/// Every metric in the Prometheus text format.
+pub fn render() -> String {
+    let mut buffer = Vec::new();
+    TextEncoder::new()
+        .encode(&METRICS.registry.gather(), &mut buffer)
+        .expect("the text encoder writes to a Vec");
+    String::from_utf8(buffer).unwrap_or_default()
 }

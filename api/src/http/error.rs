@@ -195,6 +195,12 @@ fn title(status: StatusCode) -> &'static str {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, detail, clause) = self.problem();
+        if matches!(
+            self,
+            Self::Ledger(LedgerError::Store(_)) | Self::Sweep(crate::sweep::SweepError::Store(_))
+        ) {
+            crate::metrics::record_store_error();
+        }
         if status.is_server_error() {
             // Logged once, here; the caller gets no internals.
             tracing::error!(error = %self, ?self, "request failed");

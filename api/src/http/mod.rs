@@ -55,10 +55,12 @@ pub fn app(state: AppState) -> Router {
             openapi::document(),
         ))
         .route_layer(axum::middleware::from_fn(idempotency::fingerprint))
+        .route("/metrics", get(metrics))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authorize,
         ))
+        .route_layer(axum::middleware::from_fn(track))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -100,6 +102,40 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
             ApiError::Ledger(error.into()).into_response()
         }
     }
+}
+
+/// `GET /metrics`: the Prometheus text format (crate::metrics).
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Request counts and latencies by route and status, commands recorded by type, conflicts retried, store errors (Prometheus text format)", content_type = "text/plain", body = String)))]
+pub async fn metrics() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(),
+    )
+}
+
+/// Counts every routed request with its route, status and latency.
+async fn track(
+    matched: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let route = matched
+        .as_ref()
+        .map_or("unmatched", axum::extract::MatchedPath::as_str)
+        .to_owned();
+    let response = next.run(request).await;
+    crate::metrics::record_request(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -13,6 +13,7 @@ mod concurrency;
 mod explain;
 mod http_flow;
 mod idempotency;
+mod observability;
 mod openapi;
 mod queries;
 mod replay;
