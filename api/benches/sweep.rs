@@ -143,7 +143,7 @@ async fn main() {
     let ledger = Ledger::new(repository.clone(), reference, Arc::new(SystemClock));
     for (label, expect_work) in [("first sweep", true), ("second sweep, same date", false)] {
         let started = Instant::now();
-        let report = api::sweep::run(&ledger, date!(2026 - 05 - 20), true, |_, _| {})
+        let report = api::sweep::run(&ledger, "bench", date!(2026 - 05 - 20), true, |_, _| {})
             .await
             .unwrap();
         let elapsed = started.elapsed();

@@ -195,8 +195,35 @@ impl Ledger {
         answer.ok_or_else(|| LedgerError::Render("no answer was written".to_owned()))
     }
 
+    /// Stores `answer` under the context's Idempotency-Key (if any) for a command that
+    /// is not one agreement's (a sweep); if a concurrent request stored one first, that
+    /// one is the answer.
+    pub async fn remember_answer(
+        &self,
+        context: &CommandContext,
+        answer: Answer,
+    ) -> Result<Answer, LedgerError> {
+        let Some(record) = self.idempotency_record(context, &answer) else {
+            return Ok(answer);
+        };
+        match self
+            .repository
+            .append_with(&[], &[], None, Some(&record))
+            .await
+        {
+            Ok(()) => Ok(answer),
+            Err(AppendError::Conflict(_)) => {
+                Ok(self.stored_answer(context).await?.unwrap_or(answer))
+            }
+            Err(AppendError::Store(error)) => Err(error.into()),
+        }
+    }
+
     /// The first answer stored under the context's key, if there is one.
-    async fn stored_answer(&self, context: &CommandContext) -> Result<Option<Answer>, LedgerError> {
+    pub async fn stored_answer(
+        &self,
+        context: &CommandContext,
+    ) -> Result<Option<Answer>, LedgerError> {
         let Some(claim) = &context.idempotency else {
             return Ok(None);
         };

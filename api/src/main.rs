@@ -303,10 +303,16 @@ async fn sweep(
         .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
-    let report = api::sweep::run(&ledger, as_of, charge_fines, |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })
+    let report = api::sweep::run(
+        &ledger,
+        "edoc-ledger sweep",
+        as_of,
+        charge_fines,
+        |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    )
     .await?;
     bar.finish_and_clear();
     println!(

@@ -160,7 +160,7 @@ async fn daily_sweep(ledger: Arc<Ledger>, at: time::Time, charge_fines: bool) {
         let wait = until_next(ledger.now_in_kazakhstan(), at);
         tokio::time::sleep(wait).await;
         let today = ledger.today();
-        match crate::sweep::run(&ledger, today, charge_fines, |_, _| {}).await {
+        match crate::sweep::run(&ledger, "daily sweep", today, charge_fines, |_, _| {}).await {
             Ok(report) => tracing::info!(
                 sweep_id = report.sweep_id,
                 as_of = %today,

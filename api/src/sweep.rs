@@ -59,6 +59,7 @@ pub enum SweepError {
 /// Runs the sweep as of `as_of` over every agreement; `progress` sees (done, total).
 pub async fn run(
     ledger: &Ledger,
+    actor: &str,
     as_of: Date,
     charge_fines: bool,
     mut progress: impl FnMut(u64, u64),
@@ -79,7 +80,7 @@ pub async fn run(
     let ids = repository.participant_ids().await?;
     let total = ids.len() as u64;
     let context = CommandContext {
-        actor: "sweep".to_owned(),
+        actor: actor.to_owned(),
         request_id: sweep_id.clone(),
         sweep: Some(SweepMark {
             id: sweep_id.clone(),

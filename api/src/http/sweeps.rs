@@ -37,12 +37,19 @@ pub struct SweepRequest {
     responses((status = 200, description = "What the sweep recorded (§4.2, §5.9, §10.3)", body = SweepReport)))]
 pub async fn sweep(
     State(state): State<AppState>,
+    super::agreements::RequestContext(context): super::agreements::RequestContext,
     StrictJson(request): StrictJson<SweepRequest>,
-) -> Result<Json<SweepReport>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    // With an Idempotency-Key, a repeat gets the first report. The sweep's own steps are
+    // idempotent for a date, so the key is stored when the sweep has finished.
+    if let Some(stored) = state.ledger.stored_answer(&context).await? {
+        return Ok(super::idempotency::response(stored));
+    }
     let ledger = state.ledger.clone();
     let charge_fines = request.charge_fines.unwrap_or(true);
+    let actor = context.actor.clone();
     let report = tokio::spawn(async move {
-        crate::sweep::run(&ledger, request.as_of, charge_fines, |_, _| {}).await
+        crate::sweep::run(&ledger, &actor, request.as_of, charge_fines, |_, _| {}).await
     })
     .await
     .map_err(|e| {
@@ -50,7 +57,15 @@ pub async fn sweep(
             crate::store::StoreError::Corrupt(format!("the sweep task failed: {e}")).into(),
         )
     })??;
-    Ok(Json(report))
+    let answer = crate::ledger::Answer {
+        status: 200,
+        body: serde_json::to_string(&report)
+            .map_err(|e| ApiError::Ledger(crate::ledger::LedgerError::Render(e.to_string())))?,
+        replayed: false,
+    };
+    Ok(super::idempotency::response(
+        state.ledger.remember_answer(&context, answer).await?,
+    ))
 }
 
 /// `?as_of=&charge_fines=`.

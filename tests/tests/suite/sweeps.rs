@@ -47,20 +47,33 @@ async fn a_sweep_suspends_on_day_16_once_and_a_payment_lifts_it(store: Store) {
     assert_eq!(actions[0]["clause"], "5.9");
     assert_eq!(app.event_count().await, before_count);
 
-    // Day 16: suspended for overdue; the event carries the sweep's id and date.
-    let day_16: serde_json::Value = app
-        .post("/v1/sweeps", &json!({"as_of": "2026-02-25"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    // Day 16: suspended for overdue; the event carries the sweep's id and date. Sent
+    // with an Idempotency-Key: a retry gets the same report, and records nothing.
+    let keyed = || {
+        app.client
+            .post(app.url("/v1/sweeps"))
+            .header("idempotency-key", "sweep-2026-02-25")
+            .json(&json!({"as_of": "2026-02-25"}))
+            .send()
+    };
+    let first = keyed().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let day_16: serde_json::Value = first.json().await.unwrap();
+    let count_after = app.event_count().await;
+    let retry = keyed().await.unwrap();
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(retry.json::<serde_json::Value>().await.unwrap(), day_16);
+    assert_eq!(app.event_count().await, count_after);
     assert_eq!(day_16["suspended"], json!([OPERATOR_BIN]));
     let events = app.events(OPERATOR_BIN).await;
     let suspended = events.last().unwrap();
     assert_eq!(suspended["type"], "Suspended");
     assert_eq!(suspended["payload"]["reason"], "overdue");
     assert_eq!(suspended["clause"], "5.9");
-    assert_eq!(suspended["actor"], "sweep");
+    assert_eq!(
+        suspended["actor"], "test-operator",
+        "the caller who ran the sweep"
+    );
     assert_eq!(suspended["request_id"], day_16["sweep_id"]);
     let count = app.event_count().await;
 
