@@ -15,6 +15,7 @@ mod http_flow;
 mod idempotency;
 mod observability;
 mod openapi;
+mod outage;
 mod queries;
 mod replay;
 mod store;
