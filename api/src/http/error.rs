@@ -42,6 +42,9 @@ pub enum ApiError {
     /// The caller's role may not do this (403).
     #[error("{detail}")]
     Forbidden { detail: String },
+    /// The request took longer than the server allows (408).
+    #[error("{detail}")]
+    RequestTimeout { detail: String },
     #[error("{detail}")]
     MethodNotAllowed { detail: String },
     #[error(transparent)]
@@ -89,6 +92,12 @@ impl ApiError {
             Self::Unauthorized { detail } => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
+                detail.clone(),
+                None,
+            ),
+            Self::RequestTimeout { detail } => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
                 detail.clone(),
                 None,
             ),

@@ -21,7 +21,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::ledger::Ledger;
@@ -65,7 +64,9 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(json::REQUEST_BODY_BYTES_MAX))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(axum::middleware::from_fn(|request, next| {
+            time_limit(REQUEST_TIMEOUT, request, next)
+        }))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             let request_id = request
                 .headers()
@@ -116,6 +117,26 @@ pub async fn metrics() -> impl IntoResponse {
     )
 }
 
+/// Answers 408 problem+json when a request takes longer than `limit`. The handler is
+/// dropped there: a command's append is one transaction, so it committed whole or not
+/// at all; a retry with the same Idempotency-Key tells which.
+async fn time_limit(
+    limit: Duration,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::RequestTimeout {
+            detail: format!(
+                "the request took longer than {} s; a command either recorded everything or nothing: retry it with the same Idempotency-Key",
+                limit.as_secs()
+            ),
+        }
+        .into_response(),
+    }
+}
+
 /// Counts every routed request with its route, status and latency.
 async fn track(
     matched: Option<axum::extract::MatchedPath>,
@@ -145,5 +166,36 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError::MethodNotAllowed {
         detail: format!("{method} is not allowed on {}", uri.path()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt as _;
+
+    #[tokio::test]
+    async fn a_request_over_the_time_limit_is_a_408_problem() {
+        let app = Router::new()
+            .fallback(|| async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                "late"
+            })
+            .layer(axum::middleware::from_fn(|request, next| {
+                time_limit(Duration::from_millis(20), request, next)
+            }));
+        let response = app
+            .oneshot(
+                axum::http::Request::get("/slow")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
     }
 }

@@ -18,5 +18,6 @@ mod openapi;
 mod outage;
 mod queries;
 mod replay;
+mod schemathesis;
 mod store;
 mod sweeps;

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs schemathesis (a property-based API fuzzer, from PyPI) against a running
+# edoc-ledger: every operation of its /openapi.json with generated requests; fails on a
+# 5xx, an answer that does not match the documented schema, status or content type.
+#
+#   tests/schemathesis/run.sh BASE_URL TOKEN [MAX_SECONDS]
+#
+# Installs schemathesis (pinned) into target/schemathesis-venv the first time.
+set -euo pipefail
+base_url="$1"
+token="$2"
+max_seconds="${3:-45}"
+version="4.32.5"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+venv="${CARGO_TARGET_DIR:-$root/target}/schemathesis-venv"
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then
+  echo "installing schemathesis $version into $venv" >&2
+  python3 -m venv "$venv" || { echo "python3 -m venv failed: install python3-venv" >&2; exit 2; }
+  "$venv/bin/pip" install --quiet "schemathesis==$version" \
+    || { echo "pip could not install schemathesis $version (PyPI unreachable?)" >&2; exit 2; }
+fi
+# Its cache of found failures goes under target/, not into the source tree.
+cd "${CARGO_TARGET_DIR:-$root/target}"
+exec "$venv/bin/schemathesis" run "$base_url/openapi.json" \
+  --header "Authorization: Bearer $token" \
+  --checks not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance \
+  --max-examples 5 --max-time "$max_seconds" --seed 20261125 --workers 2 --no-shrink \
+  --warnings off
