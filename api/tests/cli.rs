@@ -15,41 +15,8 @@ use serde_json::json;
 const BINARY: &str = env!("CARGO_BIN_EXE_edoc-ledger");
 const OPERATOR_BIN: &str = "150240008272";
 
-fn server_url() -> String {
-    std::env::var("EDOC_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-/// A fresh database on the test server; fails (never skips) with how to start PostgreSQL.
-async fn fresh_database() -> (String, String) {
-    let server = server_url();
-    let pool = sqlx::PgPool::connect(&server)
-        .await
-        .unwrap_or_else(|error| {
-            panic!(
-            "cannot reach PostgreSQL at {server}: {error}\nThe PostgreSQL tests need a running \
-             server. Start the machine's cluster with\n    pg_ctlcluster --skip-systemctl-redirect \
-             $(ls /etc/postgresql) main start\nor point EDOC_TEST_DATABASE_URL at another server."
-        )
-        });
-    let name = format!("edoc_cli_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let (base, _) = server.rsplit_once('/').expect("a URL with a database");
-    (format!("{base}/{name}"), name)
-}
-
-async fn drop_database(name: &str) {
-    let pool = sqlx::PgPool::connect(&server_url()).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-}
+mod common;
+use common::{drop_database, fresh_database};
 
 fn run(args: &[&str], database_url: &str) -> (i32, String) {
     let output = Command::new(BINARY)

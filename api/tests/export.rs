@@ -24,40 +24,11 @@ const AGREEMENTS: usize = 1_000;
 /// Tasks recording agreements at once.
 const SEEDING_TASKS: usize = 4;
 
-fn server_url() -> String {
-    std::env::var("EDOC_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
+mod common;
+use common::{drop_database, fresh_database};
 
-/// A fresh database on the test server; fails (never skips) with how to start PostgreSQL.
-async fn fresh_database() -> (String, String) {
-    let server = server_url();
-    let pool = sqlx::PgPool::connect(&server)
-        .await
-        .unwrap_or_else(|error| {
-            panic!(
-            "cannot reach PostgreSQL at {server}: {error}\nThe PostgreSQL tests need a running \
-             server. Start the machine's cluster with\n    pg_ctlcluster --skip-systemctl-redirect \
-             $(ls /etc/postgresql) main start\nor point EDOC_TEST_DATABASE_URL at another server."
-        )
-        });
-    let name = format!("edoc_export_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let (base, _) = server.rsplit_once('/').expect("a URL with a database");
-    (format!("{base}/{name}"), name)
-}
-
-async fn drop_database(name: &str) {
-    let pool = sqlx::PgPool::connect(&server_url()).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+fn participant_ids(count: usize) -> Vec<String> {
+    common::participant_ids(30_000_000_000, count)
 }
 
 /// Runs the binary against a database (or none), returning its exit status and stdout.
@@ -95,17 +66,6 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-}
-
-fn participant_ids(count: usize) -> Vec<String> {
-    (30_000_000_000u64..)
-        .filter_map(|base| {
-            (0..10)
-                .map(|digit| format!("{base}{digit}"))
-                .find(|id| ParticipantId::parse(id).is_ok())
-        })
-        .take(count)
-        .collect()
 }
 
 fn command<T: serde::de::DeserializeOwned>(body: Value) -> T {

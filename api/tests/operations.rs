@@ -7,10 +7,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use events::ParticipantId;
 use serde_json::json;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_edoc-ledger");
+
+mod common;
 
 fn run(data_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let output = Command::new(BINARY)
@@ -54,17 +55,6 @@ fn serve(data_dir: &std::path::Path, first_start: bool) -> (Child, String, Vec<S
     }
     std::thread::spawn(move || for _ in stdout.lines() {});
     (child, format!("http://127.0.0.1:{port}"), lines)
-}
-
-fn participant_ids(n: usize) -> Vec<String> {
-    (40_000_000_000u64..)
-        .filter_map(|base| {
-            (0..10)
-                .map(|digit| format!("{base}{digit}"))
-                .find(|id| ParticipantId::parse(id).is_ok())
-        })
-        .take(n)
-        .collect()
 }
 
 #[test]
@@ -143,7 +133,7 @@ async fn sigterm_under_load_finishes_in_flight_requests_and_loses_nothing_acknow
     }
 
     // 60 registrations in flight; SIGTERM part-way.
-    let ids = participant_ids(60);
+    let ids = common::participant_ids(40_000_000_000, 60);
     let mut requests = Vec::new();
     for id in &ids {
         let (client, base, token, id) = (client.clone(), base.clone(), token.clone(), id.clone());

@@ -1,0 +1,55 @@
+//! What the api crate's integration tests share: a fresh PostgreSQL database per test
+//! (failing, never skipping, with how to start the server when it is unreachable), and
+//! valid BIN/IINs.
+#![allow(dead_code)] // each test binary uses a part
+
+use events::ParticipantId;
+
+pub fn server_url() -> String {
+    std::env::var("EDOC_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh database on the test server; fails (never skips) with how to start PostgreSQL.
+pub async fn fresh_database() -> (String, String) {
+    let server = server_url();
+    let pool = sqlx::PgPool::connect(&server)
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+            "cannot reach PostgreSQL at {server}: {error}\nThe PostgreSQL tests need a running \
+             server. Start the machine's cluster with\n    pg_ctlcluster --skip-systemctl-redirect \
+             $(ls /etc/postgresql) main start\nor point EDOC_TEST_DATABASE_URL at another server."
+        )
+        });
+    let name = format!("edoc_api_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (base, _) = server.rsplit_once('/').expect("a URL with a database");
+    (format!("{base}/{name}"), name)
+}
+
+pub async fn drop_database(name: &str) {
+    let pool = sqlx::PgPool::connect(&server_url()).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+/// `count` distinct valid BIN/IINs (the control digit checked), from `first_base` (11
+/// digits) on: tests pick disjoint bases.
+pub fn participant_ids(first_base: u64, count: usize) -> Vec<String> {
+    (first_base..)
+        .filter_map(|base| {
+            (0..10)
+                .map(|digit| format!("{base}{digit}"))
+                .find(|id| ParticipantId::parse(id).is_ok())
+        })
+        .take(count)
+        .collect()
+}
