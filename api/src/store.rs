@@ -115,14 +115,22 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// Whether the database could not be reached or went away, rather than refused a
+/// statement: the caller may retry. Besides I/O and pool errors, PostgreSQL tells
+/// connections it is going away with SQLSTATE class 08 (connection exception) and 57P01-03
+/// (admin/crash shutdown, cannot connect now: a fast or immediate stop, or recovery), and
+/// refuses new ones with 53300 (too many connections).
 fn is_unavailable(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
+    match error {
         sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_)
-    )
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(database_error) => database_error.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
 }
 
 /// Why an append did not happen.

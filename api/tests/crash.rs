@@ -246,7 +246,10 @@ async fn acknowledged_commands_survive_sigkill_exactly_once() {
                         .push(Some(number));
                 }
             }
-            recorded_in_all += recorded.keys().filter(|reference| reference.starts_with('R')).count();
+            recorded_in_all += recorded
+                .keys()
+                .filter(|reference| reference.starts_with('R'))
+                .count();
             for (reference, times) in &recorded {
                 assert_eq!(
                     times.len(),

@@ -127,7 +127,7 @@ impl ApiError {
             Self::Ledger(LedgerError::Store(StoreError::Unavailable(_))) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store-unavailable",
-                "the event store does not answer; nothing was recorded, retry later".to_owned(),
+                "the event store does not answer; retry later with the same Idempotency-Key (or payment reference), which records the command at most once".to_owned(),
                 None,
             ),
             Self::Ledger(LedgerError::Store(_)) => internal(),

@@ -130,7 +130,7 @@ fn errors_of(path: &str, operation: &Operation) -> Vec<(&'static str, &'static s
     }
     errors.push((
         "503",
-        "The event store does not answer; nothing was recorded, retry later",
+        "The event store does not answer; retry later with the same Idempotency-Key (or payment reference), which records the command at most once",
     ));
     errors
 }

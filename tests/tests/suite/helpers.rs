@@ -337,6 +337,20 @@ impl TestApp {
         assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
     }
 
+    /// A second server on the same store (another process would behave the same: it
+    /// shares nothing with the first but the database), with the same operator token.
+    /// Finish it before the first.
+    pub async fn second_server(&self) -> TestApp {
+        start(
+            self.store,
+            self.store_settings.clone(),
+            self.serve_settings.clone(),
+            self.clock.clone(),
+            Some(self.operator_token.clone()),
+        )
+        .await
+    }
+
     /// Stops the server, keeping the database, and starts a new one on it.
     pub async fn restart(mut self) -> TestApp {
         self.stop_server().await;
