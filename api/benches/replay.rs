@@ -30,7 +30,7 @@ async fn main() -> Result<(), BoxError> {
     let database = BenchDatabase::create("replay", DATABASE).await?;
     let repository =
         LedgerEventRepository::connect(&StoreLocation::Postgres(database.url.clone())).await?;
-    let loaded = common::load(&database.url, database.total).await?;
+    let loaded = common::load(&database.url, common::HistoryShape::events(database.total)).await?;
     let load_peak = loaded.peak_kb;
 
     // The rebuild: what `edoc-ledger replay` does.

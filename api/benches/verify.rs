@@ -66,7 +66,7 @@ async fn main() -> Result<(), BoxError> {
     let database = BenchDatabase::create("verify", DATABASE).await?;
     let repository =
         LedgerEventRepository::connect(&StoreLocation::Postgres(database.url.clone())).await?;
-    let loaded = common::load(&database.url, database.total).await?;
+    let loaded = common::load(&database.url, common::HistoryShape::events(database.total)).await?;
 
     // Every chain: `edoc-ledger verify`, `GET /v1/audit/verify`.
     let peak_resettable = reset_peak_rss();

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::PersistedEventRepository as _;
 use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
 use time::{Date, OffsetDateTime, UtcOffset};
@@ -365,15 +366,16 @@ impl Ledger {
             } else {
                 None
             };
-            // One read of the agreement's events feeds both folds: the aggregate decides,
-            // and the projection written with the new events continues from the same state.
-            let history = self.event_store.load_events(participant.as_str()).await?;
-            let mut ledger = AgreementLedger::default();
-            for envelope in &history {
-                ledger.update(envelope);
-            }
+            // The agreement's state: its stored projection (written in the transaction of
+            // its last events, so exactly at their sequence) when it is intact and
+            // current, else a fold of every event. The aggregate decides on it, and the
+            // projection written with the new events continues from it.
+            let (mut ledger, head_hash) = match self.stored_state(participant).await? {
+                Some(state) => state,
+                None => self.folded_state(participant).await?,
+            };
             let mut agreement = ledger.agreement.clone();
-            let current_sequence = history.last().map_or(0, |e| e.sequence);
+            let current_sequence = usize::try_from(ledger.version).unwrap_or(usize::MAX);
             let next_invoice_number = if issues_invoice {
                 Some(self.repository.next_invoice_number().await?)
             } else {
@@ -420,10 +422,7 @@ impl Ledger {
                 .map_err(|e| StoreError::Corrupt(format!("an event cannot be written: {e}")))?;
             // The hash chain (tamper evidence): each event's hash covers its content and
             // the previous event's hash, computed here as the events are recorded.
-            let mut prev_hash = history
-                .last()
-                .and_then(|e| e.metadata.get(crate::audit::HASH_KEY).cloned())
-                .unwrap_or_else(|| crate::audit::GENESIS.to_owned());
+            let mut prev_hash = head_hash;
             for event in &mut serialized {
                 let hash = crate::audit::event_hash(
                     &event.aggregate_id,
@@ -481,6 +480,61 @@ impl Ledger {
         Err(LedgerError::ConflictRetriesExhausted {
             attempts: COMMAND_ATTEMPTS_MAX,
         })
+    }
+
+    /// The agreement's state from its stored projection, with the hash of its last
+    /// event: `None` (fold the events instead) when there is no stored projection, it
+    /// cannot be read, or it is not at the sequence of the agreement's last event.
+    async fn stored_state(
+        &self,
+        participant: &ParticipantId,
+    ) -> Result<Option<(AgreementLedger, String)>, LedgerError> {
+        let Some(row) = self.repository.ledger(participant.as_str()).await? else {
+            return Ok(None);
+        };
+        let Ok(ledger) = row.decode() else {
+            tracing::warn!(participant = %participant, "stored projection unreadable; folding the events (run `edoc-ledger replay`)");
+            return Ok(None);
+        };
+        let Some(version) = usize::try_from(ledger.version).ok().filter(|v| *v > 0) else {
+            return Ok(None);
+        };
+        // The last event the projection has seen, and any after it (none, unless the
+        // projection is behind).
+        let tail = self
+            .repository
+            .get_last_events::<ParticipantAgreement>(participant.as_str(), version - 1)
+            .await
+            .map_err(|e| LedgerError::from(AggregateError::<AgreementError>::from(e)))?;
+        match tail.as_slice() {
+            [last] if last.sequence == version => Ok(last
+                .metadata
+                .get(crate::audit::HASH_KEY)
+                .and_then(serde_json::Value::as_str)
+                .map(|hash| (ledger, hash.to_owned()))),
+            _ => {
+                tracing::warn!(participant = %participant, "stored projection behind its events; folding the events (run `edoc-ledger replay --check`)");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The agreement's state folded from every event, with the hash of its last event
+    /// (the genesis value before the first).
+    async fn folded_state(
+        &self,
+        participant: &ParticipantId,
+    ) -> Result<(AgreementLedger, String), LedgerError> {
+        let history = self.event_store.load_events(participant.as_str()).await?;
+        let mut ledger = AgreementLedger::default();
+        for envelope in &history {
+            ledger.update(envelope);
+        }
+        let head_hash = history
+            .last()
+            .and_then(|e| e.metadata.get(crate::audit::HASH_KEY).cloned())
+            .unwrap_or_else(|| crate::audit::GENESIS.to_owned());
+        Ok((ledger, head_hash))
     }
 
     fn envelopes(

@@ -2,6 +2,7 @@
 //! adapters. The only crate that touches the network, the disk and the clock.
 
 pub mod audit;
+pub mod bench;
 pub mod export;
 pub mod http;
 pub mod ledger;

@@ -3,6 +3,11 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc instead of glibc's malloc: the command path allocates many small JSON and
+/// map nodes from several threads, where glibc's arenas contended (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
 use api::settings::{LogFormat, LogSettings, ServeSettings, StoreSettings};
@@ -105,6 +110,52 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Measure the ledger against what its PostgreSQL server can do at all, in one run
+    /// (docs/performance.md): raw INSERTs (the limit), the command path, HTTP, rebuild
+    /// against a raw read, as-of reads, the server's peak memory. Creates and drops the
+    /// database `edoc_bench` on the server of DATABASE_URL (default: the local one).
+    /// Build with --release.
+    Bench {
+        /// Agreements generated, each with --months of history.
+        #[arg(long, default_value_t = 10_500, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        agreements: u64,
+        /// Months of invoices in every agreement's history (the shipped calendar allows 21).
+        #[arg(long, default_value_t = api::bench::history::MONTHS_MAX, value_parser = clap::value_parser!(u32).range(1..=api::bench::history::MONTHS_MAX as i64))]
+        months: u32,
+        /// Concurrent clients (and connections of the INSERT limit).
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+        clients: u16,
+        /// Seconds each timed phase runs (limit, commands, HTTP, reads).
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        seconds: u64,
+        /// Where the figures go as JSON.
+        #[arg(long, default_value = "target/bench.json")]
+        out: std::path::PathBuf,
+        /// Keep the database edoc_bench afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Load a running server over HTTP for a while with a mix of payments, usage invoices
+    /// and reads on agreements it registers first; prints requests per second, latency
+    /// percentiles and every non-2xx answer. Exit status 1 when any answer was not 2xx.
+    Load {
+        /// The server's address.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// An operator or billing token (EDOC_TOKEN).
+        #[arg(long, env = "EDOC_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Agreements registered, signed and invoiced before the load.
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        agreements: u64,
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+        clients: u16,
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        seconds: u64,
+        /// Where the figures go as JSON (optional).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Load an export into an empty store: verified first, then every event exactly as
     /// exported (hashes included), the invoice numbers and the stored projections.
     Import {
@@ -140,8 +191,10 @@ fn parse_date(text: &str) -> Result<time::Date, String> {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_env("EDOC_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // sqlx's slow-statement warning times a streamed query until its last row is read,
+    // so every replay, verification and export "exceeded" it: off unless EDOC_LOG asks.
+    let filter = EnvFilter::try_from_env("EDOC_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sqlx::query=error"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
         LogFormat::Text => builder.init(),
@@ -181,6 +234,22 @@ async fn main() -> ExitCode {
         Command::Import { file } => import(&cli.store, &file).await,
         Command::Token { action } => token(&cli.store, action).await,
         Command::Sweep { as_of, no_fines } => sweep(&cli.store, &cli.serve, as_of, !no_fines).await,
+        Command::Bench {
+            agreements,
+            months,
+            clients,
+            seconds,
+            out,
+            keep,
+        } => bench(&cli.store, agreements, months, clients, seconds, out, keep).await,
+        Command::Load {
+            url,
+            token,
+            agreements,
+            clients,
+            seconds,
+            out,
+        } => load(url, token, agreements, clients, seconds, out).await,
     };
     match result {
         Ok(ReplayOutcome::Clean) => ExitCode::SUCCESS,
@@ -216,6 +285,64 @@ async fn serve(store: &StoreSettings, serve: &ServeSettings) -> RunResult {
     application.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(ReplayOutcome::Clean)
+}
+
+async fn bench(
+    store: &StoreSettings,
+    agreements: u64,
+    months: u32,
+    clients: u16,
+    seconds: u64,
+    out: std::path::PathBuf,
+    keep: bool,
+) -> RunResult {
+    if cfg!(debug_assertions) {
+        eprintln!("edoc-ledger bench: this is a debug build; figures mean little (cargo run --release -- bench)");
+    }
+    let settings = api::bench::BenchSettings {
+        server_url: store
+            .database_url
+            .clone()
+            .unwrap_or_else(|| api::bench::DEFAULT_SERVER_URL.to_owned()),
+        agreements,
+        months,
+        clients: usize::from(clients),
+        phase: std::time::Duration::from_secs(seconds),
+        out,
+        keep,
+        server_program: std::env::current_exe()?,
+    };
+    api::bench::run(&settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(ReplayOutcome::Clean)
+}
+
+async fn load(
+    url: String,
+    token: String,
+    agreements: u64,
+    clients: u16,
+    seconds: u64,
+    out: Option<std::path::PathBuf>,
+) -> RunResult {
+    let report = api::bench::load_server(
+        url.trim_end_matches('/'),
+        &token,
+        agreements,
+        usize::from(clients),
+        std::time::Duration::from_secs(seconds),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    if let Some(out) = out {
+        std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
+    }
+    Ok(if report.non_2xx == report.conflicts_exhausted {
+        ReplayOutcome::Clean
+    } else {
+        ReplayOutcome::Differences
+    })
 }
 
 async fn migrate(store: &StoreSettings) -> RunResult {

@@ -179,7 +179,7 @@ fn row_value(row: &LedgerRow) -> Value {
         "status": row.status,
         "name": row.name,
         "currency": row.currency,
-        "ledger": row.ledger,
+        "ledger": serde_json::from_str::<Value>(row.ledger.get()).unwrap_or(Value::Null),
     })
 }
 

@@ -784,14 +784,16 @@ const REBUILD_BATCH_ROWS: usize = 64;
 pub const PAGE_SIZE_MAX: u32 = 500;
 
 /// One agreement's stored projection, as a row.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct LedgerRow {
     pub participant_id: String,
     pub version: i64,
     pub status: String,
     pub name: String,
     pub currency: String,
-    pub ledger: Value,
+    /// The ledger as JSON text: written and read as text, never as a `Value` tree
+    /// (building and dropping that tree was most of a command's time; performance.md).
+    pub ledger: Box<serde_json::value::RawValue>,
 }
 
 impl LedgerRow {
@@ -811,13 +813,13 @@ impl LedgerRow {
             status: status.code().to_owned(),
             name: registration.name.to_string(),
             currency: registration.currency.code().to_owned(),
-            ledger: serde_json::to_value(ledger)
+            ledger: serde_json::value::to_raw_value(ledger)
                 .map_err(|e| StoreError::Corrupt(format!("a ledger cannot be written: {e}")))?,
         }))
     }
 
     pub fn decode(&self) -> Result<AgreementLedger, StoreError> {
-        serde_json::from_value(self.ledger.clone()).map_err(|e| {
+        serde_json::from_str::<AgreementLedger>(self.ledger.get()).map_err(|e| {
             StoreError::Corrupt(format!(
                 "the stored ledger of {} cannot be read: {e}; run `edoc-ledger replay`",
                 self.participant_id
@@ -844,7 +846,7 @@ async fn upsert_ledger_pg(
         .bind(&row.status)
         .bind(&row.name)
         .bind(&row.currency)
-        .bind(&row.ledger)
+        .bind(sqlx::types::Json(&row.ledger))
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -881,7 +883,9 @@ fn ledger_row_pg(row: &sqlx::postgres::PgRow) -> LedgerRow {
         status: row.get("status"),
         name: row.get("name"),
         currency: row.get("currency"),
-        ledger: row.get("ledger"),
+        ledger: row
+            .get::<sqlx::types::Json<Box<serde_json::value::RawValue>>, _>("ledger")
+            .0,
     }
 }
 
@@ -892,7 +896,9 @@ fn ledger_row_sqlite(row: &sqlx::sqlite::SqliteRow) -> LedgerRow {
         status: row.get("status"),
         name: row.get("name"),
         currency: row.get("currency"),
-        ledger: row.get::<sqlx::types::Json<Value>, _>("ledger").0,
+        ledger: row
+            .get::<sqlx::types::Json<Box<serde_json::value::RawValue>>, _>("ledger")
+            .0,
     }
 }
 
@@ -1439,11 +1445,13 @@ async fn insert_ledgers_pg(
         statuses.push(row.status);
         names.push(row.name);
         currencies.push(row.currency);
-        ledgers.push(row.ledger);
+        ledgers.push(String::from(Box::<str>::from(row.ledger)));
     }
     let query = format!(
         "INSERT INTO {table} (participant_id, version, status, name, currency, ledger)
-         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[])"
+         SELECT id, version, status, name, currency, ledger::jsonb
+         FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])
+             AS t(id, version, status, name, currency, ledger)"
     );
     sqlx::query(&query)
         .bind(ids)

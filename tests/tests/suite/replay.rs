@@ -141,11 +141,9 @@ async fn check_finds_a_hand_altered_projection_and_rebuild_repairs_it(store: Sto
         .await
         .unwrap()
         .expect("A has a stored ledger");
-    assert_eq!(stored.ledger["facts"][0]["fact"]["type"], "invoice");
-    assert_eq!(
-        stored.ledger["facts"][0]["fact"]["total"]["amount"],
-        "11600.00"
-    );
+    let stored: serde_json::Value = serde_json::from_str(stored.ledger.get()).unwrap();
+    assert_eq!(stored["facts"][0]["fact"]["type"], "invoice");
+    assert_eq!(stored["facts"][0]["fact"]["total"]["amount"], "11600.00");
     let altered = execute_sql(
         &app,
         "UPDATE agreement_ledgers
