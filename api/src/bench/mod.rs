@@ -158,6 +158,20 @@ pub struct BenchReport {
     pub bench_peak_rss_mib: Option<f64>,
 }
 
+impl Throughput {
+    /// Operations timed one by one (`latencies`) over `elapsed`.
+    fn timed(mut latencies: Vec<Duration>, elapsed: Duration, errors: u64) -> Self {
+        let operations = latencies.len() as u64;
+        Self {
+            operations,
+            seconds: elapsed.as_secs_f64(),
+            per_second: rate(operations, elapsed),
+            latency: Some(LatencySummary::of(&mut latencies)),
+            errors,
+        }
+    }
+}
+
 fn rate(operations: u64, elapsed: Duration) -> f64 {
     operations as f64 / elapsed.as_secs_f64().max(1e-9)
 }
@@ -400,11 +414,13 @@ fn progress_bar(total: u64, what: &'static str) -> indicatif::ProgressBar {
     bar
 }
 
+async fn connect(url: &str) -> Result<sqlx::PgConnection, BoxError> {
+    let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
+    Ok(sqlx::PgConnection::connect_with(&options).await?)
+}
+
 async fn count_events(url: &str) -> Result<u64, BoxError> {
-    let mut connection = sqlx::PgConnection::connect_with(
-        &PgConnectOptions::from_str(url)?.disable_statement_logging(),
-    )
-    .await?;
+    let mut connection = connect(url).await?;
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(&mut connection)
         .await?;
@@ -414,10 +430,7 @@ async fn count_events(url: &str) -> Result<u64, BoxError> {
 /// The rebuild's read alone: the same query, each payload decoded into its event (through
 /// the upcasters, as the rebuild does), nothing folded or written.
 async fn raw_read(url: &str) -> Result<Throughput, BoxError> {
-    let mut connection = sqlx::PgConnection::connect_with(
-        &PgConnectOptions::from_str(url)?.disable_statement_logging(),
-    )
-    .await?;
+    let mut connection = connect(url).await?;
     let started = Instant::now();
     let mut rows = sqlx::query(
         "SELECT aggregate_id, sequence, event_type, event_version, payload FROM events
@@ -498,14 +511,7 @@ async fn limit_insert(url: &str, clients: usize, phase: Duration) -> Result<Thro
     let elapsed = started.elapsed();
     pool.execute("DROP TABLE bench_limit").await?;
     pool.close().await;
-    let operations = latencies.len() as u64;
-    Ok(Throughput {
-        operations,
-        seconds: elapsed.as_secs_f64(),
-        per_second: rate(operations, elapsed),
-        latency: Some(LatencySummary::of(&mut latencies)),
-        errors: 0,
-    })
+    Ok(Throughput::timed(latencies, elapsed, 0))
 }
 
 /// Payments through `Ledger::execute` from `clients` concurrent callers, each on a
@@ -577,15 +583,11 @@ async fn commands_in_process(
     for task in tasks {
         latencies.extend(task.await?);
     }
-    let elapsed = started.elapsed();
-    let operations = latencies.len() as u64;
-    Ok(Throughput {
-        operations,
-        seconds: elapsed.as_secs_f64(),
-        per_second: rate(operations, elapsed),
-        latency: Some(LatencySummary::of(&mut latencies)),
-        errors: errors.load(Ordering::Relaxed),
-    })
+    Ok(Throughput::timed(
+        latencies,
+        started.elapsed(),
+        errors.load(Ordering::Relaxed),
+    ))
 }
 
 /// `edoc-ledger serve` as a child process on a free loopback port.

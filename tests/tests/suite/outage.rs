@@ -158,9 +158,17 @@ impl Drop for ThrowawayCluster {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stopped_store_answers_503_and_the_same_server_recovers_within_5_seconds() {
-    let cluster = ThrowawayCluster::start_new();
+/// The server running on a throwaway cluster, with an operator token.
+struct Served {
+    base: String,
+    ledger: std::sync::Arc<api::ledger::Ledger>,
+    token: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    _data_dir: tempfile::TempDir,
+}
+
+async fn serve_on(cluster: &ThrowawayCluster, token_name: &str) -> Served {
     let data_dir = tempfile::tempdir().unwrap();
     let application = Application::build(
         &StoreSettings {
@@ -181,7 +189,7 @@ async fn a_stopped_store_answers_503_and_the_same_server_recovers_within_5_secon
     let ledger = application.ledger();
     let (_, token) = api::tokens::create(
         ledger.repository(),
-        "outage-test",
+        token_name,
         api::tokens::Role::Operator,
         None,
     )
@@ -191,6 +199,27 @@ async fn a_stopped_store_answers_503_and_the_same_server_recovers_within_5_secon
     let server = tokio::spawn(application.run_until(async {
         let _ = stopped.await;
     }));
+    Served {
+        base,
+        ledger,
+        token,
+        stop,
+        server,
+        _data_dir: data_dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_store_answers_503_and_the_same_server_recovers_within_5_seconds() {
+    let cluster = ThrowawayCluster::start_new();
+    let Served {
+        base,
+        ledger: _,
+        token,
+        stop,
+        server,
+        _data_dir,
+    } = serve_on(&cluster, "outage-test").await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -289,36 +318,14 @@ async fn postgres_stopped_and_started_under_load_loses_nothing_acknowledged() {
     const CLIENTS: usize = 8;
 
     let cluster = ThrowawayCluster::start_new();
-    let data_dir = tempfile::tempdir().unwrap();
-    let application = Application::build(
-        &StoreSettings {
-            database_url: Some(cluster.url()),
-            data_dir: data_dir.path().to_owned(),
-        },
-        &ServeSettings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            reference_dir: None,
-            daily_sweep_at: None,
-            sweep_no_fines: false,
-            idempotency_ttl_hours: 24,
-        },
-    )
-    .await
-    .expect("the server starts on the throwaway cluster");
-    let base = format!("http://{}", application.address());
-    let ledger = application.ledger();
-    let (_, token) = api::tokens::create(
-        ledger.repository(),
-        "fault-test",
-        api::tokens::Role::Operator,
-        None,
-    )
-    .await
-    .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(application.run_until(async {
-        let _ = stopped.await;
-    }));
+    let Served {
+        base,
+        ledger,
+        token,
+        stop,
+        server,
+        _data_dir,
+    } = serve_on(&cluster, "fault-test").await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
