@@ -179,7 +179,11 @@ fn row_value(row: &LedgerRow) -> Value {
         "status": row.status,
         "name": row.name,
         "currency": row.currency,
-        "ledger": serde_json::from_str::<Value>(row.ledger.get()).unwrap_or(Value::Null),
+        // The stored form is binary: compared as bytes in the database, shown as JSON.
+        "ledger": match projections::AgreementLedger::from_stored(&row.ledger) {
+            Ok(ledger) => serde_json::to_value(&ledger).unwrap_or(Value::Null),
+            Err(error) => Value::String(format!("unreadable: {error}")),
+        },
     })
 }
 

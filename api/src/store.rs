@@ -791,9 +791,9 @@ pub struct LedgerRow {
     pub status: String,
     pub name: String,
     pub currency: String,
-    /// The ledger as JSON text: written and read as text, never as a `Value` tree
-    /// (building and dropping that tree was most of a command's time; performance.md).
-    pub ledger: Box<serde_json::value::RawValue>,
+    /// The ledger's stored form ([`AgreementLedger::to_stored`]): compact binary that the
+    /// database stores as it is (performance.md).
+    pub ledger: Vec<u8>,
 }
 
 impl LedgerRow {
@@ -813,13 +813,14 @@ impl LedgerRow {
             status: status.code().to_owned(),
             name: registration.name.to_string(),
             currency: registration.currency.code().to_owned(),
-            ledger: serde_json::value::to_raw_value(ledger)
+            ledger: ledger
+                .to_stored()
                 .map_err(|e| StoreError::Corrupt(format!("a ledger cannot be written: {e}")))?,
         }))
     }
 
     pub fn decode(&self) -> Result<AgreementLedger, StoreError> {
-        serde_json::from_str::<AgreementLedger>(self.ledger.get()).map_err(|e| {
+        AgreementLedger::from_stored(&self.ledger).map_err(|e| {
             StoreError::Corrupt(format!(
                 "the stored ledger of {} cannot be read: {e}; run `edoc-ledger replay`",
                 self.participant_id
@@ -846,7 +847,7 @@ async fn upsert_ledger_pg(
         .bind(&row.status)
         .bind(&row.name)
         .bind(&row.currency)
-        .bind(sqlx::types::Json(&row.ledger))
+        .bind(&row.ledger)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -870,7 +871,7 @@ async fn upsert_ledger_sqlite(
         .bind(&row.status)
         .bind(&row.name)
         .bind(&row.currency)
-        .bind(sqlx::types::Json(&row.ledger))
+        .bind(&row.ledger)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -883,9 +884,7 @@ fn ledger_row_pg(row: &sqlx::postgres::PgRow) -> LedgerRow {
         status: row.get("status"),
         name: row.get("name"),
         currency: row.get("currency"),
-        ledger: row
-            .get::<sqlx::types::Json<Box<serde_json::value::RawValue>>, _>("ledger")
-            .0,
+        ledger: row.get("ledger"),
     }
 }
 
@@ -896,9 +895,7 @@ fn ledger_row_sqlite(row: &sqlx::sqlite::SqliteRow) -> LedgerRow {
         status: row.get("status"),
         name: row.get("name"),
         currency: row.get("currency"),
-        ledger: row
-            .get::<sqlx::types::Json<Box<serde_json::value::RawValue>>, _>("ledger")
-            .0,
+        ledger: row.get("ledger"),
     }
 }
 
@@ -1031,8 +1028,8 @@ impl LedgerEventRepository {
 
     /// The participants whose row differs between the stored and the scratch table, with
     /// whether each table has one; and how many rows were compared. The comparison runs
-    /// in the database (jsonb equality on PostgreSQL, the canonical text on SQLite: both
-    /// are written by the same serializer, whose maps are sorted).
+    /// in the database, on the stored bytes: the stored form is deterministic (equal
+    /// ledgers, equal bytes; its maps are sorted).
     pub async fn differing_ledgers(&self) -> Result<(Vec<(String, bool, bool)>, u64), StoreError> {
         let query = format!(
             "SELECT COALESCE(s.participant_id, r.participant_id) AS participant_id,
@@ -1390,7 +1387,7 @@ impl LedgerEventRepository {
                         "CREATE TABLE IF NOT EXISTS {table} (
                             participant_id text PRIMARY KEY, version integer NOT NULL,
                             status text NOT NULL, name text NOT NULL, currency text NOT NULL,
-                            ledger text NOT NULL) STRICT"
+                            ledger blob NOT NULL) STRICT"
                     ))
                     .execute(&mut *tx)
                     .await?;
@@ -1445,12 +1442,12 @@ async fn insert_ledgers_pg(
         statuses.push(row.status);
         names.push(row.name);
         currencies.push(row.currency);
-        ledgers.push(String::from(Box::<str>::from(row.ledger)));
+        ledgers.push(row.ledger);
     }
     let query = format!(
         "INSERT INTO {table} (participant_id, version, status, name, currency, ledger)
-         SELECT id, version, status, name, currency, ledger::jsonb
-         FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])
+         SELECT id, version, status, name, currency, ledger
+         FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[])
              AS t(id, version, status, name, currency, ledger)"
     );
     sqlx::query(&query)

@@ -80,22 +80,33 @@ async fn replay_check_finds_a_hand_altered_row_and_replay_repairs_it() {
     assert!(stdout.contains("no difference"), "{stdout}");
 
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    let altered = sqlx::query(
-        "UPDATE agreement_ledgers
-         SET ledger = jsonb_set(ledger, '{facts,1,fact,amount,amount}', '\"1.00\"')
-         WHERE participant_id = $1",
-    )
-    .bind(OPERATOR_BIN)
-    .execute(&pool)
-    .await
-    .unwrap();
+    // The stored form is binary: alter it the way a tamperer with a decoder would.
+    let stored = ledger
+        .repository()
+        .ledger(OPERATOR_BIN)
+        .await
+        .unwrap()
+        .expect("a stored ledger");
+    let mut json = serde_json::to_value(stored.decode().unwrap()).unwrap();
+    assert_eq!(
+        json["facts"][1]["fact"]["payment"]["amount"]["amount"],
+        "5000.00"
+    );
+    json["facts"][1]["fact"]["payment"]["amount"]["amount"] = "1.00".into();
+    let tampered: projections::AgreementLedger = serde_json::from_value(json).unwrap();
+    let altered = sqlx::query("UPDATE agreement_ledgers SET ledger = $2 WHERE participant_id = $1")
+        .bind(OPERATOR_BIN)
+        .bind(tampered.to_stored().unwrap())
+        .execute(&pool)
+        .await
+        .unwrap();
     assert_eq!(altered.rows_affected(), 1);
 
     let (code, stdout) = run(&["replay", "--check"], &url);
     assert_eq!(code, 1, "{stdout}");
     assert!(
         stdout.contains(&format!(
-            "{OPERATOR_BIN}: ledger.facts[1].fact.amount.amount: stored \"1.00\", replay gives \"5000.00\""
+            "{OPERATOR_BIN}: ledger.facts[1].fact.payment.amount.amount: stored \"1.00\", replay gives \"5000.00\""
         )),
         "{stdout}"
     );

@@ -58,9 +58,15 @@ impl fmt::Display for InvoiceNumber {
     }
 }
 
+/// In JSON (events, the API) a string such as `"42"`; in compact binary forms (the stored
+/// projection) the bare number.
 impl Serialize for InvoiceNumber {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0)
+        if serializer.is_human_readable() {
+            serializer.collect_str(&self.0)
+        } else {
+            serializer.serialize_u64(self.0)
+        }
     }
 }
 
@@ -84,7 +90,11 @@ impl<'de> Deserialize<'de> for InvoiceNumber {
                     .and_then(|value| InvoiceNumber::new(value).map_err(E::custom))
             }
         }
-        deserializer.deserialize_any(Visitor)
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_any(Visitor)
+        } else {
+            deserializer.deserialize_u64(Visitor)
+        }
     }
 }
 

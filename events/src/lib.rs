@@ -124,7 +124,9 @@ pub mod business_date {
 
         pub fn serialize<S: Serializer>(date: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
             match date {
-                Some(date) => super::serialize(date, s),
+                // `serialize_some`, not the bare string: the same JSON, and what a
+                // compact binary form (the stored projection) needs to read it back.
+                Some(date) => s.serialize_some(&super::format(*date)),
                 None => s.serialize_none(),
             }
         }

@@ -16,7 +16,7 @@ pub use ledger::{
     Account, AccountBalance, AgingBuckets, AgingReport, AgingRow, AgingTotals, AgreementLedger,
     AgreementPosition, BalanceView, DatedFact, DatedHeader, InvoicePosition, InvoiceStatus,
     InvoiceStatusView, JournalView, LateChargePosition, LedgerFact, PenaltyView, Posting,
-    ProjectionError, StatementLine, StatementView,
+    ProjectionError, StatementLine, StatementView, StoredLedgerError,
 };
 
 pub use views::{

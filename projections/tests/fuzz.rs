@@ -256,9 +256,10 @@ fn check_invariants(
         serde_json::to_value(agreement).unwrap()
     );
     // The stored form decodes to the same ledger (the command path starts from it).
-    let stored = serde_json::value::to_raw_value(&ledger).unwrap();
-    let decoded: AgreementLedger = serde_json::from_str(stored.get()).unwrap();
+    let stored = ledger.to_stored().unwrap();
+    let decoded = AgreementLedger::from_stored(&stored).unwrap();
     prop_assert_eq!(&decoded, &ledger);
+    prop_assert_eq!(decoded.to_stored().unwrap(), stored);
     if events.is_empty() {
         return Ok(());
     }

@@ -46,7 +46,7 @@ use events::{
 };
 use projections::{
     Account, AgingBuckets, AgingReport, AgreementLedger, InvoiceStatus, InvoiceStatusView,
-    LedgerFact, ProjectionError,
+    LedgerFact, ProjectionError, StoredLedgerError,
 };
 
 const TODAY: Date = date!(2026 - 12 - 31);
@@ -1006,6 +1006,48 @@ fn the_aging_report_totals_per_currency_and_leaves_out_who_owes_nothing() {
 
 // ---------------------------------------------------------------------------------------
 // The stored projection
+
+#[test]
+fn the_stored_form_reads_back_to_the_same_ledger_and_is_compact() {
+    let ledger = example().ledger();
+    let stored = ledger.to_stored().unwrap();
+    assert_eq!(stored[0], AgreementLedger::STORED_FORMAT);
+    assert_eq!(AgreementLedger::from_stored(&stored).unwrap(), ledger);
+    // Deterministic: replay --check compares the bytes.
+    assert_eq!(ledger.clone().to_stored().unwrap(), stored);
+    let json = serde_json::to_vec(&ledger).unwrap();
+    assert!(
+        stored.len() * 3 < json.len(),
+        "stored {} bytes, JSON {} bytes",
+        stored.len(),
+        json.len()
+    );
+}
+
+#[test]
+fn a_stored_ledger_of_another_format_or_cut_short_is_refused() {
+    let stored = example().ledger().to_stored().unwrap();
+    assert_eq!(
+        AgreementLedger::from_stored(&[]),
+        Err(StoredLedgerError::Empty)
+    );
+    let mut other = stored.clone();
+    other[0] = AgreementLedger::STORED_FORMAT + 1;
+    assert!(matches!(
+        AgreementLedger::from_stored(&other),
+        Err(StoredLedgerError::Format { .. })
+    ));
+    assert!(matches!(
+        AgreementLedger::from_stored(&stored[..stored.len() / 2]),
+        Err(StoredLedgerError::Decode(_))
+    ));
+    let mut longer = stored.clone();
+    longer.push(0);
+    assert_eq!(
+        AgreementLedger::from_stored(&longer),
+        Err(StoredLedgerError::Trailing(1))
+    );
+}
 
 #[test]
 fn the_ledger_keeps_the_money_facts_and_the_header_versions() {

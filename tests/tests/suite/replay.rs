@@ -141,17 +141,26 @@ async fn check_finds_a_hand_altered_projection_and_rebuild_repairs_it(store: Sto
         .await
         .unwrap()
         .expect("A has a stored ledger");
-    let stored: serde_json::Value = serde_json::from_str(stored.ledger.get()).unwrap();
-    assert_eq!(stored["facts"][0]["fact"]["type"], "invoice");
-    assert_eq!(stored["facts"][0]["fact"]["total"]["amount"], "11600.00");
+    // The stored form is binary: alter it the way a tamperer with a decoder would.
+    let mut json = serde_json::to_value(stored.decode().unwrap()).unwrap();
+    assert_eq!(
+        json["facts"][0]["fact"]["invoice"]["total"]["amount"],
+        "11600.00"
+    );
+    json["facts"][0]["fact"]["invoice"]["total"]["amount"] = "99999.00".into();
+    let altered: projections::AgreementLedger = serde_json::from_value(json).unwrap();
+    let hex: String = altered
+        .to_stored()
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let altered = execute_sql(
         &app,
-        "UPDATE agreement_ledgers
-         SET ledger = jsonb_set(ledger, '{facts,0,fact,total,amount}', '\"99999.00\"')
-         WHERE participant_id = $1",
-        "UPDATE agreement_ledgers
-         SET ledger = json_set(ledger, '$.facts[0].fact.total.amount', '99999.00')
-         WHERE participant_id = ?",
+        &format!(
+            "UPDATE agreement_ledgers SET ledger = decode('{hex}', 'hex') WHERE participant_id = $1"
+        ),
+        &format!("UPDATE agreement_ledgers SET ledger = X'{hex}' WHERE participant_id = ?"),
         A,
     )
     .await;
@@ -170,7 +179,7 @@ async fn check_finds_a_hand_altered_projection_and_rebuild_repairs_it(store: Sto
         report.differences,
         vec![Difference::Changed {
             participant_id: A.to_owned(),
-            path: "ledger.facts[0].fact.total.amount".to_owned(),
+            path: "ledger.facts[0].fact.invoice.total.amount".to_owned(),
             stored: "\"99999.00\"".to_owned(),
             replayed: "\"11600.00\"".to_owned(),
         }]
@@ -179,7 +188,7 @@ async fn check_finds_a_hand_altered_projection_and_rebuild_repairs_it(store: Sto
     assert_eq!(
         report.differences[0].to_string(),
         format!(
-            "{A}: ledger.facts[0].fact.total.amount: stored \"99999.00\", replay gives \"11600.00\""
+            "{A}: ledger.facts[0].fact.invoice.total.amount: stored \"99999.00\", replay gives \"11600.00\""
         )
     );
 
