@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::PersistedEventRepository as _;
 use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
 use time::{Date, OffsetDateTime, UtcOffset};
@@ -489,29 +488,28 @@ impl Ledger {
         &self,
         participant: &ParticipantId,
     ) -> Result<Option<(AgreementLedger, String)>, LedgerError> {
-        let Some(row) = self.repository.ledger(participant.as_str()).await? else {
+        let Some(state) = self
+            .repository
+            .agreement_state(participant.as_str())
+            .await?
+        else {
             return Ok(None);
         };
-        let Ok(ledger) = row.decode() else {
+        let Ok(ledger) = state.row.decode() else {
             tracing::warn!(participant = %participant, "stored projection unreadable; folding the events (run `edoc-ledger replay`)");
             return Ok(None);
         };
-        let Some(version) = usize::try_from(ledger.version).ok().filter(|v| *v > 0) else {
+        if ledger.version == 0 {
             return Ok(None);
-        };
-        // The last event the projection has seen, and any after it (none, unless the
-        // projection is behind).
-        let tail = self
-            .repository
-            .get_last_events::<ParticipantAgreement>(participant.as_str(), version - 1)
-            .await
-            .map_err(|e| LedgerError::from(AggregateError::<AgreementError>::from(e)))?;
-        match tail.as_slice() {
-            [last] if last.sequence == version => Ok(last
-                .metadata
-                .get(crate::audit::HASH_KEY)
-                .and_then(serde_json::Value::as_str)
-                .map(|hash| (ledger, hash.to_owned()))),
+        }
+        // The projection must be at the agreement's last event, whose hash the next event
+        // chains to.
+        let at_last_event = state
+            .last_sequence
+            .and_then(|last| u64::try_from(last).ok())
+            == Some(ledger.version);
+        match state.head_hash {
+            Some(hash) if at_last_event => Ok(Some((ledger, hash))),
             _ => {
                 tracing::warn!(participant = %participant, "stored projection behind its events; folding the events (run `edoc-ledger replay --check`)");
                 Ok(None)

@@ -188,6 +188,31 @@ impl serde::de::Visitor<'_> for AmountVisitor {
     }
 }
 
+/// Money's amount as serde writes it: in JSON (events, the API) the decimal string
+/// (`"12500.00"`); in compact binary forms (the stored projection) the exact decimal as
+/// mantissa and scale, which needs no text formatting or parsing.
+mod amount_form {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(amount: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            rust_decimal::serde::str::serialize(amount, serializer)
+        } else {
+            (amount.mantissa(), amount.scale()).serialize(serializer)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+        if deserializer.is_human_readable() {
+            rust_decimal::serde::str::deserialize(deserializer)
+        } else {
+            let (mantissa, scale) = <(i128, u32)>::deserialize(deserializer)?;
+            Decimal::try_from_i128_with_scale(mantissa, scale).map_err(serde::de::Error::custom)
+        }
+    }
+}
+
 /// Why a money operation failed. Never a panic: a failed sum is reported, not wrapped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
@@ -204,7 +229,7 @@ pub enum MoneyError {
 /// In events and JSON: `{"amount": "12500.00", "currency": "KZT"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "amount_form")]
     amount: Decimal,
     currency: Currency,
 }
