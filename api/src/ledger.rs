@@ -18,7 +18,9 @@ use aggregates::{AgreementError, AgreementServices, ParticipantAgreement, Refere
 use commands::AgreementCommand;
 use events::{AgreementEvent, ParticipantId};
 
-use crate::store::{AppendError, LedgerEventRepository, LedgerRow, StoreError, StoredEvent};
+use crate::store::{
+    AppendError, CommandConnection, LedgerEventRepository, LedgerRow, StoreError, StoredEvent,
+};
 use cqrs_es::View;
 use projections::AgreementLedger;
 
@@ -369,14 +371,27 @@ impl Ledger {
             // its last events, so exactly at their sequence) when it is intact and
             // current, else a fold of every event. The aggregate decides on it, and the
             // projection written with the new events continues from it.
-            let (mut ledger, head_hash) = match self.stored_state(participant).await? {
-                Some(state) => state,
-                None => self.folded_state(participant).await?,
-            };
+            // One connection serves the attempt's reads and its write. Never two at once:
+            // a fold reads through the pool, so the held one is given back first.
+            let mut connection = self.repository.command_connection().await?;
+            let (mut ledger, head_hash) =
+                match self.stored_state(&mut connection, participant).await? {
+                    Some(state) => state,
+                    None => {
+                        drop(connection);
+                        let folded = self.folded_state(participant).await?;
+                        connection = self.repository.command_connection().await?;
+                        folded
+                    }
+                };
             let mut agreement = ledger.agreement.clone();
             let current_sequence = usize::try_from(ledger.version).unwrap_or(usize::MAX);
             let next_invoice_number = if issues_invoice {
-                Some(self.repository.next_invoice_number().await?)
+                Some(
+                    self.repository
+                        .next_invoice_number_on(&mut connection)
+                        .await?,
+                )
             } else {
                 None
             };
@@ -399,7 +414,7 @@ impl Ledger {
                     .and_then(|answer| self.idempotency_record(context, answer));
                 match self
                     .repository
-                    .append_with(&[], &[], None, record.as_ref())
+                    .append_on(&mut connection, &[], &[], None, record.as_ref())
                     .await
                 {
                     Ok(()) => return Ok((Some(committed), answer)),
@@ -461,7 +476,13 @@ impl Ledger {
                 .and_then(|answer| self.idempotency_record(context, answer));
             match self
                 .repository
-                .append_with(&serialized, &claimed, ledger_row.as_ref(), record.as_ref())
+                .append_on(
+                    &mut connection,
+                    &serialized,
+                    &claimed,
+                    ledger_row.as_ref(),
+                    record.as_ref(),
+                )
                 .await
             {
                 Ok(()) => {
@@ -486,11 +507,12 @@ impl Ledger {
     /// cannot be read, or it is not at the sequence of the agreement's last event.
     async fn stored_state(
         &self,
+        connection: &mut CommandConnection,
         participant: &ParticipantId,
     ) -> Result<Option<(AgreementLedger, String)>, LedgerError> {
         let Some(state) = self
             .repository
-            .agreement_state(participant.as_str())
+            .agreement_state(connection, participant.as_str())
             .await?
         else {
             return Ok(None);

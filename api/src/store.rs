@@ -287,10 +287,23 @@ impl LedgerEventRepository {
     /// reserves nothing: the number is taken only when its invoice commits (see
     /// [`Self::append`]), so an abandoned command leaves no gap.
     pub async fn next_invoice_number(&self) -> Result<InvoiceNumber, StoreError> {
+        let mut connection = self.command_connection().await?;
+        self.next_invoice_number_on(&mut connection).await
+    }
+
+    /// [`Self::next_invoice_number`] on a held connection.
+    pub async fn next_invoice_number_on(
+        &self,
+        connection: &mut CommandConnection,
+    ) -> Result<InvoiceNumber, StoreError> {
         const QUERY: &str = "SELECT last_number FROM invoice_counter WHERE id = 1";
-        let last: i64 = match &*self.backend {
-            Backend::Postgres { pool, .. } => sqlx::query_scalar(QUERY).fetch_one(pool).await?,
-            Backend::Sqlite { pool, .. } => sqlx::query_scalar(QUERY).fetch_one(pool).await?,
+        let last: i64 = match connection {
+            CommandConnection::Postgres(connection) => {
+                sqlx::query_scalar(QUERY).fetch_one(&mut **connection).await?
+            }
+            CommandConnection::Sqlite(connection) => {
+                sqlx::query_scalar(QUERY).fetch_one(&mut **connection).await?
+            }
         };
         u64::try_from(last)
             .ok()
@@ -321,17 +334,42 @@ impl LedgerEventRepository {
         ledger: Option<&LedgerRow>,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), AppendError> {
+        let mut connection = self
+            .command_connection()
+            .await
+            .map_err(AppendError::Store)?;
+        self.append_on(&mut connection, events, invoice_numbers, ledger, idempotency)
+            .await
+    }
+
+    /// A connection held for one command attempt: its state is read and its events
+    /// recorded on it, so an attempt checks out one connection, not one per statement.
+    pub async fn command_connection(&self) -> Result<CommandConnection, StoreError> {
+        Ok(match &*self.backend {
+            Backend::Postgres { pool, .. } => CommandConnection::Postgres(pool.acquire().await?),
+            Backend::Sqlite { pool, .. } => CommandConnection::Sqlite(pool.acquire().await?),
+        })
+    }
+
+    /// [`Self::append_with`] on a held connection.
+    pub async fn append_on(
+        &self,
+        connection: &mut CommandConnection,
+        events: &[SerializedEvent],
+        invoice_numbers: &[InvoiceNumber],
+        ledger: Option<&LedgerRow>,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), AppendError> {
         let Some(first) = events.first() else {
             if let Some(record) = idempotency {
-                match &*self.backend {
-                    Backend::Postgres { pool, .. } => {
-                        let mut tx = pool.begin().await.map_err(append_error)?;
+                match connection {
+                    CommandConnection::Postgres(connection) => {
+                        let mut tx = sqlx::Connection::begin(&mut **connection).await.map_err(append_error)?;
                         store_idempotency_pg(&mut tx, record).await?;
                         tx.commit().await.map_err(append_error)?;
                     }
-                    Backend::Sqlite { pool, .. } => {
-                        let mut tx = pool
-                            .begin_with("BEGIN IMMEDIATE")
+                    CommandConnection::Sqlite(connection) => {
+                        let mut tx = sqlx::Connection::begin_with(&mut **connection, "BEGIN IMMEDIATE")
                             .await
                             .map_err(append_error)?;
                         store_idempotency_sqlite(&mut tx, record).await?;
@@ -345,13 +383,13 @@ impl LedgerEventRepository {
             events.iter().all(|e| e.aggregate_id == first.aggregate_id),
             "one append writes one agreement's events"
         );
-        match &*self.backend {
-            Backend::Postgres { pool, .. } => {
+        match connection {
+            CommandConnection::Postgres(connection) => {
                 if invoice_numbers.is_empty() && idempotency.is_none() {
                     // One statement, atomic by itself: no BEGIN and COMMIT round trips.
-                    record_pg(pool, events, ledger).await?;
+                    record_pg(&mut **connection, events, ledger).await?;
                 } else {
-                    let mut tx = pool.begin().await.map_err(append_error)?;
+                    let mut tx = sqlx::Connection::begin(&mut **connection).await.map_err(append_error)?;
                     for number in invoice_numbers {
                         claim_invoice_number_pg(&mut tx, *number, first).await?;
                     }
@@ -362,11 +400,10 @@ impl LedgerEventRepository {
                     tx.commit().await.map_err(append_error)?;
                 }
             }
-            Backend::Sqlite { pool, .. } => {
+            CommandConnection::Sqlite(connection) => {
                 // IMMEDIATE takes the write lock up front, so two writers queue instead
                 // of failing on a lock upgrade.
-                let mut tx = pool
-                    .begin_with("BEGIN IMMEDIATE")
+                let mut tx = sqlx::Connection::begin_with(&mut **connection, "BEGIN IMMEDIATE")
                     .await
                     .map_err(append_error)?;
                 for number in invoice_numbers {
@@ -929,6 +966,13 @@ fn ledger_row_sqlite(row: &sqlx::sqlite::SqliteRow) -> LedgerRow {
 
 const LEDGER_COLUMNS: &str = "participant_id, version, status, name, currency, ledger";
 
+/// A pooled connection held for one command attempt (see
+/// [`LedgerEventRepository::command_connection`]).
+pub enum CommandConnection {
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+}
+
 /// An agreement's stored projection as the command path reads it.
 #[derive(Debug, Clone)]
 pub struct StoredAgreementState {
@@ -957,6 +1001,7 @@ impl LedgerEventRepository {
     /// agreement's last event sequence.
     pub async fn agreement_state(
         &self,
+        connection: &mut CommandConnection,
         participant_id: &str,
     ) -> Result<Option<StoredAgreementState>, StoreError> {
         const LAST: &str = "(SELECT MAX(x.sequence) FROM events x
@@ -964,8 +1009,8 @@ impl LedgerEventRepository {
                 AND x.aggregate_id = l.participant_id) AS last_sequence";
         const HEAD: &str = "LEFT JOIN events e ON e.aggregate_type = 'ParticipantAgreement'
               AND e.aggregate_id = l.participant_id AND e.sequence = l.version";
-        Ok(match &*self.backend {
-            Backend::Postgres { pool, .. } => {
+        Ok(match connection {
+            CommandConnection::Postgres(connection) => {
                 let query = format!(
                     "SELECT l.participant_id, l.version, l.status, l.name, l.currency, l.ledger,
                             e.metadata ->> '{HASH}' AS head_hash, {LAST}
@@ -974,7 +1019,7 @@ impl LedgerEventRepository {
                 );
                 sqlx::query(&query)
                     .bind(participant_id)
-                    .fetch_optional(pool)
+                    .fetch_optional(&mut **connection)
                     .await?
                     .map(|row| StoredAgreementState {
                         row: ledger_row_pg(&row),
@@ -982,7 +1027,7 @@ impl LedgerEventRepository {
                         last_sequence: row.get("last_sequence"),
                     })
             }
-            Backend::Sqlite { pool, .. } => {
+            CommandConnection::Sqlite(connection) => {
                 let query = format!(
                     "SELECT l.participant_id, l.version, l.status, l.name, l.currency, l.ledger,
                             json_extract(e.metadata, '$.{HASH}') AS head_hash, {LAST}
@@ -991,7 +1036,7 @@ impl LedgerEventRepository {
                 );
                 sqlx::query(&query)
                     .bind(participant_id)
-                    .fetch_optional(pool)
+                    .fetch_optional(&mut **connection)
                     .await?
                     .map(|row| StoredAgreementState {
                         row: ledger_row_sqlite(&row),
