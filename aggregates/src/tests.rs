@@ -577,6 +577,47 @@ fn an_overpayment_becomes_an_advance_that_settles_the_next_invoice() {
 }
 
 #[test]
+fn a_payment_that_would_take_the_advance_past_the_largest_amount_is_refused() {
+    let mut given = with_invoice();
+    let first = payment_event(
+        decide(
+            &given,
+            AgreementCommand::ReceivePayment(payment_command(
+                "BANK-1",
+                date!(2026 - 02 - 05),
+                "999999999999.99",
+            )),
+            &services(),
+        )
+        .unwrap(),
+    );
+    assert_eq!(first.advance, kzt("999999988399.99"));
+    given.push(AgreementEvent::PaymentReceived(first));
+    let refused = decide(
+        &given,
+        AgreementCommand::ReceivePayment(payment_command(
+            "BANK-2",
+            date!(2026 - 02 - 06),
+            "999999999999.99",
+        )),
+        &services(),
+    )
+    .unwrap_err();
+    assert_eq!(refused, AgreementError::Money(events::MoneyError::Overflow));
+    // A smaller one still fits.
+    decide(
+        &given,
+        AgreementCommand::ReceivePayment(payment_command(
+            "BANK-3",
+            date!(2026 - 02 - 06),
+            "11600.00",
+        )),
+        &services(),
+    )
+    .unwrap();
+}
+
+#[test]
 fn payments_go_to_the_oldest_open_invoice_unless_one_is_named() {
     let mut given = with_invoice();
     given.extend(

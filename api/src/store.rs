@@ -299,10 +299,14 @@ impl LedgerEventRepository {
         const QUERY: &str = "SELECT last_number FROM invoice_counter WHERE id = 1";
         let last: i64 = match connection {
             CommandConnection::Postgres(connection) => {
-                sqlx::query_scalar(QUERY).fetch_one(&mut **connection).await?
+                sqlx::query_scalar(QUERY)
+                    .fetch_one(&mut **connection)
+                    .await?
             }
             CommandConnection::Sqlite(connection) => {
-                sqlx::query_scalar(QUERY).fetch_one(&mut **connection).await?
+                sqlx::query_scalar(QUERY)
+                    .fetch_one(&mut **connection)
+                    .await?
             }
         };
         u64::try_from(last)
@@ -338,8 +342,14 @@ impl LedgerEventRepository {
             .command_connection()
             .await
             .map_err(AppendError::Store)?;
-        self.append_on(&mut connection, events, invoice_numbers, ledger, idempotency)
-            .await
+        self.append_on(
+            &mut connection,
+            events,
+            invoice_numbers,
+            ledger,
+            idempotency,
+        )
+        .await
     }
 
     /// A connection held for one command attempt: its state is read and its events
@@ -364,14 +374,17 @@ impl LedgerEventRepository {
             if let Some(record) = idempotency {
                 match connection {
                     CommandConnection::Postgres(connection) => {
-                        let mut tx = sqlx::Connection::begin(&mut **connection).await.map_err(append_error)?;
+                        let mut tx = sqlx::Connection::begin(&mut **connection)
+                            .await
+                            .map_err(append_error)?;
                         store_idempotency_pg(&mut tx, record).await?;
                         tx.commit().await.map_err(append_error)?;
                     }
                     CommandConnection::Sqlite(connection) => {
-                        let mut tx = sqlx::Connection::begin_with(&mut **connection, "BEGIN IMMEDIATE")
-                            .await
-                            .map_err(append_error)?;
+                        let mut tx =
+                            sqlx::Connection::begin_with(&mut **connection, "BEGIN IMMEDIATE")
+                                .await
+                                .map_err(append_error)?;
                         store_idempotency_sqlite(&mut tx, record).await?;
                         tx.commit().await.map_err(append_error)?;
                     }
@@ -389,7 +402,9 @@ impl LedgerEventRepository {
                     // One statement, atomic by itself: no BEGIN and COMMIT round trips.
                     record_pg(&mut **connection, events, ledger).await?;
                 } else {
-                    let mut tx = sqlx::Connection::begin(&mut **connection).await.map_err(append_error)?;
+                    let mut tx = sqlx::Connection::begin(&mut **connection)
+                        .await
+                        .map_err(append_error)?;
                     for number in invoice_numbers {
                         claim_invoice_number_pg(&mut tx, *number, first).await?;
                     }
