@@ -75,7 +75,9 @@ impl ParticipantAgreement {
         Ok(debt)
     }
 
-    fn restricted_for(&self, kind: RestrictionKind) -> bool {
+    /// Whether access is restricted by `kind` for debt (the only restriction a payment or
+    /// the sweep may lift, §4.2).
+    pub(crate) fn restricted_for(&self, kind: RestrictionKind) -> bool {
         self.restriction
             .is_some_and(|r| r.kind == kind && r.reason == RestrictionReason::Overdue)
     }

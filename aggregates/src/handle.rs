@@ -390,10 +390,16 @@ impl ParticipantAgreement {
         });
         // A payment that clears the debt of a block, or the overdue of a suspension, for
         // debt lifts it at once: access returns the day the money arrives (§5.5, §4.2).
-        let mut after = self.clone();
-        after.apply_event(payment.clone());
+        // Only a restriction for debt can be lifted, and a payment never imposes one: with
+        // none in force there is nothing to look at (and no copy of the agreement to make).
+        let lift_possible = self.restricted_for(RestrictionKind::Blocked)
+            || self.restricted_for(RestrictionKind::Suspended);
         let mut events = vec![payment];
-        events.extend(after.lifts_after_payment(received_on)?);
+        if lift_possible {
+            let mut after = self.clone();
+            after.apply_event(events[0].clone());
+            events.extend(after.lifts_after_payment(received_on)?);
+        }
         Ok(events)
     }
 
