@@ -27,8 +27,8 @@ use time::Date;
 
 use aggregates::{AgreementServices, ParticipantAgreement, ReferenceData};
 use commands::AgreementCommand;
-use events::{AgreementEvent, InvoiceNumber, Money};
-use projections::{Account, AgreementLedger};
+use events::{AgreementEvent, InvoiceNumber, Money, MoneyError};
+use projections::{Account, AgreementLedger, ProjectionError};
 
 const TODAY: Date = date!(2026 - 12 - 31);
 const PARTICIPANT: &str = "150240008272";
@@ -83,6 +83,7 @@ fn hostile() -> impl Strategy<Value = Value> {
             Just("-1.00"),
             Just("0.001"),
             Just("1e3"),
+            Just("999999999999.99"),
             Just("99999999999999999999999999.99"),
             Just("79228162514264337593543950335"),
             Just("NaN"),
@@ -272,7 +273,13 @@ fn check_invariants(
         let Ok(balance) = ledger.balance(as_of, reference) else {
             continue;
         };
-        let journal = ledger.journal(as_of).unwrap();
+        // Each amount is within the ledger's range, but a total of many need not be: that
+        // is the one error a query may answer with (the API's 422 amount-out-of-range).
+        let journal = match ledger.journal(as_of) {
+            Ok(journal) => journal,
+            Err(ProjectionError::Money(MoneyError::Overflow)) => continue,
+            Err(error) => panic!("journal as of {as_of}: {error}"),
+        };
         prop_assert_eq!(
             journal.debits,
             journal.credits,

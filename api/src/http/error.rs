@@ -146,6 +146,17 @@ impl ApiError {
                 format!("{self}: the figure cannot be computed until the reference data is loaded"),
                 Some("5.9"),
             ),
+            // A total beyond the ledger's range (amounts each within it, their sum not):
+            // the figure cannot be given, and it is the request's agreement, not the
+            // server, that is out of range.
+            Self::Projection(ProjectionError::Money(events::MoneyError::Overflow)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "amount-out-of-range",
+                format!(
+                    "{self}: a total of this agreement passes the largest amount the ledger holds, so the figure cannot be given"
+                ),
+                None,
+            ),
             Self::Projection(_) => internal(),
             Self::Sweep(crate::sweep::SweepError::InTheFuture { .. }) => (
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -28,6 +28,7 @@ crate::on_both_stores!(
     bad_queries_are_refused_with_problem_details,
     unknown_query_parameters_answer_400,
     a_charge_on_an_invoice_not_late_is_refused_and_records_nothing,
+    a_total_beyond_the_ledgers_range_is_a_422_not_a_server_error,
 );
 
 const A: &str = crate::helpers::OPERATOR_BIN;
@@ -988,4 +989,36 @@ async fn a_charge_on_an_invoice_not_late_is_refused_and_records_nothing(store: S
     assert_eq!(app.event_count().await, before + 1);
     assert_eq!(d("0.23"), money(&charged["amount"]));
     app.finish().await;
+}
+
+/// Each invoice is within the largest amount the ledger holds; their sum is not. The
+/// queries that add them answer 422 amount-out-of-range, never 500 (found by the fuzzer).
+async fn a_total_beyond_the_ledgers_range_is_a_422_not_a_server_error(store: Store) {
+    let app = spawn_app(store).await;
+    app.signed_agreement(A).await;
+    for issued_on in ["2026-02-02", "2026-03-02"] {
+        let response = app
+            .post(
+                &format!("/v1/agreements/{A}/invoices"),
+                &invoice(issued_on, "800000000000.00"),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+    for query in ["balance", "journal"] {
+        let response = app
+            .get(&format!("/v1/agreements/{A}/{query}?as_of=2026-06-30"))
+            .await;
+        assert_eq!(response.status(), 422, "{query}");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(
+            problem["type"], "urn:edoc-ledger:problem:amount-out-of-range",
+            "{query}: {problem}"
+        );
+    }
+    // Before the second invoice the figures are within range.
+    let balance = app
+        .get_json(&format!("/v1/agreements/{A}/balance?as_of=2026-02-28"))
+        .await;
+    assert_eq!(balance["invoiced"], "928000000000.00");
 }
