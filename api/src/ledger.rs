@@ -492,6 +492,9 @@ impl Ledger {
                 Err(AppendError::Conflict(what)) => {
                     tracing::debug!(participant = %participant, attempt, what, "write conflict, deciding again");
                     crate::metrics::record_conflict();
+                    // Give the connection back first: it carries the failed transaction's
+                    // rollback, which must not wait out the backoff holding its locks.
+                    drop(connection);
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 Err(AppendError::Store(error)) => return Err(error.into()),

@@ -146,14 +146,14 @@ impl ApiError {
                 format!("{self}: the figure cannot be computed until the reference data is loaded"),
                 Some("5.9"),
             ),
-            // A total beyond the ledger's range (amounts each within it, their sum not):
-            // the figure cannot be given, and it is the request's agreement, not the
-            // server, that is out of range.
+            // A total beyond the ledger's range (amounts each within it, their sum not:
+            // one agreement's, or the aging report's across agreements): the figure cannot
+            // be given; the data asked about, not the server, is out of range.
             Self::Projection(ProjectionError::Money(events::MoneyError::Overflow)) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "amount-out-of-range",
                 format!(
-                    "{self}: a total of this agreement passes the largest amount the ledger holds, so the figure cannot be given"
+                    "{self}: a total of the figures asked for passes the largest amount the ledger holds, so it cannot be given"
                 ),
                 None,
             ),
