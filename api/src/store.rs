@@ -895,29 +895,33 @@ async fn record_pg<'e>(
          FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[])
              WITH ORDINALITY AS e(aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, position)
          ORDER BY position";
-    let query = match ledger {
-        Some(_) => format!(
+    // Built once: this is every command's write.
+    static EVENTS_AND_LEDGER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
             "WITH recorded AS ({EVENTS} RETURNING 1)
              INSERT INTO {LEDGERS_TABLE} (participant_id, version, status, name, currency, ledger)
              VALUES ($8, $9, $10, $11, $12, $13)
              ON CONFLICT (participant_id) DO UPDATE SET version = excluded.version,
                  status = excluded.status, name = excluded.name, currency = excluded.currency,
                  ledger = excluded.ledger"
-        ),
-        None => EVENTS.to_owned(),
+        )
+    });
+    let query: &str = match ledger {
+        Some(_) => &EVENTS_AND_LEDGER,
+        None => EVENTS,
     };
-    let column = |f: fn(&SerializedEvent) -> String| events.iter().map(f).collect::<Vec<_>>();
-    let mut statement = sqlx::query(&query)
-        .bind(column(|e| e.aggregate_type.clone()))
-        .bind(column(|e| e.aggregate_id.clone()))
+    let column = |f: fn(&SerializedEvent) -> &str| events.iter().map(f).collect::<Vec<_>>();
+    let mut statement = sqlx::query(query)
+        .bind(column(|e| &e.aggregate_type))
+        .bind(column(|e| &e.aggregate_id))
         .bind(
             events
                 .iter()
                 .map(|e| sequence_i64(e.sequence))
                 .collect::<Vec<_>>(),
         )
-        .bind(column(|e| e.event_type.clone()))
-        .bind(column(|e| e.event_version.clone()))
+        .bind(column(|e| &e.event_type))
+        .bind(column(|e| &e.event_version))
         .bind(events.iter().map(|e| &e.payload).collect::<Vec<_>>())
         .bind(events.iter().map(|e| &e.metadata).collect::<Vec<_>>());
     if let Some(row) = ledger {
@@ -1019,46 +1023,52 @@ impl LedgerEventRepository {
         connection: &mut CommandConnection,
         participant_id: &str,
     ) -> Result<Option<StoredAgreementState>, StoreError> {
-        const LAST: &str = "(SELECT MAX(x.sequence) FROM events x
-              WHERE x.aggregate_type = 'ParticipantAgreement'
-                AND x.aggregate_id = l.participant_id) AS last_sequence";
-        const HEAD: &str = "LEFT JOIN events e ON e.aggregate_type = 'ParticipantAgreement'
-              AND e.aggregate_id = l.participant_id AND e.sequence = l.version";
+        // Built once per backend (every command reads its state with it): the backends
+        // differ only in how the hash is taken out of the metadata and in placeholders.
+        fn query(head_hash: &str, placeholder: &str) -> String {
+            format!(
+                "SELECT l.participant_id, l.version, l.status, l.name, l.currency, l.ledger,
+                        {head_hash} AS head_hash,
+                        (SELECT MAX(x.sequence) FROM events x
+                         WHERE x.aggregate_type = 'ParticipantAgreement'
+                           AND x.aggregate_id = l.participant_id) AS last_sequence
+                 FROM {LEDGERS_TABLE} l
+                 LEFT JOIN events e ON e.aggregate_type = 'ParticipantAgreement'
+                      AND e.aggregate_id = l.participant_id AND e.sequence = l.version
+                 WHERE l.participant_id = {placeholder}"
+            )
+        }
+        static POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            query(
+                &format!("e.metadata ->> '{}'", crate::audit::HASH_KEY),
+                "$1",
+            )
+        });
+        static SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            query(
+                &format!("json_extract(e.metadata, '$.{}')", crate::audit::HASH_KEY),
+                "?",
+            )
+        });
         Ok(match connection {
-            CommandConnection::Postgres(connection) => {
-                let query = format!(
-                    "SELECT l.participant_id, l.version, l.status, l.name, l.currency, l.ledger,
-                            e.metadata ->> '{HASH}' AS head_hash, {LAST}
-                     FROM {LEDGERS_TABLE} l {HEAD} WHERE l.participant_id = $1",
-                    HASH = crate::audit::HASH_KEY
-                );
-                sqlx::query(&query)
-                    .bind(participant_id)
-                    .fetch_optional(&mut **connection)
-                    .await?
-                    .map(|row| StoredAgreementState {
-                        row: ledger_row_pg(&row),
-                        head_hash: row.get("head_hash"),
-                        last_sequence: row.get("last_sequence"),
-                    })
-            }
-            CommandConnection::Sqlite(connection) => {
-                let query = format!(
-                    "SELECT l.participant_id, l.version, l.status, l.name, l.currency, l.ledger,
-                            json_extract(e.metadata, '$.{HASH}') AS head_hash, {LAST}
-                     FROM {LEDGERS_TABLE} l {HEAD} WHERE l.participant_id = ?",
-                    HASH = crate::audit::HASH_KEY
-                );
-                sqlx::query(&query)
-                    .bind(participant_id)
-                    .fetch_optional(&mut **connection)
-                    .await?
-                    .map(|row| StoredAgreementState {
-                        row: ledger_row_sqlite(&row),
-                        head_hash: row.get("head_hash"),
-                        last_sequence: row.get("last_sequence"),
-                    })
-            }
+            CommandConnection::Postgres(connection) => sqlx::query(&POSTGRES)
+                .bind(participant_id)
+                .fetch_optional(&mut **connection)
+                .await?
+                .map(|row| StoredAgreementState {
+                    row: ledger_row_pg(&row),
+                    head_hash: row.get("head_hash"),
+                    last_sequence: row.get("last_sequence"),
+                }),
+            CommandConnection::Sqlite(connection) => sqlx::query(&SQLITE)
+                .bind(participant_id)
+                .fetch_optional(&mut **connection)
+                .await?
+                .map(|row| StoredAgreementState {
+                    row: ledger_row_sqlite(&row),
+                    head_hash: row.get("head_hash"),
+                    last_sequence: row.get("last_sequence"),
+                }),
         })
     }
 

@@ -86,14 +86,13 @@ async fn start(database_url: &str, client: &reqwest::Client) -> (Server, String)
         .expect("edoc-ledger serves");
     let child = Server(child);
     let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::wait_until_serving(
+        client,
+        &base,
+        Duration::from_secs(30),
+        "the server did not start",
+    )
+    .await;
     (child, base)
 }
 
@@ -219,15 +218,12 @@ async fn acknowledged_commands_survive_sigkill_exactly_once() {
         let mut recorded_in_all = 0;
         let mut invoice_numbers = Vec::new();
         for id in &ids {
-            let events: Value = client
-                .get(format!("{base_now}/v1/agreements/{id}/events"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let events = common::get_json(
+                &client,
+                &format!("{base_now}/v1/agreements/{id}/events"),
+                &token,
+            )
+            .await;
             // What the store holds, by reference: how many times, and under which number.
             let mut recorded: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
             for event in events.as_array().unwrap() {

@@ -350,18 +350,12 @@ async fn an_export_replays_offline_to_the_api_s_figures_and_imports_into_an_empt
                 ("invoices", "invoices"),
                 ("statement", "statement"),
             ] {
-                let answer: Value = http
-                    .get(format!(
-                        "{}/v1/agreements/{id}/{endpoint}?as_of={date}",
-                        server.base
-                    ))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let answer = common::get_json(
+                    &http,
+                    &format!("{}/v1/agreements/{id}/{endpoint}?as_of={date}", server.base),
+                    &token,
+                )
+                .await;
                 assert_eq!(
                     offline[field], answer,
                     "{id} {endpoint} as of {date}: the audit differs from the API"

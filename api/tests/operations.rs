@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -123,14 +123,13 @@ async fn sigterm_under_load_finishes_in_flight_requests_and_loses_nothing_acknow
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    let started = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::wait_until_serving(
+        &client,
+        &base,
+        Duration::from_secs(20),
+        "the server did not start",
+    )
+    .await;
 
     // 60 registrations in flight; SIGTERM part-way.
     let ids = common::participant_ids(40_000_000_000, 60);
@@ -170,24 +169,20 @@ async fn sigterm_under_load_finishes_in_flight_requests_and_loses_nothing_acknow
 
     // Started again: every acknowledged registration is there, once.
     let (mut child, base, _) = serve(data.path(), false);
-    let started = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server did not start again"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::wait_until_serving(
+        &client,
+        &base,
+        Duration::from_secs(20),
+        "the server did not start again",
+    )
+    .await;
     for id in &acknowledged {
-        let events: serde_json::Value = client
-            .get(format!("{base}/v1/agreements/{id}/events"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let events = common::get_json(
+            &client,
+            &format!("{base}/v1/agreements/{id}/events"),
+            &token,
+        )
+        .await;
         assert_eq!(events.as_array().map(Vec::len), Some(1), "{id}: {events}");
     }
     let pid = child.id().to_string();

@@ -28,7 +28,7 @@ pub use late_payment::{
     FineAssessment, FineCharged, FineExchangeRate, LateChargeKind, LateChargeWaived,
     PenaltyAccrual, PenaltyCharged,
 };
-pub use money::{Amount, AmountError, Currency, Money, MoneyError};
+pub use money::{amount_max, Amount, AmountError, Currency, Money, MoneyError};
 pub use participant::{ParticipantId, ParticipantIdError, ParticipantKind};
 pub use text::{
     EmailAddress, LineDescription, ParticipantName, PaymentReference, ReasonNote, TextError,

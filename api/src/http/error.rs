@@ -153,7 +153,8 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "amount-out-of-range",
                 format!(
-                    "{self}: a total of the figures asked for passes the largest amount the ledger holds, so it cannot be given"
+                    "a total of the figures asked for would pass the largest amount the ledger holds ({}), so it cannot be given",
+                    events::amount_max()
                 ),
                 None,
             ),

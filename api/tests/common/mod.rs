@@ -53,3 +53,31 @@ pub fn participant_ids(first_base: u64, count: usize) -> Vec<String> {
         .take(count)
         .collect()
 }
+
+/// Waits until a server started by the test answers at `base` (any answer to `/healthz`),
+/// failing with `what` after `within`.
+pub async fn wait_until_serving(
+    client: &reqwest::Client,
+    base: &str,
+    within: std::time::Duration,
+    what: &str,
+) {
+    let started = std::time::Instant::now();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(started.elapsed() < within, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A GET with the bearer `token`, its answer read as JSON.
+pub async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
