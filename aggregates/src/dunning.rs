@@ -130,8 +130,15 @@ impl ParticipantAgreement {
                         on: as_of,
                     }),
                     services,
-                )?;
-                record(&mut state, charged);
+                );
+                match charged {
+                    Ok(charged) => record(&mut state, charged),
+                    // BILLING.md 1: a fine whose MRP (or rate) is not published yet waits
+                    // alone; the suspension, block and termination below go on.
+                    Err(AgreementError::MissingReferenceData(missing))
+                        if missing.missing().is_some() => {}
+                    Err(other) => return Err(other),
+                }
             }
         }
 

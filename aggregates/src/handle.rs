@@ -255,7 +255,11 @@ impl ParticipantAgreement {
                 Some(UsdRate {
                     kzt_per_usd: rate.kzt_per_unit,
                     date: rate.date,
-                    table_version: reference.exchange_rates.version().to_owned(),
+                    table_version: reference
+                        .exchange_rates
+                        .version_for(rate.date)
+                        .unwrap_or_default()
+                        .to_owned(),
                 })
             }
         };
@@ -299,7 +303,7 @@ impl ParticipantAgreement {
                 days,
                 day_kind,
                 clause: command.kind.due_clause().as_str().to_owned(),
-                calendar_version: reference.calendar.version().to_owned(),
+                calendar_version: reference.calendar.versions_between(issued_on, due_on),
             },
             period: command.period,
             lines,
@@ -308,7 +312,11 @@ impl ParticipantAgreement {
                 rate: vat_rate.rate,
                 rate_effective_from: vat_rate.effective_from,
                 amount: vat_amount,
-                table_version: reference.vat.version().to_owned(),
+                table_version: reference
+                    .vat
+                    .version_for(vat_rate.effective_from)
+                    .unwrap_or_default()
+                    .to_owned(),
             },
             total,
             currency,

@@ -175,10 +175,85 @@ pub fn fine(
         first_day_of_delay: Some(first_day),
         mrp_count: FINE_MRP_COUNT,
         mrp: Some(mrp),
-        mrp_table_version: Some(reference.mrp.version().to_owned()),
+        mrp_table_version: reference
+            .mrp
+            .version_for(first_day.year())
+            .map(str::to_owned),
         exchange_rate,
         amount,
     })
+}
+
+/// A fine that waits for reference data not yet published (BILLING.md 1): the MRP of
+/// the year of its first day of delay, or (in USD) a rate. Only this figure waits: the
+/// penalty, the balance and the sweep's suspension and block go on without it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct PendingFine {
+    /// Always `5.9`.
+    pub clause: String,
+    pub invoice_number: InvoiceNumber,
+    #[serde(with = "events::business_date")]
+    pub first_day_of_delay: Date,
+    /// The table that is missing (`mrp`).
+    pub table: events::ReferenceTable,
+    /// Its range (`2027`).
+    pub range: String,
+    /// Why, in words: what the operator must publish.
+    pub reason: String,
+}
+
+/// The fine of an invoice as of a date: assessed, or pending until the reference data it
+/// needs is published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FineFigure {
+    Assessed(FineAssessment),
+    Pending(PendingFine),
+}
+
+impl FineFigure {
+    /// The amount when assessed; `None` while pending (never shown as zero).
+    pub fn amount(&self) -> Option<Money> {
+        match self {
+            Self::Assessed(fine) => Some(fine.amount),
+            Self::Pending(_) => None,
+        }
+    }
+
+    pub fn pending(&self) -> Option<&PendingFine> {
+        match self {
+            Self::Assessed(_) => None,
+            Self::Pending(pending) => Some(pending),
+        }
+    }
+}
+
+/// [`fine`], with a missing reference table read as a pending fine (BILLING.md 1)
+/// instead of an error. Other errors stay errors.
+pub fn fine_or_pending(
+    invoice: &InvoiceDelayFacts<'_>,
+    as_of: Date,
+    reference: &ReferenceData,
+) -> Result<FineFigure, LatePaymentError> {
+    match fine(invoice, as_of, reference) {
+        Ok(fine) => Ok(FineFigure::Assessed(fine)),
+        Err(LatePaymentError::Reference(error)) => {
+            let Some((table, range)) = error.missing() else {
+                return Err(LatePaymentError::Reference(error));
+            };
+            let first_day_of_delay = delay(invoice.due_on, invoice.paid_in_full_on, as_of)
+                .from
+                .expect("a fine needs reference data only once the invoice is late");
+            Ok(FineFigure::Pending(PendingFine {
+                clause: Clause::LATE_PAYMENT.as_str().to_owned(),
+                invoice_number: invoice.number,
+                first_day_of_delay,
+                table,
+                range,
+                reason: format!("§5.9 fine pending: {error}"),
+            }))
+        }
+        Err(other) => Err(other),
+    }
 }
 
 #[cfg(test)]
@@ -351,5 +426,26 @@ mod tests {
             fine(&facts, date!(2027 - 03 - 10), &reference()).unwrap_err(),
             LatePaymentError::Reference(ReferenceError::NoMrpForYear(2027))
         );
+    }
+
+    #[test]
+    fn a_fine_without_its_years_mrp_is_pending_not_zero_and_not_last_years() {
+        let reference = reference();
+        let late = invoice("1000.00", date!(2026 - 12 - 31), None);
+        let figure = fine_or_pending(&late, date!(2027 - 01 - 05), &reference).unwrap();
+        let pending = figure
+            .pending()
+            .expect("pending until the 2027 MRP is published");
+        assert_eq!(figure.amount(), None);
+        assert_eq!(pending.first_day_of_delay, date!(2027 - 01 - 01));
+        assert_eq!(
+            (pending.table, pending.range.as_str()),
+            (events::ReferenceTable::Mrp, "2027")
+        );
+        assert!(pending.reason.contains("MRP"), "{}", pending.reason);
+        // A delay that started in 2026 takes the 2026 MRP even when counted into 2027.
+        let earlier = invoice("1000.00", date!(2026 - 12 - 30), None);
+        let figure = fine_or_pending(&earlier, date!(2027 - 01 - 05), &reference).unwrap();
+        assert_eq!(figure.amount(), Some(kzt("8650.00")));
     }
 }

@@ -1,19 +1,24 @@
 //! Reference data the offer's rules depend on: the Kazakh calendar of working days, the
 //! MRP by year, VAT by effective date and the National Bank's USD/KZT rates.
 //!
-//! They are data, never code (DOMAIN.md, reference data): TOML files shipped in the
-//! binary (`aggregates/reference/*.toml`), each replaceable by a file of the same name
-//! the operator names at start. Parsing is pure: the caller reads the files and passes
-//! their text in [`ReferenceSources`]. Every table carries a `version` that the figures
-//! computed from it record, so an auditor can tell which table produced a due date, a
-//! VAT amount or a rate.
+//! They are recorded data, never code (DOMAIN.md, BILLING.md 1): each table is a set of
+//! versions, one per range (a year of the calendar or of the MRP, a VAT start date, a
+//! rate's date), published by the operator as events of the reference stream
+//! ([`events::ReferenceVersionPublished`]). [`ReferenceData`] is the fold of those
+//! versions: the latest of each range is in force. The TOML files shipped in the binary
+//! (`aggregates/reference/*.toml`) are the first versions, recorded at first start.
+//! Parsing and folding are pure: the caller reads the files and the stream.
 //!
-//! A date computation in a year the calendar does not cover is an error, never a
-//! weekday-only guess.
+//! Every figure computed from a table records the version of the range it used (a due
+//! date names its calendar years' versions, a fine its MRP year's), so an auditor can tell
+//! which table produced it. A date computation in a year the calendar does not cover is
+//! an error, never a weekday-only guess; a missing MRP is an error only for the fine that
+//! needs it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
+use events::{ReferenceContent, ReferenceTable, ReferenceVersionPublished};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use time::{Date, Month, Weekday};
@@ -21,13 +26,20 @@ use time::{Date, Month, Weekday};
 /// Limit on the number of working days a due-date computation may add (TIGER_STYLE:
 /// a bound on every loop). The offer's longest term is 5 days.
 pub const WORKING_DAYS_MAX: u32 = 366;
+/// The years a published version may cover (a bound on what a typo can record).
+pub const YEAR_MIN: i32 = 2000;
+pub const YEAR_MAX: i32 = 2100;
+/// A version id or source is at most this long.
+pub const LABEL_CHARS_MAX: usize = 200;
+/// An exchange rate above this many KZT for one USD is a typo, not a rate.
+pub const USD_KZT_MAX: u32 = 100_000;
 
 /// Why reference data could not answer, or could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReferenceError {
     #[error("the calendar has no table for {0}: working days in that year are unknown; load a calendar that covers it")]
     NoCalendarForYear(i32),
-    #[error("the MRP table has no value for {0}")]
+    #[error("the MRP table has no value for {0}: the operator has not published the MRP of {0} yet (PUT /v1/reference/mrp/{0})")]
     NoMrpForYear(i32),
     #[error("no VAT rate is in force on {0}")]
     NoVatRate(Date),
@@ -35,6 +47,27 @@ pub enum ReferenceError {
     NoExchangeRate(Date),
     #[error("reference file {file}: {message}")]
     Invalid { file: &'static str, message: String },
+    /// A published version breaks the table's rules; `field` names what is wrong.
+    #[error("{table} version: {field}: {message}")]
+    InvalidVersion {
+        table: &'static str,
+        field: &'static str,
+        message: String,
+    },
+}
+
+impl ReferenceError {
+    /// The table whose missing range caused the error, and that range, for the figures
+    /// that wait for it (BILLING.md 1).
+    pub fn missing(&self) -> Option<(ReferenceTable, String)> {
+        match self {
+            Self::NoCalendarForYear(year) => Some((ReferenceTable::Calendar, year.to_string())),
+            Self::NoMrpForYear(year) => Some((ReferenceTable::Mrp, year.to_string())),
+            Self::NoVatRate(date) => Some((ReferenceTable::Vat, date.to_string())),
+            Self::NoExchangeRate(date) => Some((ReferenceTable::ExchangeRates, date.to_string())),
+            Self::Invalid { .. } | Self::InvalidVersion { .. } => None,
+        }
+    }
 }
 
 /// The text of the four reference files, as read by the caller.
@@ -58,8 +91,33 @@ impl ReferenceSources<'static> {
     }
 }
 
-/// All reference tables, parsed and checked.
-#[derive(Debug, Clone, PartialEq)]
+impl ReferenceSources<'_> {
+    /// Every version the four files hold, with the ids the files give them.
+    pub fn versions(&self) -> Result<Vec<ReferenceVersionPublished>, ReferenceError> {
+        let mut versions = calendar_versions(self.calendar)?;
+        versions.extend(mrp_versions(self.mrp)?);
+        versions.extend(vat_versions(self.vat)?);
+        versions.extend(rate_versions(self.exchange_rates)?);
+        Ok(versions)
+    }
+}
+
+/// The versions a table file holds (the shipped TOML format of `table`), each checked
+/// as if published; the ids are the file's.
+pub fn versions_of_file(
+    table: ReferenceTable,
+    text: &str,
+) -> Result<Vec<ReferenceVersionPublished>, ReferenceError> {
+    match table {
+        ReferenceTable::Calendar => calendar_versions(text),
+        ReferenceTable::Mrp => mrp_versions(text),
+        ReferenceTable::Vat => vat_versions(text),
+        ReferenceTable::ExchangeRates => rate_versions(text),
+    }
+}
+
+/// All reference tables in force: the fold of the published versions.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReferenceData {
     pub calendar: BusinessCalendar,
     pub mrp: MrpTable,
@@ -68,19 +126,232 @@ pub struct ReferenceData {
 }
 
 impl ReferenceData {
+    /// The tables of the four files (each version checked as if published).
     pub fn parse(sources: &ReferenceSources<'_>) -> Result<Self, ReferenceError> {
-        Ok(Self {
-            calendar: BusinessCalendar::parse(sources.calendar)?,
-            mrp: MrpTable::parse(sources.mrp)?,
-            vat: VatTable::parse(sources.vat)?,
-            exchange_rates: ExchangeRates::parse(sources.exchange_rates)?,
-        })
+        let mut data = Self::default();
+        for version in sources.versions()? {
+            data.apply(&version)?;
+        }
+        if data.calendar.years.is_empty() {
+            return Err(invalid(CALENDAR_FILE, "no [[year]] table".into()));
+        }
+        if data.mrp.years.is_empty() {
+            return Err(invalid(MRP_FILE, "no [[year]] table".into()));
+        }
+        if data.vat.rates.is_empty() {
+            return Err(invalid(VAT_FILE, "no [[rate]] table".into()));
+        }
+        Ok(data)
     }
 
     /// The tables shipped in the binary.
     pub fn embedded() -> Result<Self, ReferenceError> {
         Self::parse(&ReferenceSources::embedded())
     }
+
+    /// The fold of recorded versions, in the order recorded.
+    pub fn from_versions<'a>(
+        versions: impl IntoIterator<Item = &'a ReferenceVersionPublished>,
+    ) -> Result<Self, ReferenceError> {
+        let mut data = Self::default();
+        for version in versions {
+            data.apply(version)?;
+        }
+        Ok(data)
+    }
+
+    /// Puts a version in force for its range, replacing the one before (BILLING.md 1).
+    /// The version is checked first; a refused version changes nothing.
+    pub fn apply(&mut self, published: &ReferenceVersionPublished) -> Result<(), ReferenceError> {
+        check_version(published)?;
+        let version = published.version.clone();
+        match &published.content {
+            ReferenceContent::Calendar {
+                year,
+                non_working,
+                working_weekends,
+                provisional,
+            } => {
+                self.calendar.years.insert(
+                    *year,
+                    CalendarYear {
+                        version,
+                        provisional: *provisional,
+                        non_working_weekdays: non_working.iter().copied().collect(),
+                        working_weekend_days: working_weekends.iter().copied().collect(),
+                    },
+                );
+            }
+            ReferenceContent::Mrp { year, mrp } => {
+                self.mrp.years.insert(*year, (*mrp, version));
+            }
+            ReferenceContent::Vat {
+                effective_from,
+                rate,
+            } => {
+                self.vat.rates.insert(*effective_from, (*rate, version));
+            }
+            ReferenceContent::ExchangeRate { date, usd_kzt } => {
+                self.exchange_rates
+                    .usd_kzt
+                    .insert(*date, (*usd_kzt, version));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ReferenceData {
+    /// Every range of `table` in force with its version, `range=version`, ascending.
+    pub fn versions_in_force(&self, table: ReferenceTable) -> Vec<String> {
+        match table {
+            ReferenceTable::Calendar => self
+                .calendar
+                .years
+                .iter()
+                .map(|(year, y)| format!("{year}={}", y.version))
+                .collect(),
+            ReferenceTable::Mrp => self
+                .mrp
+                .years
+                .iter()
+                .map(|(year, (_, v))| format!("{year}={v}"))
+                .collect(),
+            ReferenceTable::Vat => self
+                .vat
+                .rates
+                .iter()
+                .map(|(date, (_, v))| format!("{date}={v}"))
+                .collect(),
+            ReferenceTable::ExchangeRates => self
+                .exchange_rates
+                .usd_kzt
+                .iter()
+                .map(|(date, (_, v))| format!("{date}={v}"))
+                .collect(),
+        }
+    }
+}
+
+/// Checks a version against its table's rules: the field at fault is named.
+pub fn check_version(published: &ReferenceVersionPublished) -> Result<(), ReferenceError> {
+    let table = published.content.table().code();
+    let refuse = |field: &'static str, message: String| ReferenceError::InvalidVersion {
+        table,
+        field,
+        message,
+    };
+    if published.version.trim().is_empty() || published.version.chars().count() > LABEL_CHARS_MAX {
+        return Err(refuse(
+            "version",
+            format!("must be 1 to {LABEL_CHARS_MAX} characters"),
+        ));
+    }
+    if published.source.trim().is_empty() || published.source.chars().count() > LABEL_CHARS_MAX {
+        return Err(refuse(
+            "source",
+            format!("must be 1 to {LABEL_CHARS_MAX} characters: the law, decree or feed the figures come from"),
+        ));
+    }
+    let year_in_bounds = |year: i32| {
+        if (YEAR_MIN..=YEAR_MAX).contains(&year) {
+            Ok(())
+        } else {
+            Err(refuse(
+                "range",
+                format!("year {year} is outside {YEAR_MIN}..{YEAR_MAX}"),
+            ))
+        }
+    };
+    match &published.content {
+        ReferenceContent::Calendar {
+            year,
+            non_working,
+            working_weekends,
+            ..
+        } => {
+            year_in_bounds(*year)?;
+            let mut seen = BTreeSet::new();
+            for date in non_working {
+                if date.year() != *year {
+                    return Err(refuse("non_working", format!("{date} is not in {year}")));
+                }
+                if is_weekend(*date) {
+                    return Err(refuse(
+                        "non_working",
+                        format!(
+                            "{date} is a {}, already a day off; list only weekdays",
+                            date.weekday()
+                        ),
+                    ));
+                }
+                if !seen.insert(*date) {
+                    return Err(refuse("non_working", format!("{date} is listed twice")));
+                }
+            }
+            for date in working_weekends {
+                if date.year() != *year {
+                    return Err(refuse(
+                        "working_weekends",
+                        format!("{date} is not in {year}"),
+                    ));
+                }
+                if !is_weekend(*date) {
+                    return Err(refuse(
+                        "working_weekends",
+                        format!(
+                            "{date} is a {}, already a working day; list only Saturdays and Sundays",
+                            date.weekday()
+                        ),
+                    ));
+                }
+                if !seen.insert(*date) {
+                    return Err(refuse(
+                        "working_weekends",
+                        format!("{date} is listed twice"),
+                    ));
+                }
+            }
+        }
+        ReferenceContent::Mrp { year, mrp } => {
+            year_in_bounds(*year)?;
+            if *mrp <= Decimal::ZERO || *mrp > Decimal::from(1_000_000) || mrp.scale() > 2 {
+                return Err(refuse(
+                    "mrp",
+                    format!(
+                        "{mrp} is not an MRP in KZT: a positive amount with at most 2 decimals"
+                    ),
+                ));
+            }
+        }
+        ReferenceContent::Vat {
+            effective_from,
+            rate,
+        } => {
+            year_in_bounds(effective_from.year())?;
+            if rate.is_sign_negative() || *rate >= Decimal::ONE || rate.scale() > 6 {
+                return Err(refuse(
+                    "rate",
+                    format!(
+                        "{rate} is not a VAT rate: a fraction from 0 to below 1 (0.16 for 16%)"
+                    ),
+                ));
+            }
+        }
+        ReferenceContent::ExchangeRate { date, usd_kzt } => {
+            year_in_bounds(date.year())?;
+            if *usd_kzt <= Decimal::ZERO
+                || *usd_kzt > Decimal::from(USD_KZT_MAX)
+                || usd_kzt.scale() > 6
+            {
+                return Err(refuse(
+                    "USD",
+                    format!("{usd_kzt} is not a USD/KZT rate: KZT for one USD, positive, at most {USD_KZT_MAX}"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -91,16 +362,22 @@ const MRP_FILE: &str = "mrp.toml";
 const VAT_FILE: &str = "vat.toml";
 const RATES_FILE: &str = "exchange_rates.toml";
 
+fn invalid(file: &'static str, message: String) -> ReferenceError {
+    ReferenceError::Invalid { file, message }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct CalendarYear {
+    version: String,
+    provisional: bool,
     non_working_weekdays: BTreeSet<Date>,
     working_weekend_days: BTreeSet<Date>,
 }
 
-/// The Kazakh production calendar: which days are working (and banking) days.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The Kazakh production calendar: which days are working (and banking) days, a version
+/// a year.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BusinessCalendar {
-    version: String,
     years: BTreeMap<i32, CalendarYear>,
 }
 
@@ -108,7 +385,6 @@ pub struct BusinessCalendar {
 #[serde(deny_unknown_fields)]
 struct CalendarFile {
     version: String,
-    #[allow(dead_code)]
     source: String,
     #[serde(rename = "year", default)]
     years: Vec<CalendarYearFile>,
@@ -118,6 +394,10 @@ struct CalendarFile {
 #[serde(deny_unknown_fields)]
 struct CalendarYearFile {
     year: i32,
+    /// This year's version id; the file's `version` when absent.
+    version: Option<String>,
+    #[serde(default)]
+    provisional: bool,
     non_working_weekdays: Vec<toml::Value>,
     #[serde(default)]
     working_weekend_days: Vec<toml::Value>,
@@ -127,77 +407,86 @@ fn is_weekend(date: Date) -> bool {
     matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday)
 }
 
-impl BusinessCalendar {
-    pub fn parse(text: &str) -> Result<Self, ReferenceError> {
-        let file: CalendarFile = parse_toml(CALENDAR_FILE, text)?;
-        check_version(CALENDAR_FILE, &file.version)?;
-        let invalid = |message: String| ReferenceError::Invalid {
-            file: CALENDAR_FILE,
-            message,
-        };
-        let mut years = BTreeMap::new();
-        for entry in file.years {
-            let mut year = CalendarYear {
-                non_working_weekdays: BTreeSet::new(),
-                working_weekend_days: BTreeSet::new(),
-            };
-            for value in &entry.non_working_weekdays {
-                let date = toml_date(CALENDAR_FILE, value)?;
-                if date.year() != entry.year {
-                    return Err(invalid(format!(
-                        "{date} is listed under year {}",
-                        entry.year
-                    )));
-                }
-                if is_weekend(date) {
-                    return Err(invalid(format!(
-                        "{date} is a {}, already a day off; list only weekdays under non_working_weekdays",
-                        date.weekday()
-                    )));
-                }
-                if !year.non_working_weekdays.insert(date) {
-                    return Err(invalid(format!("{date} is listed twice")));
-                }
-            }
-            for value in &entry.working_weekend_days {
-                let date = toml_date(CALENDAR_FILE, value)?;
-                if date.year() != entry.year {
-                    return Err(invalid(format!(
-                        "{date} is listed under year {}",
-                        entry.year
-                    )));
-                }
-                if !is_weekend(date) {
-                    return Err(invalid(format!(
-                        "{date} is a {}, already a working day; list only Saturdays and Sundays under working_weekend_days",
-                        date.weekday()
-                    )));
-                }
-                if !year.working_weekend_days.insert(date) {
-                    return Err(invalid(format!("{date} is listed twice")));
-                }
-            }
-            if years.insert(entry.year, year).is_some() {
-                return Err(invalid(format!("year {} appears twice", entry.year)));
-            }
+/// Reads a version check's refusal as a file error, naming the file.
+fn in_file(file: &'static str) -> impl Fn(ReferenceError) -> ReferenceError {
+    move |error| match error {
+        ReferenceError::InvalidVersion { field, message, .. } => {
+            invalid(file, format!("{field}: {message}"))
         }
-        if years.is_empty() {
-            return Err(invalid("no [[year]] table".into()));
-        }
-        Ok(Self {
-            version: file.version,
-            years,
-        })
+        other => other,
     }
+}
 
-    /// The version recorded with every due date computed from this calendar.
-    pub fn version(&self) -> &str {
-        &self.version
+fn calendar_versions(text: &str) -> Result<Vec<ReferenceVersionPublished>, ReferenceError> {
+    let file: CalendarFile = parse_toml(CALENDAR_FILE, text)?;
+    check_file_version(CALENDAR_FILE, &file.version)?;
+    let mut years = BTreeSet::new();
+    let mut versions = Vec::with_capacity(file.years.len());
+    for entry in file.years {
+        if !years.insert(entry.year) {
+            return Err(invalid(
+                CALENDAR_FILE,
+                format!("year {} appears twice", entry.year),
+            ));
+        }
+        let dates = |values: &[toml::Value]| -> Result<Vec<Date>, ReferenceError> {
+            values.iter().map(|v| toml_date(CALENDAR_FILE, v)).collect()
+        };
+        let version = ReferenceVersionPublished {
+            version: entry.version.unwrap_or_else(|| file.version.clone()),
+            source: file.source.clone(),
+            content: ReferenceContent::Calendar {
+                year: entry.year,
+                non_working: dates(&entry.non_working_weekdays)?,
+                working_weekends: dates(&entry.working_weekend_days)?,
+                provisional: entry.provisional,
+            },
+        };
+        check_version(&version).map_err(in_file(CALENDAR_FILE))?;
+        versions.push(version);
+    }
+    Ok(versions)
+}
+
+impl BusinessCalendar {
+    /// The calendar of one file (the shipped format).
+    pub fn parse(text: &str) -> Result<Self, ReferenceError> {
+        let versions = calendar_versions(text)?;
+        if versions.is_empty() {
+            return Err(invalid(CALENDAR_FILE, "no [[year]] table".into()));
+        }
+        Ok(ReferenceData::from_versions(&versions)?.calendar)
     }
 
     /// The years the calendar covers, ascending.
     pub fn years(&self) -> impl Iterator<Item = i32> + '_ {
         self.years.keys().copied()
+    }
+
+    /// The version in force for `year`, and whether it is provisional.
+    pub fn year_version(&self, year: i32) -> Option<(&str, bool)> {
+        self.years
+            .get(&year)
+            .map(|y| (y.version.as_str(), y.provisional))
+    }
+
+    /// The versions of the years from `from` to `to` (inclusive), joined by `+`: what a
+    /// due date computed over those days records. Years without a table are left out.
+    pub fn versions_between(&self, from: Date, to: Date) -> String {
+        let mut names: Vec<&str> = Vec::new();
+        for year in from.year().min(to.year())..=to.year().max(from.year()) {
+            if let Some(entry) = self.years.get(&year) {
+                if !names.contains(&entry.version.as_str()) {
+                    names.push(&entry.version);
+                }
+            }
+        }
+        names.join("+")
+    }
+
+    /// Whether any of the years from `from` to `to` is provisional.
+    pub fn provisional_between(&self, from: Date, to: Date) -> bool {
+        (from.year()..=to.year()).any(|y| self.years.get(&y).is_some_and(|e| e.provisional))
     }
 
     /// Whether `date` is a working (and banking) day; an error in a year with no table.
@@ -212,7 +501,6 @@ impl BusinessCalendar {
             !year.non_working_weekdays.contains(&date)
         })
     }
-
     /// The date `days` working days after `from`: day 1 is the first working day after
     /// `from`, whatever `from` itself is (§5.4, §5.8).
     pub fn add_working_days(&self, from: Date, days: u32) -> Result<Date, ReferenceError> {
@@ -256,18 +544,16 @@ impl BusinessCalendar {
 // ---------------------------------------------------------------------------------------
 // MRP
 
-/// The monthly calculation index (МРП) by calendar year, in KZT.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The monthly calculation index (МРП) by calendar year, in KZT, a version a year.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MrpTable {
-    version: String,
-    years: BTreeMap<i32, Decimal>,
+    years: BTreeMap<i32, (Decimal, String)>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MrpFile {
     version: String,
-    #[allow(dead_code)]
     source: String,
     #[serde(rename = "year", default)]
     years: Vec<MrpYearFile>,
@@ -277,48 +563,61 @@ struct MrpFile {
 #[serde(deny_unknown_fields)]
 struct MrpYearFile {
     year: i32,
+    version: Option<String>,
     mrp: String,
+}
+
+fn mrp_versions(text: &str) -> Result<Vec<ReferenceVersionPublished>, ReferenceError> {
+    let file: MrpFile = parse_toml(MRP_FILE, text)?;
+    check_file_version(MRP_FILE, &file.version)?;
+    let mut years = BTreeSet::new();
+    let mut versions = Vec::with_capacity(file.years.len());
+    for entry in file.years {
+        if !years.insert(entry.year) {
+            return Err(invalid(
+                MRP_FILE,
+                format!("year {} appears twice", entry.year),
+            ));
+        }
+        let version = ReferenceVersionPublished {
+            version: entry.version.unwrap_or_else(|| file.version.clone()),
+            source: file.source.clone(),
+            content: ReferenceContent::Mrp {
+                year: entry.year,
+                mrp: positive_decimal(MRP_FILE, &entry.mrp)?,
+            },
+        };
+        check_version(&version).map_err(in_file(MRP_FILE))?;
+        versions.push(version);
+    }
+    Ok(versions)
 }
 
 impl MrpTable {
     pub fn parse(text: &str) -> Result<Self, ReferenceError> {
-        let file: MrpFile = parse_toml(MRP_FILE, text)?;
-        check_version(MRP_FILE, &file.version)?;
-        let invalid = |message: String| ReferenceError::Invalid {
-            file: MRP_FILE,
-            message,
-        };
-        let mut years = BTreeMap::new();
-        for entry in file.years {
-            let mrp = positive_decimal(MRP_FILE, &entry.mrp)?;
-            if years.insert(entry.year, mrp).is_some() {
-                return Err(invalid(format!("year {} appears twice", entry.year)));
-            }
+        let versions = mrp_versions(text)?;
+        if versions.is_empty() {
+            return Err(invalid(MRP_FILE, "no [[year]] table".into()));
         }
-        if years.is_empty() {
-            return Err(invalid("no [[year]] table".into()));
-        }
-        Ok(Self {
-            version: file.version,
-            years,
-        })
-    }
-
-    pub fn version(&self) -> &str {
-        &self.version
+        Ok(ReferenceData::from_versions(&versions)?.mrp)
     }
 
     /// The MRP of a calendar year, in KZT.
     pub fn for_year(&self, year: i32) -> Result<Decimal, ReferenceError> {
         self.years
             .get(&year)
-            .copied()
+            .map(|(mrp, _)| *mrp)
             .ok_or(ReferenceError::NoMrpForYear(year))
     }
 
     /// The MRP in force on a date (that of its calendar year).
     pub fn on(&self, date: Date) -> Result<Decimal, ReferenceError> {
         self.for_year(date.year())
+    }
+
+    /// The version in force for `year`.
+    pub fn version_for(&self, year: i32) -> Option<&str> {
+        self.years.get(&year).map(|(_, version)| version.as_str())
     }
 }
 
@@ -333,19 +632,16 @@ pub struct VatRate {
     pub effective_from: Date,
 }
 
-/// VAT rates by effective date (§5.11).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// VAT rates by effective date (§5.11), a version a start date.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VatTable {
-    version: String,
-    /// Ascending by `effective_from`.
-    rates: Vec<VatRate>,
+    rates: BTreeMap<Date, (Decimal, String)>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct VatFile {
     version: String,
-    #[allow(dead_code)]
     source: String,
     #[serde(rename = "rate", default)]
     rates: Vec<VatRateFile>,
@@ -355,63 +651,75 @@ struct VatFile {
 #[serde(deny_unknown_fields)]
 struct VatRateFile {
     effective_from: toml::Value,
+    version: Option<String>,
     rate_percent: String,
+}
+
+fn vat_versions(text: &str) -> Result<Vec<ReferenceVersionPublished>, ReferenceError> {
+    let file: VatFile = parse_toml(VAT_FILE, text)?;
+    check_file_version(VAT_FILE, &file.version)?;
+    let mut dates = BTreeSet::new();
+    let mut versions = Vec::with_capacity(file.rates.len());
+    for entry in file.rates {
+        let effective_from = toml_date(VAT_FILE, &entry.effective_from)?;
+        let percent = Decimal::from_str(entry.rate_percent.trim()).map_err(|e| {
+            invalid(
+                VAT_FILE,
+                format!("rate_percent {:?}: {e}", entry.rate_percent),
+            )
+        })?;
+        if percent.is_sign_negative() || percent >= Decimal::ONE_HUNDRED {
+            return Err(invalid(
+                VAT_FILE,
+                format!("rate_percent {percent} is not between 0 and 100"),
+            ));
+        }
+        if !dates.insert(effective_from) {
+            return Err(invalid(
+                VAT_FILE,
+                format!("two rates take effect on {effective_from}"),
+            ));
+        }
+        let version = ReferenceVersionPublished {
+            version: entry.version.unwrap_or_else(|| file.version.clone()),
+            source: file.source.clone(),
+            content: ReferenceContent::Vat {
+                effective_from,
+                rate: (percent / Decimal::ONE_HUNDRED).normalize(),
+            },
+        };
+        check_version(&version).map_err(in_file(VAT_FILE))?;
+        versions.push(version);
+    }
+    Ok(versions)
 }
 
 impl VatTable {
     pub fn parse(text: &str) -> Result<Self, ReferenceError> {
-        let file: VatFile = parse_toml(VAT_FILE, text)?;
-        check_version(VAT_FILE, &file.version)?;
-        let invalid = |message: String| ReferenceError::Invalid {
-            file: VAT_FILE,
-            message,
-        };
-        let mut rates = Vec::with_capacity(file.rates.len());
-        for entry in &file.rates {
-            let effective_from = toml_date(VAT_FILE, &entry.effective_from)?;
-            let percent = Decimal::from_str(entry.rate_percent.trim())
-                .map_err(|e| invalid(format!("rate_percent {:?}: {e}", entry.rate_percent)))?;
-            if percent.is_sign_negative() || percent >= Decimal::ONE_HUNDRED {
-                return Err(invalid(format!(
-                    "rate_percent {percent} is not between 0 and 100"
-                )));
-            }
-            rates.push(VatRate {
-                rate: percent / Decimal::ONE_HUNDRED,
-                effective_from,
-            });
+        let versions = vat_versions(text)?;
+        if versions.is_empty() {
+            return Err(invalid(VAT_FILE, "no [[rate]] table".into()));
         }
-        rates.sort_by_key(|r| r.effective_from);
-        if let Some(pair) = rates
-            .windows(2)
-            .find(|w| w[0].effective_from == w[1].effective_from)
-        {
-            return Err(invalid(format!(
-                "two rates take effect on {}",
-                pair[0].effective_from
-            )));
-        }
-        if rates.is_empty() {
-            return Err(invalid("no [[rate]] table".into()));
-        }
-        Ok(Self {
-            version: file.version,
-            rates,
-        })
-    }
-
-    pub fn version(&self) -> &str {
-        &self.version
+        Ok(ReferenceData::from_versions(&versions)?.vat)
     }
 
     /// The rate in force on `date`: the latest whose `effective_from` is not after it.
     pub fn rate_on(&self, date: Date) -> Result<VatRate, ReferenceError> {
         self.rates
-            .iter()
-            .rev()
-            .find(|r| r.effective_from <= date)
-            .copied()
+            .range(..=date)
+            .next_back()
+            .map(|(&effective_from, (rate, _))| VatRate {
+                rate: *rate,
+                effective_from,
+            })
             .ok_or(ReferenceError::NoVatRate(date))
+    }
+
+    /// The version of the rate taking effect on `effective_from`.
+    pub fn version_for(&self, effective_from: Date) -> Option<&str> {
+        self.rates
+            .get(&effective_from)
+            .map(|(_, version)| version.as_str())
     }
 }
 
@@ -425,18 +733,16 @@ pub struct ExchangeRate {
     pub kzt_per_unit: Decimal,
 }
 
-/// USD/KZT official rates by the date they apply (§5.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// USD/KZT official rates by the date they apply (§5.1), a version a date.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExchangeRates {
-    version: String,
-    usd_kzt: BTreeMap<Date, Decimal>,
+    usd_kzt: BTreeMap<Date, (Decimal, String)>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RatesFile {
     version: String,
-    #[allow(dead_code)]
     source: String,
     #[serde(default)]
     usd_kzt: Vec<RateFile>,
@@ -446,38 +752,45 @@ struct RatesFile {
 #[serde(deny_unknown_fields)]
 struct RateFile {
     date: toml::Value,
+    version: Option<String>,
     rate: String,
     quant: u32,
 }
 
+fn rate_versions(text: &str) -> Result<Vec<ReferenceVersionPublished>, ReferenceError> {
+    let file: RatesFile = parse_toml(RATES_FILE, text)?;
+    check_file_version(RATES_FILE, &file.version)?;
+    let mut dates = BTreeSet::new();
+    let mut versions = Vec::with_capacity(file.usd_kzt.len());
+    for entry in file.usd_kzt {
+        let date = toml_date(RATES_FILE, &entry.date)?;
+        let rate = positive_decimal(RATES_FILE, &entry.rate)?;
+        if entry.quant == 0 {
+            return Err(invalid(
+                RATES_FILE,
+                format!("{date}: quant must be at least 1"),
+            ));
+        }
+        if !dates.insert(date) {
+            return Err(invalid(RATES_FILE, format!("{date} appears twice")));
+        }
+        let version = ReferenceVersionPublished {
+            version: entry.version.unwrap_or_else(|| file.version.clone()),
+            source: file.source.clone(),
+            content: ReferenceContent::ExchangeRate {
+                date,
+                usd_kzt: (rate / Decimal::from(entry.quant)).normalize(),
+            },
+        };
+        check_version(&version).map_err(in_file(RATES_FILE))?;
+        versions.push(version);
+    }
+    Ok(versions)
+}
+
 impl ExchangeRates {
     pub fn parse(text: &str) -> Result<Self, ReferenceError> {
-        let file: RatesFile = parse_toml(RATES_FILE, text)?;
-        check_version(RATES_FILE, &file.version)?;
-        let invalid = |message: String| ReferenceError::Invalid {
-            file: RATES_FILE,
-            message,
-        };
-        let mut usd_kzt = BTreeMap::new();
-        for entry in &file.usd_kzt {
-            let date = toml_date(RATES_FILE, &entry.date)?;
-            let rate = positive_decimal(RATES_FILE, &entry.rate)?;
-            if entry.quant == 0 {
-                return Err(invalid(format!("{date}: quant must be at least 1")));
-            }
-            let per_unit = rate / Decimal::from(entry.quant);
-            if usd_kzt.insert(date, per_unit).is_some() {
-                return Err(invalid(format!("{date} appears twice")));
-            }
-        }
-        Ok(Self {
-            version: file.version,
-            usd_kzt,
-        })
-    }
-
-    pub fn version(&self) -> &str {
-        &self.version
+        Ok(ReferenceData::from_versions(&rate_versions(text)?)?.exchange_rates)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -490,16 +803,129 @@ impl ExchangeRates {
         self.usd_kzt
             .range(..=date)
             .next_back()
-            .map(|(&date, &kzt_per_unit)| ExchangeRate { date, kzt_per_unit })
+            .map(|(&date, (kzt_per_unit, _))| ExchangeRate {
+                date,
+                kzt_per_unit: *kzt_per_unit,
+            })
     }
 
     /// The rate of exactly `date`; no rate is carried over from another day.
     pub fn usd_kzt_on(&self, date: Date) -> Result<ExchangeRate, ReferenceError> {
         self.usd_kzt
             .get(&date)
-            .map(|&kzt_per_unit| ExchangeRate { date, kzt_per_unit })
+            .map(|(kzt_per_unit, _)| ExchangeRate {
+                date,
+                kzt_per_unit: *kzt_per_unit,
+            })
             .ok_or(ReferenceError::NoExchangeRate(date))
     }
+
+    /// The version of the rate of `date`.
+    pub fn version_for(&self, date: Date) -> Option<&str> {
+        self.usd_kzt.get(&date).map(|(_, version)| version.as_str())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The National Bank's daily rates file
+
+/// One rate read from the National Bank's daily rates XML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NbkRate {
+    pub date: Date,
+    /// KZT for one USD (the published rate divided by its `quant`).
+    pub usd_kzt: Decimal,
+}
+
+/// A bound on the size of a rates file (the real one is a few KB).
+pub const NBK_XML_BYTES_MAX: usize = 1 << 20;
+
+/// Reads the USD rate from the National Bank's daily rates XML (BILLING.md 1):
+/// `<rates><date>DD.MM.YYYY</date><item><title>USD</title><quant>1</quant>
+/// <description>RATE</description></item>...</rates>`. Anything else is refused with
+/// the reason; a file without a USD item is refused too (it would load nothing).
+pub fn parse_nbk_rates(xml: &str) -> Result<NbkRate, ReferenceError> {
+    let refuse = |field: &'static str, message: String| ReferenceError::InvalidVersion {
+        table: ReferenceTable::ExchangeRates.code(),
+        field,
+        message,
+    };
+    if xml.len() > NBK_XML_BYTES_MAX {
+        return Err(refuse(
+            "body",
+            format!("the file is over {NBK_XML_BYTES_MAX} bytes"),
+        ));
+    }
+    let body = xml.trim_start_matches('\u{feff}').trim();
+    let body = match body.strip_prefix("<?xml") {
+        Some(rest) => rest
+            .split_once("?>")
+            .map(|(_, rest)| rest.trim())
+            .ok_or_else(|| refuse("body", "an unterminated XML declaration".into()))?,
+        None => body,
+    };
+    let inner = element(body, "rates")
+        .filter(|(_, rest)| rest.trim().is_empty())
+        .map(|(inner, _)| inner)
+        .ok_or_else(|| {
+            refuse(
+                "body",
+                "not the National Bank's rates file: no <rates> root element".into(),
+            )
+        })?;
+    let (date_text, _) =
+        element(inner, "date").ok_or_else(|| refuse("date", "the file has no <date>".into()))?;
+    let date = parse_dotted_date(date_text.trim())
+        .ok_or_else(|| refuse("date", format!("{date_text:?} is not a date DD.MM.YYYY")))?;
+    let mut rest = inner;
+    let mut items = 0;
+    while let Some((item, after)) = element(rest, "item") {
+        items += 1;
+        if items > 1000 {
+            return Err(refuse("item", "more than 1000 items".into()));
+        }
+        rest = after;
+        let field = |name: &str| element(item, name).map(|(text, _)| text.trim());
+        if field("title") != Some("USD") {
+            continue;
+        }
+        let quant: u32 = field("quant")
+            .and_then(|q| q.parse().ok())
+            .filter(|q| *q > 0)
+            .ok_or_else(|| refuse("quant", "the USD item has no positive <quant>".into()))?;
+        let text = field("description")
+            .ok_or_else(|| refuse("description", "the USD item has no <description>".into()))?;
+        let rate = Decimal::from_str(text)
+            .ok()
+            .filter(|r| *r > Decimal::ZERO)
+            .ok_or_else(|| refuse("description", format!("{text:?} is not a positive rate")))?;
+        return Ok(NbkRate {
+            date,
+            usd_kzt: (rate / Decimal::from(quant)).normalize(),
+        });
+    }
+    Err(refuse("item", "the file has no USD item".into()))
+}
+
+/// The text inside the first `<name>...</name>` of `text` and what follows it. Only what
+/// the rates file uses: no attributes on the elements read, no CDATA.
+fn element<'a>(text: &'a str, name: &str) -> Option<(&'a str, &'a str)> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = start + text[start..].find(&close)?;
+    Some((&text[start..end], &text[end + close.len()..]))
+}
+
+fn parse_dotted_date(text: &str) -> Option<Date> {
+    let mut parts = text.split('.');
+    let day: u8 = parts.next()?.parse().ok()?;
+    let month: u8 = parts.next()?.parse().ok()?;
+    let year: i32 = parts.next()?.parse().ok()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    Date::from_calendar_date(year, Month::try_from(month).ok()?, day).ok()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -515,7 +941,7 @@ fn parse_toml<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn check_version(file: &'static str, version: &str) -> Result<(), ReferenceError> {
+fn check_file_version(file: &'static str, version: &str) -> Result<(), ReferenceError> {
     if version.trim().is_empty() || version.len() > 64 {
         return Err(ReferenceError::Invalid {
             file,
@@ -577,9 +1003,26 @@ mod tests {
     }
 
     #[test]
-    fn the_embedded_tables_parse_and_cover_2025_and_2026() {
+    fn the_embedded_tables_parse_and_cover_2025_to_2027() {
         let data = data();
-        assert_eq!(data.calendar.years().collect::<Vec<_>>(), vec![2025, 2026]);
+        assert_eq!(
+            data.calendar.years().collect::<Vec<_>>(),
+            vec![2025, 2026, 2027]
+        );
+        assert_eq!(
+            data.calendar.year_version(2026),
+            Some(("kz-calendar-2026-1", false))
+        );
+        assert_eq!(
+            data.calendar.year_version(2027),
+            Some(("kz-calendar-2027-1", true)),
+            "2027 is provisional until the decree on moved days off"
+        );
+        assert_eq!(
+            data.mrp.for_year(2027),
+            Err(ReferenceError::NoMrpForYear(2027)),
+            "no 2027 MRP is shipped: the budget law sets it"
+        );
         assert!(data.exchange_rates.is_empty());
         assert_eq!(data.mrp.for_year(2026).unwrap(), Decimal::from(4325));
         assert_eq!(
@@ -628,9 +1071,18 @@ mod tests {
             "working Sunday"
         );
         assert!(!calendar.is_working_day(date!(2025 - 09 - 01)).unwrap());
+        assert!(
+            !calendar.is_working_day(date!(2027 - 01 - 04)).unwrap(),
+            "2 January 2027 is a Saturday: the day off moves to Monday"
+        );
+        assert!(
+            !calendar.is_working_day(date!(2027 - 03 - 15)).unwrap(),
+            "Constitution Day from 2027"
+        );
+        assert!(calendar.is_working_day(date!(2027 - 05 - 17)).unwrap());
         assert_eq!(
-            calendar.is_working_day(date!(2027 - 01 - 04)),
-            Err(ReferenceError::NoCalendarForYear(2027))
+            calendar.is_working_day(date!(2028 - 01 - 04)),
+            Err(ReferenceError::NoCalendarForYear(2028))
         );
         assert_eq!(
             calendar.is_working_day(date!(2024 - 12 - 31)),
@@ -650,6 +1102,10 @@ mod tests {
             (date!(2025 - 12 - 31), 3, date!(2026 - 01 - 08)),
             (date!(2025 - 01 - 03), 1, date!(2025 - 01 - 05)),
             (date!(2026 - 03 - 21), 0, date!(2026 - 03 - 21)),
+            // Across New Year 2027 (§5.4 subscription, §5.8 credit).
+            (date!(2026 - 12 - 28), 5, date!(2027 - 01 - 06)),
+            (date!(2026 - 12 - 29), 3, date!(2027 - 01 - 05)),
+            (date!(2026 - 12 - 30), 5, date!(2027 - 01 - 11)),
         ];
         for (from, days, expected) in cases {
             assert_eq!(
@@ -659,8 +1115,16 @@ mod tests {
             );
         }
         assert_eq!(
-            calendar.add_working_days(date!(2026 - 12 - 30), 5),
-            Err(ReferenceError::NoCalendarForYear(2027))
+            calendar.add_working_days(date!(2027 - 12 - 30), 5),
+            Err(ReferenceError::NoCalendarForYear(2028))
+        );
+        assert_eq!(
+            calendar.versions_between(date!(2026 - 12 - 28), date!(2027 - 01 - 06)),
+            "kz-calendar-2026-1+kz-calendar-2027-1"
+        );
+        assert_eq!(
+            calendar.versions_between(date!(2026 - 02 - 02), date!(2026 - 02 - 09)),
+            "kz-calendar-2026-1"
         );
     }
 
@@ -706,7 +1170,7 @@ mod tests {
         .contains("Monday"));
         assert!(
             calendar_error("[[year]]\nyear = 2026\nnon_working_weekdays = [2025-03-24]")
-                .contains("under year 2026")
+                .contains("not in 2026")
         );
         assert!(calendar_error(
             "[[year]]\nyear = 2026\nnon_working_weekdays = [2026-03-23, 2026-03-23]"
@@ -738,5 +1202,122 @@ mod tests {
         assert!(VatTable::parse("version = \"v\"\nsource = \"s\"").is_err());
         assert!(ExchangeRates::parse("version = \"v\"\nsource = \"s\"\n[[usd_kzt]]\ndate = 2026-01-05\nrate = \"500\"\nquant = 0").is_err());
         assert!(ExchangeRates::parse("version = \"\"\nsource = \"s\"").is_err());
+    }
+
+    fn published(version: &str, content: ReferenceContent) -> ReferenceVersionPublished {
+        ReferenceVersionPublished {
+            version: version.into(),
+            source: "test".into(),
+            content,
+        }
+    }
+
+    #[test]
+    fn a_newer_version_of_a_range_replaces_the_older_and_only_that_range() {
+        let mut data = data();
+        data.apply(&published(
+            "kz-calendar-2027-2",
+            ReferenceContent::Calendar {
+                year: 2027,
+                non_working: vec![date!(2027 - 01 - 01), date!(2027 - 01 - 05)],
+                working_weekends: vec![date!(2027 - 01 - 09)],
+                provisional: false,
+            },
+        ))
+        .unwrap();
+        let calendar = &data.calendar;
+        assert_eq!(
+            calendar.year_version(2027),
+            Some(("kz-calendar-2027-2", false))
+        );
+        assert!(calendar.is_working_day(date!(2027 - 01 - 04)).unwrap());
+        assert!(!calendar.is_working_day(date!(2027 - 01 - 05)).unwrap());
+        assert!(calendar.is_working_day(date!(2027 - 01 - 09)).unwrap());
+        assert_eq!(
+            calendar.year_version(2026),
+            Some(("kz-calendar-2026-1", false))
+        );
+        data.apply(&published(
+            "kz-mrp-2027-1",
+            ReferenceContent::Mrp {
+                year: 2027,
+                mrp: Decimal::from(4500),
+            },
+        ))
+        .unwrap();
+        assert_eq!(data.mrp.for_year(2027), Ok(Decimal::from(4500)));
+        assert_eq!(data.mrp.version_for(2027), Some("kz-mrp-2027-1"));
+    }
+
+    #[test]
+    fn a_version_breaking_its_tables_rules_is_refused_naming_the_field() {
+        let refused = |content| match check_version(&published("v", content)) {
+            Err(ReferenceError::InvalidVersion { field, .. }) => field,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        assert_eq!(
+            refused(ReferenceContent::Calendar {
+                year: 2027,
+                non_working: vec![date!(2026 - 12 - 31)],
+                working_weekends: vec![],
+                provisional: false
+            }),
+            "non_working"
+        );
+        assert_eq!(
+            refused(ReferenceContent::Mrp {
+                year: 2027,
+                mrp: Decimal::from(-1)
+            }),
+            "mrp"
+        );
+        assert_eq!(
+            refused(ReferenceContent::Vat {
+                effective_from: date!(2027 - 01 - 01),
+                rate: Decimal::from(16)
+            }),
+            "rate"
+        );
+        assert_eq!(
+            refused(ReferenceContent::ExchangeRate {
+                date: date!(2027 - 01 - 05),
+                usd_kzt: Decimal::ZERO
+            }),
+            "USD"
+        );
+        assert_eq!(
+            refused(ReferenceContent::Mrp {
+                year: 1999,
+                mrp: Decimal::from(1)
+            }),
+            "range"
+        );
+    }
+
+    #[test]
+    fn the_national_banks_rates_file_gives_the_usd_rate_per_unit() {
+        let xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rates><generator>NBK</generator><title>rates</title><date>30.12.2026</date>\n<item><fullname>EURO</fullname><title>EUR</title><description>590.1</description><quant>1</quant></item>\n<item><fullname>US DOLLAR</fullname><title>USD</title><description>51234</description><quant>100</quant><index>UP</index></item></rates>";
+        assert_eq!(
+            parse_nbk_rates(xml).unwrap(),
+            NbkRate {
+                date: date!(2026 - 12 - 30),
+                usd_kzt: Decimal::from_str("512.34").unwrap()
+            }
+        );
+        let field = |xml: &str| match parse_nbk_rates(xml) {
+            Err(ReferenceError::InvalidVersion { field, .. }) => field,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        assert_eq!(field("<html>no</html>"), "body");
+        assert_eq!(field("<rates><item></item></rates>"), "date");
+        assert_eq!(field("<rates><date>31.02.2026</date></rates>"), "date");
+        assert_eq!(
+            field("<rates><date>30.12.2026</date><item><title>EUR</title></item></rates>"),
+            "item"
+        );
+        assert_eq!(
+            field("<rates><date>30.12.2026</date><item><title>USD</title><quant>1</quant><description>-5</description></item></rates>"),
+            "description"
+        );
     }
 }

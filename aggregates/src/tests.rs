@@ -339,22 +339,55 @@ fn due_dates_skip_the_2026_nauryz_and_may_holidays() {
 }
 
 #[test]
+fn invoices_at_the_end_of_2026_fall_due_in_2027_by_the_provisional_calendar() {
+    let given = vec![registered_event(Currency::KZT, true), signed_event()];
+    // §5.4: Monday 2026-12-28 + 5 banking days: Dec 29, 30, 31, (Jan 1, 2-3 weekend,
+    // Jan 4 moved day off) Jan 5, Jan 6.
+    assert_eq!(
+        due_on(InvoiceKind::Subscription, date!(2026 - 12 - 28)),
+        date!(2027 - 01 - 06)
+    );
+    // §5.8: Tuesday 2026-12-29 + 3 working days: Dec 30, 31, Jan 5.
+    assert_eq!(
+        due_on(InvoiceKind::Credit, date!(2026 - 12 - 29)),
+        date!(2027 - 01 - 05)
+    );
+    let events = decide(
+        &given,
+        AgreementCommand::IssueInvoice(invoice_command(
+            InvoiceKind::Subscription,
+            date!(2026 - 12 - 28),
+            "100.00",
+        )),
+        &services(),
+    )
+    .unwrap();
+    let AgreementEvent::InvoiceIssued(issued) = &events[0] else {
+        panic!("an invoice")
+    };
+    assert_eq!(
+        issued.due_rule.calendar_version, "kz-calendar-2026-1+kz-calendar-2027-1",
+        "the due date names both years' calendar versions"
+    );
+}
+
+#[test]
 fn a_due_date_in_a_year_without_a_calendar_is_refused() {
     let given = vec![registered_event(Currency::KZT, true), signed_event()];
     let error = decide(
         &given,
         AgreementCommand::IssueInvoice(invoice_command(
             InvoiceKind::Subscription,
-            date!(2026 - 12 - 30),
+            date!(2027 - 12 - 30),
             "100.00",
         )),
-        &services(),
+        &services_on(date!(2027 - 12 - 31), 1),
     )
     .unwrap_err();
     assert_eq!(
         error,
         AgreementError::MissingReferenceData(crate::reference::ReferenceError::NoCalendarForYear(
-            2027
+            2028
         ))
     );
     assert_eq!(error.kind(), ErrorKind::RuleViolation);
@@ -1756,7 +1789,7 @@ fn fine_on_invoice_one() -> FineAssessment {
         first_day_of_delay: Some(date!(2026 - 02 - 10)),
         mrp_count: 2,
         mrp: Some(Decimal::from(4325)),
-        mrp_table_version: Some(reference().mrp.version().to_owned()),
+        mrp_table_version: Some("kz-mrp-2026-1".to_owned()),
         exchange_rate: None,
         amount: kzt("8650.00"),
     }
@@ -2115,7 +2148,7 @@ fn a_delay_from_new_years_eve_takes_the_mrp_of_2025() {
                 first_day_of_delay: Some(date!(2025 - 12 - 31)),
                 mrp_count: 2,
                 mrp: Some(Decimal::from(3932)),
-                mrp_table_version: Some(reference().mrp.version().to_owned()),
+                mrp_table_version: Some("kz-mrp-2026-1".to_owned()),
                 exchange_rate: None,
                 amount: kzt("7864.00"),
             },

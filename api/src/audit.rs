@@ -17,6 +17,29 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub const HASH_KEY: &str = "hash";
 pub const PREV_HASH_KEY: &str = "prev_hash";
 
+/// Chains events being recorded to `head_hash` (the stream's last hash, or [`GENESIS`]):
+/// each gets `prev_hash` and its own `hash` in its metadata. Returns the new head.
+pub fn chain(events: &mut [cqrs_es::persist::SerializedEvent], head_hash: String) -> String {
+    let mut prev_hash = head_hash;
+    for event in events {
+        let hash = event_hash(
+            &event.aggregate_id,
+            event.sequence as u64,
+            &event.event_type,
+            &event.event_version,
+            &event.payload,
+            &event.metadata,
+            &prev_hash,
+        );
+        if let Value::Object(metadata) = &mut event.metadata {
+            metadata.insert(PREV_HASH_KEY.to_owned(), Value::from(prev_hash.clone()));
+            metadata.insert(HASH_KEY.to_owned(), Value::from(hash.clone()));
+        }
+        prev_hash = hash;
+    }
+    prev_hash
+}
+
 /// Writes `value` as canonical JSON (sorted keys, no whitespace).
 pub fn canonical_json(value: &Value, out: &mut String) {
     match value {

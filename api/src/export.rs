@@ -23,7 +23,10 @@ use sqlx::Row;
 use time::{Date, OffsetDateTime};
 
 use aggregates::ReferenceData;
-use events::{AgreementEvent, ParticipantId};
+use events::{
+    AgreementEvent, ParticipantId, ReferenceTable, ReferenceVersionPublished,
+    REFERENCE_AGGREGATE_TYPE,
+};
 use projections::{
     AgreementLedger, AgreementView, BalanceView, InvoiceStatusView, PenaltyView, StatementView,
 };
@@ -54,10 +57,14 @@ pub struct ReferenceVersions {
 impl ReferenceVersions {
     pub fn of(reference: &ReferenceData) -> Self {
         Self {
-            calendar: reference.calendar.version().to_owned(),
-            mrp: reference.mrp.version().to_owned(),
-            vat: reference.vat.version().to_owned(),
-            exchange_rates: reference.exchange_rates.version().to_owned(),
+            calendar: reference
+                .versions_in_force(ReferenceTable::Calendar)
+                .join(", "),
+            mrp: reference.versions_in_force(ReferenceTable::Mrp).join(", "),
+            vat: reference.versions_in_force(ReferenceTable::Vat).join(", "),
+            exchange_rates: reference
+                .versions_in_force(ReferenceTable::ExchangeRates)
+                .join(", "),
         }
     }
 }
@@ -85,6 +92,10 @@ impl ExportHeader {
 /// One event, exactly as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportedEvent {
+    /// `ParticipantAgreement`, or `ReferenceData` for the reference stream (BILLING.md
+    /// 1); exports written before the reference stream existed have no such field.
+    #[serde(default = "agreement_type")]
+    pub aggregate_type: String,
     pub aggregate_id: String,
     pub sequence: i64,
     pub event_type: String,
@@ -98,7 +109,21 @@ pub struct ExportedEvent {
     pub stored_at: String,
 }
 
+fn agreement_type() -> String {
+    AGGREGATE_TYPE.to_owned()
+}
+
 impl ExportedEvent {
+    /// True for an event of the reference stream (a published table version).
+    pub fn is_reference(&self) -> bool {
+        self.aggregate_type == REFERENCE_AGGREGATE_TYPE
+    }
+
+    /// The reference version, for an event of the reference stream.
+    pub fn reference_version(&self) -> Result<ReferenceVersionPublished, serde_json::Error> {
+        serde_json::from_value(self.payload.clone())
+    }
+
     fn hash(&self) -> Option<&str> {
         self.metadata.get(HASH_KEY).and_then(Value::as_str)
     }
@@ -205,7 +230,8 @@ pub async fn export(
                 ..StreamCut::default()
             };
         }
-        if let Some(as_of) = selection.as_of {
+        // The reference stream is exported whole: the tables any figure may need.
+        if let Some(as_of) = selection.as_of.filter(|_| !event.is_reference()) {
             let on = event
                 .decode()
                 .map_err(|e| {
@@ -264,22 +290,25 @@ async fn for_each_stored_event(
     visit: &mut impl FnMut(ExportedEvent) -> Result<(), ExportError>,
 ) -> Result<(), ExportError> {
     const COLUMNS: &str =
-        "aggregate_id, sequence, event_type, event_version, payload, metadata, global_position";
+        "aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, global_position";
+    // The agreements' events (one participant's, or all), and the whole reference stream
+    // (last: its id sorts after every BIN/IIN).
     let filter = if participant.is_some() {
-        "AND aggregate_id = $1"
+        "(aggregate_type = 'ParticipantAgreement' AND aggregate_id = $1) OR aggregate_type = 'ReferenceData'"
     } else {
-        "AND $1 IS NULL"
+        "(aggregate_type = 'ParticipantAgreement' AND $1 IS NULL) OR aggregate_type = 'ReferenceData'"
     };
     match repository.backend() {
         Backend::Postgres { pool, .. } => {
             let query = format!(
                 "SELECT {COLUMNS}, to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS stored_at
-                 FROM events WHERE aggregate_type = '{AGGREGATE_TYPE}' {filter}
+                 FROM events WHERE {filter}
                  ORDER BY aggregate_id, sequence"
             );
             let mut rows = sqlx::query(&query).bind(participant).fetch(pool);
             while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
                 visit(ExportedEvent {
+                    aggregate_type: row.get("aggregate_type"),
                     aggregate_id: row.get("aggregate_id"),
                     sequence: row.get("sequence"),
                     event_type: row.get("event_type"),
@@ -294,13 +323,14 @@ async fn for_each_stored_event(
         Backend::Sqlite { pool, .. } => {
             let query = format!(
                 "SELECT {COLUMNS}, recorded_at AS stored_at
-                 FROM events WHERE aggregate_type = '{AGGREGATE_TYPE}' {}
+                 FROM events WHERE {}
                  ORDER BY aggregate_id, sequence",
                 filter.replace("$1", "?1")
             );
             let mut rows = sqlx::query(&query).bind(participant).fetch(pool);
             while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
                 visit(ExportedEvent {
+                    aggregate_type: row.get("aggregate_type"),
                     aggregate_id: row.get("aggregate_id"),
                     sequence: row.get("sequence"),
                     event_type: row.get("event_type"),
@@ -730,6 +760,31 @@ pub fn figures(
     }))
 }
 
+/// The reference tables an export carries: the fold of its reference stream (the
+/// versions in force when it was taken), or `None` for an export written before the
+/// reference stream existed. Reads the whole file; checks nothing else.
+pub fn reference_of_export(input: impl BufRead) -> Result<Option<ReferenceData>, ExportError> {
+    let mut reader = ExportReader::new(input);
+    reader.header()?;
+    let mut versions = Vec::new();
+    while let Some(line) = reader.next_line()? {
+        let ExportLine::Event(event) = line else {
+            continue;
+        };
+        if event.is_reference() {
+            versions.push(event.reference_version().map_err(|e| {
+                reader.format_error(format!("a reference event cannot be read: {e}"))
+            })?);
+        }
+    }
+    if versions.is_empty() {
+        return Ok(None);
+    }
+    ReferenceData::from_versions(&versions)
+        .map(Some)
+        .map_err(|e| reader.format_error(format!("the reference stream does not fold: {e}")))
+}
+
 /// Folds each agreement's events from a (verified) export and hands its figures as of
 /// `as_of` to `visit`, one agreement at a time: memory holds one agreement. With
 /// `participant`, only that agreement's.
@@ -768,7 +823,7 @@ pub fn recompute(
         let ExportLine::Event(event) = line else {
             continue;
         };
-        if participant.is_some_and(|p| p != event.aggregate_id) {
+        if event.is_reference() || participant.is_some_and(|p| p != event.aggregate_id) {
             continue;
         }
         let decoded = event
@@ -840,7 +895,11 @@ pub async fn import<R: BufRead>(
         let ExportLine::Event(event) = line else {
             continue;
         };
-        if let AgreementEvent::InvoiceIssued(issued) = event
+        if event.is_reference() {
+            event.reference_version().map_err(|e| {
+                reader.format_error(format!("a reference event cannot be read: {e}"))
+            })?;
+        } else if let AgreementEvent::InvoiceIssued(issued) = event
             .decode()
             .map_err(|e| reader.format_error(format!("the event cannot be read: {e}")))?
         {
@@ -893,6 +952,7 @@ impl<'r> Loader<'r> {
         }
         match self {
             Self::Postgres(tx) => {
+                let mut aggregate_types = Vec::with_capacity(events.len());
                 let mut ids = Vec::with_capacity(events.len());
                 let mut sequences = Vec::with_capacity(events.len());
                 let mut types = Vec::with_capacity(events.len());
@@ -902,6 +962,7 @@ impl<'r> Loader<'r> {
                 let mut positions = Vec::with_capacity(events.len());
                 let mut stored = Vec::with_capacity(events.len());
                 for event in events {
+                    aggregate_types.push(event.aggregate_type);
                     ids.push(event.aggregate_id);
                     sequences.push(event.sequence);
                     types.push(event.event_type);
@@ -911,13 +972,13 @@ impl<'r> Loader<'r> {
                     positions.push(event.global_position);
                     stored.push(event.stored_at);
                 }
-                sqlx::query(&format!(
+                sqlx::query(
                     "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, global_position, recorded_at)
                      OVERRIDING SYSTEM VALUE
-                     SELECT '{AGGREGATE_TYPE}', i, s, t, v, p, m, g, r::timestamptz
-                     FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::bigint[], $8::text[])
-                       AS u(i, s, t, v, p, m, g, r)"
-                ))
+                     SELECT a, i, s, t, v, p, m, g, r::timestamptz
+                     FROM UNNEST($9::text[], $1::text[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::bigint[], $8::text[])
+                       AS u(a, i, s, t, v, p, m, g, r)",
+                )
                 .bind(ids)
                 .bind(sequences)
                 .bind(types)
@@ -926,15 +987,17 @@ impl<'r> Loader<'r> {
                 .bind(metadata)
                 .bind(positions)
                 .bind(stored)
+                .bind(aggregate_types)
                 .execute(&mut **tx)
                 .await?;
             }
             Self::Sqlite(tx) => {
                 for event in events {
-                    sqlx::query(&format!(
+                    sqlx::query(
                         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, global_position, recorded_at)
-                         VALUES ('{AGGREGATE_TYPE}', ?, ?, ?, ?, ?, ?, ?, ?)"
-                    ))
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(event.aggregate_type)
                     .bind(event.aggregate_id)
                     .bind(event.sequence)
                     .bind(event.event_type)
@@ -1074,6 +1137,7 @@ mod tests {
                 prev = hash;
                 position += 1;
                 events.push(ExportedEvent {
+                    aggregate_type: AGGREGATE_TYPE.to_owned(),
                     aggregate_id: (*id).to_owned(),
                     sequence,
                     event_type: event_type.to_owned(),

@@ -167,7 +167,7 @@ fn stripe_of(participant: &ParticipantId) -> usize {
 pub struct Ledger {
     repository: LedgerEventRepository,
     event_store: PersistedEventStore<LedgerEventRepository, ParticipantAgreement>,
-    reference: Arc<ReferenceData>,
+    reference: ReferenceSource,
     clock: Arc<dyn Clock>,
     /// Serializes invoice issuance within this process, so that concurrent invoices take
     /// consecutive numbers without losing races; across processes the counter's
@@ -180,6 +180,14 @@ pub struct Ledger {
     /// the optimistic check on the event sequence still decides, as before.
     agreement_writes: Box<[tokio::sync::Mutex<()>]>,
     idempotency_ttl: Duration,
+}
+
+/// Where a ledger takes its reference tables from.
+enum ReferenceSource {
+    /// Tables fixed for the ledger's life (tools and tests that record no versions).
+    Fixed(Arc<ReferenceData>),
+    /// The reference stream of the store, as the server reads it (BILLING.md 1).
+    Book(Arc<crate::reference_book::ReferenceBook>),
 }
 
 /// How many locks [`Ledger`]'s commands on agreements are striped over. Two agreements
@@ -196,13 +204,36 @@ impl Ledger {
             event_store: PersistedEventStore::new_event_store(repository.clone())
                 .with_upcasters(events::upcast::upcasters()),
             repository,
-            reference,
+            reference: ReferenceSource::Fixed(reference),
             clock,
             invoice_numbering: tokio::sync::Mutex::new(()),
             agreement_writes: (0..AGREEMENT_WRITE_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             idempotency_ttl: IDEMPOTENCY_TTL_DEFAULT,
+        }
+    }
+
+    /// Takes the reference tables from the store's reference stream: every command and
+    /// query uses the versions in force when it runs.
+    pub fn with_reference_book(mut self, book: Arc<crate::reference_book::ReferenceBook>) -> Self {
+        self.reference = ReferenceSource::Book(book);
+        self
+    }
+
+    /// The reference stream, when the ledger reads one.
+    pub fn reference_book(&self) -> Option<&Arc<crate::reference_book::ReferenceBook>> {
+        match &self.reference {
+            ReferenceSource::Fixed(_) => None,
+            ReferenceSource::Book(book) => Some(book),
+        }
+    }
+
+    /// The reference tables in force now.
+    pub async fn reference(&self) -> Result<Arc<ReferenceData>, StoreError> {
+        match &self.reference {
+            ReferenceSource::Fixed(data) => Ok(data.clone()),
+            ReferenceSource::Book(book) => book.current().await,
         }
     }
 
@@ -300,8 +331,9 @@ impl Ledger {
         &self.repository
     }
 
-    pub fn reference(&self) -> &Arc<ReferenceData> {
-        &self.reference
+    /// The time now, by the ledger's clock.
+    pub fn now_utc(&self) -> OffsetDateTime {
+        self.clock.now_utc()
     }
 
     pub fn today(&self) -> Date {
@@ -362,6 +394,10 @@ impl Ledger {
                     return Ok((None, Some(stored)));
                 }
             }
+            // The reference tables in force (a version published meanwhile applies from
+            // the next attempt on), read before the attempt's connection is taken: a
+            // command never holds two pooled connections at once.
+            let reference = self.reference().await?;
             let _numbering = if issues_invoice {
                 Some(self.invoice_numbering.lock().await)
             } else {
@@ -396,7 +432,7 @@ impl Ledger {
                 None
             };
             let services = AgreementServices {
-                reference: self.reference.clone(),
+                reference,
                 today: self.clock.today(),
                 next_invoice_number,
             };
@@ -436,29 +472,7 @@ impl Ledger {
                 .map_err(|e| StoreError::Corrupt(format!("an event cannot be written: {e}")))?;
             // The hash chain (tamper evidence): each event's hash covers its content and
             // the previous event's hash, computed here as the events are recorded.
-            let mut prev_hash = head_hash;
-            for event in &mut serialized {
-                let hash = crate::audit::event_hash(
-                    &event.aggregate_id,
-                    event.sequence as u64,
-                    &event.event_type,
-                    &event.event_version,
-                    &event.payload,
-                    &event.metadata,
-                    &prev_hash,
-                );
-                if let serde_json::Value::Object(metadata) = &mut event.metadata {
-                    metadata.insert(
-                        crate::audit::PREV_HASH_KEY.to_owned(),
-                        serde_json::Value::from(prev_hash.clone()),
-                    );
-                    metadata.insert(
-                        crate::audit::HASH_KEY.to_owned(),
-                        serde_json::Value::from(hash.clone()),
-                    );
-                }
-                prev_hash = hash;
-            }
+            crate::audit::chain(&mut serialized, head_hash);
             let claimed: Vec<_> = envelopes
                 .iter()
                 .filter_map(|e| match &e.payload {

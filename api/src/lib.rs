@@ -7,6 +7,7 @@ pub mod export;
 pub mod http;
 pub mod ledger;
 pub mod metrics;
+pub mod reference_book;
 pub mod reference_files;
 pub mod replay;
 pub mod settings;

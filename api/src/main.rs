@@ -156,11 +156,38 @@ enum Command {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// Reference data the operator publishes (BILLING.md 1): calendar, MRP, VAT and
+    /// USD/KZT rates, recorded in the store's reference stream.
+    Reference {
+        #[command(subcommand)]
+        action: ReferenceAction,
+    },
     /// Load an export into an empty store: verified first, then every event exactly as
     /// exported (hashes included), the invoice numbers and the stored projections.
     Import {
         /// An export written by `edoc-ledger export`.
         file: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReferenceAction {
+    /// Publish the versions a file holds: a table file in the shipped TOML format
+    /// (calendar.toml, mrp.toml, vat.toml, exchange_rates.toml; the name says which
+    /// table, or --table does) or the National Bank's daily rates XML (*.xml). Each
+    /// range whose version in force already says the same records nothing. Version
+    /// ids are the ledger's (`kz-mrp-2027-1`); the file's `version` is not used.
+    Load {
+        file: std::path::PathBuf,
+        /// The table, when the file's name does not say it.
+        #[arg(long)]
+        table: Option<String>,
+    },
+    /// List the versions in force and the earlier ones, table by table.
+    List {
+        /// Only this table (calendar, mrp, vat, exchange-rates).
+        #[arg(long)]
+        table: Option<String>,
     },
 }
 
@@ -233,6 +260,7 @@ async fn main() -> ExitCode {
         ),
         Command::Import { file } => import(&cli.store, &file).await,
         Command::Token { action } => token(&cli.store, action).await,
+        Command::Reference { action } => reference(&cli.store, &cli.serve, action).await,
         Command::Sweep { as_of, no_fines } => sweep(&cli.store, &cli.serve, as_of, !no_fines).await,
         Command::Bench {
             agreements,
@@ -412,14 +440,24 @@ async fn sweep(
     charge_fines: bool,
 ) -> RunResult {
     use std::sync::Arc;
-    let (reference, _) = api::reference_files::load(serve.reference_dir.as_deref())?;
+    let (shipped, _) = api::reference_files::shipped_versions(serve.reference_dir.as_deref())?;
     let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
     let repository = LedgerEventRepository::connect(&location).await?;
+    // The tables the sweep applies are the store's reference stream, as a server's are.
+    let book = Arc::new(
+        api::reference_book::ReferenceBook::open(
+            repository.clone(),
+            &shipped,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await?,
+    );
     let ledger = api::ledger::Ledger::new(
         repository.clone(),
-        Arc::new(reference),
+        book.cached().data.clone(),
         Arc::new(api::ledger::SystemClock),
-    );
+    )
+    .with_reference_book(book);
     let as_of = as_of.unwrap_or_else(|| ledger.today());
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
@@ -495,7 +533,7 @@ async fn verify(store: &StoreSettings, digest: Option<&std::path::Path>) -> RunR
     let elapsed = started.elapsed();
     let rate = u128::from(report.events_checked) * 1_000_000 / elapsed.as_micros().max(1);
     println!(
-        "checked {} events of {} agreements in {elapsed:.1?} ({rate} events/s){}",
+        "checked {} events in {} streams (the agreements and the reference stream) in {elapsed:.1?} ({rate} events/s){}",
         report.events_checked,
         report.streams_checked,
         if kept.is_some() {
@@ -544,13 +582,23 @@ async fn export(
     as_of: Option<time::Date>,
 ) -> RunResult {
     use std::io::Write as _;
-    let (reference, _) = api::reference_files::load(serve.reference_dir.as_deref())?;
     let selection = api::export::ExportSelection {
         participant: participant_arg(participant)?,
         as_of,
     };
     let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
     let repository = LedgerEventRepository::connect(&location).await?;
+    // The header names the versions in force in the store's reference stream (the
+    // stream itself is exported with the events); a store never served since the
+    // stream existed falls back to the shipped tables.
+    let stream = api::reference_book::ReferenceBook::read(repository.clone())
+        .await?
+        .cached();
+    let reference = if stream.versions.is_empty() {
+        api::reference_files::load(serve.reference_dir.as_deref())?.0
+    } else {
+        (*stream.data).clone()
+    };
     let total = u64::try_from(repository.count_events().await?).unwrap_or(0);
     let bar = progress_bar(
         total,
@@ -613,7 +661,6 @@ fn audit(
     out: Option<&std::path::Path>,
 ) -> RunResult {
     use std::io::Write as _;
-    let (reference, _) = api::reference_files::load(serve.reference_dir.as_deref())?;
     let participant = participant_arg(participant)?;
     let kept: Option<api::audit::StoreDigest> = match digest {
         Some(path) => Some(serde_json::from_str(&std::fs::read_to_string(path)?)?),
@@ -626,7 +673,7 @@ fn audit(
     })?;
     bar.finish_and_clear();
     eprintln!(
-        "verified {} events of {} agreements in {:.1?}{}",
+        "verified {} events in {} streams in {:.1?}{}",
         report.events_checked,
         report.streams_checked,
         started.elapsed(),
@@ -655,13 +702,24 @@ fn audit(
         .map(|d| d.root.as_str())
         .unwrap_or("");
     eprintln!("ok: no event was altered, removed or reordered; the export's digest root is {root}");
-    let expected = api::export::ReferenceVersions::of(&reference);
-    if report.header.reference != expected {
-        eprintln!(
-            "note: the export was taken with reference tables {:?}, this audit uses {:?}; fines use the MRP table (--reference-dir loads other tables)",
-            report.header.reference, expected
-        );
-    }
+    // The tables the figures need come from the export's own reference stream (the
+    // versions in force when it was taken); an export older than the reference stream
+    // is audited with the shipped tables (or --reference-dir).
+    let reference = match api::export::reference_of_export(open_export(file)?)? {
+        Some(carried) => {
+            eprintln!("reference tables: the export's reference stream");
+            carried
+        }
+        None => {
+            let (reference, _) = api::reference_files::load(serve.reference_dir.as_deref())?;
+            let expected = api::export::ReferenceVersions::of(&reference);
+            eprintln!(
+                "note: the export carries no reference stream (taken with tables {:?}); this audit uses {:?} (--reference-dir loads other tables)",
+                report.header.reference, expected
+            );
+            reference
+        }
+    };
     let as_of = match (as_of, report.header.as_of.as_deref()) {
         (Some(date), _) => date,
         (None, Some(text)) => parse_date(text)?,
@@ -783,6 +841,124 @@ async fn import(store: &StoreSettings, file: &std::path::Path) -> RunResult {
     })
 }
 
+fn table_arg(text: &str) -> Result<events::ReferenceTable, String> {
+    events::ReferenceTable::parse(text).ok_or_else(|| {
+        format!("--table: `{text}` is not a reference table (calendar, mrp, vat, exchange-rates)")
+    })
+}
+
+/// The versions a file publishes, and their source.
+fn reference_file(
+    file: &std::path::Path,
+    table: Option<&str>,
+) -> Result<(Vec<events::ReferenceContent>, String), Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let is_xml = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xml"));
+    if is_xml || table.is_none() && text.trim_start().starts_with('<') {
+        let rate = aggregates::reference::parse_nbk_rates(&text)?;
+        return Ok((
+            vec![events::ReferenceContent::ExchangeRate {
+                date: rate.date,
+                usd_kzt: rate.usd_kzt,
+            }],
+            "National Bank of Kazakhstan, official rates file".to_owned(),
+        ));
+    }
+    let table = match table {
+        Some(table) => table_arg(table)?,
+        None => {
+            let stem = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .replace('_', "-");
+            events::ReferenceTable::parse(&stem).ok_or_else(|| {
+                format!(
+                    "{}: the file's name does not say which table it is; name it calendar.toml, mrp.toml, vat.toml or exchange_rates.toml, or give --table",
+                    file.display()
+                )
+            })?
+        }
+    };
+    let versions = aggregates::reference::versions_of_file(table, &text)?;
+    if versions.is_empty() {
+        return Err(format!("{}: the file holds no version", file.display()).into());
+    }
+    let source = versions[0].source.clone();
+    Ok((versions.into_iter().map(|v| v.content).collect(), source))
+}
+
+async fn reference(
+    store: &StoreSettings,
+    serve: &ServeSettings,
+    action: ReferenceAction,
+) -> RunResult {
+    let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
+    let repository = LedgerEventRepository::connect(&location).await?;
+    let (shipped, _) = api::reference_files::shipped_versions(serve.reference_dir.as_deref())?;
+    let now = time::OffsetDateTime::now_utc();
+    let book = api::reference_book::ReferenceBook::open(repository.clone(), &shipped, now).await?;
+    match action {
+        ReferenceAction::Load { file, table } => {
+            let (contents, source) = reference_file(&file, table.as_deref())?;
+            let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+            let publisher = api::reference_book::Publisher {
+                actor: format!("edoc-ledger reference load ({user})"),
+                request_id: format!("cli-{}", now.unix_timestamp()),
+                command: "reference.load",
+            };
+            let publication = book
+                .publish(contents, &source, &publisher, now, None)
+                .await?;
+            for range in &publication.recorded {
+                println!(
+                    "recorded {} {} as {}",
+                    range.table.code(),
+                    range.range,
+                    range.version
+                );
+            }
+            for range in &publication.unchanged {
+                println!(
+                    "unchanged {} {}: the version in force ({}) says the same, nothing recorded",
+                    range.table.code(),
+                    range.range,
+                    range.version
+                );
+            }
+        }
+        ReferenceAction::List { table } => {
+            let only = table.as_deref().map(table_arg).transpose()?;
+            let state = book.state().await?;
+            for table in events::ReferenceTable::ALL {
+                if only.is_some_and(|o| o != table) {
+                    continue;
+                }
+                println!("{}:", table.code());
+                let mut versions: Vec<_> =
+                    state.versions.iter().filter(|v| v.table == table).collect();
+                versions.sort_by(|a, b| (&a.range, a.sequence).cmp(&(&b.range, b.sequence)));
+                for v in versions {
+                    println!(
+                        "  {:<12} {:<28} {}{} recorded {} by {} ({})",
+                        v.range,
+                        v.id,
+                        if v.in_force { "in force" } else { "replaced" },
+                        if v.provisional { ", provisional" } else { "" },
+                        v.recorded_at,
+                        v.actor,
+                        v.source
+                    );
+                }
+            }
+        }
+    }
+    repository.close().await;
+    Ok(ReplayOutcome::Clean)
+}
+
 /// Resolves on SIGINT or SIGTERM: the server stops accepting and finishes what it has.
 async fn shutdown_signal() {
     let interrupt = async {
@@ -804,4 +980,54 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutdown signal received, finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Global options are accepted before and after the subcommand (issue 13: `serve
+    /// --listen ADDR` was refused as an unexpected argument).
+    #[test]
+    fn global_options_are_accepted_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["edoc-ledger", "serve", "--listen", "127.0.0.1:9000"])
+            .expect("serve --listen parses");
+        assert!(matches!(cli.command, Some(Command::Serve)));
+        assert_eq!(cli.serve.listen.to_string(), "127.0.0.1:9000");
+
+        let cli = Cli::try_parse_from([
+            "edoc-ledger",
+            "replay",
+            "--check",
+            "--database-url",
+            "postgres://x@127.0.0.1/y",
+            "--data-dir",
+            "/tmp/d",
+            "--log-format",
+            "json",
+        ])
+        .expect("store options after the subcommand parse");
+        assert_eq!(
+            cli.store.database_url.as_deref(),
+            Some("postgres://x@127.0.0.1/y")
+        );
+        assert_eq!(cli.store.data_dir, std::path::PathBuf::from("/tmp/d"));
+
+        let cli = Cli::try_parse_from([
+            "edoc-ledger",
+            "sweep",
+            "--as-of",
+            "2026-12-30",
+            "--reference-dir",
+            "/tmp/r",
+        ])
+        .expect("serve options after another subcommand parse");
+        assert_eq!(
+            cli.serve.reference_dir,
+            Some(std::path::PathBuf::from("/tmp/r"))
+        );
+        let cli = Cli::try_parse_from(["edoc-ledger", "--listen", "127.0.0.1:9001", "serve"])
+            .expect("before the subcommand still parses");
+        assert_eq!(cli.serve.listen.to_string(), "127.0.0.1:9001");
+    }
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use aggregates::reference::{ReferenceData, ReferenceError, ReferenceSources};
+use events::ReferenceVersionPublished;
 
 pub const CALENDAR_FILE: &str = "calendar.toml";
 pub const MRP_FILE: &str = "mrp.toml";
@@ -35,12 +36,24 @@ pub struct ReferenceOrigins {
 pub fn load(
     directory: Option<&Path>,
 ) -> Result<(ReferenceData, ReferenceOrigins), ReferenceFilesError> {
+    let (versions, origins) = shipped_versions(directory)?;
+    let mut data = ReferenceData::default();
+    for version in &versions {
+        data.apply(version)?;
+    }
+    Ok((data, origins))
+}
+
+/// The versions of the shipped tables (the embedded files, each replaced by a file of
+/// the same name in `directory`): what a store records at first start for every range
+/// its reference stream does not hold yet (api::reference_book).
+pub fn shipped_versions(
+    directory: Option<&Path>,
+) -> Result<(Vec<ReferenceVersionPublished>, ReferenceOrigins), ReferenceFilesError> {
     let embedded = ReferenceSources::embedded();
     let Some(directory) = directory else {
-        return Ok((
-            ReferenceData::parse(&embedded)?,
-            ReferenceOrigins::default(),
-        ));
+        ReferenceData::parse(&embedded)?;
+        return Ok((embedded.versions()?, ReferenceOrigins::default()));
     };
     if !directory.is_dir() {
         return Err(ReferenceFilesError::MissingDirectory(directory.to_owned()));
@@ -68,5 +81,6 @@ pub fn load(
         vat: vat.as_deref().unwrap_or(embedded.vat),
         exchange_rates: exchange_rates.as_deref().unwrap_or(embedded.exchange_rates),
     };
-    Ok((ReferenceData::parse(&sources)?, origins))
+    ReferenceData::parse(&sources)?;
+    Ok((sources.versions()?, origins))
 }

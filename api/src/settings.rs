@@ -11,36 +11,41 @@ use clap::{Args, ValueEnum};
 pub struct StoreSettings {
     /// PostgreSQL connection URL (postgres://user:password@host:port/database). When not
     /// set, events are kept in an embedded SQLite file under --data-dir.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 
     /// Directory of the embedded SQLite store (edoc-ledger.db), created on first start.
-    #[arg(long, env = "EDOC_DATA_DIR", default_value = "data")]
+    #[arg(long, env = "EDOC_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeSettings {
     /// Address and port to listen on.
-    #[arg(long, env = "EDOC_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "EDOC_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub listen: SocketAddr,
 
     /// Directory with reference tables (calendar.toml, mrp.toml, vat.toml,
     /// exchange_rates.toml); each file present replaces the table shipped in the binary.
-    #[arg(long, env = "EDOC_REFERENCE_DIR")]
+    #[arg(long, env = "EDOC_REFERENCE_DIR", global = true)]
     pub reference_dir: Option<PathBuf>,
 
     /// Run the dunning sweep every day at this time in Kazakhstan (HH:MM, e.g. 00:30), as
     /// of that day. Off when not set.
-    #[arg(long, env = "EDOC_DAILY_SWEEP_AT", value_parser = parse_time_of_day)]
+    #[arg(long, env = "EDOC_DAILY_SWEEP_AT", value_parser = parse_time_of_day, global = true)]
     pub daily_sweep_at: Option<time::Time>,
 
     /// Do not charge the §5.9 fine automatically in the daily sweep (charged by default).
-    #[arg(long, env = "EDOC_SWEEP_NO_FINES")]
+    #[arg(long, env = "EDOC_SWEEP_NO_FINES", global = true)]
     pub sweep_no_fines: bool,
 
     /// How long an Idempotency-Key and its first answer are kept, in hours.
-    #[arg(long, env = "EDOC_IDEMPOTENCY_TTL_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760))]
+    #[arg(long, env = "EDOC_IDEMPOTENCY_TTL_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760), global = true)]
     pub idempotency_ttl_hours: u32,
 }
 

@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::http::{app, AppState};
 use crate::ledger::{Clock, Ledger, SystemClock};
+use crate::reference_book::{ReferenceBook, ReferenceBookError};
 use crate::reference_files;
 use crate::settings::{ServeSettings, StoreSettings};
 use crate::store::{LedgerEventRepository, StoreLocation};
@@ -18,6 +19,8 @@ pub enum StartupError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Reference(#[from] reference_files::ReferenceFilesError),
+    #[error("the reference stream: {0}")]
+    ReferenceStream(#[from] ReferenceBookError),
     #[error(transparent)]
     Token(#[from] crate::tokens::TokenError),
     #[error("cannot listen on {address}: {source}")]
@@ -49,7 +52,7 @@ impl Application {
         serve: &ServeSettings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
-        let (reference, origins) = reference_files::load(serve.reference_dir.as_deref())?;
+        let (shipped, origins) = reference_files::shipped_versions(serve.reference_dir.as_deref())?;
         for path in &origins.overridden {
             tracing::info!(path = %path.display(), "reference table loaded from file");
         }
@@ -83,10 +86,17 @@ impl Application {
         if purged > 0 {
             tracing::info!(purged, "expired idempotency keys forgotten");
         }
+        // The reference stream: the shipped tables are recorded for every range it does
+        // not hold yet; the operator's published versions are never replaced by them.
+        let book =
+            Arc::new(ReferenceBook::open(repository.clone(), &shipped, clock.now_utc()).await?);
+        let reference = book.cached().data.clone();
         let ledger = Arc::new(
-            Ledger::new(repository, Arc::new(reference), clock).with_idempotency_ttl(
-                std::time::Duration::from_secs(u64::from(serve.idempotency_ttl_hours) * 3600),
-            ),
+            Ledger::new(repository, reference, clock)
+                .with_reference_book(book)
+                .with_idempotency_ttl(std::time::Duration::from_secs(
+                    u64::from(serve.idempotency_ttl_hours) * 3600,
+                )),
         );
         let listener =
             TcpListener::bind(serve.listen)

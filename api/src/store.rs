@@ -502,6 +502,29 @@ impl LedgerEventRepository {
         Ok(events)
     }
 
+    /// The last sequence of the reference stream (0 when empty): one look-up on the
+    /// events' primary key, asked before every command and query (api::reference_book).
+    pub async fn reference_last_sequence(&self) -> Result<i64, StoreError> {
+        const PG: &str = "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2";
+        const SQLITE: &str = "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE aggregate_type = ? AND aggregate_id = ?";
+        Ok(match &*self.backend {
+            Backend::Postgres { pool, .. } => {
+                sqlx::query_scalar(PG)
+                    .bind(events::REFERENCE_AGGREGATE_TYPE)
+                    .bind(events::REFERENCE_STREAM_ID)
+                    .fetch_one(pool)
+                    .await?
+            }
+            Backend::Sqlite { pool, .. } => {
+                sqlx::query_scalar(SQLITE)
+                    .bind(events::REFERENCE_AGGREGATE_TYPE)
+                    .bind(events::REFERENCE_STREAM_ID)
+                    .fetch_one(pool)
+                    .await?
+            }
+        })
+    }
+
     /// How many events the store holds, in all.
     pub async fn count_events(&self) -> Result<i64, StoreError> {
         const QUERY: &str = "SELECT COUNT(*) FROM events";
@@ -1318,7 +1341,7 @@ impl LedgerEventRepository {
         mut progress: impl FnMut(u64),
     ) -> Result<crate::audit::VerifyReport, StoreError> {
         let query = "SELECT aggregate_id, sequence, event_type, event_version, payload, metadata
-                     FROM events WHERE aggregate_type = 'ParticipantAgreement'
+                     FROM events WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData')
                      ORDER BY aggregate_id, sequence";
         let mut report = crate::audit::VerifyReport::default();
         let mut stream: Vec<(i64, String, String, Value, Value)> = Vec::new();
@@ -1399,9 +1422,9 @@ impl LedgerEventRepository {
     pub async fn chain_heads(&self) -> Result<(Vec<crate::audit::StreamHead>, u64), StoreError> {
         let query = "SELECT e.aggregate_id, e.sequence, e.metadata FROM events e
              JOIN (SELECT aggregate_id, MAX(sequence) AS last FROM events
-                   WHERE aggregate_type = 'ParticipantAgreement' GROUP BY aggregate_id) h
+                   WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData') GROUP BY aggregate_id) h
                ON e.aggregate_id = h.aggregate_id AND e.sequence = h.last
-             WHERE e.aggregate_type = 'ParticipantAgreement'
+             WHERE e.aggregate_type IN ('ParticipantAgreement', 'ReferenceData')
              ORDER BY e.aggregate_id";
         let head = |id: String, sequence: i64, metadata: Value| crate::audit::StreamHead {
             participant_id: id,
@@ -1444,14 +1467,14 @@ impl LedgerEventRepository {
     ) -> Result<Option<String>, StoreError> {
         let metadata: Option<Value> = match &*self.backend {
             Backend::Postgres { pool, .. } => sqlx::query_scalar(
-                "SELECT metadata FROM events WHERE aggregate_type = 'ParticipantAgreement' AND aggregate_id = $1 AND sequence = $2",
+                "SELECT metadata FROM events WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData') AND aggregate_id = $1 AND sequence = $2",
             )
             .bind(participant_id)
             .bind(sequence)
             .fetch_optional(pool)
             .await?,
             Backend::Sqlite { pool, .. } => sqlx::query_scalar::<_, sqlx::types::Json<Value>>(
-                "SELECT metadata FROM events WHERE aggregate_type = 'ParticipantAgreement' AND aggregate_id = ? AND sequence = ?",
+                "SELECT metadata FROM events WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData') AND aggregate_id = ? AND sequence = ?",
             )
             .bind(participant_id)
             .bind(sequence)
@@ -1468,7 +1491,7 @@ impl LedgerEventRepository {
 
     /// How many agreements have events, and how many have a stored projection.
     pub async fn projection_coverage(&self) -> Result<(i64, i64), StoreError> {
-        let with_events = "SELECT COUNT(DISTINCT aggregate_id) FROM events";
+        let with_events = "SELECT COUNT(DISTINCT aggregate_id) FROM events WHERE aggregate_type = 'ParticipantAgreement'";
         let with_ledgers = format!("SELECT COUNT(*) FROM {LEDGERS_TABLE}");
         Ok(match &*self.backend {
             Backend::Postgres { pool, .. } => (

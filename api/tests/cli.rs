@@ -131,10 +131,7 @@ async fn replay_check_finds_a_hand_altered_row_and_replay_repairs_it() {
     std::fs::write(&file, &digest).unwrap();
     let (code, stdout) = run(&["verify", "--digest", file.to_str().unwrap()], &url);
     assert_eq!(code, 0, "{stdout}");
-    assert!(
-        stdout.contains("checked 4 events of 1 agreements"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("checked 4 events in 1 streams"), "{stdout}");
     sqlx::query(
         "UPDATE events SET payload = jsonb_set(payload, '{PaymentReceived,amount,amount}', '\"1.00\"')
          WHERE aggregate_id = $1 AND sequence = 4",
@@ -153,5 +150,112 @@ async fn replay_check_finds_a_hand_altered_row_and_replay_repairs_it() {
 
     pool.close().await;
     repository.close().await;
+    drop_database(&name).await;
+}
+
+/// `edoc-ledger serve --listen ADDR` (the option after the subcommand) serves on ADDR.
+#[test]
+fn serve_listens_where_told_after_the_subcommand() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(BINARY)
+        .args(["serve", "--listen", &listen, "--data-dir"])
+        .arg(data.path())
+        .env_remove("DATABASE_URL")
+        .env("EDOC_LOG", "warn")
+        .spawn()
+        .expect("edoc-ledger starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut healthy = false;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("edoc-ledger serve --listen {listen} exited: {status}");
+        }
+        if let Ok(mut stream) = std::net::TcpStream::connect(&listen) {
+            use std::io::{Read, Write};
+            let _ = stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
+                healthy = true;
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(healthy, "no answer on {listen} within 30 s");
+}
+
+/// `edoc-ledger reference load FILE` publishes the versions of a table file (and the
+/// National Bank's XML); loading it again records nothing; `reference list` shows them;
+/// `verify` checks the reference stream's chain with the agreements'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_load_publishes_a_file_once_and_list_shows_it() {
+    let (url, name) = fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mrp = dir.path().join("mrp.toml");
+    std::fs::write(
+        &mrp,
+        "version = \"ignored\"\nsource = \"Law on the republican budget 2027-2029\"\n[[year]]\nyear = 2027\nmrp = \"4500\"\n",
+    )
+    .unwrap();
+    let (code, stdout) = run(&["reference", "load", mrp.to_str().unwrap()], &url);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("recorded mrp 2027 as kz-mrp-2027-1"),
+        "{stdout}"
+    );
+    let (code, stdout) = run(&["reference", "load", mrp.to_str().unwrap()], &url);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("unchanged mrp 2027"), "{stdout}");
+
+    let rates = dir.path().join("rates.xml");
+    std::fs::write(
+        &rates,
+        "<rates><date>04.01.2027</date><item><title>USD</title><quant>1</quant><description>520.5</description></item></rates>",
+    )
+    .unwrap();
+    let (code, stdout) = run(&["reference", "load", rates.to_str().unwrap()], &url);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("recorded exchange-rates 2027-01-04"),
+        "{stdout}"
+    );
+    let bad = dir.path().join("mrp-bad.toml");
+    std::fs::write(
+        &bad,
+        "version = \"v\"\nsource = \"s\"\n[[year]]\nyear = 2027\nmrp = \"-4500\"\n",
+    )
+    .unwrap();
+    let (code, _) = run(
+        &["reference", "load", bad.to_str().unwrap(), "--table", "mrp"],
+        &url,
+    );
+    assert_eq!(code, 2, "a negative MRP is refused");
+
+    let (code, stdout) = run(&["reference", "list", "--table", "mrp"], &url);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("kz-mrp-2027-1"), "{stdout}");
+    assert!(
+        stdout.contains("kz-mrp-2026-1"),
+        "the shipped versions: {stdout}"
+    );
+    assert!(!stdout.contains("calendar:"), "{stdout}");
+
+    let (code, stdout) = run(&["verify"], &url);
+    assert_eq!(code, 0, "{stdout}");
+    // The shipped 2025-2027 calendar, 2023-2026 MRP and two VAT rates, and the two
+    // loaded here: one stream.
+    assert!(
+        stdout.contains("checked 11 events in 1 streams"),
+        "{stdout}"
+    );
     drop_database(&name).await;
 }

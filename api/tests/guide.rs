@@ -50,7 +50,8 @@ fn the_walk_of_the_auditors_guide_runs_as_written() {
     for said in [
         "\"explanation\":{\"invoiced\":",
         "ok: no event was altered, removed or reordered",
-        "kept digest (1 heads matched)",
+        "kept digest (2 heads matched)",
+        "reference tables: the export's reference stream",
         "\"penalties_accrued\":\"580.00\"",
         "\"fines_accrued\":\"8650.00\"",
         "equals the export's",

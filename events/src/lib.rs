@@ -11,6 +11,7 @@ mod invoice;
 mod late_payment;
 mod money;
 mod participant;
+mod reference;
 mod schema;
 mod text;
 pub mod upcast;
@@ -30,6 +31,10 @@ pub use late_payment::{
 };
 pub use money::{amount_max, Amount, AmountError, Currency, Money, MoneyError};
 pub use participant::{ParticipantId, ParticipantIdError, ParticipantKind};
+pub use reference::{
+    ReferenceContent, ReferenceTable, ReferenceVersionPublished, REFERENCE_AGGREGATE_TYPE,
+    REFERENCE_EVENT_VERSION, REFERENCE_STREAM_ID, REFERENCE_VERSION_PUBLISHED,
+};
 pub use text::{
     EmailAddress, LineDescription, ParticipantName, PaymentReference, ReasonNote, TextError,
 };
@@ -138,6 +143,23 @@ pub mod business_date {
                     .map_err(serde::de::Error::custom),
                 None => Ok(None),
             }
+        }
+    }
+
+    /// The same for `Vec<Date>`.
+    pub mod vec {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use time::Date;
+
+        pub fn serialize<S: Serializer>(dates: &[Date], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(dates.iter().map(|d| super::format(*d)))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Date>, D::Error> {
+            Vec::<String>::deserialize(d)?
+                .iter()
+                .map(|text| super::parse(text).map_err(serde::de::Error::custom))
+                .collect()
         }
     }
 }

@@ -18,7 +18,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use aggregates::late_payment::{self, InvoiceDelayFacts, LatePaymentError};
+use aggregates::late_payment::{
+    self, FineFigure, InvoiceDelayFacts, LatePaymentError, PendingFine,
+};
 use aggregates::{AgreementStatus, ParticipantAgreement, ReferenceData};
 use cqrs_es::{Aggregate, EventEnvelope};
 use events::{
@@ -639,6 +641,7 @@ impl AgreementPosition {
             fines: zero,
             fines_waived: zero,
             fines_owed: zero,
+            fines_pending: Vec::new(),
             advance: self.advance,
             total_due: zero,
             clause: Clause::LATE_PAYMENT.as_str(),
@@ -646,7 +649,7 @@ impl AgreementPosition {
         for invoice in self.invoices.values() {
             let facts = invoice.delay_facts();
             let penalty = late_payment::penalty(&facts, as_of)?;
-            let fine = late_payment::fine(&facts, as_of, reference)?;
+            let fine = late_payment::fine_or_pending(&facts, as_of, reference)?;
             balance.invoiced = balance.invoiced.checked_add(invoice.total)?;
             balance.outstanding = balance
                 .outstanding
@@ -661,7 +664,12 @@ impl AgreementPosition {
             balance.penalties_owed = balance
                 .penalties_owed
                 .checked_add(invoice.penalty.owed()?)?;
-            balance.fines_accrued = balance.fines_accrued.checked_add(fine.amount)?;
+            match fine {
+                FineFigure::Assessed(fine) => {
+                    balance.fines_accrued = balance.fines_accrued.checked_add(fine.amount)?;
+                }
+                FineFigure::Pending(pending) => balance.fines_pending.push(pending),
+            }
             balance.fines = balance.fines.checked_add(invoice.fine.charged)?;
             balance.fines_waived = balance.fines_waived.checked_add(invoice.fine.waived()?)?;
             balance.fines_owed = balance.fines_owed.checked_add(invoice.fine.owed()?)?;
@@ -684,7 +692,7 @@ impl AgreementPosition {
             .map(|invoice| {
                 let facts = invoice.delay_facts();
                 let penalty = late_payment::penalty(&facts, as_of)?;
-                let fine = late_payment::fine(&facts, as_of, reference)?;
+                let fine = late_payment::fine_or_pending(&facts, as_of, reference)?;
                 let outstanding = invoice.principal_outstanding()?;
                 let status = if outstanding.is_zero() {
                     InvoiceStatus::Paid
@@ -711,7 +719,8 @@ impl AgreementPosition {
                     penalty_accrued: penalty.amount,
                     penalty_charged: invoice.penalty.charged,
                     penalty_owed: invoice.penalty.owed()?,
-                    fine: fine.amount,
+                    fine: fine.amount(),
+                    fine_pending: fine.pending().cloned(),
                     fine_charged: invoice.fine.charged,
                     fine_owed: invoice.fine.owed()?,
                     status,
@@ -733,7 +742,7 @@ impl AgreementPosition {
             if penalty.days == 0 {
                 continue;
             }
-            let fine = late_payment::fine(&facts, as_of, reference)?;
+            let fine = late_payment::fine_or_pending(&facts, as_of, reference)?;
             views.push(PenaltyView::new(penalty, fine, invoice)?);
         }
         Ok(views)
@@ -784,6 +793,9 @@ pub struct BalanceView {
     pub fines_waived: Money,
     #[serde(with = "money_string")]
     pub fines_owed: Money,
+    /// Fines that wait for reference data not yet published (the MRP of their year,
+    /// BILLING.md 1): not in `fines_accrued`, never counted as zero.
+    pub fines_pending: Vec<PendingFine>,
     #[serde(with = "money_string")]
     pub advance: Money,
     #[serde(with = "money_string")]
@@ -827,9 +839,12 @@ pub struct InvoiceStatusView {
     pub penalty_charged: Money,
     #[serde(with = "money_string")]
     pub penalty_owed: Money,
-    /// The fine §5.9 allows (accrued), charged or not.
-    #[serde(with = "money_string")]
-    pub fine: Money,
+    /// The fine §5.9 allows (accrued), charged or not; `null` while it is pending.
+    #[serde(with = "money_string::option")]
+    #[schema(value_type = Option<events::Money>)]
+    pub fine: Option<Money>,
+    /// Set while the fine waits for reference data (the MRP of its year).
+    pub fine_pending: Option<PendingFine>,
     #[serde(with = "money_string")]
     pub fine_charged: Money,
     #[serde(with = "money_string")]
@@ -873,8 +888,12 @@ pub struct PenaltyView {
     #[serde(with = "rust_decimal::serde::str_option")]
     pub mrp: Option<rust_decimal::Decimal>,
     pub mrp_table_version: Option<String>,
-    #[serde(with = "money_string")]
-    pub fine: Money,
+    /// The fine; `null` while it is pending (see `fine_pending`).
+    #[serde(with = "money_string::option")]
+    #[schema(value_type = Option<events::Money>)]
+    pub fine: Option<Money>,
+    /// Set while the fine waits for reference data (the MRP of its year).
+    pub fine_pending: Option<PendingFine>,
     #[serde(with = "money_string")]
     pub fine_charged: Money,
     #[serde(with = "money_string")]
@@ -890,11 +909,40 @@ pub struct PenaltyView {
 impl PenaltyView {
     fn new(
         penalty: PenaltyAccrual,
-        fine: FineAssessment,
+        fine: FineFigure,
         invoice: &InvoicePosition,
     ) -> Result<Self, MoneyError> {
+        let (fine, fine_pending) = match fine {
+            FineFigure::Assessed(fine) => (fine, None),
+            FineFigure::Pending(pending) => (
+                FineAssessment {
+                    clause: pending.clause.clone(),
+                    invoice_number: pending.invoice_number,
+                    first_day_of_delay: Some(pending.first_day_of_delay),
+                    mrp_count: late_payment::FINE_MRP_COUNT,
+                    mrp: None,
+                    mrp_table_version: None,
+                    exchange_rate: None,
+                    amount: Money::zero(penalty.base.currency()),
+                },
+                Some(pending),
+            ),
+        };
+        let fine_words = match &fine_pending {
+            Some(pending) => format!(
+                "fine {count} MRP: pending ({reason})",
+                count = fine.mrp_count,
+                reason = pending.reason
+            ),
+            None => format!(
+                "fine {count} MRP x {mrp} = {fine}",
+                count = fine.mrp_count,
+                mrp = fine.mrp.map(|m| m.to_string()).unwrap_or_default(),
+                fine = fine.amount.to_json_string(),
+            ),
+        };
         let explanation = format!(
-            "§5.9: {base} x {rate} x {days} day(s) of delay ({from} to {to}) = {raw}{cap}; fine {count} MRP x {mrp} = {fine}",
+            "§5.9: {base} x {rate} x {days} day(s) of delay ({from} to {to}) = {raw}{cap}; {fine_words}",
             base = penalty.base.to_json_string(),
             rate = penalty.rate_per_day,
             days = penalty.days,
@@ -910,9 +958,6 @@ impl PenaltyView {
             } else {
                 String::new()
             },
-            count = fine.mrp_count,
-            mrp = fine.mrp.map(|m| m.to_string()).unwrap_or_default(),
-            fine = fine.amount.to_json_string(),
         );
         Ok(Self {
             invoice_number: penalty.invoice_number,
@@ -933,7 +978,8 @@ impl PenaltyView {
             fine_mrp: fine.mrp_count,
             mrp: fine.mrp,
             mrp_table_version: fine.mrp_table_version,
-            fine: fine.amount,
+            fine: fine_pending.is_none().then_some(fine.amount),
+            fine_pending,
             fine_charged: invoice.fine.charged,
             fine_waived: invoice.fine.waived()?,
             fine_owed: invoice.fine.owed()?,

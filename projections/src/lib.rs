@@ -32,4 +32,20 @@ pub mod money_string {
     pub fn serialize<S: Serializer>(money: &Money, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&money.to_json_string())
     }
+
+    /// The same for a figure that may be missing (a pending fine): `null` then.
+    pub mod option {
+        use events::Money;
+        use serde::Serializer;
+
+        pub fn serialize<S: Serializer>(
+            money: &Option<Money>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match money {
+                Some(money) => serializer.serialize_some(&money.to_json_string()),
+                None => serializer.serialize_none(),
+            }
+        }
+    }
 }

@@ -478,7 +478,7 @@ fn invoice_status_is_open_then_overdue_then_paid() {
         (kzt("5000.00"), kzt("6600.00"))
     );
     assert_eq!((one.days_overdue, one.days_late), (0, 0));
-    assert_eq!((one.penalty_accrued, one.fine), (zero(), zero()));
+    assert_eq!((one.penalty_accrued, one.fine), (zero(), Some(zero())));
 
     // Before PAY-2 the invoice is overdue and outstanding.
     let overdue = at(date!(2026 - 02 - 15));
@@ -488,7 +488,7 @@ fn invoice_status_is_open_then_overdue_then_paid() {
     assert_eq!(one.paid_in_full_on, None);
     assert_eq!((one.days_overdue, one.days_late), (6, 6));
     assert_eq!(one.penalty_accrued, kzt("69.60"));
-    assert_eq!(one.fine, kzt("8650.00"));
+    assert_eq!(one.fine, Some(kzt("8650.00")));
 
     // Paid in full 12 days late; accrual stopped for good.
     for on in [date!(2026 - 02 - 21), date!(2026 - 07 - 31)] {
@@ -518,7 +518,7 @@ fn invoice_status_is_open_then_overdue_then_paid() {
     assert_eq!(two.paid_in_full_on, Some(date!(2026 - 04 - 01)));
     assert_eq!(
         (two.days_late, two.penalty_accrued, two.fine),
-        (0, zero(), zero())
+        (0, zero(), Some(zero()))
     );
 
     let three = invoice_view(&end, 3);
@@ -537,7 +537,7 @@ fn invoice_status_is_open_then_overdue_then_paid() {
     );
     assert_eq!(
         (three.fine, three.fine_charged, three.fine_owed),
-        (kzt("8650.00"), zero(), zero())
+        (Some(kzt("8650.00")), zero(), zero())
     );
 }
 
@@ -581,7 +581,7 @@ fn penalties_are_explained_day_by_day_and_capped_on_day_fifty() {
     assert_eq!(one.fine_mrp, 2);
     assert_eq!(one.mrp, Some(Decimal::from(4325)));
     assert!(one.mrp_table_version.is_some());
-    assert_eq!(one.fine, kzt("8650.00"));
+    assert_eq!(one.fine, Some(kzt("8650.00")));
     assert_eq!(
         (one.fine_charged, one.fine_waived, one.fine_owed),
         (kzt("8650.00"), zero(), zero())
@@ -622,7 +622,7 @@ fn penalties_are_explained_day_by_day_and_capped_on_day_fifty() {
         (three.charged, three.waived, three.owed),
         (kzt("240.00"), kzt("50.00"), kzt("240.00"))
     );
-    assert_eq!(three.fine, kzt("8650.00"));
+    assert_eq!(three.fine, Some(kzt("8650.00")));
     for part in [
         "84 day(s)",
         "2026-05-09",
@@ -661,7 +661,7 @@ fn penalties_are_explained_day_by_day_and_capped_on_day_fifty() {
     let day_1 = at(date!(2026 - 05 - 09));
     assert_eq!(
         (day_1.days, day_1.amount, day_1.fine),
-        (1, kzt("5.80"), kzt("8650.00"))
+        (1, kzt("5.80"), Some(kzt("8650.00")))
     );
     // The uncharged waiver is visible before anything is charged.
     let waived = at(date!(2026 - 06 - 01));

@@ -8,6 +8,7 @@ use serde::Serialize;
 use aggregates::{AgreementError, ErrorKind};
 
 use crate::ledger::LedgerError;
+use crate::reference_book::ReferenceBookError;
 use crate::store::StoreError;
 use aggregates::late_payment::LatePaymentError;
 use projections::ProjectionError;
@@ -53,6 +54,14 @@ pub enum ApiError {
     Projection(#[from] ProjectionError),
     #[error(transparent)]
     Sweep(#[from] crate::sweep::SweepError),
+    #[error(transparent)]
+    Reference(#[from] crate::reference_book::ReferenceBookError),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::Ledger(LedgerError::Store(error))
+    }
 }
 
 impl ApiError {
@@ -178,6 +187,27 @@ impl ApiError {
                 None,
             ),
             Self::Sweep(_) => internal(),
+            // A version that breaks its table's rules (BILLING.md 1): the detail names
+            // the field; nothing was recorded.
+            Self::Reference(ReferenceBookError::Invalid(_)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-reference-version",
+                self.to_string(),
+                None,
+            ),
+            Self::Reference(ReferenceBookError::Contended(_)) => (
+                StatusCode::CONFLICT,
+                "concurrent-write",
+                self.to_string(),
+                None,
+            ),
+            Self::Reference(ReferenceBookError::Store(StoreError::Unavailable(_))) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store-unavailable",
+                "the event store does not answer; retry later (publishing the same version again records nothing new)".to_owned(),
+                None,
+            ),
+            Self::Reference(ReferenceBookError::Store(_)) => internal(),
         }
     }
 }

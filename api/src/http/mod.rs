@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod json;
 pub mod openapi;
 pub mod queries;
+pub mod reference;
 pub mod sweeps;
 
 use std::sync::Arc;
@@ -48,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .merge(agreements::router())
         .merge(queries::router())
         .merge(sweeps::router())
+        .merge(reference::router())
         .merge(audit::router())
         .merge(<utoipa_scalar::Scalar<_> as utoipa_scalar::Servable<_>>::with_url(
             openapi::DOCS_PATH,

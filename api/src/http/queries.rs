@@ -177,7 +177,7 @@ async fn balance(
     let as_of =
         parse_date("as_of", query.as_of.as_deref())?.unwrap_or_else(|| state.ledger.today());
     let ledger = stored_ledger(&state, &id).await?;
-    let reference = state.ledger.reference();
+    let reference = &state.ledger.reference().await?;
     if !query.explain.unwrap_or(false) {
         return Ok(Json(BalanceAnswer::Plain(Box::new(
             ledger.balance(as_of, reference)?,
@@ -208,7 +208,10 @@ async fn invoices(
 ) -> Result<Json<Vec<InvoiceStatusView>>, ApiError> {
     let as_of = query.date(&state)?;
     let ledger = stored_ledger(&state, &id).await?;
-    Ok(Json(ledger.invoices(as_of, state.ledger.reference())?))
+    Ok(Json(ledger.invoices(
+        as_of,
+        state.ledger.reference().await?.as_ref(),
+    )?))
 }
 
 #[utoipa::path(get, path = "/v1/agreements/{id}/penalties", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "Penalty and fine per late invoice, explained (§5.9)", body = Vec<projections::PenaltyView>)))]
@@ -219,7 +222,10 @@ async fn penalties(
 ) -> Result<Json<Vec<PenaltyView>>, ApiError> {
     let as_of = query.date(&state)?;
     let ledger = stored_ledger(&state, &id).await?;
-    Ok(Json(ledger.penalties(as_of, state.ledger.reference())?))
+    Ok(Json(ledger.penalties(
+        as_of,
+        state.ledger.reference().await?.as_ref(),
+    )?))
 }
 
 #[utoipa::path(get, path = "/v1/agreements/{id}/journal", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "Double-entry postings and trial balance", body = projections::JournalView)))]

@@ -130,7 +130,7 @@ pub async fn dunning(
     let as_of = super::queries::parse_date("as_of", query.as_of.as_deref())?
         .unwrap_or_else(|| state.ledger.today());
     let services = aggregates::AgreementServices {
-        reference: state.ledger.reference().clone(),
+        reference: state.ledger.reference().await?,
         today: as_of.max(state.ledger.today()),
         next_invoice_number: None,
     };

@@ -54,8 +54,14 @@ async fn a_clean_store_verifies_and_every_event_carries_its_chain() {
         history(&app).await;
         let report = verify(&app).await;
         assert_eq!(report["ok"], true, "{report}");
-        assert_eq!(report["events_checked"], 7);
-        assert_eq!(report["streams_checked"], 2);
+        // The two agreements' 7 events and the reference stream's.
+        let reference = app.reference_event_count().await;
+        assert!(
+            reference > 0,
+            "the shipped tables are recorded at first start"
+        );
+        assert_eq!(report["events_checked"], 7 + reference);
+        assert_eq!(report["streams_checked"], 3);
         assert_eq!(report["first_broken"], Value::Null);
         let events = app.events(OPERATOR_BIN).await;
         assert_eq!(events[0]["prev_hash"], api::audit::GENESIS);
@@ -134,8 +140,11 @@ async fn a_kept_digest_detects_truncation_and_deleted_agreements() {
         let app = spawn_app(Store::Postgres).await;
         history(&app).await;
         let digest: Value = app.get_json("/v1/audit/digest").await;
-        assert_eq!(digest["streams"], 2);
-        assert_eq!(digest["events"], 7);
+        assert_eq!(
+            digest["streams"], 3,
+            "two agreements and the reference stream"
+        );
+        assert_eq!(digest["events"], 7 + app.reference_event_count().await);
         assert_eq!(digest["root"].as_str().unwrap().len(), 64);
 
         // Later events do not disturb what the digest recorded.
@@ -240,7 +249,8 @@ async fn an_event_of_an_older_version_is_upcast_on_read_and_keeps_its_hash() {
                     .unwrap();
                 let done = sqlx::query(
                     "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, global_position)
-                     VALUES ('ParticipantAgreement', ?, 1, 'Registered', '0.9', ?, ?, 1)",
+                     VALUES ('ParticipantAgreement', ?, 1, 'Registered', '0.9', ?, ?,
+                             (SELECT COALESCE(MAX(global_position), 0) + 1 FROM events))",
                 )
                 .bind(OPERATOR_BIN)
                 .bind(payload.to_string())
@@ -275,7 +285,10 @@ async fn an_event_of_an_older_version_is_upcast_on_read_and_keeps_its_hash() {
         assert_eq!(events[1]["prev_hash"], hash.as_str());
         let report = verify(&app).await;
         assert_eq!(report["ok"], true, "{store:?}: {report}");
-        assert_eq!(report["events_checked"], 2);
+        assert_eq!(
+            report["events_checked"],
+            2 + app.reference_event_count().await
+        );
 
         // A replay reads it through the same upcaster and equals the stored projection.
         let check = api::replay::check(app.ledger.repository(), |_| {})

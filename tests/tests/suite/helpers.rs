@@ -306,6 +306,21 @@ impl TestApp {
             .expect("the store answers")
     }
 
+    /// Events of the reference stream (the shipped tables recorded at first start, and
+    /// the versions published since).
+    pub async fn reference_event_count(&self) -> i64 {
+        self.ledger
+            .repository()
+            .reference_last_sequence()
+            .await
+            .expect("the store answers")
+    }
+
+    /// Events of the agreements only.
+    pub async fn agreement_event_count(&self) -> i64 {
+        self.event_count().await - self.reference_event_count().await
+    }
+
     pub async fn events(&self, participant: &str) -> Vec<Value> {
         let response = self
             .get(&format!("/v1/agreements/{participant}/events"))

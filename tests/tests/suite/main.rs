@@ -17,6 +17,7 @@ mod observability;
 mod openapi;
 mod outage;
 mod queries;
+mod reference;
 mod replay;
 mod schemathesis;
 mod store;

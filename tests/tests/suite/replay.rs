@@ -129,8 +129,8 @@ async fn check_finds_a_hand_altered_projection_and_rebuild_repairs_it(store: Sto
     assert_eq!(report.rebuild.count.agreements, 3);
     assert_eq!(
         report.rebuild.count.events as i64,
-        app.event_count().await,
-        "every event folded"
+        app.agreement_event_count().await,
+        "every agreement's event folded"
     );
 
     // The first fact of A's ledger is invoice 1; its total goes from 11600.00 to 99999.00.
@@ -617,7 +617,7 @@ async fn postgres_check_is_clean_after_a_randomized_load_of_1000_agreements() {
         }
     }
     let loaded = started.elapsed();
-    let events = app.event_count().await;
+    let events = app.agreement_event_count().await;
     println!(
         "load: {} agreements, {} commands ({} refused), {events} events: {} invoices, {} payments, {} charges, {} waivers in {:.1?}",
         ids.len(),
