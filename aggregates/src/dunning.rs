@@ -18,8 +18,9 @@ use crate::{AgreementError, AgreementServices};
 /// §4.2: access is suspended when an invoice is overdue for more than 15 calendar days,
 /// i.e. from the 16th day after its due date.
 pub const SUSPEND_AFTER_DAYS_OVERDUE: i64 = 15;
-/// §4.2: the participant is blocked when nothing has been paid on an overdue invoice for
-/// more than 3 months after its due date.
+/// §4.2: the participant is blocked when an overdue invoice has not been paid in full for
+/// more than 3 months after its due date (re-read on 2026-12-01: "при отсутствии оплаты"
+/// is the absence of payment in full, so a partial payment no longer postpones it).
 pub const BLOCK_AFTER_MONTHS: u8 = 3;
 
 /// "3 months after" a date (DOMAIN.md): the same day of the month three months later, or
@@ -51,9 +52,10 @@ impl InvoiceState {
         !self.is_paid() && as_of >= suspension_day(self.due_on)
     }
 
-    /// More than 3 months past due with nothing paid on it (§4.2).
+    /// Not paid in full for more than 3 months after its due date (§4.2, as re-read on
+    /// 2026-12-01: partial payments do not postpone the block).
     pub fn calls_for_block(&self, as_of: Date) -> bool {
-        self.principal_paid.is_zero() && !self.is_paid() && as_of >= block_day(self.due_on)
+        !self.is_paid() && as_of >= block_day(self.due_on)
     }
 }
 

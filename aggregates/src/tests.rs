@@ -1584,7 +1584,7 @@ fn the_sweep_suspends_from_the_sixteenth_day_overdue() {
 }
 
 #[test]
-fn the_sweep_blocks_the_day_after_three_months_with_nothing_paid() {
+fn the_sweep_blocks_the_day_after_three_months_not_paid_in_full() {
     // Due 2026-02-09: three months after is 05-09, the block applies from 05-10.
     let given = with_invoice();
     let before = decide(&given, sweep(date!(2026 - 05 - 09), false), &services()).unwrap();
@@ -1595,13 +1595,14 @@ fn the_sweep_blocks_the_day_after_three_months_with_nothing_paid() {
         ["Suspended", "Blocked"],
         "never skips a step"
     );
-    // Anything paid on the invoice keeps it from the block (suspended only).
+    // Since 2026-12-01 a partial payment no longer keeps it from the block (§4.2: not
+    // paid in full), see `block_not_paid_in_full`.
     let paid_some = then(
         &given,
         AgreementCommand::ReceivePayment(payment_command("P-1", date!(2026 - 03 - 01), "100.00")),
     );
     let partial = decide(&paid_some, sweep(date!(2026 - 05 - 10), false), &services()).unwrap();
-    assert_eq!(types(&partial), ["Suspended"]);
+    assert_eq!(types(&partial), ["Suspended", "Blocked"]);
 }
 
 #[test]
@@ -2741,3 +2742,6 @@ fn termination_for_force_majeure_needs_more_than_ninety_days_and_a_named_date() 
     // 5 working days before Tuesday 2026-06-30: Tuesday 2026-06-23.
     assert_eq!(requested.settlement_due_on, Some(date!(2026 - 06 - 23)));
 }
+
+// The rules changed on 2026-12-01 (DOMAIN.md, "Changed on 2026-12-01", items 1-4).
+mod block_not_paid_in_full;

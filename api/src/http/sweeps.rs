@@ -112,7 +112,7 @@ fn rule_of(event: &AgreementEvent) -> &'static str {
         AgreementEvent::FineCharged(_) => "a late invoice: the fine of 2 MRP (§5.9)",
         AgreementEvent::Suspended(_) => "an invoice overdue for more than 15 days (§4.2, §5.9)",
         AgreementEvent::Blocked(_) => {
-            "nothing paid on an invoice more than 3 months past its due date (§4.2)"
+            "an invoice not paid in full more than 3 months past its due date (§4.2)"
         }
         AgreementEvent::Reinstated(_) => "nothing is overdue beyond 15 days any more (§4.2)",
         AgreementEvent::Unblocked(_) => "the debt is repaid (§4.2)",
