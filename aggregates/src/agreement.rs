@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use events::{
-    AgreementEvent, Currency, EmailAddress, InvoiceKind, InvoiceNumber, LateChargeKind, Money,
-    ParticipantId, ParticipantKind, ParticipantName, PaymentAllocation, RestrictionReason,
+    AgreementEvent, Currency, EmailAddress, ImposedBy, InvoiceKind, InvoiceNumber, LateChargeKind,
+    Money, ParticipantId, ParticipantKind, ParticipantName, PaymentAllocation, RestrictionReason,
     SettledPart, TerminationGround, UsdRate,
 };
 
@@ -81,6 +81,19 @@ pub struct AccessRestriction {
     pub kind: RestrictionKind,
     pub since: Date,
     pub reason: RestrictionReason,
+    /// Who imposed a suspension, as its event records it (§5.9, since 2026-12-01); `None`
+    /// for a block and for a suspension recorded before, which is read as the sweep's.
+    pub imposed_by: Option<ImposedBy>,
+}
+
+impl AccessRestriction {
+    /// A suspension for `overdue` the operator imposed by hand (§5.9): lifted only when
+    /// nothing is overdue at all, or by hand.
+    pub fn is_manual_overdue_suspension(&self) -> bool {
+        self.kind == RestrictionKind::Suspended
+            && self.reason == RestrictionReason::Overdue
+            && self.imposed_by == Some(ImposedBy::Operator)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -407,6 +420,7 @@ impl ParticipantAgreement {
                     kind: RestrictionKind::Suspended,
                     since: e.on,
                     reason: e.reason,
+                    imposed_by: e.imposed_by,
                 });
             }
             AgreementEvent::Blocked(e) => {
@@ -414,6 +428,7 @@ impl ParticipantAgreement {
                     kind: RestrictionKind::Blocked,
                     since: e.on,
                     reason: e.reason,
+                    imposed_by: None,
                 });
             }
             AgreementEvent::Reinstated(_) | AgreementEvent::Unblocked(_) => {

@@ -8,8 +8,8 @@
 use time::{Date, Duration, Month};
 
 use events::{
-    AgreementEvent, Blocked, LateChargeKind, Money, ReasonNote, Reinstated, RestrictionReason,
-    Suspended, Terminated,
+    AgreementEvent, Blocked, ImposedBy, LateChargeKind, Money, ReasonNote, Reinstated,
+    RestrictionReason, Suspended, Terminated,
 };
 
 use crate::agreement::{InvoiceState, ParticipantAgreement, RestrictionKind};
@@ -154,6 +154,7 @@ impl ParticipantAgreement {
                     vec![AgreementEvent::Suspended(Suspended {
                         on: as_of,
                         reason: RestrictionReason::Overdue,
+                        imposed_by: Some(ImposedBy::Sweep),
                     })],
                 );
             }
@@ -185,13 +186,35 @@ impl ParticipantAgreement {
         Ok(events)
     }
 
+    /// Whether any invoice is past its due date and not paid in full as of `on` (§5.9).
+    pub fn anything_overdue(&self, on: Date) -> bool {
+        self.invoices
+            .values()
+            .any(|invoice| !invoice.is_paid() && on > invoice.due_on)
+    }
+
     /// The lifting the facts call for as of `on`: a block for debt once nothing is owed,
-    /// a suspension for overdue once nothing is overdue beyond 15 days (§4.2).
+    /// a suspension for overdue once nothing is overdue beyond 15 days (§4.2). A
+    /// suspension for overdue the operator imposed by hand is lifted only once nothing is
+    /// overdue at all (§5.9, since 2026-12-01): its cause is any delay, not the 16th day.
     fn lifts(&self, on: Date, still_overdue: bool, debt: Money) -> Vec<AgreementEvent> {
         if self.restricted_for(RestrictionKind::Blocked) && debt.is_zero() {
             return vec![AgreementEvent::Unblocked(events::Unblocked {
                 on,
                 reason: note("the debt is repaid (§4.2)"),
+                lifted: RestrictionReason::Overdue,
+            })];
+        }
+        if self
+            .restriction
+            .is_some_and(|r| r.is_manual_overdue_suspension())
+        {
+            if self.anything_overdue(on) {
+                return Vec::new();
+            }
+            return vec![AgreementEvent::Reinstated(Reinstated {
+                on,
+                reason: note("nothing is overdue any more: the operator's suspension for overdue is lifted (§5.9)"),
                 lifted: RestrictionReason::Overdue,
             })];
         }

@@ -10,10 +10,10 @@ use commands::{
 };
 use events::{
     AdvanceApplied, AgreementEvent, AgreementSigned, Blocked, Currency, DayKind, DueRule,
-    FineCharged, ForceMajeureDeclared, ForceMajeureEnded, InvoiceIssued, InvoiceKind, InvoiceLine,
-    InvoiceNumber, LateChargeKind, LateChargeWaived, Money, PaymentAllocation, PaymentReceived,
-    PenaltyCharged, Registered, Reinstated, SettledPart, SubscriptionExtended, Suspended,
-    TerminationGround, TerminationRequested, Unblocked, UsdRate, VatApplied,
+    FineCharged, ForceMajeureDeclared, ForceMajeureEnded, ImposedBy, InvoiceIssued, InvoiceKind,
+    InvoiceLine, InvoiceNumber, LateChargeKind, LateChargeWaived, Money, PaymentAllocation,
+    PaymentReceived, PenaltyCharged, Registered, Reinstated, SettledPart, SubscriptionExtended,
+    Suspended, TerminationGround, TerminationRequested, Unblocked, UsdRate, VatApplied,
 };
 
 use crate::agreement::{InvoiceState, ParticipantAgreement, Registration, RestrictionKind};
@@ -582,9 +582,12 @@ impl ParticipantAgreement {
                 },
             });
         }
+        // By hand for any reason; for `overdue` also before the 16th day (§5.9), and then
+        // neither the sweep nor a payment lifts it while anything is overdue.
         Ok(vec![AgreementEvent::Suspended(Suspended {
             on: command.on,
             reason: command.reason,
+            imposed_by: Some(ImposedBy::Operator),
         })])
     }
 

@@ -908,6 +908,7 @@ fn history(state: State) -> Vec<AgreementEvent> {
         State::Suspended => events.push(AgreementEvent::Suspended(Suspended {
             on,
             reason: RestrictionReason::Verification,
+            imposed_by: Some(ImposedBy::Operator),
         })),
         State::Blocked => events.push(AgreementEvent::Blocked(Blocked {
             on,
@@ -1569,6 +1570,7 @@ fn the_sweep_suspends_from_the_sixteenth_day_overdue() {
         vec![AgreementEvent::Suspended(Suspended {
             on: date!(2026 - 02 - 25),
             reason: RestrictionReason::Overdue,
+            imposed_by: Some(ImposedBy::Sweep),
         })]
     );
     // With the policy on, the fine of 2 MRP is charged once, on the first sweep that
@@ -2745,3 +2747,4 @@ fn termination_for_force_majeure_needs_more_than_ninety_days_and_a_named_date() 
 
 // The rules changed on 2026-12-01 (DOMAIN.md, "Changed on 2026-12-01", items 1-4).
 mod block_not_paid_in_full;
+mod manual_overdue_suspension;

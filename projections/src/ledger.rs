@@ -146,7 +146,10 @@ impl AgreementLedger {
     /// The version of the stored form, its first byte. A ledger stored in another format
     /// reads as [`StoredLedgerError::Format`]: the command path then folds the events and
     /// `edoc-ledger replay` rewrites every row.
-    pub const STORED_FORMAT: u8 = 1;
+    ///
+    /// Format 2 (2026-12-01): the agreement's restriction records who imposed a
+    /// suspension (§5.9).
+    pub const STORED_FORMAT: u8 = 2;
 
     /// The stored form: [`Self::STORED_FORMAT`], then the ledger in postcard, a compact
     /// binary serde format (a fifth of the JSON, several times faster to write and read,

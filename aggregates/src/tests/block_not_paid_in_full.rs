@@ -36,13 +36,21 @@ fn a_suspended_agreement_with_all_but_a_tiyn_paid_is_blocked_after_three_months(
     );
     // Paid in full the next day: the block is lifted at once (§4.2, §5.5).
     let blocked = then(&given, sweep(date!(2026 - 05 - 10), false));
-    let paid = decide(&blocked, pay("P-2", date!(2026 - 05 - 11), "0.01"), &services()).unwrap();
+    let paid = decide(
+        &blocked,
+        pay("P-2", date!(2026 - 05 - 11), "0.01"),
+        &services(),
+    )
+    .unwrap();
     assert_eq!(types(&paid), ["PaymentReceived", "Unblocked"]);
 }
 
 #[test]
 fn an_invoice_paid_in_full_before_the_block_day_does_not_block() {
-    let given = then(&with_invoice(), pay("P-1", date!(2026 - 05 - 09), "11600.00"));
+    let given = then(
+        &with_invoice(),
+        pay("P-1", date!(2026 - 05 - 09), "11600.00"),
+    );
     let swept = decide(&given, sweep(date!(2026 - 05 - 10), false), &services()).unwrap();
     assert!(swept.is_empty(), "{swept:?}");
 }
