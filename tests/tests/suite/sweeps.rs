@@ -284,15 +284,16 @@ async fn postgres_a_sweep_killed_midway_and_resumed_equals_a_clean_run() {
         event_types_of(&resumed, &ids).await,
         event_types_of(&clean, &ids).await
     );
-    // And what the rules give: unpaid -> suspended and blocked; partly paid -> suspended;
-    // paid late -> fine only; paid on time -> nothing.
+    // And what the rules give: unpaid -> suspended and blocked; partly paid -> suspended
+    // and, not paid in full 3 months after the due date, blocked too (§4.2 as re-read on
+    // 2026-12-01); paid late -> fine only; paid on time -> nothing.
     let types = event_types_of(&clean, &ids).await;
     let tail = |t: &Vec<String>| t[3..].to_vec();
     assert_eq!(tail(&types[0]), ["PaymentReceived"]);
     assert_eq!(tail(&types[1]), ["PaymentReceived", "FineCharged"]);
     assert_eq!(
         tail(&types[2]),
-        ["PaymentReceived", "FineCharged", "Suspended"]
+        ["PaymentReceived", "FineCharged", "Suspended", "Blocked"]
     );
     assert_eq!(tail(&types[3]), ["FineCharged", "Suspended", "Blocked"]);
     clean.finish().await;
