@@ -13,6 +13,7 @@ use events::{
 };
 
 use crate::agreement::{InvoiceState, ParticipantAgreement, RestrictionKind};
+use crate::reference::ReferenceError;
 use crate::{AgreementError, AgreementServices};
 
 /// §4.2: access is suspended when an invoice is overdue for more than 15 calendar days,
@@ -57,6 +58,15 @@ impl InvoiceState {
     pub fn calls_for_block(&self, as_of: Date) -> bool {
         !self.is_paid() && as_of >= block_day(self.due_on)
     }
+}
+
+/// What the sweep's attempt to charge a penalty or fine gave.
+enum Charge {
+    Charged(Vec<AgreementEvent>),
+    /// Nothing accrued, or nothing more than was charged or waived.
+    Nothing,
+    /// A fine that cannot be priced yet (no MRP for its year): it stays pending.
+    Pending,
 }
 
 fn note(text: &str) -> ReasonNote {
@@ -105,6 +115,10 @@ impl ParticipantAgreement {
             }
         };
 
+        // Fines that cannot be priced yet (no MRP for the year of their first day of
+        // delay): skipped, they stay pending; the sweep goes on.
+        let mut fines_pending = false;
+
         // §5.9: the fine, once per late invoice, when the operator's policy charges it.
         if charge_fines {
             let late: Vec<_> = state
@@ -125,15 +139,40 @@ impl ParticipantAgreement {
                 .map(|invoice| invoice.number)
                 .collect();
             for number in late {
-                let charged = state.decide(
-                    commands::AgreementCommand::ChargeLatePayment(commands::ChargeLatePayment {
-                        invoice_number: number,
-                        kind: LateChargeKind::Fine,
-                        on: as_of,
-                    }),
-                    services,
-                )?;
-                record(&mut state, charged);
+                match state.charge_accrued(number, LateChargeKind::Fine, as_of, services)? {
+                    Charge::Charged(charged) => record(&mut state, charged),
+                    Charge::Nothing => {}
+                    Charge::Pending => fines_pending = true,
+                }
+            }
+        }
+
+        // §10.3: on (or after) the termination's effective date, the penalties and fines
+        // accrued and not yet charged are charged, whatever the fine policy: settlement
+        // includes them. Each sweep while the termination is pending charges what has
+        // accrued since (a penalty runs until the principal is paid in full, §5.5).
+        let settling = state
+            .termination
+            .is_some_and(|t| t.terminated_on.is_none() && as_of >= t.effective_on);
+        if settling {
+            let numbers: Vec<_> = state.invoices.keys().copied().collect();
+            for number in numbers {
+                for kind in [LateChargeKind::Penalty, LateChargeKind::Fine] {
+                    match state.charge_accrued(number, kind, as_of, services)? {
+                        Charge::Charged(mut charged) => {
+                            for event in &mut charged {
+                                match event {
+                                    AgreementEvent::PenaltyCharged(e) => e.settlement = true,
+                                    AgreementEvent::FineCharged(e) => e.settlement = true,
+                                    _ => {}
+                                }
+                            }
+                            record(&mut state, charged);
+                        }
+                        Charge::Nothing => {}
+                        Charge::Pending => fines_pending = true,
+                    }
+                }
             }
         }
 
@@ -171,10 +210,12 @@ impl ParticipantAgreement {
             record(&mut state, lifted);
         }
 
-        // §10.2-§10.3: a pending termination takes effect once due and fully settled.
+        // §10.2-§10.3: a pending termination takes effect once due and fully settled: no
+        // debt, and no fine still pending (accrued but not yet priced).
         if let Some(termination) = state.termination {
             if termination.terminated_on.is_none()
                 && as_of >= termination.effective_on
+                && !fines_pending
                 && state.debt()?.is_zero()
             {
                 record(
@@ -191,6 +232,35 @@ impl ParticipantAgreement {
         self.invoices
             .values()
             .any(|invoice| !invoice.is_paid() && on > invoice.due_on)
+    }
+
+    /// Charges what has accrued on an invoice as of `as_of` and is not yet charged or
+    /// waived (§5.9; on settlement, §10.3). Nothing to charge is not an error here; nor is
+    /// a fine the MRP table cannot price yet: it stays pending and the sweep goes on.
+    fn charge_accrued(
+        &self,
+        invoice_number: events::InvoiceNumber,
+        kind: LateChargeKind,
+        as_of: Date,
+        services: &AgreementServices,
+    ) -> Result<Charge, AgreementError> {
+        let command = commands::AgreementCommand::ChargeLatePayment(commands::ChargeLatePayment {
+            invoice_number,
+            kind,
+            on: as_of,
+        });
+        match self.decide(command, services) {
+            Ok(events) => Ok(Charge::Charged(events)),
+            Err(AgreementError::NotLate { .. } | AgreementError::NothingToCharge { .. }) => {
+                Ok(Charge::Nothing)
+            }
+            Err(AgreementError::MissingReferenceData(ReferenceError::NoMrpForYear(_)))
+                if kind == LateChargeKind::Fine =>
+            {
+                Ok(Charge::Pending)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// The lifting the facts call for as of `on`: a block for debt once nothing is owed,

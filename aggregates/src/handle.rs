@@ -228,6 +228,15 @@ impl ParticipantAgreement {
             }
         }
         self.check_date("the issue date", issued_on, services)?;
+        // §10.3: no invoice for a day after the termination's effective date.
+        if let Some(termination) = &self.termination {
+            if issued_on > termination.effective_on {
+                return Err(AgreementError::InvoiceAfterTermination {
+                    issued_on,
+                    effective_on: termination.effective_on,
+                });
+            }
+        }
         if command.lines.is_empty() {
             return Err(AgreementError::NoInvoiceLines);
         }
@@ -434,6 +443,7 @@ impl ParticipantAgreement {
                             on: command.on,
                             amount,
                             accrual,
+                            settlement: false,
                         })
                     }),
                 )
@@ -453,6 +463,7 @@ impl ParticipantAgreement {
                             on: command.on,
                             amount,
                             assessment,
+                            settlement: false,
                         })
                     }),
                 )

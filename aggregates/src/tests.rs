@@ -1121,7 +1121,8 @@ fn every_command_in_every_state() {
             [
                 "AlreadyRegistered",
                 "AlreadySigned",
-                "InvoiceIssued",
+                // Effective on 2026-02-10: no invoice for a later day (§10.3, 2026-12-01).
+                "InvoiceAfterTermination",
                 "PaymentReceived",
                 "Suspended",
                 "NotSuspended",
@@ -1748,6 +1749,7 @@ fn penalty_charged(on: Date, amount: &str, accrual: PenaltyAccrual) -> Agreement
         on,
         amount: kzt(amount),
         accrual,
+        settlement: false,
     })
 }
 
@@ -1771,6 +1773,7 @@ fn fine_charged(on: Date, amount: &str, assessment: FineAssessment) -> Agreement
         on,
         amount: kzt(amount),
         assessment,
+        settlement: false,
     })
 }
 
@@ -2748,3 +2751,4 @@ fn termination_for_force_majeure_needs_more_than_ninety_days_and_a_named_date() 
 // The rules changed on 2026-12-01 (DOMAIN.md, "Changed on 2026-12-01", items 1-4).
 mod block_not_paid_in_full;
 mod manual_overdue_suspension;
+mod termination_settlement;

@@ -75,6 +75,8 @@ impl AgreementEvent {
             Self::Reinstated(_) | Self::Unblocked(_) => Clause::RESTRICTION,
             Self::TerminationRequested(event) => event.ground.clause(),
             Self::Terminated(_) => Clause::SETTLEMENT,
+            Self::PenaltyCharged(event) if event.settlement => Clause::SETTLEMENT,
+            Self::FineCharged(event) if event.settlement => Clause::SETTLEMENT,
             Self::PenaltyCharged(_) | Self::FineCharged(_) | Self::LateChargeWaived(_) => {
                 Clause::LATE_PAYMENT
             }

@@ -121,6 +121,15 @@ pub struct PenaltyCharged {
     pub amount: Money,
     /// The accrual as of `on` this charge is taken from.
     pub accrual: PenaltyAccrual,
+    /// True when the sweep charged it on the settlement of a termination (§10.3: on the
+    /// effective date what has accrued is charged). Absent (false) in events before
+    /// 2026-12-01 and in the operator's own charges, so their JSON is unchanged.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub settlement: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// The operator charged the fine §5.9 allows on a late invoice.
@@ -131,6 +140,10 @@ pub struct FineCharged {
     pub on: Date,
     pub amount: Money,
     pub assessment: FineAssessment,
+    /// True when the sweep charged it on the settlement of a termination (§10.3), as
+    /// [`PenaltyCharged::settlement`].
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub settlement: bool,
 }
 
 /// The operator waived part or all of a penalty or fine on an invoice. What was already

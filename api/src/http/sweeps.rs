@@ -109,6 +109,12 @@ pub struct DunningReport {
 
 fn rule_of(event: &AgreementEvent) -> &'static str {
     match event {
+        AgreementEvent::PenaltyCharged(e) if e.settlement => {
+            "the termination's effective date: the penalty accrued is charged (§10.3)"
+        }
+        AgreementEvent::FineCharged(e) if e.settlement => {
+            "the termination's effective date: the fine accrued is charged (§10.3)"
+        }
         AgreementEvent::FineCharged(_) => "a late invoice: the fine of 2 MRP (§5.9)",
         AgreementEvent::Suspended(_) => "an invoice overdue for more than 15 days (§4.2, §5.9)",
         AgreementEvent::Blocked(_) => {
