@@ -177,14 +177,19 @@ impl InvoiceState {
         }
     }
 
-    /// What the late-payment rules (§5.9) need to know about this invoice.
-    pub fn delay_facts(&self) -> InvoiceDelayFacts<'_> {
+    /// What the late-payment rules (§5.9) need to know about this invoice, with the
+    /// agreement's force majeure periods (§8.1).
+    pub fn delay_facts<'a>(
+        &'a self,
+        force_majeure: &'a [ForceMajeurePeriod],
+    ) -> InvoiceDelayFacts<'a> {
         InvoiceDelayFacts {
             number: self.number,
             total: self.total,
             due_on: self.due_on,
             paid_in_full_on: self.paid_in_full_on,
             exchange_rate: self.exchange_rate.as_ref(),
+            force_majeure,
         }
     }
 
@@ -239,6 +244,11 @@ pub struct ForceMajeurePeriod {
 }
 
 impl ForceMajeurePeriod {
+    /// Whether `on` falls in it (start and end included; an ongoing one has no end).
+    pub fn covers(&self, on: Date) -> bool {
+        self.started_on <= on && self.ended_on.is_none_or(|end| on <= end)
+    }
+
     /// Its length in calendar days as of `on` (start and end included).
     pub fn days_as_of(&self, on: Date) -> i64 {
         let end = self.ended_on.unwrap_or(on);

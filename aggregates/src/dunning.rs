@@ -181,13 +181,22 @@ impl ParticipantAgreement {
             .values()
             .any(|i| i.calls_for_suspension(as_of));
         let block = state.invoices.values().any(|i| i.calls_for_block(as_of));
+        // §8.1: on a date inside a declared force majeure nothing is suspended or blocked
+        // for debt. The overdue is not forgiven: a restriction already in force stays,
+        // and the first sweep after the end acts on it (DOMAIN.md 2026-12-01 item 4).
+        let force_majeure = state.force_majeure.iter().any(|p| p.covers(as_of));
+        let (impose_suspension, impose_block) = if force_majeure {
+            (false, false)
+        } else {
+            (suspend, block)
+        };
         let debt = state.debt()?;
         let manual = state
             .restriction
             .is_some_and(|r| r.reason != RestrictionReason::Overdue);
         if !manual {
             // Escalation never skips a step: a suspension first, then the block.
-            if (suspend || block) && state.restriction.is_none() {
+            if (impose_suspension || impose_block) && state.restriction.is_none() {
                 record(
                     &mut state,
                     vec![AgreementEvent::Suspended(Suspended {
@@ -197,7 +206,7 @@ impl ParticipantAgreement {
                     })],
                 );
             }
-            if block && !state.restricted_for(RestrictionKind::Blocked) {
+            if impose_block && !state.restricted_for(RestrictionKind::Blocked) {
                 record(
                     &mut state,
                     vec![AgreementEvent::Blocked(Blocked {

@@ -426,7 +426,7 @@ impl ParticipantAgreement {
             .get(&command.invoice_number)
             .ok_or(AgreementError::UnknownInvoice(command.invoice_number))?;
         self.check_date("the charge date", command.on, services)?;
-        let facts = invoice.delay_facts();
+        let facts = invoice.delay_facts(&self.force_majeure);
         let (charged, _paid, _waived_charged, waived_uncharged) = invoice.late_charge(command.kind);
         let (accrued, event) = match command.kind {
             LateChargeKind::Penalty => {
@@ -533,7 +533,7 @@ impl ParticipantAgreement {
         if amount.is_zero() {
             return Err(AgreementError::ZeroWaiver);
         }
-        let facts = invoice.delay_facts();
+        let facts = invoice.delay_facts(&self.force_majeure);
         let accrued = match command.kind {
             LateChargeKind::Penalty => crate::late_payment::penalty(&facts, on)?.amount,
             LateChargeKind::Fine => {

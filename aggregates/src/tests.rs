@@ -1736,6 +1736,7 @@ fn accrual_on_invoice_one(
         from: Some(date!(2026 - 02 - 10)),
         to: Some(to),
         days,
+        force_majeure_days: 0,
         capped,
         cap: kzt("580.00"),
         amount: kzt(amount),
@@ -2750,5 +2751,6 @@ fn termination_for_force_majeure_needs_more_than_ninety_days_and_a_named_date() 
 
 // The rules changed on 2026-12-01 (DOMAIN.md, "Changed on 2026-12-01", items 1-4).
 mod block_not_paid_in_full;
+mod force_majeure_exemption;
 mod manual_overdue_suspension;
 mod termination_settlement;
