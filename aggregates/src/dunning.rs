@@ -34,6 +34,11 @@ pub fn months_after(date: Date, months: u8) -> Date {
     Date::from_calendar_date(year, month, date.day().min(last_day)).expect("a valid date")
 }
 
+/// The reason a `Reinstated` records when the sweep or a payment lifts the operator's
+/// suspension for overdue (§5.9): nothing is overdue at all any more.
+pub const MANUAL_OVERDUE_LIFTED: &str =
+    "nothing is overdue any more: the operator's suspension for overdue is lifted (§5.9)";
+
 /// The first day a suspension for this invoice applies: the 16th day after its due date.
 pub fn suspension_day(due_on: Date) -> Date {
     due_on + Duration::days(SUSPEND_AFTER_DAYS_OVERDUE + 1)
@@ -293,7 +298,7 @@ impl ParticipantAgreement {
             }
             return vec![AgreementEvent::Reinstated(Reinstated {
                 on,
-                reason: note("nothing is overdue any more: the operator's suspension for overdue is lifted (§5.9)"),
+                reason: note(MANUAL_OVERDUE_LIFTED),
                 lifted: RestrictionReason::Overdue,
             })];
         }

@@ -120,6 +120,11 @@ fn rule_of(event: &AgreementEvent) -> &'static str {
         AgreementEvent::Blocked(_) => {
             "an invoice not paid in full more than 3 months past its due date (§4.2)"
         }
+        AgreementEvent::Reinstated(e)
+            if e.reason.as_str() == aggregates::dunning::MANUAL_OVERDUE_LIFTED =>
+        {
+            aggregates::dunning::MANUAL_OVERDUE_LIFTED
+        }
         AgreementEvent::Reinstated(_) => "nothing is overdue beyond 15 days any more (§4.2)",
         AgreementEvent::Unblocked(_) => "the debt is repaid (§4.2)",
         AgreementEvent::Terminated(_) => "the termination is due and everything is settled (§10.3)",

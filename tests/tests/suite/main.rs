@@ -18,6 +18,7 @@ mod openapi;
 mod outage;
 mod queries;
 mod replay;
+mod rules_2026_12;
 mod schemathesis;
 mod store;
 mod sweeps;
