@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use events::{
-    AgreementEvent, Currency, EmailAddress, InvoiceKind, InvoiceNumber, LateChargeKind, Money,
-    ParticipantId, ParticipantKind, ParticipantName, PaymentAllocation, RestrictionReason,
+    AgreementEvent, Currency, EmailAddress, ImposedBy, InvoiceKind, InvoiceNumber, LateChargeKind,
+    Money, ParticipantId, ParticipantKind, ParticipantName, PaymentAllocation, RestrictionReason,
     SettledPart, TerminationGround, UsdRate,
 };
 
@@ -81,6 +81,19 @@ pub struct AccessRestriction {
     pub kind: RestrictionKind,
     pub since: Date,
     pub reason: RestrictionReason,
+    /// Who imposed a suspension, as its event records it (§5.9, since 2026-12-01); `None`
+    /// for a block and for a suspension recorded before, which is read as the sweep's.
+    pub imposed_by: Option<ImposedBy>,
+}
+
+impl AccessRestriction {
+    /// A suspension for `overdue` the operator imposed by hand (§5.9): lifted only when
+    /// nothing is overdue at all, or by hand.
+    pub fn is_manual_overdue_suspension(&self) -> bool {
+        self.kind == RestrictionKind::Suspended
+            && self.reason == RestrictionReason::Overdue
+            && self.imposed_by == Some(ImposedBy::Operator)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,14 +177,19 @@ impl InvoiceState {
         }
     }
 
-    /// What the late-payment rules (§5.9) need to know about this invoice.
-    pub fn delay_facts(&self) -> InvoiceDelayFacts<'_> {
+    /// What the late-payment rules (§5.9) need to know about this invoice, with the
+    /// agreement's force majeure periods (§8.1).
+    pub fn delay_facts<'a>(
+        &'a self,
+        force_majeure: &'a [ForceMajeurePeriod],
+    ) -> InvoiceDelayFacts<'a> {
         InvoiceDelayFacts {
             number: self.number,
             total: self.total,
             due_on: self.due_on,
             paid_in_full_on: self.paid_in_full_on,
             exchange_rate: self.exchange_rate.as_ref(),
+            force_majeure,
         }
     }
 
@@ -226,6 +244,11 @@ pub struct ForceMajeurePeriod {
 }
 
 impl ForceMajeurePeriod {
+    /// Whether `on` falls in it (start and end included; an ongoing one has no end).
+    pub fn covers(&self, on: Date) -> bool {
+        self.started_on <= on && self.ended_on.is_none_or(|end| on <= end)
+    }
+
     /// Its length in calendar days as of `on` (start and end included).
     pub fn days_as_of(&self, on: Date) -> i64 {
         let end = self.ended_on.unwrap_or(on);
@@ -407,6 +430,7 @@ impl ParticipantAgreement {
                     kind: RestrictionKind::Suspended,
                     since: e.on,
                     reason: e.reason,
+                    imposed_by: e.imposed_by,
                 });
             }
             AgreementEvent::Blocked(e) => {
@@ -414,6 +438,7 @@ impl ParticipantAgreement {
                     kind: RestrictionKind::Blocked,
                     since: e.on,
                     reason: e.reason,
+                    imposed_by: None,
                 });
             }
             AgreementEvent::Reinstated(_) | AgreementEvent::Unblocked(_) => {

@@ -8,8 +8,8 @@
 use time::{Date, Duration, Month};
 
 use events::{
-    AgreementEvent, Blocked, LateChargeKind, Money, ReasonNote, Reinstated, RestrictionReason,
-    Suspended, Terminated,
+    AgreementEvent, Blocked, ImposedBy, LateChargeKind, Money, ReasonNote, Reinstated,
+    RestrictionReason, Suspended, Terminated,
 };
 
 use crate::agreement::{InvoiceState, ParticipantAgreement, RestrictionKind};
@@ -18,8 +18,9 @@ use crate::{AgreementError, AgreementServices};
 /// §4.2: access is suspended when an invoice is overdue for more than 15 calendar days,
 /// i.e. from the 16th day after its due date.
 pub const SUSPEND_AFTER_DAYS_OVERDUE: i64 = 15;
-/// §4.2: the participant is blocked when nothing has been paid on an overdue invoice for
-/// more than 3 months after its due date.
+/// §4.2: the participant is blocked when an overdue invoice has not been paid in full for
+/// more than 3 months after its due date (re-read on 2026-12-01: "при отсутствии оплаты"
+/// is the absence of payment in full, so a partial payment no longer postpones it).
 pub const BLOCK_AFTER_MONTHS: u8 = 3;
 
 /// "3 months after" a date (DOMAIN.md): the same day of the month three months later, or
@@ -31,6 +32,11 @@ pub fn months_after(date: Date, months: u8) -> Date {
     let last_day = month.length(year);
     Date::from_calendar_date(year, month, date.day().min(last_day)).expect("a valid date")
 }
+
+/// The reason a `Reinstated` records when the sweep or a payment lifts the operator's
+/// suspension for overdue (§5.9): nothing is overdue at all any more.
+pub const MANUAL_OVERDUE_LIFTED: &str =
+    "nothing is overdue any more: the operator's suspension for overdue is lifted (§5.9)";
 
 /// The first day a suspension for this invoice applies: the 16th day after its due date.
 pub fn suspension_day(due_on: Date) -> Date {
@@ -51,10 +57,20 @@ impl InvoiceState {
         !self.is_paid() && as_of >= suspension_day(self.due_on)
     }
 
-    /// More than 3 months past due with nothing paid on it (§4.2).
+    /// Not paid in full for more than 3 months after its due date (§4.2, as re-read on
+    /// 2026-12-01: partial payments do not postpone the block).
     pub fn calls_for_block(&self, as_of: Date) -> bool {
-        self.principal_paid.is_zero() && !self.is_paid() && as_of >= block_day(self.due_on)
+        !self.is_paid() && as_of >= block_day(self.due_on)
     }
+}
+
+/// What the sweep's attempt to charge a penalty or fine gave.
+enum Charge {
+    Charged(Vec<AgreementEvent>),
+    /// Nothing accrued, or nothing more than was charged or waived.
+    Nothing,
+    /// A fine that cannot be priced yet (no MRP for its year): it stays pending.
+    Pending,
 }
 
 fn note(text: &str) -> ReasonNote {
@@ -103,6 +119,10 @@ impl ParticipantAgreement {
             }
         };
 
+        // Fines that cannot be priced yet (no MRP for the year of their first day of
+        // delay): skipped, they stay pending; the sweep goes on.
+        let mut fines_pending = false;
+
         // §5.9: the fine, once per late invoice, when the operator's policy charges it.
         if charge_fines {
             let late: Vec<_> = state
@@ -123,21 +143,39 @@ impl ParticipantAgreement {
                 .map(|invoice| invoice.number)
                 .collect();
             for number in late {
-                let charged = state.decide(
-                    commands::AgreementCommand::ChargeLatePayment(commands::ChargeLatePayment {
-                        invoice_number: number,
-                        kind: LateChargeKind::Fine,
-                        on: as_of,
-                    }),
-                    services,
-                );
-                match charged {
-                    Ok(charged) => record(&mut state, charged),
-                    // BILLING.md 1: a fine whose MRP (or rate) is not published yet waits
-                    // alone; the suspension, block and termination below go on.
-                    Err(AgreementError::MissingReferenceData(missing))
-                        if missing.missing().is_some() => {}
-                    Err(other) => return Err(other),
+                match state.charge_accrued(number, LateChargeKind::Fine, as_of, services)? {
+                    Charge::Charged(charged) => record(&mut state, charged),
+                    Charge::Nothing => {}
+                    Charge::Pending => fines_pending = true,
+                }
+            }
+        }
+
+        // §10.3: on (or after) the termination's effective date, the penalties and fines
+        // accrued and not yet charged are charged, whatever the fine policy: settlement
+        // includes them. Each sweep while the termination is pending charges what has
+        // accrued since (a penalty runs until the principal is paid in full, §5.5).
+        let settling = state
+            .termination
+            .is_some_and(|t| t.terminated_on.is_none() && as_of >= t.effective_on);
+        if settling {
+            let numbers: Vec<_> = state.invoices.keys().copied().collect();
+            for number in numbers {
+                for kind in [LateChargeKind::Penalty, LateChargeKind::Fine] {
+                    match state.charge_accrued(number, kind, as_of, services)? {
+                        Charge::Charged(mut charged) => {
+                            for event in &mut charged {
+                                match event {
+                                    AgreementEvent::PenaltyCharged(e) => e.settlement = true,
+                                    AgreementEvent::FineCharged(e) => e.settlement = true,
+                                    _ => {}
+                                }
+                            }
+                            record(&mut state, charged);
+                        }
+                        Charge::Nothing => {}
+                        Charge::Pending => fines_pending = true,
+                    }
                 }
             }
         }
@@ -147,22 +185,32 @@ impl ParticipantAgreement {
             .values()
             .any(|i| i.calls_for_suspension(as_of));
         let block = state.invoices.values().any(|i| i.calls_for_block(as_of));
+        // §8.1: on a date inside a declared force majeure nothing is suspended or blocked
+        // for debt. The overdue is not forgiven: a restriction already in force stays,
+        // and the first sweep after the end acts on it (DOMAIN.md 2026-12-01 item 4).
+        let force_majeure = state.force_majeure.iter().any(|p| p.covers(as_of));
+        let (impose_suspension, impose_block) = if force_majeure {
+            (false, false)
+        } else {
+            (suspend, block)
+        };
         let debt = state.debt()?;
         let manual = state
             .restriction
             .is_some_and(|r| r.reason != RestrictionReason::Overdue);
         if !manual {
             // Escalation never skips a step: a suspension first, then the block.
-            if (suspend || block) && state.restriction.is_none() {
+            if (impose_suspension || impose_block) && state.restriction.is_none() {
                 record(
                     &mut state,
                     vec![AgreementEvent::Suspended(Suspended {
                         on: as_of,
                         reason: RestrictionReason::Overdue,
+                        imposed_by: Some(ImposedBy::Sweep),
                     })],
                 );
             }
-            if block && !state.restricted_for(RestrictionKind::Blocked) {
+            if impose_block && !state.restricted_for(RestrictionKind::Blocked) {
                 record(
                     &mut state,
                     vec![AgreementEvent::Blocked(Blocked {
@@ -175,10 +223,12 @@ impl ParticipantAgreement {
             record(&mut state, lifted);
         }
 
-        // §10.2-§10.3: a pending termination takes effect once due and fully settled.
+        // §10.2-§10.3: a pending termination takes effect once due and fully settled: no
+        // debt, and no fine still pending (accrued but not yet priced).
         if let Some(termination) = state.termination {
             if termination.terminated_on.is_none()
                 && as_of >= termination.effective_on
+                && !fines_pending
                 && state.debt()?.is_zero()
             {
                 record(
@@ -190,13 +240,66 @@ impl ParticipantAgreement {
         Ok(events)
     }
 
+    /// Whether any invoice is past its due date and not paid in full as of `on` (§5.9).
+    pub fn anything_overdue(&self, on: Date) -> bool {
+        self.invoices
+            .values()
+            .any(|invoice| !invoice.is_paid() && on > invoice.due_on)
+    }
+
+    /// Charges what has accrued on an invoice as of `as_of` and is not yet charged or
+    /// waived (§5.9; on settlement, §10.3). Nothing to charge is not an error here; nor is
+    /// a fine the MRP table cannot price yet: it stays pending and the sweep goes on.
+    fn charge_accrued(
+        &self,
+        invoice_number: events::InvoiceNumber,
+        kind: LateChargeKind,
+        as_of: Date,
+        services: &AgreementServices,
+    ) -> Result<Charge, AgreementError> {
+        let command = commands::AgreementCommand::ChargeLatePayment(commands::ChargeLatePayment {
+            invoice_number,
+            kind,
+            on: as_of,
+        });
+        match self.decide(command, services) {
+            Ok(events) => Ok(Charge::Charged(events)),
+            Err(AgreementError::NotLate { .. } | AgreementError::NothingToCharge { .. }) => {
+                Ok(Charge::Nothing)
+            }
+            // BILLING.md 1: a fine whose MRP (or, in USD, rate) is not published yet
+            // waits alone.
+            Err(AgreementError::MissingReferenceData(missing))
+                if kind == LateChargeKind::Fine && missing.missing().is_some() =>
+            {
+                Ok(Charge::Pending)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
     /// The lifting the facts call for as of `on`: a block for debt once nothing is owed,
-    /// a suspension for overdue once nothing is overdue beyond 15 days (§4.2).
+    /// a suspension for overdue once nothing is overdue beyond 15 days (§4.2). A
+    /// suspension for overdue the operator imposed by hand is lifted only once nothing is
+    /// overdue at all (§5.9, since 2026-12-01): its cause is any delay, not the 16th day.
     fn lifts(&self, on: Date, still_overdue: bool, debt: Money) -> Vec<AgreementEvent> {
         if self.restricted_for(RestrictionKind::Blocked) && debt.is_zero() {
             return vec![AgreementEvent::Unblocked(events::Unblocked {
                 on,
                 reason: note("the debt is repaid (§4.2)"),
+                lifted: RestrictionReason::Overdue,
+            })];
+        }
+        if self
+            .restriction
+            .is_some_and(|r| r.is_manual_overdue_suspension())
+        {
+            if self.anything_overdue(on) {
+                return Vec::new();
+            }
+            return vec![AgreementEvent::Reinstated(Reinstated {
+                on,
+                reason: note(MANUAL_OVERDUE_LIFTED),
                 lifted: RestrictionReason::Overdue,
             })];
         }

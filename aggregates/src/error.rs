@@ -64,6 +64,8 @@ pub enum AgreementError {
         issued_on: Date,
         in_force_from: Date,
     },
+    #[error("no invoice is issued for a day after the termination's effective date {effective_on}; {issued_on} is after it (§10.3)")]
+    InvoiceAfterTermination { issued_on: Date, effective_on: Date },
     #[error("an invoice needs at least one line")]
     NoInvoiceLines,
     #[error("an invoice may have at most {max} lines, this one has {given}")]
@@ -187,6 +189,7 @@ impl AgreementError {
             | Backdated { .. }
             | InTheFuture { .. }
             | InvoiceBeforeInForce { .. }
+            | InvoiceAfterTermination { .. }
             | NoInvoiceLines
             | TooManyInvoiceLines { .. }
             | PeriodReversed { .. }
@@ -215,7 +218,7 @@ impl AgreementError {
         match self {
             ForeignCurrencyForResident { .. } | PaymentCurrency { .. } => Some(Clause::CURRENCY),
             NotSigned { .. } => Some(Clause::ACCEPTANCE),
-            AlreadyTerminated { .. } => Some(Clause::SETTLEMENT),
+            AlreadyTerminated { .. } | InvoiceAfterTermination { .. } => Some(Clause::SETTLEMENT),
             BeforeRegistration { .. } | AlreadyRegistered { .. } => Some(Clause::CONCLUSION),
             InvoiceBeforeInForce { .. } => Some(Clause::IN_FORCE),
             AlreadySuspended { .. } | AlreadyBlocked { .. } | NotSuspended | NotBlocked => {

@@ -10,10 +10,10 @@ use commands::{
 };
 use events::{
     AdvanceApplied, AgreementEvent, AgreementSigned, Blocked, Currency, DayKind, DueRule,
-    FineCharged, ForceMajeureDeclared, ForceMajeureEnded, InvoiceIssued, InvoiceKind, InvoiceLine,
-    InvoiceNumber, LateChargeKind, LateChargeWaived, Money, PaymentAllocation, PaymentReceived,
-    PenaltyCharged, Registered, Reinstated, SettledPart, SubscriptionExtended, Suspended,
-    TerminationGround, TerminationRequested, Unblocked, UsdRate, VatApplied,
+    FineCharged, ForceMajeureDeclared, ForceMajeureEnded, ImposedBy, InvoiceIssued, InvoiceKind,
+    InvoiceLine, InvoiceNumber, LateChargeKind, LateChargeWaived, Money, PaymentAllocation,
+    PaymentReceived, PenaltyCharged, Registered, Reinstated, SettledPart, SubscriptionExtended,
+    Suspended, TerminationGround, TerminationRequested, Unblocked, UsdRate, VatApplied,
 };
 
 use crate::agreement::{InvoiceState, ParticipantAgreement, Registration, RestrictionKind};
@@ -228,6 +228,15 @@ impl ParticipantAgreement {
             }
         }
         self.check_date("the issue date", issued_on, services)?;
+        // §10.3: no invoice for a day after the termination's effective date.
+        if let Some(termination) = &self.termination {
+            if issued_on > termination.effective_on {
+                return Err(AgreementError::InvoiceAfterTermination {
+                    issued_on,
+                    effective_on: termination.effective_on,
+                });
+            }
+        }
         if command.lines.is_empty() {
             return Err(AgreementError::NoInvoiceLines);
         }
@@ -425,7 +434,7 @@ impl ParticipantAgreement {
             .get(&command.invoice_number)
             .ok_or(AgreementError::UnknownInvoice(command.invoice_number))?;
         self.check_date("the charge date", command.on, services)?;
-        let facts = invoice.delay_facts();
+        let facts = invoice.delay_facts(&self.force_majeure);
         let (charged, _paid, _waived_charged, waived_uncharged) = invoice.late_charge(command.kind);
         let (accrued, event) = match command.kind {
             LateChargeKind::Penalty => {
@@ -442,6 +451,7 @@ impl ParticipantAgreement {
                             on: command.on,
                             amount,
                             accrual,
+                            settlement: false,
                         })
                     }),
                 )
@@ -461,6 +471,7 @@ impl ParticipantAgreement {
                             on: command.on,
                             amount,
                             assessment,
+                            settlement: false,
                         })
                     }),
                 )
@@ -530,7 +541,7 @@ impl ParticipantAgreement {
         if amount.is_zero() {
             return Err(AgreementError::ZeroWaiver);
         }
-        let facts = invoice.delay_facts();
+        let facts = invoice.delay_facts(&self.force_majeure);
         let accrued = match command.kind {
             LateChargeKind::Penalty => crate::late_payment::penalty(&facts, on)?.amount,
             LateChargeKind::Fine => {
@@ -590,9 +601,12 @@ impl ParticipantAgreement {
                 },
             });
         }
+        // By hand for any reason; for `overdue` also before the 16th day (§5.9), and then
+        // neither the sweep nor a payment lifts it while anything is overdue.
         Ok(vec![AgreementEvent::Suspended(Suspended {
             on: command.on,
             reason: command.reason,
+            imposed_by: Some(ImposedBy::Operator),
         })])
     }
 

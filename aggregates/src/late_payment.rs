@@ -14,6 +14,7 @@ use events::{
     PenaltyAccrual, UsdRate,
 };
 
+use crate::agreement::ForceMajeurePeriod;
 use crate::reference::{ReferenceData, ReferenceError};
 
 /// §5.9: the penalty is 0.1% of the invoice total for each day of delay.
@@ -36,6 +37,9 @@ pub struct InvoiceDelayFacts<'a> {
     pub paid_in_full_on: Option<Date>,
     /// The invoice's own National Bank rate, for an invoice in USD.
     pub exchange_rate: Option<&'a UsdRate>,
+    /// The agreement's declared force majeure periods (§8.1): no penalty accrues on
+    /// their days. Those declared by the date asked about.
+    pub force_majeure: &'a [ForceMajeurePeriod],
 }
 
 /// The days of delay of an invoice as of a date (§5.5, §5.9): from the day after the due
@@ -73,18 +77,44 @@ pub fn delay(due_on: Date, paid_in_full_on: Option<Date>, as_of: Date) -> Delay 
     }
 }
 
+/// How many days from `from` to `to` (both included) fall in a force majeure period
+/// (start and end included; an ongoing one runs to `to`).
+pub fn force_majeure_days(periods: &[ForceMajeurePeriod], from: Date, to: Date) -> u32 {
+    let days: i64 = periods
+        .iter()
+        .map(|period| {
+            let start = period.started_on.max(from);
+            let end = period.ended_on.unwrap_or(to).min(to);
+            if start > end {
+                0
+            } else {
+                (end - start).whole_days() + 1
+            }
+        })
+        .sum();
+    u32::try_from(days.max(0)).unwrap_or(u32::MAX)
+}
+
 /// The penalty (пеня) on an invoice as of `as_of` (§5.9):
 /// `min(round(total x 0.001 x days, 2), round(total x 0.05, 2))`, rounded once over the
 /// whole period. The base stays the invoice total after partial payments (DOMAIN.md).
+/// The days of a declared force majeure are not counted (§8.1, since 2026-12-01).
 pub fn penalty(invoice: &InvoiceDelayFacts<'_>, as_of: Date) -> Result<PenaltyAccrual, MoneyError> {
     let delay = delay(invoice.due_on, invoice.paid_in_full_on, as_of);
+    let force_majeure_days = match (delay.from, delay.to) {
+        (Some(from), Some(to)) => {
+            force_majeure_days(invoice.force_majeure, from, to).min(delay.days)
+        }
+        _ => 0,
+    };
+    let days = delay.days - force_majeure_days;
     let base = invoice.total;
     let cap = Money::rounded(base.amount() * PENALTY_CAP_RATE, base.currency())?;
     let raw = Money::rounded(
-        base.amount() * PENALTY_RATE_PER_DAY * Decimal::from(delay.days),
+        base.amount() * PENALTY_RATE_PER_DAY * Decimal::from(days),
         base.currency(),
     )?;
-    let capped = delay.days > 0 && raw.amount() >= cap.amount();
+    let capped = days > 0 && raw.amount() >= cap.amount();
     let amount = if capped { cap } else { raw };
     debug_assert!(amount.amount() <= cap.amount(), "§5.9: never above 5%");
     debug_assert!(!amount.is_negative());
@@ -97,7 +127,8 @@ pub fn penalty(invoice: &InvoiceDelayFacts<'_>, as_of: Date) -> Result<PenaltyAc
         due_on: invoice.due_on,
         from: delay.from,
         to: delay.to,
-        days: delay.days,
+        days,
+        force_majeure_days,
         capped,
         cap,
         amount,
@@ -272,6 +303,7 @@ mod tests {
             due_on,
             paid_in_full_on: paid,
             exchange_rate: None,
+            force_majeure: &[],
         }
     }
 
@@ -393,6 +425,7 @@ mod tests {
             due_on: DUE,
             paid_in_full_on: None,
             exchange_rate: Some(&rate),
+            force_majeure: &[],
         };
         let accrual = penalty(&facts, DUE + time::Duration::days(7)).unwrap();
         assert_eq!(accrual.amount.currency(), Currency::USD);

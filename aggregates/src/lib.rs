@@ -17,8 +17,8 @@ use std::sync::Arc;
 use time::Date;
 
 pub use agreement::{
-    AccessRestriction, AgreementStatus, InvoiceState, ParticipantAgreement, RecordedPayment,
-    Registration, RestrictionKind, Signing, TerminationState,
+    AccessRestriction, AgreementStatus, ForceMajeurePeriod, InvoiceState, ParticipantAgreement,
+    RecordedPayment, Registration, RestrictionKind, Signing, TerminationState,
 };
 pub use error::{AgreementError, ErrorKind};
 pub use reference::ReferenceData;

@@ -941,6 +941,7 @@ fn history(state: State) -> Vec<AgreementEvent> {
         State::Suspended => events.push(AgreementEvent::Suspended(Suspended {
             on,
             reason: RestrictionReason::Verification,
+            imposed_by: Some(ImposedBy::Operator),
         })),
         State::Blocked => events.push(AgreementEvent::Blocked(Blocked {
             on,
@@ -1153,7 +1154,8 @@ fn every_command_in_every_state() {
             [
                 "AlreadyRegistered",
                 "AlreadySigned",
-                "InvoiceIssued",
+                // Effective on 2026-02-10: no invoice for a later day (§10.3, 2026-12-01).
+                "InvoiceAfterTermination",
                 "PaymentReceived",
                 "Suspended",
                 "NotSuspended",
@@ -1602,6 +1604,7 @@ fn the_sweep_suspends_from_the_sixteenth_day_overdue() {
         vec![AgreementEvent::Suspended(Suspended {
             on: date!(2026 - 02 - 25),
             reason: RestrictionReason::Overdue,
+            imposed_by: Some(ImposedBy::Sweep),
         })]
     );
     // With the policy on, the fine of 2 MRP is charged once, on the first sweep that
@@ -1617,7 +1620,7 @@ fn the_sweep_suspends_from_the_sixteenth_day_overdue() {
 }
 
 #[test]
-fn the_sweep_blocks_the_day_after_three_months_with_nothing_paid() {
+fn the_sweep_blocks_the_day_after_three_months_not_paid_in_full() {
     // Due 2026-02-09: three months after is 05-09, the block applies from 05-10.
     let given = with_invoice();
     let before = decide(&given, sweep(date!(2026 - 05 - 09), false), &services()).unwrap();
@@ -1628,13 +1631,14 @@ fn the_sweep_blocks_the_day_after_three_months_with_nothing_paid() {
         ["Suspended", "Blocked"],
         "never skips a step"
     );
-    // Anything paid on the invoice keeps it from the block (suspended only).
+    // Since 2026-12-01 a partial payment no longer keeps it from the block (§4.2: not
+    // paid in full), see `block_not_paid_in_full`.
     let paid_some = then(
         &given,
         AgreementCommand::ReceivePayment(payment_command("P-1", date!(2026 - 03 - 01), "100.00")),
     );
     let partial = decide(&paid_some, sweep(date!(2026 - 05 - 10), false), &services()).unwrap();
-    assert_eq!(types(&partial), ["Suspended"]);
+    assert_eq!(types(&partial), ["Suspended", "Blocked"]);
 }
 
 #[test]
@@ -1765,6 +1769,7 @@ fn accrual_on_invoice_one(
         from: Some(date!(2026 - 02 - 10)),
         to: Some(to),
         days,
+        force_majeure_days: 0,
         capped,
         cap: kzt("580.00"),
         amount: kzt(amount),
@@ -1778,6 +1783,7 @@ fn penalty_charged(on: Date, amount: &str, accrual: PenaltyAccrual) -> Agreement
         on,
         amount: kzt(amount),
         accrual,
+        settlement: false,
     })
 }
 
@@ -1801,6 +1807,7 @@ fn fine_charged(on: Date, amount: &str, assessment: FineAssessment) -> Agreement
         on,
         amount: kzt(amount),
         assessment,
+        settlement: false,
     })
 }
 
@@ -2774,3 +2781,9 @@ fn termination_for_force_majeure_needs_more_than_ninety_days_and_a_named_date() 
     // 5 working days before Tuesday 2026-06-30: Tuesday 2026-06-23.
     assert_eq!(requested.settlement_due_on, Some(date!(2026 - 06 - 23)));
 }
+
+// The rules changed on 2026-12-01 (DOMAIN.md, "Changed on 2026-12-01", items 1-4).
+mod block_not_paid_in_full;
+mod force_majeure_exemption;
+mod manual_overdue_suspension;
+mod termination_settlement;

@@ -70,7 +70,7 @@ fn conditions(invoices: &[ModelInvoice], d: Date, issued_by: Date) -> (bool, boo
         .collect();
     // Overdue for more than 15 calendar days: from the 16th day after the due date.
     let suspend = unpaid.iter().any(|i| (d - i.due_on).whole_days() > 15);
-    // Nothing paid for more than 3 months after the due date: from the day after.
+    // Not paid in full for more than 3 months after the due date: from the day after.
     let block = unpaid.iter().any(|i| d > three_months_after(i.due_on));
     // The whole debt (§4.2): also invoices not yet due.
     let debt = !unpaid.is_empty();

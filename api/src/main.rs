@@ -481,7 +481,7 @@ async fn sweep(
     .await?;
     bar.finish_and_clear();
     println!(
-        "sweep {} as of {} over {} agreements in {:.1?}: {} suspended, {} blocked, {} reinstated, {} unblocked, {} terminated, {} with a fine charged, {} skipped",
+        "sweep {} as of {} over {} agreements in {:.1?}: {} suspended, {} blocked, {} reinstated, {} unblocked, {} terminated, {} with a fine charged, {} charged on settlement (§10.3), {} skipped",
         report.sweep_id,
         as_of,
         report.agreements,
@@ -492,6 +492,7 @@ async fn sweep(
         report.unblocked.len(),
         report.terminated.len(),
         report.fines_charged.len(),
+        report.settlement_charged.len(),
         report.skipped.len(),
     );
     for skipped in &report.skipped {

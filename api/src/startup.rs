@@ -65,7 +65,7 @@ impl Application {
             tracing::warn!(
                 with_events,
                 with_ledgers,
-                "stored projections are incomplete: rebuilding them from the events"
+                "stored projections are incomplete or in an older format: rebuilding them from the events"
             );
             let report =
                 crate::replay::rebuild(&repository, crate::store::LEDGERS_TABLE, |_| {}).await?;

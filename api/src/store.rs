@@ -1489,18 +1489,29 @@ impl LedgerEventRepository {
         }))
     }
 
-    /// How many agreements have events, and how many have a stored projection.
+    /// How many agreements have events, and how many have a stored projection this
+    /// program reads (in its `STORED_FORMAT`).
     pub async fn projection_coverage(&self) -> Result<(i64, i64), StoreError> {
         let with_events = "SELECT COUNT(DISTINCT aggregate_id) FROM events WHERE aggregate_type = 'ParticipantAgreement'";
-        let with_ledgers = format!("SELECT COUNT(*) FROM {LEDGERS_TABLE}");
+        // Only rows in the format this program reads count: a release that bumps
+        // `AgreementLedger::STORED_FORMAT` rebuilds the older rows when it starts.
+        let format = AgreementLedger::STORED_FORMAT;
         Ok(match &*self.backend {
             Backend::Postgres { pool, .. } => (
                 sqlx::query_scalar(with_events).fetch_one(pool).await?,
-                sqlx::query_scalar(&with_ledgers).fetch_one(pool).await?,
+                sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM {LEDGERS_TABLE} WHERE get_byte(ledger, 0) = {format}"
+                ))
+                .fetch_one(pool)
+                .await?,
             ),
             Backend::Sqlite { pool, .. } => (
                 sqlx::query_scalar(with_events).fetch_one(pool).await?,
-                sqlx::query_scalar(&with_ledgers).fetch_one(pool).await?,
+                sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM {LEDGERS_TABLE} WHERE hex(substr(ledger, 1, 1)) = '{format:02X}'"
+                ))
+                .fetch_one(pool)
+                .await?,
             ),
         })
     }

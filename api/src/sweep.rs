@@ -35,6 +35,9 @@ pub struct SweepReport {
     pub terminated: Vec<String>,
     /// Agreements whose §5.9 fine the sweep charged (operator policy).
     pub fines_charged: Vec<String>,
+    /// Agreements whose accrued penalties and fines the sweep charged on or after their
+    /// termination's effective date (§10.3 settlement).
+    pub settlement_charged: Vec<String>,
     /// Agreements the sweep could not step, with why (e.g. entries dated after the
     /// sweep's date); nothing was recorded for them.
     pub skipped: Vec<SkippedAgreement>,
@@ -98,6 +101,7 @@ pub async fn run(
         unblocked: Vec::new(),
         terminated: Vec::new(),
         fines_charged: Vec::new(),
+        settlement_charged: Vec::new(),
         skipped: Vec::new(),
     };
     // Agreements are independent: their steps run a few at a time (each is its own
@@ -139,6 +143,12 @@ pub async fn run(
                         AgreementEvent::Reinstated(_) => &mut report.reinstated,
                         AgreementEvent::Unblocked(_) => &mut report.unblocked,
                         AgreementEvent::Terminated(_) => &mut report.terminated,
+                        AgreementEvent::PenaltyCharged(e) if e.settlement => {
+                            &mut report.settlement_charged
+                        }
+                        AgreementEvent::FineCharged(e) if e.settlement => {
+                            &mut report.settlement_charged
+                        }
                         AgreementEvent::FineCharged(_) => &mut report.fines_charged,
                         _ => continue,
                     };

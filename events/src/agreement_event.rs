@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::{
-    business_date, Clause, Currency, EmailAddress, FineCharged, InvoiceKind, InvoiceNumber,
-    LateChargeWaived, LineDescription, Money, ParticipantId, ParticipantKind, ParticipantName,
-    PaymentReference, PenaltyCharged, Quantity, ReasonNote, RestrictionReason,
+    business_date, Clause, Currency, EmailAddress, FineCharged, ImposedBy, InvoiceKind,
+    InvoiceNumber, LateChargeWaived, LineDescription, Money, ParticipantId, ParticipantKind,
+    ParticipantName, PaymentReference, PenaltyCharged, Quantity, ReasonNote, RestrictionReason,
 };
 
 /// The version every event is written with today.
@@ -75,6 +75,8 @@ impl AgreementEvent {
             Self::Reinstated(_) | Self::Unblocked(_) => Clause::RESTRICTION,
             Self::TerminationRequested(event) => event.ground.clause(),
             Self::Terminated(_) => Clause::SETTLEMENT,
+            Self::PenaltyCharged(event) if event.settlement => Clause::SETTLEMENT,
+            Self::FineCharged(event) if event.settlement => Clause::SETTLEMENT,
             Self::PenaltyCharged(_) | Self::FineCharged(_) | Self::LateChargeWaived(_) => {
                 Clause::LATE_PAYMENT
             }
@@ -281,6 +283,11 @@ pub struct Suspended {
     #[serde(with = "business_date")]
     pub on: Date,
     pub reason: RestrictionReason,
+    /// Who imposed it (§5.9, since 2026-12-01). Absent in events recorded before: such a
+    /// suspension is read as the sweep's (docs/domain.md, "Changed on 2026-12-01"), and
+    /// an absent field is never written, so those events' JSON and hashes stay as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imposed_by: Option<ImposedBy>,
 }
 
 /// A suspension was lifted (§4.2).

@@ -44,7 +44,8 @@ impl LateChargeKind {
 /// `amount = min(round(base x rate_per_day x days, 2), round(base x cap_rate, 2))`,
 /// rounded once over the whole period, half away from zero. Days of delay run from the
 /// day after the due date (`from`) to the day the invoice was paid in full or the
-/// `as_of` date (`to`), both included (§5.5).
+/// `as_of` date (`to`), both included (§5.5); `days` counts them less the
+/// `force_majeure_days` among them, on which no penalty accrues (§8.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PenaltyAccrual {
     /// Always `5.9`.
@@ -67,6 +68,11 @@ pub struct PenaltyAccrual {
     #[serde(with = "business_date::option")]
     pub to: Option<Date>,
     pub days: u32,
+    /// The days from `from` to `to` under a declared force majeure (§8.1, since
+    /// 2026-12-01): not counted in `days`. Absent (0) in accruals recorded before, so
+    /// their JSON and hashes are unchanged.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub force_majeure_days: u32,
     /// True when the 5% cap limited the amount (from day 50 on).
     pub capped: bool,
     /// `round(base x cap_rate, 2)`.
@@ -121,6 +127,19 @@ pub struct PenaltyCharged {
     pub amount: Money,
     /// The accrual as of `on` this charge is taken from.
     pub accrual: PenaltyAccrual,
+    /// True when the sweep charged it on the settlement of a termination (§10.3: on the
+    /// effective date what has accrued is charged). Absent (false) in events before
+    /// 2026-12-01 and in the operator's own charges, so their JSON is unchanged.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub settlement: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// The operator charged the fine §5.9 allows on a late invoice.
@@ -131,6 +150,10 @@ pub struct FineCharged {
     pub on: Date,
     pub amount: Money,
     pub assessment: FineAssessment,
+    /// True when the sweep charged it on the settlement of a termination (§10.3), as
+    /// [`PenaltyCharged::settlement`].
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub settlement: bool,
 }
 
 /// The operator waived part or all of a penalty or fine on an invoice. What was already

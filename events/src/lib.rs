@@ -90,6 +90,21 @@ impl RestrictionReason {
     }
 }
 
+/// Who imposed a suspension (§5.9, DOMAIN.md "Changed on 2026-12-01" item 2): the
+/// operator by hand, or the dunning sweep by the rule of the 16th day (§4.2). Neither the
+/// sweep nor a payment lifts a suspension for `overdue` the operator imposed while
+/// anything is overdue.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ImposedBy {
+    /// By hand (`POST .../suspension`).
+    Operator,
+    /// By the dunning sweep (§4.2: from the 16th day overdue).
+    Sweep,
+}
+
 /// Serializes and parses business dates as `YYYY-MM-DD`.
 ///
 /// `time`'s own serde format is used for events; this module exists so that a request

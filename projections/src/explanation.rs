@@ -646,6 +646,8 @@ impl Walk {
                     ));
                 }
             }
+            // No money moves; the accrual terms name the days it exempts (§8.1).
+            LedgerFact::ForceMajeureDeclared { .. } | LedgerFact::ForceMajeureEnded { .. } => {}
         }
         Ok(())
     }
@@ -694,9 +696,10 @@ impl Walk {
         reference: &ReferenceData,
     ) -> Result<(), ProjectionError> {
         for invoice in position.invoices.values() {
-            let facts = invoice.delay_facts();
+            let facts = invoice.delay_facts(&position.force_majeure);
             let penalty = late_payment::penalty(&facts, as_of)?;
-            if penalty.days == 0 {
+            // Late, even when every day of delay was force majeure (§8.1).
+            if penalty.days + penalty.force_majeure_days == 0 {
                 continue;
             }
             // A pending fine (its MRP not yet published) has no figure to explain: the
@@ -767,13 +770,21 @@ fn penalty_words(penalty: &PenaltyAccrual) -> String {
             money(penalty.amount),
         ),
     };
-    format!(
+    let words = format!(
         "penalty on invoice {number}, due on {due}, {until}: days of delay {from} to {to}; {arithmetic}",
         number = penalty.invoice_number,
         due = penalty.due_on,
         from = day(penalty.from),
         to = day(penalty.to),
-    )
+    );
+    if penalty.force_majeure_days > 0 {
+        format!(
+            "{words}; §8.1: {} day(s) of force majeure in that period are not counted",
+            penalty.force_majeure_days
+        )
+    } else {
+        words
+    }
 }
 
 /// The §5.9 fine arithmetic in words.
@@ -1178,6 +1189,7 @@ mod tests {
                 due_on: date!(2026 - 02 - 09),
                 paid_in_full_on: None,
                 exchange_rate: None,
+                force_majeure: &[],
             },
             date!(2026 - 04 - 10),
         )
@@ -1202,6 +1214,7 @@ mod tests {
                 due_on: date!(2026 - 02 - 09),
                 paid_in_full_on: None,
                 exchange_rate: Some(&rate),
+                force_majeure: &[],
             },
             date!(2026 - 02 - 16),
             &reference(),

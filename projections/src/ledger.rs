@@ -21,7 +21,7 @@ use time::Date;
 use aggregates::late_payment::{
     self, FineFigure, InvoiceDelayFacts, LatePaymentError, PendingFine,
 };
-use aggregates::{AgreementStatus, ParticipantAgreement, ReferenceData};
+use aggregates::{AgreementStatus, ForceMajeurePeriod, ParticipantAgreement, ReferenceData};
 use cqrs_es::{Aggregate, EventEnvelope};
 use events::{
     AgreementEvent, Clause, Currency, FineAssessment, InvoiceKind, InvoiceNumber, LateChargeKind,
@@ -104,6 +104,12 @@ pub enum LedgerFact {
         uncharged_part: Money,
         reason: String,
     },
+    /// A force majeure was declared (§8.2) from `started_on`: no penalty accrues on its
+    /// days (§8.1). Dated by its notice, so an as-of query before the notice does not
+    /// know it yet.
+    ForceMajeureDeclared { started_on: Date },
+    /// The force majeure in progress ended on `ended_on` (§8.3).
+    ForceMajeureEnded { ended_on: Date },
 }
 
 /// A fact with the event that recorded it and its business date.
@@ -148,7 +154,10 @@ impl AgreementLedger {
     /// The version of the stored form, its first byte. A ledger stored in another format
     /// reads as [`StoredLedgerError::Format`]: the command path then folds the events and
     /// `edoc-ledger replay` rewrites every row.
-    pub const STORED_FORMAT: u8 = 1;
+    ///
+    /// Format 2 (2026-12-01): the agreement's restriction records who imposed a
+    /// suspension (§5.9). Format 3: force majeure periods are facts (§8.1).
+    pub const STORED_FORMAT: u8 = 3;
 
     /// The stored form: [`Self::STORED_FORMAT`], then the ledger in postcard, a compact
     /// binary serde format (a fifth of the JSON, several times faster to write and read,
@@ -410,6 +419,12 @@ fn fact_of(event: &AgreementEvent) -> Option<LedgerFact> {
             kind: LateChargeKind::Fine,
             amount: e.amount,
         },
+        AgreementEvent::ForceMajeureDeclared(e) => LedgerFact::ForceMajeureDeclared {
+            started_on: e.started_on,
+        },
+        AgreementEvent::ForceMajeureEnded(e) => LedgerFact::ForceMajeureEnded {
+            ended_on: e.ended_on,
+        },
         AgreementEvent::LateChargeWaived(e) => LedgerFact::Waived {
             invoice_number: e.invoice_number,
             kind: e.kind,
@@ -484,13 +499,19 @@ impl InvoicePosition {
         self.total.checked_sub(self.principal_paid)
     }
 
-    pub fn delay_facts(&self) -> InvoiceDelayFacts<'_> {
+    /// What §5.9 needs to know about this invoice, with the agreement's force majeure
+    /// periods as of the same date (§8.1).
+    pub fn delay_facts<'a>(
+        &'a self,
+        force_majeure: &'a [ForceMajeurePeriod],
+    ) -> InvoiceDelayFacts<'a> {
         InvoiceDelayFacts {
             number: self.number,
             total: self.total,
             due_on: self.due_on,
             paid_in_full_on: self.paid_in_full_on,
             exchange_rate: self.exchange_rate.as_ref(),
+            force_majeure,
         }
     }
 
@@ -523,6 +544,8 @@ pub struct AgreementPosition {
     /// The sum of payments received.
     pub received: Money,
     pub advance: Money,
+    /// The force majeure periods declared by the date (§8.1), oldest first.
+    pub force_majeure: Vec<ForceMajeurePeriod>,
 }
 
 impl AgreementPosition {
@@ -536,6 +559,7 @@ impl AgreementPosition {
             invoices: BTreeMap::new(),
             received: zero,
             advance: zero,
+            force_majeure: Vec::new(),
         };
         for dated in facts {
             let on = dated.on;
@@ -615,6 +639,17 @@ impl AgreementPosition {
                             charge.waived_uncharged.checked_add(*uncharged_part)?;
                     }
                 }
+                LedgerFact::ForceMajeureDeclared { started_on } => {
+                    position.force_majeure.push(ForceMajeurePeriod {
+                        started_on: *started_on,
+                        ended_on: None,
+                    });
+                }
+                LedgerFact::ForceMajeureEnded { ended_on } => {
+                    if let Some(period) = position.force_majeure.last_mut() {
+                        period.ended_on = Some(*ended_on);
+                    }
+                }
             }
         }
         Ok(position)
@@ -647,7 +682,7 @@ impl AgreementPosition {
             clause: Clause::LATE_PAYMENT.as_str(),
         };
         for invoice in self.invoices.values() {
-            let facts = invoice.delay_facts();
+            let facts = invoice.delay_facts(&self.force_majeure);
             let penalty = late_payment::penalty(&facts, as_of)?;
             let fine = late_payment::fine_or_pending(&facts, as_of, reference)?;
             balance.invoiced = balance.invoiced.checked_add(invoice.total)?;
@@ -690,7 +725,7 @@ impl AgreementPosition {
         self.invoices
             .values()
             .map(|invoice| {
-                let facts = invoice.delay_facts();
+                let facts = invoice.delay_facts(&self.force_majeure);
                 let penalty = late_payment::penalty(&facts, as_of)?;
                 let fine = late_payment::fine_or_pending(&facts, as_of, reference)?;
                 let outstanding = invoice.principal_outstanding()?;
@@ -713,7 +748,7 @@ impl AgreementPosition {
                     days_overdue: if outstanding.is_zero() {
                         0
                     } else {
-                        penalty.days
+                        penalty.days + penalty.force_majeure_days
                     },
                     days_late: penalty.days,
                     penalty_accrued: penalty.amount,
@@ -737,9 +772,10 @@ impl AgreementPosition {
     ) -> Result<Vec<PenaltyView>, ProjectionError> {
         let mut views = Vec::new();
         for invoice in self.invoices.values() {
-            let facts = invoice.delay_facts();
+            let facts = invoice.delay_facts(&self.force_majeure);
             let penalty = late_payment::penalty(&facts, as_of)?;
-            if penalty.days == 0 {
+            // Late, even when every day of delay was force majeure (§8.1).
+            if penalty.days + penalty.force_majeure_days == 0 {
                 continue;
             }
             let fine = late_payment::fine_or_pending(&facts, as_of, reference)?;
@@ -866,7 +902,10 @@ pub struct PenaltyView {
     pub cap_rate: rust_decimal::Decimal,
     #[serde(with = "money_string")]
     pub cap: Money,
+    /// Days of delay counted: those from `from` to `to` less `force_majeure_days`.
     pub days: u32,
+    /// Days of delay under a declared force majeure, not counted (§8.1).
+    pub force_majeure_days: u32,
     #[serde(with = "events::business_date")]
     pub due_on: Date,
     #[serde(with = "events::business_date::option")]
@@ -959,6 +998,14 @@ impl PenaltyView {
                 String::new()
             },
         );
+        let explanation = if penalty.force_majeure_days > 0 {
+            format!(
+                "{explanation}; §8.1: {} day(s) of force majeure in that period are not counted",
+                penalty.force_majeure_days
+            )
+        } else {
+            explanation
+        };
         Ok(Self {
             invoice_number: penalty.invoice_number,
             base: penalty.base,
@@ -966,6 +1013,7 @@ impl PenaltyView {
             cap_rate: penalty.cap_rate,
             cap: penalty.cap,
             days: penalty.days,
+            force_majeure_days: penalty.force_majeure_days,
             due_on: penalty.due_on,
             from: penalty.from,
             to: penalty.to,
@@ -1071,7 +1119,10 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
         ),
         // An advance applied moves money between the participant's own accounts, and a
         // waiver of what was never charged was never owed: neither is a document here.
-        LedgerFact::AdvanceApplied { .. } | LedgerFact::Waived { .. } => return None,
+        LedgerFact::AdvanceApplied { .. }
+        | LedgerFact::Waived { .. }
+        | LedgerFact::ForceMajeureDeclared { .. }
+        | LedgerFact::ForceMajeureEnded { .. } => return None,
     };
     Some(StatementLine {
         date: fact.on,
@@ -1285,6 +1336,10 @@ fn postings(fact: &DatedFact) -> Result<Vec<Posting>, MoneyError> {
                     posting(&document, Account::Receivable, zero, *charged_part),
                 ]
             }
+        }
+        // Force majeure moves no money: it only stops penalties accruing (§8.1).
+        LedgerFact::ForceMajeureDeclared { .. } | LedgerFact::ForceMajeureEnded { .. } => {
+            Vec::new()
         }
     };
     Ok(postings)

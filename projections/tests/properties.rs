@@ -364,7 +364,7 @@ proptest! {
             prop_assert_eq!(projected.paid_in_full_on, invoice.paid_in_full_on);
             prop_assert_eq!(projected.due_on, invoice.due_on);
             prop_assert_eq!(projected.issued_on, invoice.issued_on);
-            let facts = invoice.delay_facts();
+            let facts = invoice.delay_facts(aggregate.force_majeure());
             prop_assert_eq!(view.penalty_accrued, late_payment::penalty(&facts, as_of).unwrap().amount);
             prop_assert_eq!(view.fine, late_payment::fine_or_pending(&facts, as_of, &reference).unwrap().amount());
         }

@@ -109,10 +109,21 @@ pub struct DunningReport {
 
 fn rule_of(event: &AgreementEvent) -> &'static str {
     match event {
+        AgreementEvent::PenaltyCharged(e) if e.settlement => {
+            "the termination's effective date: the penalty accrued is charged (§10.3)"
+        }
+        AgreementEvent::FineCharged(e) if e.settlement => {
+            "the termination's effective date: the fine accrued is charged (§10.3)"
+        }
         AgreementEvent::FineCharged(_) => "a late invoice: the fine of 2 MRP (§5.9)",
         AgreementEvent::Suspended(_) => "an invoice overdue for more than 15 days (§4.2, §5.9)",
         AgreementEvent::Blocked(_) => {
-            "nothing paid on an invoice more than 3 months past its due date (§4.2)"
+            "an invoice not paid in full more than 3 months past its due date (§4.2)"
+        }
+        AgreementEvent::Reinstated(e)
+            if e.reason.as_str() == aggregates::dunning::MANUAL_OVERDUE_LIFTED =>
+        {
+            aggregates::dunning::MANUAL_OVERDUE_LIFTED
         }
         AgreementEvent::Reinstated(_) => "nothing is overdue beyond 15 days any more (§4.2)",
         AgreementEvent::Unblocked(_) => "the debt is repaid (§4.2)",

@@ -19,6 +19,7 @@ mod outage;
 mod queries;
 mod reference;
 mod replay;
+mod rules_2026_12;
 mod schemathesis;
 mod store;
 mod sweeps;

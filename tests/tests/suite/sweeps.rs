@@ -91,6 +91,7 @@ async fn a_sweep_suspends_on_day_16_once_and_a_payment_lifts_it(store: Store) {
         "unblocked",
         "terminated",
         "fines_charged",
+        "settlement_charged",
     ] {
         assert_eq!(again[list], json!([]), "{list}: {again}");
     }
@@ -284,15 +285,16 @@ async fn postgres_a_sweep_killed_midway_and_resumed_equals_a_clean_run() {
         event_types_of(&resumed, &ids).await,
         event_types_of(&clean, &ids).await
     );
-    // And what the rules give: unpaid -> suspended and blocked; partly paid -> suspended;
-    // paid late -> fine only; paid on time -> nothing.
+    // And what the rules give: unpaid -> suspended and blocked; partly paid -> suspended
+    // and, not paid in full 3 months after the due date, blocked too (§4.2 as re-read on
+    // 2026-12-01); paid late -> fine only; paid on time -> nothing.
     let types = event_types_of(&clean, &ids).await;
     let tail = |t: &Vec<String>| t[3..].to_vec();
     assert_eq!(tail(&types[0]), ["PaymentReceived"]);
     assert_eq!(tail(&types[1]), ["PaymentReceived", "FineCharged"]);
     assert_eq!(
         tail(&types[2]),
-        ["PaymentReceived", "FineCharged", "Suspended"]
+        ["PaymentReceived", "FineCharged", "Suspended", "Blocked"]
     );
     assert_eq!(tail(&types[3]), ["FineCharged", "Suspended", "Blocked"]);
     clean.finish().await;
@@ -324,7 +326,9 @@ async fn a_termination_waits_for_settlement_then_the_sweep_ends_it(store: Store)
     let notice: serde_json::Value = notice.json().await.unwrap();
     assert_eq!(notice["effective_on"], "2026-02-18");
 
-    // On the effective date the invoice is unpaid: still pending (§10.3).
+    // On the effective date the invoice is unpaid: what has accrued is charged, also
+    // with the fine policy off (§10.3, 2026-12-01): 9 days of penalty (104.40) and the
+    // fine (8650.00); still pending.
     let swept: serde_json::Value = app
         .post(
             "/v1/sweeps",
@@ -335,16 +339,25 @@ async fn a_termination_waits_for_settlement_then_the_sweep_ends_it(store: Store)
         .await
         .unwrap();
     assert_eq!(swept["terminated"], json!([]));
+    assert_eq!(swept["settlement_charged"], json!([id]), "{swept}");
+    let balance = app
+        .get_json(&format!("/v1/agreements/{id}/balance?as_of=2026-02-18"))
+        .await;
+    assert_eq!(balance["penalties_charged"], "104.40", "{balance}");
+    assert_eq!(balance["fines"], "8650.00", "{balance}");
+    assert_eq!(balance["total_due"], "20354.40", "{balance}");
     let agreement = app
         .get_json(&format!("/v1/agreements/{id}?as_of=2026-02-18"))
         .await;
     assert_eq!(agreement["status"], "termination_pending");
 
-    // Settled: the next sweep ends the agreement; no invoice after that.
+    // Settled: principal paid on 02-19, so one more day of penalty (11.60) accrued; the
+    // payment leaves that much as an advance, which settles the sweep's charge of it,
+    // and the sweep ends the agreement; no invoice after that.
     let paid = app
         .post(
             &format!("/v1/agreements/{id}/payments"),
-            &json!({"reference": "KASPI-9", "received_on": "2026-02-19", "amount": "11600.00"}),
+            &json!({"reference": "KASPI-9", "received_on": "2026-02-19", "amount": "20366.00"}),
         )
         .await;
     assert_eq!(paid.status(), 201);
