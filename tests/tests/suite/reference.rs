@@ -484,7 +484,81 @@ async fn a_published_version_is_seen_at_once_by_every_server(store: Store) {
     app.finish().await;
 }
 
+/// An export carries the reference stream, and the offline audit recomputes with it the
+/// same figures as the API: the fine pending before the 2027 MRP, priced after.
+async fn an_export_carries_the_reference_stream_and_audits_to_the_same_figures(store: Store) {
+    let app = spawn_app_on(store, date!(2027 - 01 - 25)).await;
+    app.signed_agreement(OPERATOR_BIN).await;
+    issue(&app, OPERATOR_BIN, &invoice("2026-12-28", "1000.00")).await;
+    let as_of = date!(2027 - 01 - 23);
+    let penalties_path = format!("/v1/agreements/{OPERATOR_BIN}/penalties?as_of=2027-01-23");
+    let balance_path = format!("/v1/agreements/{OPERATOR_BIN}/balance?as_of=2027-01-23");
+
+    let audited = |export: &[u8]| {
+        let reference = api::export::reference_of_export(export)
+            .unwrap()
+            .expect("the export carries the reference stream");
+        let mut figures = Vec::new();
+        api::export::recompute(export, as_of, None, &reference, |f| {
+            figures.push(serde_json::to_value(&f).unwrap());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(figures.len(), 1);
+        figures.remove(0)
+    };
+    let export = |app: &TestApp| {
+        let repository = app.ledger.repository().clone();
+        async move {
+            let reference = aggregates::ReferenceData::default();
+            let mut out = Vec::new();
+            api::export::export(
+                &repository,
+                &api::export::ExportSelection {
+                    participant: None,
+                    as_of: None,
+                },
+                &reference,
+                time::OffsetDateTime::now_utc(),
+                &mut out,
+                |_| {},
+            )
+            .await
+            .unwrap();
+            out
+        }
+    };
+
+    let before = export(&app).await;
+    let verified = api::export::verify_export(before.as_slice(), None, |_| {}).unwrap();
+    assert!(verified.first_broken.is_none());
+    assert_eq!(
+        verified.streams_checked, 2,
+        "the agreement and the reference stream"
+    );
+    let figures = audited(&before);
+    assert_eq!(figures["penalties"], app.get_json(&penalties_path).await);
+    assert_eq!(figures["balance"], app.get_json(&balance_path).await);
+    assert_eq!(figures["penalties"][0]["fine"], Value::Null);
+
+    put(
+        &app,
+        "/v1/reference/mrp/2027",
+        &json!({"mrp": "4500", "source": "budget law"}),
+    )
+    .await;
+    let after = export(&app).await;
+    let figures = audited(&after);
+    assert_eq!(figures["penalties"][0]["fine"], "9000.00", "{figures}");
+    assert_eq!(figures["penalties"], app.get_json(&penalties_path).await);
+    assert_eq!(figures["balance"], app.get_json(&balance_path).await);
+    // The earlier export still audits to the figures of its time.
+    assert_eq!(audited(&before)["penalties"][0]["fine"], Value::Null);
+    app.finish().await;
+}
+
 crate::on_both_stores!(
+    an_export_carries_the_reference_stream_and_audits_to_the_same_figures,
     year_end_invoices_fall_due_by_the_provisional_2027_calendar,
     a_2027_fine_waits_for_the_2027_mrp_and_the_sweep_goes_on,
     a_published_calendar_changes_new_due_dates_not_old_ones,
