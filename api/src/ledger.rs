@@ -237,6 +237,27 @@ impl Ledger {
         }
     }
 
+    /// The cached tables, when they are at `sequence` (the reference stream's last
+    /// sequence as just read with other data); `None` when a reload is needed.
+    pub fn reference_cached_at(&self, sequence: Option<i64>) -> Option<Arc<ReferenceData>> {
+        match &self.reference {
+            ReferenceSource::Fixed(data) => Some(data.clone()),
+            ReferenceSource::Book(book) => {
+                let cached = book.cached();
+                (Some(cached.last_sequence) == sequence).then(|| cached.data.clone())
+            }
+        }
+    }
+
+    /// The tables in force at `sequence` of the reference stream (read with other data):
+    /// the cached ones, or the stream reloaded.
+    pub async fn reference_at(&self, sequence: i64) -> Result<Arc<ReferenceData>, StoreError> {
+        match self.reference_cached_at(Some(sequence)) {
+            Some(data) => Ok(data),
+            None => self.reference().await,
+        }
+    }
+
     /// Keeps Idempotency-Keys for `ttl` instead of [`IDEMPOTENCY_TTL_DEFAULT`].
     pub fn with_idempotency_ttl(mut self, ttl: Duration) -> Self {
         self.idempotency_ttl = ttl;
@@ -394,10 +415,6 @@ impl Ledger {
                     return Ok((None, Some(stored)));
                 }
             }
-            // The reference tables in force (a version published meanwhile applies from
-            // the next attempt on), read before the attempt's connection is taken: a
-            // command never holds two pooled connections at once.
-            let reference = self.reference().await?;
             let _numbering = if issues_invoice {
                 Some(self.invoice_numbering.lock().await)
             } else {
@@ -409,15 +426,24 @@ impl Ledger {
             // projection written with the new events continues from it.
             // One connection serves the attempt's reads and its write. Never two at once:
             // a fold reads through the pool, so the held one is given back first.
+            // The reference tables in force come with the state: its read also returns
+            // the reference stream's last sequence, so the cached tables are used when
+            // they are current, and a version published meanwhile is loaded first.
             let mut connection = self.repository.command_connection().await?;
-            let (mut ledger, head_hash) =
-                match self.stored_state(&mut connection, participant).await? {
-                    Some(state) => state,
-                    None => {
+            let (stored, reference_sequence) =
+                self.stored_state(&mut connection, participant).await?;
+            let ((mut ledger, head_hash), reference) =
+                match (stored, self.reference_cached_at(reference_sequence)) {
+                    (Some(state), Some(reference)) => (state, reference),
+                    (stored, _) => {
                         drop(connection);
-                        let folded = self.folded_state(participant).await?;
+                        let reference = self.reference().await?;
+                        let state = match stored {
+                            Some(state) => state,
+                            None => self.folded_state(participant).await?,
+                        };
                         connection = self.repository.command_connection().await?;
-                        folded
+                        (state, reference)
                     }
                 };
             let mut agreement = ledger.agreement.clone();
@@ -522,24 +548,35 @@ impl Ledger {
     /// The agreement's state from its stored projection, with the hash of its last
     /// event: `None` (fold the events instead) when there is no stored projection, it
     /// cannot be read, or it is not at the sequence of the agreement's last event.
+    /// The agreement's stored state when it is intact and current, and the reference
+    /// stream's last sequence read with it (`None` when there is no stored row).
     async fn stored_state(
         &self,
         connection: &mut CommandConnection,
         participant: &ParticipantId,
-    ) -> Result<Option<(AgreementLedger, String)>, LedgerError> {
+    ) -> Result<(Option<(AgreementLedger, String)>, Option<i64>), LedgerError> {
         let Some(state) = self
             .repository
             .agreement_state(connection, participant.as_str())
             .await?
         else {
-            return Ok(None);
+            return Ok((None, None));
         };
+        let reference_sequence = Some(state.reference_sequence);
+        Ok((self.current_stored(state, participant), reference_sequence))
+    }
+
+    fn current_stored(
+        &self,
+        state: crate::store::StoredAgreementState,
+        participant: &ParticipantId,
+    ) -> Option<(AgreementLedger, String)> {
         let Ok(ledger) = state.row.decode() else {
             tracing::warn!(participant = %participant, "stored projection unreadable; folding the events (run `edoc-ledger replay`)");
-            return Ok(None);
+            return None;
         };
         if ledger.version == 0 {
-            return Ok(None);
+            return None;
         }
         // The projection must be at the agreement's last event, whose hash the next event
         // chains to.
@@ -548,10 +585,10 @@ impl Ledger {
             .and_then(|last| u64::try_from(last).ok())
             == Some(ledger.version);
         match state.head_hash {
-            Some(hash) if at_last_event => Ok(Some((ledger, hash))),
+            Some(hash) if at_last_event => Some((ledger, hash)),
             _ => {
                 tracing::warn!(participant = %participant, "stored projection behind its events; folding the events (run `edoc-ledger replay --check`)");
-                Ok(None)
+                None
             }
         }
     }

@@ -1007,6 +1007,9 @@ fn ledger_row_sqlite(row: &sqlx::sqlite::SqliteRow) -> LedgerRow {
 }
 
 const LEDGER_COLUMNS: &str = "participant_id, version, status, name, currency, ledger";
+/// The same, of a table aliased `l`.
+const LEDGER_COLUMNS_OF_L: &str =
+    "l.participant_id, l.version, l.status, l.name, l.currency, l.ledger";
 
 /// A pooled connection held for one command attempt (see
 /// [`LedgerEventRepository::command_connection`]).
@@ -1023,7 +1026,16 @@ pub struct StoredAgreementState {
     pub head_hash: Option<String>,
     /// The agreement's last event sequence (`None`: no events).
     pub last_sequence: Option<i64>,
+    /// The reference stream's last sequence, read in the same round trip: the command
+    /// uses the tables it holds when they are at this sequence (api::reference_book).
+    pub reference_sequence: i64,
 }
+
+/// The reference stream's last sequence as a scalar subquery, added to the reads every
+/// command and query makes anyway, so that checking for a newly published version costs
+/// no round trip of its own.
+const REFERENCE_SEQUENCE: &str = "(SELECT COALESCE(MAX(r.sequence), 0) FROM events r
+     WHERE r.aggregate_type = 'ReferenceData' AND r.aggregate_id = 'kz-reference')";
 
 /// What a rebuild did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -1054,7 +1066,8 @@ impl LedgerEventRepository {
                         {head_hash} AS head_hash,
                         (SELECT MAX(x.sequence) FROM events x
                          WHERE x.aggregate_type = 'ParticipantAgreement'
-                           AND x.aggregate_id = l.participant_id) AS last_sequence
+                           AND x.aggregate_id = l.participant_id) AS last_sequence,
+                        {REFERENCE_SEQUENCE} AS reference_sequence
                  FROM {LEDGERS_TABLE} l
                  LEFT JOIN events e ON e.aggregate_type = 'ParticipantAgreement'
                       AND e.aggregate_id = l.participant_id AND e.sequence = l.version
@@ -1082,6 +1095,7 @@ impl LedgerEventRepository {
                     row: ledger_row_pg(&row),
                     head_hash: row.get("head_hash"),
                     last_sequence: row.get("last_sequence"),
+                    reference_sequence: row.get("reference_sequence"),
                 }),
             CommandConnection::Sqlite(connection) => sqlx::query(&SQLITE)
                 .bind(participant_id)
@@ -1091,7 +1105,49 @@ impl LedgerEventRepository {
                     row: ledger_row_sqlite(&row),
                     head_hash: row.get("head_hash"),
                     last_sequence: row.get("last_sequence"),
+                    reference_sequence: row.get("reference_sequence"),
                 }),
+        })
+    }
+
+    /// One agreement's stored projection (if any) and the reference stream's last
+    /// sequence, in one round trip (what an as-of query needs).
+    pub async fn ledger_and_reference_sequence(
+        &self,
+        participant_id: &str,
+    ) -> Result<(Option<LedgerRow>, i64), StoreError> {
+        fn query(placeholder: &str) -> String {
+            format!(
+                "SELECT {LEDGER_COLUMNS_OF_L}, s.reference_sequence
+                 FROM (SELECT {REFERENCE_SEQUENCE} AS reference_sequence) s
+                 LEFT JOIN {LEDGERS_TABLE} l ON l.participant_id = {placeholder}"
+            )
+        }
+        static POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| query("$1"));
+        static SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| query("?"));
+        Ok(match &*self.backend {
+            Backend::Postgres { pool, .. } => {
+                let row = sqlx::query(&POSTGRES)
+                    .bind(participant_id)
+                    .fetch_one(pool)
+                    .await?;
+                let present: Option<String> = row.get("participant_id");
+                (
+                    present.map(|_| ledger_row_pg(&row)),
+                    row.get("reference_sequence"),
+                )
+            }
+            Backend::Sqlite { pool, .. } => {
+                let row = sqlx::query(&SQLITE)
+                    .bind(participant_id)
+                    .fetch_one(pool)
+                    .await?;
+                let present: Option<String> = row.get("participant_id");
+                (
+                    present.map(|_| ledger_row_sqlite(&row)),
+                    row.get("reference_sequence"),
+                )
+            }
         })
     }
 

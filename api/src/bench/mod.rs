@@ -524,12 +524,25 @@ async fn commands_in_process(
     agreements: &Arc<Vec<String>>,
     settings: &BenchSettings,
 ) -> Result<Throughput, BoxError> {
-    let reference = Arc::new(aggregates::ReferenceData::embedded()?);
-    let ledger = Arc::new(Ledger::new(
-        repository.clone(),
-        reference,
-        Arc::new(SystemClock),
-    ));
+    // The reference tables come from the store's reference stream, as a server's do:
+    // each command reads the stream's last sequence first (issue 13).
+    let (shipped, _) = crate::reference_files::shipped_versions(None)?;
+    let book = Arc::new(
+        crate::reference_book::ReferenceBook::open(
+            repository.clone(),
+            &shipped,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await?,
+    );
+    let ledger = Arc::new(
+        Ledger::new(
+            repository.clone(),
+            book.cached().data.clone(),
+            Arc::new(SystemClock),
+        )
+        .with_reference_book(book),
+    );
     let today = iso(SystemClock.today());
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();

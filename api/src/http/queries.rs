@@ -94,6 +94,24 @@ pub async fn stored_ledger(
     row.decode().map_err(|e| ApiError::Ledger(e.into()))
 }
 
+/// The stored ledger of the agreement in the path (or 404) and the reference tables in
+/// force, in one round trip when the cached tables are current.
+pub async fn stored_ledger_and_reference(
+    state: &AppState,
+    id: &events::ParticipantId,
+) -> Result<(AgreementLedger, std::sync::Arc<aggregates::ReferenceData>), ApiError> {
+    let (row, reference_sequence) = state
+        .ledger
+        .repository()
+        .ledger_and_reference_sequence(id.as_str())
+        .await?;
+    let row = row.ok_or_else(|| {
+        ApiError::not_found(format!("no agreement is registered for participant {id}"))
+    })?;
+    let ledger = row.decode().map_err(|e| ApiError::Ledger(e.into()))?;
+    Ok((ledger, state.ledger.reference_at(reference_sequence).await?))
+}
+
 /// `GET /v1/agreements/{id}?as_of=`.
 #[utoipa::path(get, path = "/v1/agreements/{id}", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "The agreement as of a date", body = projections::AgreementView)))]
 pub async fn agreement(
@@ -176,8 +194,8 @@ async fn balance(
 ) -> Result<Json<BalanceAnswer>, ApiError> {
     let as_of =
         parse_date("as_of", query.as_of.as_deref())?.unwrap_or_else(|| state.ledger.today());
-    let ledger = stored_ledger(&state, &id).await?;
-    let reference = &state.ledger.reference().await?;
+    let (ledger, reference) = stored_ledger_and_reference(&state, &id).await?;
+    let reference = &reference;
     if !query.explain.unwrap_or(false) {
         return Ok(Json(BalanceAnswer::Plain(Box::new(
             ledger.balance(as_of, reference)?,
@@ -207,11 +225,8 @@ async fn invoices(
     StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<Vec<InvoiceStatusView>>, ApiError> {
     let as_of = query.date(&state)?;
-    let ledger = stored_ledger(&state, &id).await?;
-    Ok(Json(ledger.invoices(
-        as_of,
-        state.ledger.reference().await?.as_ref(),
-    )?))
+    let (ledger, reference) = stored_ledger_and_reference(&state, &id).await?;
+    Ok(Json(ledger.invoices(as_of, &reference)?))
 }
 
 #[utoipa::path(get, path = "/v1/agreements/{id}/penalties", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "Penalty and fine per late invoice, explained (§5.9)", body = Vec<projections::PenaltyView>)))]
@@ -221,11 +236,8 @@ async fn penalties(
     StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<Vec<PenaltyView>>, ApiError> {
     let as_of = query.date(&state)?;
-    let ledger = stored_ledger(&state, &id).await?;
-    Ok(Json(ledger.penalties(
-        as_of,
-        state.ledger.reference().await?.as_ref(),
-    )?))
+    let (ledger, reference) = stored_ledger_and_reference(&state, &id).await?;
+    Ok(Json(ledger.penalties(as_of, &reference)?))
 }
 
 #[utoipa::path(get, path = "/v1/agreements/{id}/journal", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "Double-entry postings and trial balance", body = projections::JournalView)))]

@@ -473,6 +473,17 @@ async fn a_published_version_is_seen_at_once_by_every_server(store: Store) {
     )
     .await;
     assert_eq!(response.status(), 200);
+    // A command on the second server prices the fine with it at once.
+    let charged = second
+        .post(
+            &format!("/v1/agreements/{OPERATOR_BIN}/charges"),
+            &json!({"invoice_number": 1, "kind": "fine", "on": "2027-01-23"}),
+        )
+        .await;
+    let status = charged.status();
+    let charged: Value = charged.json().await.unwrap();
+    assert_eq!(status, 201, "{charged}");
+    assert_eq!(charged["amount"], "9000.00", "{charged}");
     let after = second.get_json(&path).await;
     assert_eq!(after[0]["fine"], "9000.00", "{after}");
     second.finish().await;
