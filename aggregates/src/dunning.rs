@@ -119,10 +119,6 @@ impl ParticipantAgreement {
             }
         };
 
-        // Fines that cannot be priced yet (no MRP for the year of their first day of
-        // delay): skipped, they stay pending; the sweep goes on.
-        let mut fines_pending = false;
-
         // §5.9: the fine, once per late invoice, when the operator's policy charges it.
         if charge_fines {
             let late: Vec<_> = state
@@ -145,8 +141,9 @@ impl ParticipantAgreement {
             for number in late {
                 match state.charge_accrued(number, LateChargeKind::Fine, as_of, services)? {
                     Charge::Charged(charged) => record(&mut state, charged),
-                    Charge::Nothing => {}
-                    Charge::Pending => fines_pending = true,
+                    // A fine that cannot be priced yet (no MRP for the year of its first
+                    // day of delay) stays pending; the sweep goes on (BILLING.md 1).
+                    Charge::Nothing | Charge::Pending => {}
                 }
             }
         }
@@ -173,8 +170,9 @@ impl ParticipantAgreement {
                             }
                             record(&mut state, charged);
                         }
-                        Charge::Nothing => {}
-                        Charge::Pending => fines_pending = true,
+                        // A pending fine neither stops the sweep nor keeps the
+                        // agreement from terminating (BILLING.md 1; docs/domain.md).
+                        Charge::Nothing | Charge::Pending => {}
                     }
                 }
             }
@@ -228,7 +226,6 @@ impl ParticipantAgreement {
         if let Some(termination) = state.termination {
             if termination.terminated_on.is_none()
                 && as_of >= termination.effective_on
-                && !fines_pending
                 && state.debt()?.is_zero()
             {
                 record(

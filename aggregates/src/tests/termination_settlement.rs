@@ -160,8 +160,8 @@ fn a_fine_that_cannot_be_priced_is_skipped_and_stays_pending() {
             "charge_fines {charge_fines}"
         );
     }
-    // Principal and penalty paid: the fine is still pending, so the agreement is not
-    // settled (§10.3) and stays pending.
+    // Principal and penalty paid: the fine is still pending, and a missing MRP never
+    // stops the termination (BILLING.md 1): the sweep terminates the agreement.
     let mut given = pending();
     given.extend(decide(&given, sweep(date!(2026 - 02 - 20), false), &without).unwrap());
     given.extend(
@@ -172,9 +172,10 @@ fn a_fine_that_cannot_be_priced_is_skipped_and_stays_pending() {
         )
         .unwrap(),
     );
-    let still = decide(&given, sweep(date!(2026 - 02 - 21), false), &without).unwrap();
-    assert!(still.is_empty(), "{still:?}");
-    // Once the MRP is published, the next sweep charges the fine.
+    let terminated = decide(&given, sweep(date!(2026 - 02 - 21), false), &without).unwrap();
+    assert_eq!(types(&terminated), ["Terminated"]);
+    // Had the MRP been published by then, the settlement would have charged the fine
+    // first, and the agreement would wait for it to be paid.
     let priced = decide(&given, sweep(date!(2026 - 02 - 21), false), &services()).unwrap();
     assert_eq!(types(&priced), ["FineCharged"]);
 }
