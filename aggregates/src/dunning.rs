@@ -221,8 +221,8 @@ impl ParticipantAgreement {
             record(&mut state, lifted);
         }
 
-        // §10.2-§10.3: a pending termination takes effect once due and fully settled: no
-        // debt, and no fine still pending (accrued but not yet priced).
+        // §10.2-§10.3: a pending termination takes effect once due and fully settled (no
+        // debt). A fine still pending for want of its MRP does not hold it (BILLING.md 1).
         if let Some(termination) = state.termination {
             if termination.terminated_on.is_none()
                 && as_of >= termination.effective_on

@@ -456,6 +456,9 @@ impl ParticipantAgreement {
                     }),
                 )
             }
+            // §5.9: the fine is charged once per late invoice, at the MRP version its
+            // charge names; a table published later never reprices it (BILLING.md 1).
+            LateChargeKind::Fine if charged.is_positive() => (charged, None),
             LateChargeKind::Fine => {
                 let assessment =
                     crate::late_payment::fine(&facts, command.on, &services.reference)?;
@@ -542,13 +545,15 @@ impl ParticipantAgreement {
             return Err(AgreementError::ZeroWaiver);
         }
         let facts = invoice.delay_facts(&self.force_majeure);
+        let (charged, paid, waived_charged, waived_uncharged) = invoice.late_charge(command.kind);
         let accrued = match command.kind {
             LateChargeKind::Penalty => crate::late_payment::penalty(&facts, on)?.amount,
+            // A fine once charged is what its charge recorded (never repriced).
+            LateChargeKind::Fine if charged.is_positive() => charged,
             LateChargeKind::Fine => {
                 crate::late_payment::fine(&facts, on, &services.reference)?.amount
             }
         };
-        let (charged, paid, waived_charged, waived_uncharged) = invoice.late_charge(command.kind);
         // The charged part still owed, and what may still be charged.
         let charged_open = charged.checked_sub(paid)?.checked_sub(waived_charged)?;
         let chargeable = accrued

@@ -164,6 +164,13 @@ impl ReferenceData {
     /// The version is checked first; a refused version changes nothing.
     pub fn apply(&mut self, published: &ReferenceVersionPublished) -> Result<(), ReferenceError> {
         check_version(published)?;
+        self.put_recorded(published);
+        Ok(())
+    }
+
+    /// Puts a version already recorded in force, as recorded: it was checked when it was
+    /// published, and a rule tightened since must not make a recorded history unreadable.
+    pub fn put_recorded(&mut self, published: &ReferenceVersionPublished) {
         let version = published.version.clone();
         match &published.content {
             ReferenceContent::Calendar {
@@ -197,7 +204,17 @@ impl ReferenceData {
                     .insert(*date, (*usd_kzt, version));
             }
         }
-        Ok(())
+    }
+
+    /// The fold of versions read from a reference stream (recorded, so not checked again).
+    pub fn from_recorded<'a>(
+        versions: impl IntoIterator<Item = &'a ReferenceVersionPublished>,
+    ) -> Self {
+        let mut data = Self::default();
+        for version in versions {
+            data.put_recorded(version);
+        }
+        data
     }
 }
 
@@ -779,7 +796,7 @@ fn rate_versions(text: &str) -> Result<Vec<ReferenceVersionPublished>, Reference
             source: file.source.clone(),
             content: ReferenceContent::ExchangeRate {
                 date,
-                usd_kzt: (rate / Decimal::from(entry.quant)).normalize(),
+                usd_kzt: (rate / Decimal::from(entry.quant)).round_dp(6).normalize(),
             },
         };
         check_version(&version).map_err(in_file(RATES_FILE))?;
@@ -833,7 +850,7 @@ impl ExchangeRates {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NbkRate {
     pub date: Date,
-    /// KZT for one USD (the published rate divided by its `quant`).
+    /// KZT for one USD (the published rate divided by its `quant`, to 6 decimals).
     pub usd_kzt: Decimal,
 }
 
@@ -901,7 +918,7 @@ pub fn parse_nbk_rates(xml: &str) -> Result<NbkRate, ReferenceError> {
             .ok_or_else(|| refuse("description", format!("{text:?} is not a positive rate")))?;
         return Ok(NbkRate {
             date,
-            usd_kzt: (rate / Decimal::from(quant)).normalize(),
+            usd_kzt: (rate / Decimal::from(quant)).round_dp(6).normalize(),
         });
     }
     Err(refuse("item", "the file has no USD item".into()))

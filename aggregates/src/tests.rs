@@ -2787,3 +2787,38 @@ mod block_not_paid_in_full;
 mod force_majeure_exemption;
 mod manual_overdue_suspension;
 mod termination_settlement;
+
+/// BILLING.md 1 (issue 13 review): a fine once charged keeps the MRP version its charge
+/// names; an MRP published later for the same year never charges it again nor changes
+/// what may be waived.
+#[test]
+fn a_charged_fine_is_never_repriced_by_a_later_mrp_version() {
+    use LateChargeKind::Fine;
+    let on = date!(2026 - 02 - 20);
+    let given = then(&with_invoice(), charge(Fine, on));
+    let mut republished = (*reference()).clone();
+    republished
+        .apply(&events::ReferenceVersionPublished {
+            version: "kz-mrp-2026-2".into(),
+            source: "a corrected budget law".into(),
+            content: events::ReferenceContent::Mrp {
+                year: 2026,
+                mrp: Decimal::from(5000),
+            },
+        })
+        .unwrap();
+    let later = AgreementServices {
+        reference: Arc::new(republished),
+        ..services()
+    };
+    let error = decide(&given, charge(Fine, date!(2026 - 02 - 21)), &later).unwrap_err();
+    assert!(
+        matches!(error, AgreementError::NothingToCharge { .. }),
+        "{error:?}"
+    );
+    let too_much = decide(&given, waive(Fine, "8650.01", None), &later).unwrap_err();
+    assert!(
+        matches!(too_much, AgreementError::WaiverTooLarge { .. }),
+        "{too_much:?}"
+    );
+}

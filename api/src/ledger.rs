@@ -330,7 +330,7 @@ impl Ledger {
         }
     }
 
-    fn idempotency_record(
+    pub(crate) fn idempotency_record(
         &self,
         context: &CommandContext,
         answer: &Answer,

@@ -900,7 +900,16 @@ async fn reference(
     let repository = LedgerEventRepository::connect(&location).await?;
     let (shipped, _) = api::reference_files::shipped_versions(serve.reference_dir.as_deref())?;
     let now = time::OffsetDateTime::now_utc();
-    let book = api::reference_book::ReferenceBook::open(repository.clone(), &shipped, now).await?;
+    // Loading records (the shipped tables first, on a store that has none); listing
+    // only reads.
+    let book = match &action {
+        ReferenceAction::Load { .. } => {
+            api::reference_book::ReferenceBook::open(repository.clone(), &shipped, now).await?
+        }
+        ReferenceAction::List { .. } => {
+            api::reference_book::ReferenceBook::read(repository.clone()).await?
+        }
+    };
     match action {
         ReferenceAction::Load { file, table } => {
             let (contents, source) = reference_file(&file, table.as_deref())?;
@@ -911,7 +920,7 @@ async fn reference(
                 command: "reference.load",
             };
             let publication = book
-                .publish(contents, &source, &publisher, now, None)
+                .publish(contents, &source, &publisher, now, |_| None)
                 .await?;
             for range in &publication.recorded {
                 println!(

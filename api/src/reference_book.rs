@@ -93,12 +93,9 @@ impl ReferenceState {
                         event.sequence
                     ))
                 })?;
-            data.apply(&published).map_err(|e| {
-                StoreError::Corrupt(format!(
-                    "reference event {} breaks its table's rules: {e}",
-                    event.sequence
-                ))
-            })?;
+            // Checked when published; read as recorded (a rule tightened since must not
+            // make the history unreadable).
+            data.put_recorded(&published);
             let key = (published.content.table(), published.content.range());
             if let Some(&before) = state.in_force.get(&key) {
                 state.versions[before].in_force = false;
@@ -139,6 +136,23 @@ impl ReferenceState {
         }
         state.data = Arc::new(data);
         Ok(state)
+    }
+
+    /// The shipped versions whose range is recorded with other figures (the recorded
+    /// version stays in force; only a publication changes it): said at start.
+    pub fn shipped_but_not_in_force<'a>(
+        &self,
+        shipped: &'a [ReferenceVersionPublished],
+    ) -> Vec<(&'a ReferenceVersionPublished, String)> {
+        shipped
+            .iter()
+            .filter_map(|version| {
+                let content = normalized(version.content.clone());
+                let in_force = self.in_force(content.table(), &content.range())?;
+                (self.content_in_force(&content).as_ref() != Some(&content))
+                    .then(|| (version, in_force.id.clone()))
+            })
+            .collect()
     }
 
     /// The version in force for a range, if any.
@@ -314,7 +328,7 @@ impl ReferenceBook {
         source: &str,
         publisher: &Publisher,
         now: time::OffsetDateTime,
-        idempotency: Option<&crate::store::IdempotencyRecord>,
+        remember: impl Fn(&Publication) -> Option<crate::store::IdempotencyRecord>,
     ) -> Result<Publication, ReferenceBookError> {
         assert!(!contents.is_empty(), "a publication has versions");
         if contents.len() > VERSIONS_PER_PUBLICATION_MAX {
@@ -385,8 +399,10 @@ impl ReferenceBook {
                 return Ok(publication);
             }
             let refs: Vec<&ReferenceVersionPublished> = versions.iter().collect();
+            // The request's Idempotency-Key and answer commit with the versions.
+            let idempotency = remember(&publication);
             match self
-                .append(&state, &refs, publisher, now, idempotency)
+                .append(&state, &refs, publisher, now, idempotency.as_ref())
                 .await
             {
                 Ok(()) => {

@@ -31,7 +31,10 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
 
     /// Directory with reference tables (calendar.toml, mrp.toml, vat.toml,
-    /// exchange_rates.toml); each file present replaces the table shipped in the binary.
+    /// exchange_rates.toml); each file present replaces the table shipped in the binary
+    /// as the first versions a store records, for the ranges it holds none of yet. A
+    /// range already recorded changes only by a published version (PUT
+    /// /v1/reference/..., `edoc-ledger reference load`).
     #[arg(long, env = "EDOC_REFERENCE_DIR", global = true)]
     pub reference_dir: Option<PathBuf>,
 

@@ -90,6 +90,15 @@ impl Application {
         // not hold yet; the operator's published versions are never replaced by them.
         let book =
             Arc::new(ReferenceBook::open(repository.clone(), &shipped, clock.now_utc()).await?);
+        for (shipped, in_force) in book.cached().shipped_but_not_in_force(&shipped) {
+            tracing::info!(
+                table = shipped.content.table().code(),
+                range = %shipped.content.range(),
+                shipped = %shipped.version,
+                in_force = %in_force,
+                "a shipped reference table differs from the version recorded for its range; the recorded one stays in force (publish a version to change it)"
+            );
+        }
         let reference = book.cached().data.clone();
         let ledger = Arc::new(
             Ledger::new(repository, reference, clock)

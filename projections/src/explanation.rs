@@ -574,6 +574,7 @@ impl Walk {
                 invoice_number,
                 kind,
                 amount,
+                ..
             } => {
                 if !self.invoices.contains_key(invoice_number) {
                     return Ok(());
@@ -704,7 +705,7 @@ impl Walk {
             }
             // A pending fine (its MRP not yet published) has no figure to explain: the
             // balance lists it under `fines_pending` (BILLING.md 1).
-            let fine = match late_payment::fine_or_pending(&facts, as_of, reference)? {
+            let fine = match invoice.fine_figure(&facts, as_of, reference)? {
                 late_payment::FineFigure::Assessed(fine) => Some(fine),
                 late_payment::FineFigure::Pending(_) => None,
             };

@@ -95,6 +95,9 @@ pub enum LedgerFact {
         invoice_number: InvoiceNumber,
         kind: LateChargeKind,
         amount: Money,
+        /// For a fine, how it was priced (MRP and its table version): the fine's figure
+        /// from then on, never repriced by a table published later (BILLING.md 1).
+        fine: Option<FineAssessment>,
     },
     Waived {
         invoice_number: InvoiceNumber,
@@ -157,7 +160,7 @@ impl AgreementLedger {
     ///
     /// Format 2 (2026-12-01): the agreement's restriction records who imposed a
     /// suspension (§5.9). Format 3: force majeure periods are facts (§8.1).
-    pub const STORED_FORMAT: u8 = 3;
+    pub const STORED_FORMAT: u8 = 4;
 
     /// The stored form: [`Self::STORED_FORMAT`], then the ledger in postcard, a compact
     /// binary serde format (a fifth of the JSON, several times faster to write and read,
@@ -413,11 +416,13 @@ fn fact_of(event: &AgreementEvent) -> Option<LedgerFact> {
             invoice_number: e.invoice_number,
             kind: LateChargeKind::Penalty,
             amount: e.amount,
+            fine: None,
         },
         AgreementEvent::FineCharged(e) => LedgerFact::Charged {
             invoice_number: e.invoice_number,
             kind: LateChargeKind::Fine,
             amount: e.amount,
+            fine: Some(e.assessment.clone()),
         },
         AgreementEvent::ForceMajeureDeclared(e) => LedgerFact::ForceMajeureDeclared {
             started_on: e.started_on,
@@ -492,9 +497,25 @@ pub struct InvoicePosition {
     pub paid_in_full_on: Option<Date>,
     pub penalty: LateChargePosition,
     pub fine: LateChargePosition,
+    /// How the fine was priced when it was charged (the first charge).
+    pub fine_charged_as: Option<FineAssessment>,
 }
 
 impl InvoicePosition {
+    /// The fine as of `as_of` (§5.9): as its charge priced it once charged, else priced
+    /// now with the tables in force, or pending while they lack its MRP (BILLING.md 1).
+    pub fn fine_figure(
+        &self,
+        facts: &InvoiceDelayFacts<'_>,
+        as_of: Date,
+        reference: &ReferenceData,
+    ) -> Result<FineFigure, LatePaymentError> {
+        match &self.fine_charged_as {
+            Some(assessment) => Ok(FineFigure::Assessed(assessment.clone())),
+            None => late_payment::fine_or_pending(facts, as_of, reference),
+        }
+    }
+
     pub fn principal_outstanding(&self) -> Result<Money, MoneyError> {
         self.total.checked_sub(self.principal_paid)
     }
@@ -585,6 +606,7 @@ impl AgreementPosition {
                             paid_in_full_on: None,
                             penalty: LateChargePosition::zero(zero),
                             fine: LateChargePosition::zero(zero),
+                            fine_charged_as: None,
                         },
                     );
                 }
@@ -619,10 +641,14 @@ impl AgreementPosition {
                     invoice_number,
                     kind,
                     amount,
+                    fine,
                 } => {
                     if let Some(invoice) = position.invoices.get_mut(invoice_number) {
                         let charge = invoice.charge_mut(*kind);
                         charge.charged = charge.charged.checked_add(*amount)?;
+                        if invoice.fine_charged_as.is_none() {
+                            invoice.fine_charged_as = fine.clone();
+                        }
                     }
                 }
                 LedgerFact::Waived {
@@ -684,7 +710,7 @@ impl AgreementPosition {
         for invoice in self.invoices.values() {
             let facts = invoice.delay_facts(&self.force_majeure);
             let penalty = late_payment::penalty(&facts, as_of)?;
-            let fine = late_payment::fine_or_pending(&facts, as_of, reference)?;
+            let fine = invoice.fine_figure(&facts, as_of, reference)?;
             balance.invoiced = balance.invoiced.checked_add(invoice.total)?;
             balance.outstanding = balance
                 .outstanding
@@ -727,7 +753,7 @@ impl AgreementPosition {
             .map(|invoice| {
                 let facts = invoice.delay_facts(&self.force_majeure);
                 let penalty = late_payment::penalty(&facts, as_of)?;
-                let fine = late_payment::fine_or_pending(&facts, as_of, reference)?;
+                let fine = invoice.fine_figure(&facts, as_of, reference)?;
                 let outstanding = invoice.principal_outstanding()?;
                 let status = if outstanding.is_zero() {
                     InvoiceStatus::Paid
@@ -778,7 +804,7 @@ impl AgreementPosition {
             if penalty.days + penalty.force_majeure_days == 0 {
                 continue;
             }
-            let fine = late_payment::fine_or_pending(&facts, as_of, reference)?;
+            let fine = invoice.fine_figure(&facts, as_of, reference)?;
             views.push(PenaltyView::new(penalty, fine, invoice)?);
         }
         Ok(views)
@@ -1100,6 +1126,7 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
             invoice_number,
             kind,
             amount,
+            ..
         } => (
             format!("{} on invoice {invoice_number}", kind.code()),
             *amount,
@@ -1312,6 +1339,7 @@ fn postings(fact: &DatedFact) -> Result<Vec<Posting>, MoneyError> {
             invoice_number,
             kind,
             amount,
+            ..
         } => {
             let zero = Money::zero(amount.currency());
             let document = format!("{} on invoice {invoice_number}", kind.code());

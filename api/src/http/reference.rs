@@ -264,7 +264,7 @@ async fn publish_answered(
     contents: Vec<ReferenceContent>,
     source: &str,
     command: &'static str,
-    render: impl FnOnce(&Publication) -> Result<String, serde_json::Error>,
+    render: impl Fn(&Publication) -> Result<String, serde_json::Error>,
 ) -> Result<axum::response::Response, ApiError> {
     if let Some(stored) = state.ledger.stored_answer(context).await? {
         return Ok(super::idempotency::response(stored));
@@ -274,15 +274,29 @@ async fn publish_answered(
         request_id: context.request_id.clone(),
         command,
     };
-    let publication = reference_book(state)?
-        .publish(contents, source, &publisher, state.ledger.now_utc(), None)
-        .await?;
-    let answer = Answer {
-        status: 200,
-        body: render(&publication)
-            .map_err(|e| ApiError::Ledger(crate::ledger::LedgerError::Render(e.to_string())))?,
-        replayed: false,
+    let answer_of = |publication: &Publication| -> Result<Answer, ApiError> {
+        Ok(Answer {
+            status: 200,
+            body: render(publication)
+                .map_err(|e| ApiError::Ledger(crate::ledger::LedgerError::Render(e.to_string())))?,
+            replayed: false,
+        })
     };
+    // With an Idempotency-Key, the key and this answer commit with the versions; when
+    // nothing is recorded (no change), the key is stored alone below.
+    let publication = reference_book(state)?
+        .publish(
+            contents,
+            source,
+            &publisher,
+            state.ledger.now_utc(),
+            |publication| {
+                let answer = answer_of(publication).ok()?;
+                state.ledger.idempotency_record(context, &answer)
+            },
+        )
+        .await?;
+    let answer = answer_of(&publication)?;
     Ok(super::idempotency::response(
         state.ledger.remember_answer(context, answer).await?,
     ))

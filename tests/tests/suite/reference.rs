@@ -518,29 +518,7 @@ async fn an_export_carries_the_reference_stream_and_audits_to_the_same_figures(s
         assert_eq!(figures.len(), 1);
         figures.remove(0)
     };
-    let export = |app: &TestApp| {
-        let repository = app.ledger.repository().clone();
-        async move {
-            let reference = aggregates::ReferenceData::default();
-            let mut out = Vec::new();
-            api::export::export(
-                &repository,
-                &api::export::ExportSelection {
-                    participant: None,
-                    as_of: None,
-                },
-                &reference,
-                time::OffsetDateTime::now_utc(),
-                &mut out,
-                |_| {},
-            )
-            .await
-            .unwrap();
-            out
-        }
-    };
-
-    let before = export(&app).await;
+    let before = export_of(&app, None).await;
     let verified = api::export::verify_export(before.as_slice(), None, |_| {}).unwrap();
     assert!(verified.first_broken.is_none());
     assert_eq!(
@@ -558,14 +536,44 @@ async fn an_export_carries_the_reference_stream_and_audits_to_the_same_figures(s
         &json!({"mrp": "4500", "source": "budget law"}),
     )
     .await;
-    let after = export(&app).await;
+    let after = export_of(&app, None).await;
     let figures = audited(&after);
     assert_eq!(figures["penalties"][0]["fine"], "9000.00", "{figures}");
     assert_eq!(figures["penalties"], app.get_json(&penalties_path).await);
     assert_eq!(figures["balance"], app.get_json(&balance_path).await);
     // The earlier export still audits to the figures of its time.
     assert_eq!(audited(&before)["penalties"][0]["fine"], Value::Null);
+    // A partial export (one participant, up to a date) carries the whole reference
+    // stream too, verifies, and audits to the same figures.
+    let partial = export_of(&app, Some(as_of)).await;
+    let verified = api::export::verify_export(partial.as_slice(), None, |_| {}).unwrap();
+    assert!(
+        verified.first_broken.is_none(),
+        "{:?}",
+        verified.first_broken
+    );
+    assert_eq!(verified.streams_checked, 2);
+    assert_eq!(audited(&partial)["penalties"], figures["penalties"]);
     app.finish().await;
+}
+
+/// An export of the store (all agreements), or of OPERATOR_BIN up to `as_of`.
+async fn export_of(app: &TestApp, as_of: Option<time::Date>) -> Vec<u8> {
+    let mut out = Vec::new();
+    api::export::export(
+        app.ledger.repository(),
+        &api::export::ExportSelection {
+            participant: as_of.map(|_| events::ParticipantId::parse(OPERATOR_BIN).unwrap()),
+            as_of,
+        },
+        &aggregates::ReferenceData::default(),
+        time::OffsetDateTime::now_utc(),
+        &mut out,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    out
 }
 
 crate::on_both_stores!(
