@@ -11,6 +11,7 @@ use events::{
     SettledPart, TerminationGround, UsdRate,
 };
 
+pub use crate::force_majeure::ForceMajeurePeriod;
 use crate::late_payment::InvoiceDelayFacts;
 
 /// The lifecycle state of an agreement, as DOMAIN.md's table names it.
@@ -234,26 +235,6 @@ pub struct ParticipantAgreement {
     /// Force majeure periods, oldest first; the last may be ongoing (§8).
     #[serde(default)]
     pub(crate) force_majeure: Vec<ForceMajeurePeriod>,
-}
-
-/// A period of force majeure (§8): from its start to its end, both included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ForceMajeurePeriod {
-    pub started_on: Date,
-    pub ended_on: Option<Date>,
-}
-
-impl ForceMajeurePeriod {
-    /// Whether `on` falls in it (start and end included; an ongoing one has no end).
-    pub fn covers(&self, on: Date) -> bool {
-        self.started_on <= on && self.ended_on.is_none_or(|end| on <= end)
-    }
-
-    /// Its length in calendar days as of `on` (start and end included).
-    pub fn days_as_of(&self, on: Date) -> i64 {
-        let end = self.ended_on.unwrap_or(on);
-        (end - self.started_on).whole_days() + 1
-    }
 }
 
 impl ParticipantAgreement {

@@ -14,7 +14,7 @@ use events::{
     PenaltyAccrual, UsdRate,
 };
 
-use crate::agreement::ForceMajeurePeriod;
+use crate::force_majeure::ForceMajeurePeriod;
 use crate::reference::{ReferenceData, ReferenceError};
 
 /// §5.9: the penalty is 0.1% of the invoice total for each day of delay.

@@ -8,6 +8,7 @@
 mod agreement;
 pub mod dunning;
 mod error;
+mod force_majeure;
 mod handle;
 pub mod late_payment;
 pub mod reference;

@@ -31,7 +31,9 @@ use projections::{
     AgreementLedger, AgreementView, BalanceView, InvoiceStatusView, PenaltyView, StatementView,
 };
 
-use crate::audit::{merkle_root, verify_stream, BrokenEvent, StoreDigest, StreamHead, HASH_KEY};
+use crate::hash_chain::{
+    merkle_root, verify_stream, BrokenEvent, StoreDigest, StreamHead, HASH_KEY,
+};
 use crate::store::{Backend, LedgerEventRepository, StoreError, LEDGERS_TABLE};
 
 /// The format written in every export's header; a reader refuses any other.
@@ -1092,7 +1094,7 @@ impl<'r> Loader<'r> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{event_hash, GENESIS, PREV_HASH_KEY};
+    use crate::hash_chain::{event_hash, GENESIS, PREV_HASH_KEY};
     use serde_json::json;
 
     const A: &str = "150240008272";

@@ -94,16 +94,9 @@ pub struct SweepMark {
     pub as_of: Date,
 }
 
-/// The keys of an event's metadata.
-pub mod metadata {
-    pub const ACTOR: &str = "actor";
-    pub const RECORDED_AT: &str = "recorded_at";
-    pub const REQUEST_ID: &str = "request_id";
-    pub const CLAUSE: &str = "clause";
-    pub const COMMAND: &str = "command";
-    pub const SWEEP_ID: &str = "sweep_id";
-    pub const SWEEP_AS_OF: &str = "sweep_as_of";
-}
+/// The keys of an event's metadata (in their own module, shared with the reference
+/// stream).
+pub use crate::event_metadata as metadata;
 
 /// What a command recorded, and the agreement after it.
 #[derive(Debug)]
@@ -498,7 +491,7 @@ impl Ledger {
                 .map_err(|e| StoreError::Corrupt(format!("an event cannot be written: {e}")))?;
             // The hash chain (tamper evidence): each event's hash covers its content and
             // the previous event's hash, computed here as the events are recorded.
-            crate::audit::chain(&mut serialized, head_hash);
+            crate::hash_chain::chain(&mut serialized, head_hash);
             let claimed: Vec<_> = envelopes
                 .iter()
                 .filter_map(|e| match &e.payload {
@@ -606,8 +599,8 @@ impl Ledger {
         }
         let head_hash = history
             .last()
-            .and_then(|e| e.metadata.get(crate::audit::HASH_KEY).cloned())
-            .unwrap_or_else(|| crate::audit::GENESIS.to_owned());
+            .and_then(|e| e.metadata.get(crate::hash_chain::HASH_KEY).cloned())
+            .unwrap_or_else(|| crate::hash_chain::GENESIS.to_owned());
         Ok((ledger, head_hash))
     }
 

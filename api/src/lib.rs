@@ -3,7 +3,9 @@
 
 pub mod audit;
 pub mod bench;
+pub mod event_metadata;
 pub mod export;
+pub mod hash_chain;
 pub mod http;
 pub mod ledger;
 pub mod metrics;

@@ -23,7 +23,7 @@ use events::{
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::ledger::metadata;
+use crate::event_metadata as metadata;
 use crate::store::{AppendError, LedgerEventRepository, StoreError};
 
 /// How often a publication retries after losing a race with another publisher.
@@ -82,7 +82,7 @@ impl ReferenceState {
     fn fold(stored: &[crate::store::StoredEvent]) -> Result<Self, StoreError> {
         let mut data = ReferenceData::default();
         let mut state = Self {
-            head_hash: crate::audit::GENESIS.to_owned(),
+            head_hash: crate::hash_chain::GENESIS.to_owned(),
             ..Self::default()
         };
         for event in stored {
@@ -132,7 +132,7 @@ impl ReferenceState {
                 content,
             });
             state.last_sequence = event.sequence;
-            state.head_hash = text(crate::audit::HASH_KEY);
+            state.head_hash = text(crate::hash_chain::HASH_KEY);
         }
         state.data = Arc::new(data);
         Ok(state)
@@ -450,7 +450,7 @@ impl ReferenceBook {
                 metadata,
             });
         }
-        crate::audit::chain(&mut serialized, state.head_hash.clone());
+        crate::hash_chain::chain(&mut serialized, state.head_hash.clone());
         match self
             .repository
             .append_with(&serialized, &[], None, idempotency)

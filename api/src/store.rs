@@ -1076,13 +1076,16 @@ impl LedgerEventRepository {
         }
         static POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             query(
-                &format!("e.metadata ->> '{}'", crate::audit::HASH_KEY),
+                &format!("e.metadata ->> '{}'", crate::hash_chain::HASH_KEY),
                 "$1",
             )
         });
         static SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             query(
-                &format!("json_extract(e.metadata, '$.{}')", crate::audit::HASH_KEY),
+                &format!(
+                    "json_extract(e.metadata, '$.{}')",
+                    crate::hash_chain::HASH_KEY
+                ),
                 "?",
             )
         });
@@ -1395,14 +1398,14 @@ impl LedgerEventRepository {
     pub async fn verify_chains(
         &self,
         mut progress: impl FnMut(u64),
-    ) -> Result<crate::audit::VerifyReport, StoreError> {
+    ) -> Result<crate::hash_chain::VerifyReport, StoreError> {
         let query = "SELECT aggregate_id, sequence, event_type, event_version, payload, metadata
                      FROM events WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData')
                      ORDER BY aggregate_id, sequence";
-        let mut report = crate::audit::VerifyReport::default();
+        let mut report = crate::hash_chain::VerifyReport::default();
         let mut stream: Vec<(i64, String, String, Value, Value)> = Vec::new();
         let mut current: Option<String> = None;
-        let push = |report: &mut crate::audit::VerifyReport,
+        let push = |report: &mut crate::hash_chain::VerifyReport,
                     current: &mut Option<String>,
                     stream: &mut Vec<(i64, String, String, Value, Value)>,
                     row: Option<(String, i64, String, String, Value, Value)>| {
@@ -1411,7 +1414,7 @@ impl LedgerEventRepository {
                 let id = current.take().unwrap_or_default();
                 report.streams_checked += 1;
                 if report.first_broken.is_none() {
-                    if let Err(broken) = crate::audit::verify_stream(&id, stream) {
+                    if let Err(broken) = crate::hash_chain::verify_stream(&id, stream) {
                         report.first_broken = Some(broken);
                     }
                 }
@@ -1475,23 +1478,25 @@ impl LedgerEventRepository {
 
     /// The head (last sequence and its hash) of every agreement's chain, in order, and
     /// the number of events.
-    pub async fn chain_heads(&self) -> Result<(Vec<crate::audit::StreamHead>, u64), StoreError> {
+    pub async fn chain_heads(
+        &self,
+    ) -> Result<(Vec<crate::hash_chain::StreamHead>, u64), StoreError> {
         let query = "SELECT e.aggregate_id, e.sequence, e.metadata FROM events e
              JOIN (SELECT aggregate_id, MAX(sequence) AS last FROM events
                    WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData') GROUP BY aggregate_id) h
                ON e.aggregate_id = h.aggregate_id AND e.sequence = h.last
              WHERE e.aggregate_type IN ('ParticipantAgreement', 'ReferenceData')
              ORDER BY e.aggregate_id";
-        let head = |id: String, sequence: i64, metadata: Value| crate::audit::StreamHead {
+        let head = |id: String, sequence: i64, metadata: Value| crate::hash_chain::StreamHead {
             participant_id: id,
             sequence,
             hash: metadata
-                .get(crate::audit::HASH_KEY)
+                .get(crate::hash_chain::HASH_KEY)
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned(),
         };
-        let heads: Vec<crate::audit::StreamHead> = match &*self.backend {
+        let heads: Vec<crate::hash_chain::StreamHead> = match &*self.backend {
             Backend::Postgres { pool, .. } => sqlx::query(query)
                 .fetch_all(pool)
                 .await?
@@ -1539,7 +1544,7 @@ impl LedgerEventRepository {
             .map(|json| json.0),
         };
         Ok(metadata.and_then(|m| {
-            m.get(crate::audit::HASH_KEY)
+            m.get(crate::hash_chain::HASH_KEY)
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         }))

@@ -819,6 +819,27 @@ fn fine_words(fine: &FineAssessment) -> String {
     }
 }
 
+impl crate::AgreementLedger {
+    /// `GET /v1/agreements/{id}/balance?explain=true`: the same balance, with the terms
+    /// of each figure, their events and clauses. Hashes are left null: the caller fills
+    /// them from the store with [`BalanceExplanation::with_hashes`].
+    pub fn explain_balance(
+        &self,
+        as_of: Date,
+        reference: &ReferenceData,
+    ) -> Result<BalanceExplanation, ProjectionError> {
+        let position = self.position(as_of)?;
+        let balance = position.balance(as_of, reference)?;
+        BalanceExplanation::new(
+            balance,
+            &position,
+            self.facts.iter().take_while(|fact| fact.on <= as_of),
+            as_of,
+            reference,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The worked example, checked by hand (KZT, VAT 16% and MRP 4,325 in 2026):

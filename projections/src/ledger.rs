@@ -28,7 +28,6 @@ use events::{
     Money, MoneyError, PaymentAllocation, PenaltyAccrual, SettledPart, UsdRate,
 };
 
-use crate::explanation::BalanceExplanation;
 use crate::{AgreementHeader, AgreementView};
 
 /// Why a query could not be answered.
@@ -283,25 +282,6 @@ impl AgreementLedger {
         reference: &ReferenceData,
     ) -> Result<BalanceView, ProjectionError> {
         self.position(as_of)?.balance(as_of, reference)
-    }
-
-    /// `GET /v1/agreements/{id}/balance?explain=true`: the same balance, with the terms
-    /// of each figure, their events and clauses. Hashes are left null: the caller fills
-    /// them from the store with [`BalanceExplanation::with_hashes`].
-    pub fn explain_balance(
-        &self,
-        as_of: Date,
-        reference: &ReferenceData,
-    ) -> Result<BalanceExplanation, ProjectionError> {
-        let position = self.position(as_of)?;
-        let balance = position.balance(as_of, reference)?;
-        BalanceExplanation::new(
-            balance,
-            &position,
-            self.facts.iter().take_while(|fact| fact.on <= as_of),
-            as_of,
-            reference,
-        )
     }
 
     /// `GET /v1/agreements/{id}/invoices`.

@@ -209,7 +209,7 @@ async fn balance(
         .into_iter()
         .filter_map(|event| {
             let sequence = u64::try_from(event.sequence).ok()?;
-            let hash = event.metadata.get(crate::audit::HASH_KEY)?.as_str()?;
+            let hash = event.metadata.get(crate::hash_chain::HASH_KEY)?.as_str()?;
             Some((sequence, hash.to_owned()))
         })
         .collect();

@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod architecture;
 mod audit;
 mod auth;
 mod bad_input;

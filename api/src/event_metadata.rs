@@ -1,0 +1,10 @@
+//! The keys of an event's metadata: who recorded it, when, under which request and
+//! command, and the clause of the offer it applies.
+
+pub const ACTOR: &str = "actor";
+pub const RECORDED_AT: &str = "recorded_at";
+pub const REQUEST_ID: &str = "request_id";
+pub const CLAUSE: &str = "clause";
+pub const COMMAND: &str = "command";
+pub const SWEEP_ID: &str = "sweep_id";
+pub const SWEEP_AS_OF: &str = "sweep_as_of";
