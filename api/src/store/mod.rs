@@ -1,0 +1,367 @@
+//! The event store adapters: PostgreSQL (production) and SQLite (the embedded default)
+//! behind one repository.
+//!
+//! Reads go through postgres-es / sqlite-es. Appends go through the ledger's own
+//! transaction, because more than the events must commit atomically with them: the
+//! gapless invoice counter now, idempotency records and hash chains later. cqrs-es 0.5's
+//! repositories open and commit their transaction internally, so they cannot carry those.
+//!
+//! One module per table or concern: `event_table` (appends, stream reads, chain checks,
+//! cqrs-es's repository interface), `ledgers` (the stored projections), `invoice_numbers`,
+//! `idempotency`, `sweeps`; this module holds the connection, the location and the errors.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use cqrs_es::persist::{
+    PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
+};
+use cqrs_es::Aggregate;
+use events::{AgreementEvent, InvoiceNumber};
+use futures::TryStreamExt;
+use postgres_es::PostgresEventRepository;
+use projections::AgreementLedger;
+use serde_json::Value;
+use sqlite_es::SqliteEventRepository;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Row, SqlitePool};
+use std::sync::Arc;
+
+mod event_table;
+mod idempotency;
+mod invoice_numbers;
+mod ledgers;
+mod sweeps;
+
+pub use event_table::StoredEvent;
+pub use idempotency::IdempotencyRecord;
+pub use ledgers::{
+    LedgerRow, RebuildCount, StoredAgreementState, LEDGERS_TABLE, PAGE_SIZE_MAX,
+    SCRATCH_LEDGERS_TABLE,
+};
+// What the store's modules share with each other.
+use event_table::*;
+use idempotency::*;
+use invoice_numbers::*;
+use ledgers::*;
+
+/// The file name of the embedded store inside the data directory.
+pub const SQLITE_FILE_NAME: &str = "edoc-ledger.db";
+
+/// How long a connection may be waited for before the store counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long SQLite waits for another writer before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most connections the server keeps to PostgreSQL.
+const POSTGRES_CONNECTIONS_MAX: u32 = 16;
+
+/// A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
+const SQLITE_CONNECTIONS_MAX: u32 = 8;
+
+/// Where the events are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// `DATABASE_URL=postgres://...`
+    Postgres(String),
+    /// A SQLite file, created on first start.
+    Sqlite(PathBuf),
+}
+
+impl StoreLocation {
+    /// PostgreSQL when a URL is given, otherwise the SQLite file under `data_dir`.
+    pub fn choose(database_url: Option<&str>, data_dir: &Path) -> Result<Self, StoreError> {
+        match database_url.map(str::trim).filter(|url| !url.is_empty()) {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Self::Postgres(url.to_owned()))
+            }
+            Some(url) if url.starts_with("sqlite:") => Ok(Self::Sqlite(PathBuf::from(
+                url.trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:"),
+            ))),
+            Some(url) => Err(StoreError::Configuration(format!(
+                "DATABASE_URL must start with postgres:// or sqlite: (got `{}`)",
+                redact(url)
+            ))),
+            None => Ok(Self::Sqlite(data_dir.join(SQLITE_FILE_NAME))),
+        }
+    }
+
+    /// A description safe to print: passwords are never shown.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Postgres(url) => format!("PostgreSQL at {}", redact(url)),
+            Self::Sqlite(path) => format!("SQLite at {}", path.display()),
+        }
+    }
+}
+
+/// Hides the password of a connection URL.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store configuration: {0}")]
+    Configuration(String),
+    #[error("the event store is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("the event store failed: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migrating the event store failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("creating the data directory {path}: {source}")]
+    DataDirectory {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the event store holds data the ledger cannot read: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        if is_unavailable(&error) {
+            Self::Unavailable(error)
+        } else {
+            Self::Database(error)
+        }
+    }
+}
+
+/// Whether the database could not be reached or went away, rather than refused a
+/// statement: the caller may retry. Besides I/O and pool errors, PostgreSQL tells
+/// connections it is going away with SQLSTATE class 08 (connection exception) and 57P01-03
+/// (admin/crash shutdown, cannot connect now: a fast or immediate stop, or recovery), and
+/// refuses new ones with 53300 (too many connections).
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(database_error) => database_error.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
+/// Why an append did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// Another writer got there first: a sequence of this agreement, or the invoice
+    /// number claimed, was taken meanwhile. Nothing was written; load and decide again.
+    #[error("a concurrent write took {0} first")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn append_error(error: sqlx::Error) -> AppendError {
+    if let sqlx::Error::Database(database_error) = &error {
+        // PostgreSQL unique_violation; SQLite SQLITE_CONSTRAINT_PRIMARYKEY and _UNIQUE.
+        if matches!(
+            database_error.code().as_deref(),
+            Some("23505") | Some("1555") | Some("2067")
+        ) {
+            return AppendError::Conflict("the same event sequence");
+        }
+    }
+    AppendError::Store(error.into())
+}
+
+/// The database behind the repository (the export module reads and loads it directly).
+pub(crate) enum Backend {
+    Postgres {
+        pool: PgPool,
+        reads: PostgresEventRepository,
+    },
+    Sqlite {
+        pool: SqlitePool,
+        reads: SqliteEventRepository,
+    },
+}
+
+/// The ledger's event repository: one type over both databases.
+#[derive(Clone)]
+pub struct LedgerEventRepository {
+    backend: Arc<Backend>,
+    location: Arc<StoreLocation>,
+}
+
+/// A pooled connection held for one command attempt (see
+/// [`LedgerEventRepository::command_connection`]).
+pub enum CommandConnection {
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+}
+
+impl LedgerEventRepository {
+    /// Connects (creating the SQLite file and its directory on first start) and brings
+    /// the schema up to date.
+    pub async fn connect(location: &StoreLocation) -> Result<Self, StoreError> {
+        let repository = Self::connect_without_migrating(location).await?;
+        repository.migrate().await?;
+        Ok(repository)
+    }
+
+    pub async fn connect_without_migrating(location: &StoreLocation) -> Result<Self, StoreError> {
+        let backend = match location {
+            StoreLocation::Postgres(url) => {
+                let options = PgConnectOptions::from_str(url)
+                    .map_err(|e| StoreError::Configuration(format!("DATABASE_URL: {e}")))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(POSTGRES_CONNECTIONS_MAX)
+                    // A ping before every checkout cost a round trip per statement group
+                    // (10% of the command path, performance.md). Only a connection idle
+                    // for a while is pinged: one in steady use has just answered, and
+                    // one broken by an outage fails its next query (503, then it is
+                    // discarded) or, after a quiet spell, is pinged and replaced.
+                    .test_before_acquire(false)
+                    .before_acquire(|connection, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for > PING_WHEN_IDLE_FOR {
+                                sqlx::Connection::ping(connection).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options)
+                    .await?;
+                Backend::Postgres {
+                    reads: PostgresEventRepository::new(pool.clone()),
+                    pool,
+                }
+            }
+            StoreLocation::Sqlite(path) => {
+                if let Some(directory) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(directory).map_err(|source| {
+                        StoreError::DataDirectory {
+                            path: directory.to_owned(),
+                            source,
+                        }
+                    })?;
+                }
+                // WAL lets readers run beside the one writer; FULL synchronous makes a
+                // commit durable before it is acknowledged.
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .foreign_keys(true);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(SQLITE_CONNECTIONS_MAX)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options)
+                    .await?;
+                Backend::Sqlite {
+                    reads: SqliteEventRepository::new(pool.clone()),
+                    pool,
+                }
+            }
+        };
+        Ok(Self {
+            backend: Arc::new(backend),
+            location: Arc::new(location.clone()),
+        })
+    }
+
+    /// Applies the migrations that have not run yet; safe to run at every start.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &*self.backend {
+            Backend::Postgres { pool, .. } => {
+                sqlx::migrate!("./migrations/postgres").run(pool).await?
+            }
+            Backend::Sqlite { pool, .. } => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Answers whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match &*self.backend {
+            Backend::Postgres { pool, .. } => {
+                sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?
+            }
+            Backend::Sqlite { pool, .. } => {
+                sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the connections (used at shutdown, so SQLite checkpoints its WAL).
+    pub async fn close(&self) {
+        match &*self.backend {
+            Backend::Postgres { pool, .. } => pool.close().await,
+            Backend::Sqlite { pool, .. } => pool.close().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
+    }
+
+    #[test]
+    fn the_store_is_chosen_by_the_url() {
+        let dir = Path::new("data");
+        assert_eq!(
+            StoreLocation::choose(None, dir).unwrap(),
+            StoreLocation::Sqlite(dir.join(SQLITE_FILE_NAME))
+        );
+        assert_eq!(
+            StoreLocation::choose(Some(""), dir).unwrap(),
+            StoreLocation::Sqlite(dir.join(SQLITE_FILE_NAME))
+        );
+        assert!(matches!(
+            StoreLocation::choose(Some("postgres://x/y"), dir).unwrap(),
+            StoreLocation::Postgres(_)
+        ));
+        assert_eq!(
+            StoreLocation::choose(Some("sqlite:/tmp/a.db"), dir).unwrap(),
+            StoreLocation::Sqlite("/tmp/a.db".into())
+        );
+        assert!(StoreLocation::choose(Some("mysql://x"), dir).is_err());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The stored projection: agreement_ledgers
