@@ -1,0 +1,201 @@
+//! Exports for auditors (issue 5): the events as JSON Lines with their hashes and a
+//! digest, verified and replayed with no database, and loaded into an empty store.
+//!
+//! An export is one JSON object per line (docs/audit.md has the full format):
+//! 1. `{"kind":"header","format":"edoc-ledger-export/1",...}`: when, what was selected
+//!    (one participant, events up to a business date) and the versions of the reference
+//!    tables in use;
+//! 2. `{"kind":"event",...}` for each event, by participant and sequence, exactly as
+//!    stored (payload, metadata with `hash` and `prev_hash`, global position, row time);
+//! 3. `{"kind":"digest",...}`: the Merkle root over the heads of the exported chains
+//!    (`api::audit::StoreDigest`), so a truncated file fails verification.
+//!
+//! Verification ([`verify_export`]) and the offline recomputation ([`recompute`]) read
+//! the file alone; the figures come from the same projection code the API answers with.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::Row;
+use time::{Date, OffsetDateTime};
+
+use aggregates::ReferenceData;
+use events::{
+    AgreementEvent, ParticipantId, ReferenceTable, ReferenceVersionPublished,
+    REFERENCE_AGGREGATE_TYPE,
+};
+use projections::{
+    AgreementLedger, AgreementView, BalanceView, InvoiceStatusView, PenaltyView, StatementView,
+};
+
+use crate::hash_chain::{
+    merkle_root, verify_stream, BrokenEvent, StoreDigest, StreamHead, HASH_KEY,
+};
+use crate::store::{Backend, LedgerEventRepository, StoreError, LEDGERS_TABLE};
+
+mod import;
+mod recompute;
+#[cfg(test)]
+mod tests;
+mod verify;
+mod write;
+
+pub use import::{import, ImportSummary};
+pub use recompute::{figures, recompute, reference_of_export, AgreementFigures, RecomputeSummary};
+pub use verify::{verify_export, ExportReader, ExportVerification, KeptDigestCheck};
+pub use write::export;
+
+/// The format written in every export's header; a reader refuses any other.
+pub const EXPORT_FORMAT: &str = "edoc-ledger-export/1";
+/// The aggregate type of every agreement's events.
+pub const AGGREGATE_TYPE: &str = "ParticipantAgreement";
+/// Events inserted per statement by [`import`].
+pub(super) const IMPORT_BATCH: usize = 2_000;
+/// The longest line a reader accepts (TIGER_STYLE: a limit on everything). The largest
+/// event the ledger writes is an invoice with its lines, far below this.
+pub const LINE_BYTES_MAX: usize = 1 << 20;
+
+/// The versions of the reference tables the figures depend on (MRP for fines, VAT, NBK
+/// rates, the calendar), so an auditor replays with the same tables.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferenceVersions {
+    pub calendar: String,
+    pub mrp: String,
+    pub vat: String,
+    pub exchange_rates: String,
+}
+
+impl ReferenceVersions {
+    pub fn of(reference: &ReferenceData) -> Self {
+        Self {
+            calendar: reference
+                .versions_in_force(ReferenceTable::Calendar)
+                .join(", "),
+            mrp: reference.versions_in_force(ReferenceTable::Mrp).join(", "),
+            vat: reference.versions_in_force(ReferenceTable::Vat).join(", "),
+            exchange_rates: reference
+                .versions_in_force(ReferenceTable::ExchangeRates)
+                .join(", "),
+        }
+    }
+}
+
+/// The first line of an export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportHeader {
+    pub format: String,
+    /// When the export was taken (RFC 3339, UTC).
+    pub exported_at: String,
+    /// Set when only one participant's events were exported.
+    pub participant: Option<String>,
+    /// Set when only events up to the end of this business day were exported.
+    pub as_of: Option<String>,
+    pub reference: ReferenceVersions,
+}
+
+impl ExportHeader {
+    /// True when the export holds every event of the store when it was taken.
+    pub fn is_complete(&self) -> bool {
+        self.participant.is_none() && self.as_of.is_none()
+    }
+}
+
+/// One event, exactly as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportedEvent {
+    /// `ParticipantAgreement`, or `ReferenceData` for the reference stream (BILLING.md
+    /// 1); exports written before the reference stream existed have no such field.
+    #[serde(default = "agreement_type")]
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: Value,
+    /// With `hash` and `prev_hash`.
+    pub metadata: Value,
+    /// Its place in the order the store recorded events in (restored by [`import`]).
+    pub global_position: i64,
+    /// When its row was written (RFC 3339, UTC); not part of the hash.
+    pub stored_at: String,
+}
+
+pub(super) fn agreement_type() -> String {
+    AGGREGATE_TYPE.to_owned()
+}
+
+impl ExportedEvent {
+    /// True for an event of the reference stream (a published table version).
+    pub fn is_reference(&self) -> bool {
+        self.aggregate_type == REFERENCE_AGGREGATE_TYPE
+    }
+
+    /// The reference version, for an event of the reference stream.
+    pub fn reference_version(&self) -> Result<ReferenceVersionPublished, serde_json::Error> {
+        serde_json::from_value(self.payload.clone())
+    }
+
+    fn hash(&self) -> Option<&str> {
+        self.metadata.get(HASH_KEY).and_then(Value::as_str)
+    }
+
+    /// The event in today's shape (older versions are upcast, events::upcast).
+    pub fn decode(&self) -> Result<AgreementEvent, serde_json::Error> {
+        events::upcast::decode(&self.event_type, &self.event_version, self.payload.clone())
+    }
+}
+
+/// A line of an export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ExportLine {
+    Header(ExportHeader),
+    Event(ExportedEvent),
+    Digest(StoreDigest),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("line {line}: {message}")]
+    Format { line: u64, message: String },
+    #[error("the export does not verify, nothing was imported: {0}")]
+    NotVerified(String),
+    #[error("the store already holds {0} events: import loads an export into an empty store only")]
+    StoreNotEmpty(i64),
+}
+
+/// What to export.
+#[derive(Debug, Clone, Default)]
+pub struct ExportSelection {
+    pub participant: Option<ParticipantId>,
+    /// Only events whose business date (the running maximum, as the projections date
+    /// them) is on or before this day.
+    pub as_of: Option<Date>,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportSummary {
+    pub events: u64,
+    pub streams: u64,
+    pub root: String,
+}
+
+pub(super) fn rfc3339(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+pub(super) fn write_line(out: &mut impl Write, line: &ExportLine) -> Result<(), ExportError> {
+    serde_json::to_writer(&mut *out, line).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! Writing an export: the header, the events as stored, the closing digest.
+
+use super::*;
+
+/// Keeps the business date of one stream's events as the projections date them (the
+/// running maximum), to cut a stream at `as_of`.
+#[derive(Default)]
+pub(super) struct StreamCut {
+    id: String,
+    latest: Option<Date>,
+    head: Option<StreamHead>,
+    events: u64,
+}
+
+/// Writes the selected events and their digest to `out`. The events are read in one
+/// statement, so the export is a consistent snapshot of the store.
+pub async fn export(
+    repository: &LedgerEventRepository,
+    selection: &ExportSelection,
+    reference: &ReferenceData,
+    exported_at: OffsetDateTime,
+    out: &mut impl Write,
+    mut progress: impl FnMut(u64),
+) -> Result<ExportSummary, ExportError> {
+    let exported_at = rfc3339(exported_at);
+    write_line(
+        out,
+        &ExportLine::Header(ExportHeader {
+            format: EXPORT_FORMAT.to_owned(),
+            exported_at: exported_at.clone(),
+            participant: selection.participant.as_ref().map(|p| p.to_string()),
+            as_of: selection.as_of.map(|d| d.to_string()),
+            reference: ReferenceVersions::of(reference),
+        }),
+    )?;
+    let mut heads: Vec<StreamHead> = Vec::new();
+    let mut cut = StreamCut::default();
+    let mut total = 0u64;
+    let mut write_event = |event: ExportedEvent| -> Result<(), ExportError> {
+        if event.aggregate_id != cut.id {
+            if let Some(head) = cut.head.take() {
+                heads.push(head);
+            }
+            cut = StreamCut {
+                id: event.aggregate_id.clone(),
+                ..StreamCut::default()
+            };
+        }
+        // The reference stream is exported whole: the tables any figure may need.
+        if let Some(as_of) = selection.as_of.filter(|_| !event.is_reference()) {
+            let on = event
+                .decode()
+                .map_err(|e| {
+                    StoreError::Corrupt(format!(
+                        "event {}/{} cannot be read: {e}",
+                        event.aggregate_id, event.sequence
+                    ))
+                })?
+                .business_date();
+            let latest = cut.latest.map_or(on, |latest| latest.max(on));
+            cut.latest = Some(latest);
+            if latest > as_of {
+                return Ok(());
+            }
+        }
+        cut.head = Some(StreamHead {
+            participant_id: event.aggregate_id.clone(),
+            sequence: event.sequence,
+            hash: event.hash().unwrap_or_default().to_owned(),
+        });
+        cut.events += 1;
+        total += 1;
+        write_line(out, &ExportLine::Event(event))?;
+        if total.is_multiple_of(1000) {
+            progress(total);
+        }
+        Ok(())
+    };
+    let participant = selection.participant.as_ref().map(|p| p.to_string());
+    for_each_stored_event(repository, participant.as_deref(), &mut write_event).await?;
+    if let Some(head) = cut.head.take() {
+        heads.push(head);
+    }
+    let digest = StoreDigest {
+        root: merkle_root(&heads),
+        streams: heads.len() as u64,
+        events: total,
+        taken_at: exported_at,
+        heads,
+    };
+    write_line(out, &ExportLine::Digest(digest.clone()))?;
+    out.flush()?;
+    progress(total);
+    Ok(ExportSummary {
+        events: digest.events,
+        streams: digest.streams,
+        root: digest.root,
+    })
+}
+
+/// Streams the agreements' events (one participant's, or all) in participant and
+/// sequence order, exactly as stored.
+pub(super) async fn for_each_stored_event(
+    repository: &LedgerEventRepository,
+    participant: Option<&str>,
+    visit: &mut impl FnMut(ExportedEvent) -> Result<(), ExportError>,
+) -> Result<(), ExportError> {
+    const COLUMNS: &str =
+        "aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, global_position";
+    // The agreements' events (one participant's, or all), and the whole reference stream
+    // (last: its id sorts after every BIN/IIN).
+    let filter = if participant.is_some() {
+        "(aggregate_type = 'ParticipantAgreement' AND aggregate_id = $1) OR aggregate_type = 'ReferenceData'"
+    } else {
+        "(aggregate_type = 'ParticipantAgreement' AND $1 IS NULL) OR aggregate_type = 'ReferenceData'"
+    };
+    match repository.backend() {
+        Backend::Postgres { pool, .. } => {
+            let query = format!(
+                "SELECT {COLUMNS}, to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS stored_at
+                 FROM events WHERE {filter}
+                 ORDER BY aggregate_id, sequence"
+            );
+            let mut rows = sqlx::query(&query).bind(participant).fetch(pool);
+            while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+                visit(ExportedEvent {
+                    aggregate_type: row.get("aggregate_type"),
+                    aggregate_id: row.get("aggregate_id"),
+                    sequence: row.get("sequence"),
+                    event_type: row.get("event_type"),
+                    event_version: row.get("event_version"),
+                    payload: row.get("payload"),
+                    metadata: row.get("metadata"),
+                    global_position: row.get("global_position"),
+                    stored_at: row.get("stored_at"),
+                })?;
+            }
+        }
+        Backend::Sqlite { pool, .. } => {
+            let query = format!(
+                "SELECT {COLUMNS}, recorded_at AS stored_at
+                 FROM events WHERE {}
+                 ORDER BY aggregate_id, sequence",
+                filter.replace("$1", "?1")
+            );
+            let mut rows = sqlx::query(&query).bind(participant).fetch(pool);
+            while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+                visit(ExportedEvent {
+                    aggregate_type: row.get("aggregate_type"),
+                    aggregate_id: row.get("aggregate_id"),
+                    sequence: row.get("sequence"),
+                    event_type: row.get("event_type"),
+                    event_version: row.get("event_version"),
+                    payload: row.get::<sqlx::types::Json<Value>, _>("payload").0,
+                    metadata: row.get::<sqlx::types::Json<Value>, _>("metadata").0,
+                    global_position: row.get("global_position"),
+                    stored_at: row.get("stored_at"),
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
