@@ -131,11 +131,6 @@ impl BusinessCalendar {
         names.join("+")
     }
 
-    /// Whether any of the years from `from` to `to` is provisional.
-    pub fn provisional_between(&self, from: Date, to: Date) -> bool {
-        (from.year()..=to.year()).any(|y| self.years.get(&y).is_some_and(|e| e.provisional))
-    }
-
     /// Whether `date` is a working (and banking) day; an error in a year with no table.
     pub fn is_working_day(&self, date: Date) -> Result<bool, ReferenceError> {
         let year = self
