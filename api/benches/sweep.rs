@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aggregates::{AgreementServices, ParticipantAgreement, ReferenceData};
-use api::ledger::{Ledger, SystemClock};
+use api::application::commands::{Ledger, SystemClock};
 use api::store::{LedgerEventRepository, StoreLocation, LEDGERS_TABLE};
 use commands::AgreementCommand;
 use cqrs_es::Aggregate;
@@ -143,9 +143,10 @@ async fn main() {
     let ledger = Ledger::new(repository.clone(), reference, Arc::new(SystemClock));
     for (label, expect_work) in [("first sweep", true), ("second sweep, same date", false)] {
         let started = Instant::now();
-        let report = api::sweep::run(&ledger, "bench", date!(2026 - 05 - 20), true, |_, _| {})
-            .await
-            .unwrap();
+        let report =
+            api::application::sweep::run(&ledger, "bench", date!(2026 - 05 - 20), true, |_, _| {})
+                .await
+                .unwrap();
         let elapsed = started.elapsed();
         let rate = (report.agreements as u128 * 1_000_000) / elapsed.as_micros().max(1);
         println!(

@@ -452,10 +452,10 @@ async fn sweep(
         )
         .await?,
     );
-    let ledger = api::ledger::Ledger::new(
+    let ledger = api::application::commands::Ledger::new(
         repository.clone(),
         book.cached().data.clone(),
-        Arc::new(api::ledger::SystemClock),
+        Arc::new(api::application::commands::SystemClock),
     )
     .with_reference_book(book);
     let as_of = as_of.unwrap_or_else(|| ledger.today());
@@ -468,7 +468,7 @@ async fn sweep(
         .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
-    let report = api::sweep::run(
+    let report = api::application::sweep::run(
         &ledger,
         "edoc-ledger sweep",
         as_of,
@@ -724,7 +724,9 @@ fn audit(
     let as_of = match (as_of, report.header.as_of.as_deref()) {
         (Some(date), _) => date,
         (None, Some(text)) => parse_date(text)?,
-        (None, None) => api::ledger::Clock::today(&api::ledger::SystemClock),
+        (None, None) => {
+            api::application::commands::Clock::today(&api::application::commands::SystemClock)
+        }
     };
     let mut writer: Box<dyn std::io::Write> = match out {
         Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),

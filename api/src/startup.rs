@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::application::commands::{Clock, Ledger, SystemClock};
 use crate::http::{app, AppState};
-use crate::ledger::{Clock, Ledger, SystemClock};
 use crate::reference_book::{ReferenceBook, ReferenceBookError};
 use crate::reference_files;
 use crate::settings::{ServeSettings, StoreSettings};
@@ -179,7 +179,9 @@ async fn daily_sweep(ledger: Arc<Ledger>, at: time::Time, charge_fines: bool) {
         let wait = until_next(ledger.now_in_kazakhstan(), at);
         tokio::time::sleep(wait).await;
         let today = ledger.today();
-        match crate::sweep::run(&ledger, "daily sweep", today, charge_fines, |_, _| {}).await {
+        match crate::application::sweep::run(&ledger, "daily sweep", today, charge_fines, |_, _| {})
+            .await
+        {
             Ok(report) => tracing::info!(
                 sweep_id = report.sweep_id,
                 as_of = %today,

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use aggregates::ReferenceData;
-use api::ledger::{CommandContext, Ledger, SystemClock};
+use api::application::commands::{CommandContext, Ledger, SystemClock};
 use api::store::{LedgerEventRepository, StoreLocation};
 use commands::AgreementCommand;
 use events::ParticipantId;

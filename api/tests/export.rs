@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use aggregates::ReferenceData;
-use api::ledger::{CommandContext, Ledger, SystemClock};
+use api::application::commands::{CommandContext, Ledger, SystemClock};
 use api::settings::{ServeSettings, StoreSettings};
 use api::startup::Application;
 use api::store::{LedgerEventRepository, StoreLocation};
@@ -182,7 +182,7 @@ async fn record_agreement(ledger: &Ledger, id: &str, seed: u64) {
                     "invoice_number": invoices[&month].0, "kind": "penalty", "amount": "1.00",
                     "reason": "goodwill", "on": on})));
                 match ledger.execute(&participant, waiver, &context()).await {
-                    Ok(_) | Err(api::ledger::LedgerError::Refused(_)) => {}
+                    Ok(_) | Err(api::application::commands::LedgerError::Refused(_)) => {}
                     Err(other) => panic!("{id}: {other}"),
                 }
             }

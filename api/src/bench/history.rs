@@ -26,7 +26,7 @@ use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
 use time::macros::date;
 use time::{Date, Month};
 
-use crate::ledger::metadata;
+use crate::application::commands::metadata;
 use aggregates::{AgreementServices, ParticipantAgreement, ReferenceData};
 use commands::{
     AgreementCommand, ChargeLatePayment, InvoiceLineRequest, IssueInvoice, LiftRestriction,

@@ -41,7 +41,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor, Row};
 use time::Date;
 
-use crate::ledger::{Clock, CommandContext, Ledger, SystemClock};
+use crate::application::commands::{Clock, CommandContext, Ledger, SystemClock};
 use crate::store::{LedgerEventRepository, StoreLocation, LEDGERS_TABLE};
 pub use history::BoxError;
 use history::{HistoryShape, Rng};

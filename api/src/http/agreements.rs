@@ -22,7 +22,7 @@ use projections::{AgreementView, InvoiceView, PaymentView};
 use super::error::ApiError;
 use super::json::StrictJson;
 use super::AppState;
-use crate::ledger::{metadata, CommandContext, Committed};
+use crate::application::commands::{metadata, CommandContext, Committed};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -90,7 +90,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
             sweep: None,
             idempotency: parts
                 .extensions
-                .get::<crate::ledger::IdempotencyClaim>()
+                .get::<crate::application::commands::IdempotencyClaim>()
                 .cloned(),
         }))
     }

@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use aggregates::{AgreementError, ErrorKind};
 
-use crate::ledger::LedgerError;
+use crate::application::commands::LedgerError;
+use crate::application::StoreError;
 use crate::reference_book::ReferenceBookError;
-use crate::store::StoreError;
 use aggregates::late_payment::LatePaymentError;
 use projections::ProjectionError;
 
@@ -53,9 +53,18 @@ pub enum ApiError {
     #[error(transparent)]
     Projection(#[from] ProjectionError),
     #[error(transparent)]
-    Sweep(#[from] crate::sweep::SweepError),
+    Sweep(#[from] crate::application::sweep::SweepError),
     #[error(transparent)]
     Reference(#[from] crate::reference_book::ReferenceBookError),
+}
+
+impl From<crate::application::queries::QueryError> for ApiError {
+    fn from(error: crate::application::queries::QueryError) -> Self {
+        match error {
+            crate::application::queries::QueryError::Ledger(error) => Self::Ledger(error),
+            crate::application::queries::QueryError::Projection(error) => Self::Projection(error),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -168,19 +177,19 @@ impl ApiError {
                 None,
             ),
             Self::Projection(_) => internal(),
-            Self::Sweep(crate::sweep::SweepError::InTheFuture { .. }) => (
+            Self::Sweep(crate::application::sweep::SweepError::InTheFuture { .. }) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "rule-violation",
                 self.to_string(),
                 None,
             ),
-            Self::Sweep(crate::sweep::SweepError::EarlierThanLatest { .. }) => (
+            Self::Sweep(crate::application::sweep::SweepError::EarlierThanLatest { .. }) => (
                 StatusCode::CONFLICT,
                 "state-conflict",
                 self.to_string(),
                 None,
             ),
-            Self::Sweep(crate::sweep::SweepError::Store(StoreError::Unavailable(_))) => (
+            Self::Sweep(crate::application::sweep::SweepError::Store(StoreError::Unavailable(_))) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store-unavailable",
                 "the event store does not answer; retry the sweep later".to_owned(),
@@ -248,7 +257,8 @@ impl IntoResponse for ApiError {
         let (status, slug, detail, clause) = self.problem();
         if matches!(
             self,
-            Self::Ledger(LedgerError::Store(_)) | Self::Sweep(crate::sweep::SweepError::Store(_))
+            Self::Ledger(LedgerError::Store(_))
+                | Self::Sweep(crate::application::sweep::SweepError::Store(_))
         ) {
             crate::metrics::record_store_error();
         }

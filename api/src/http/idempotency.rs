@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest as _, Sha256};
 
 use super::error::ApiError;
-use crate::ledger::{Answer, IdempotencyClaim};
+use crate::application::commands::{Answer, IdempotencyClaim};
 
 /// The request header.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";

@@ -24,7 +24,7 @@ use serde::Serialize;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::ledger::Ledger;
+use crate::application::Ledger;
 use error::ApiError;
 
 /// The header that carries a request's id: taken from the caller when given, otherwise
@@ -90,8 +90,8 @@ struct Health {
 /// 200 when the event store answers, 503 when it does not (API.md).
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The store answers; 503 when not", body = Health)))]
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let store = state.ledger.repository().location().describe();
-    match state.ledger.repository().ping().await {
+    let (store, answered) = crate::application::queries::store_health(&state.ledger).await;
+    match answered {
         Ok(()) => (
             StatusCode::OK,
             Json(Health {

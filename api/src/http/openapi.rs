@@ -735,7 +735,10 @@ mod tests {
             .as_array()
             .unwrap();
         let per_page = list.iter().find(|p| p["name"] == "per_page").unwrap();
-        assert_eq!(per_page["schema"]["maximum"], crate::store::PAGE_SIZE_MAX);
+        assert_eq!(
+            per_page["schema"]["maximum"],
+            crate::application::queries::PAGE_SIZE_MAX
+        );
         assert_eq!(per_page["schema"]["default"], queries::PAGE_SIZE_DEFAULT);
         let status = list.iter().find(|p| p["name"] == "status").unwrap();
         let status = resolve(&value, &status["schema"]);

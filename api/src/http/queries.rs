@@ -4,8 +4,6 @@
 //! business date up to the end of that day count, and penalties accrue to that date.
 //! One agreement's query reads that agreement's stored ledger only.
 
-use std::collections::HashMap;
-
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::routing::get;
@@ -23,7 +21,7 @@ use projections::{
 use super::agreements::AgreementId;
 use super::error::ApiError;
 use super::AppState;
-use crate::store::{LedgerRow, LEDGERS_TABLE, PAGE_SIZE_MAX};
+use crate::application::queries::{self, PAGE_SIZE_MAX};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -82,16 +80,9 @@ pub async fn stored_ledger(
     state: &AppState,
     id: &events::ParticipantId,
 ) -> Result<AgreementLedger, ApiError> {
-    let row = state
-        .ledger
-        .repository()
-        .ledger(id.as_str())
-        .await
-        .map_err(|e| ApiError::Ledger(e.into()))?
-        .ok_or_else(|| {
-            ApiError::not_found(format!("no agreement is registered for participant {id}"))
-        })?;
-    row.decode().map_err(|e| ApiError::Ledger(e.into()))
+    queries::stored_ledger(&state.ledger, id)
+        .await?
+        .ok_or_else(|| not_registered(id))
 }
 
 /// The stored ledger of the agreement in the path (or 404) and the reference tables in
@@ -100,16 +91,13 @@ pub async fn stored_ledger_and_reference(
     state: &AppState,
     id: &events::ParticipantId,
 ) -> Result<(AgreementLedger, std::sync::Arc<aggregates::ReferenceData>), ApiError> {
-    let (row, reference_sequence) = state
-        .ledger
-        .repository()
-        .ledger_and_reference_sequence(id.as_str())
-        .await?;
-    let row = row.ok_or_else(|| {
-        ApiError::not_found(format!("no agreement is registered for participant {id}"))
-    })?;
-    let ledger = row.decode().map_err(|e| ApiError::Ledger(e.into()))?;
-    Ok((ledger, state.ledger.reference_at(reference_sequence).await?))
+    queries::stored_ledger_and_reference(&state.ledger, id)
+        .await?
+        .ok_or_else(|| not_registered(id))
+}
+
+fn not_registered(id: &events::ParticipantId) -> ApiError {
+    ApiError::not_found(format!("no agreement is registered for participant {id}"))
 }
 
 /// `GET /v1/agreements/{id}?as_of=`.
@@ -202,17 +190,7 @@ async fn balance(
         ))));
     }
     let explained = ledger.explain_balance(as_of, reference)?;
-    let hashes: HashMap<u64, String> = state
-        .ledger
-        .events(&id)
-        .await?
-        .into_iter()
-        .filter_map(|event| {
-            let sequence = u64::try_from(event.sequence).ok()?;
-            let hash = event.metadata.get(crate::hash_chain::HASH_KEY)?.as_str()?;
-            Some((sequence, hash.to_owned()))
-        })
-        .collect();
+    let hashes = queries::event_hashes(&state.ledger, &id).await?;
     Ok(Json(BalanceAnswer::Explained(Box::new(
         explained.with_hashes(|sequence| hashes.get(&sequence).cloned()),
     ))))
@@ -347,39 +325,8 @@ pub async fn list(
         )));
     }
     let offset = u64::from(page - 1) * u64::from(per_page);
-    let repository = state.ledger.repository();
-    let store_error = |e: crate::store::StoreError| ApiError::Ledger(e.into());
-    let (items, total) = if as_of >= today {
-        let (rows, total) = repository
-            .ledgers_page(status.map(|s| s.code()), offset, per_page)
-            .await
-            .map_err(store_error)?;
-        let items = rows
-            .iter()
-            .map(|row| Ok(row.decode().map_err(store_error)?.agreement_as_of(as_of)?))
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        (items, total)
-    } else {
-        let mut items = Vec::new();
-        let mut total = 0u64;
-        repository
-            .for_each_ledger(LEDGERS_TABLE, |row: LedgerRow| {
-                let ledger = row.decode()?;
-                let Ok(view) = ledger.agreement_as_of(as_of) else {
-                    return Ok(()); // not registered yet on that date
-                };
-                if status.is_none_or(|s| view.header.status == s) {
-                    if total >= offset && items.len() < per_page as usize {
-                        items.push(view);
-                    }
-                    total += 1;
-                }
-                Ok(())
-            })
-            .await
-            .map_err(store_error)?;
-        (items, total)
-    };
+    let (items, total) =
+        queries::agreements_page(&state.ledger, status, as_of, offset, per_page).await?;
     Ok(Json(AgreementPage {
         as_of,
         page,
@@ -397,31 +344,5 @@ async fn aging(
     StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<AgingReport>, ApiError> {
     let as_of = query.date(&state)?;
-    let mut report = AgingReport::new(as_of);
-    let mut failure: Option<ApiError> = None;
-    state
-        .ledger
-        .repository()
-        .for_each_ledger(LEDGERS_TABLE, |row| {
-            if failure.is_some() {
-                return Ok(());
-            }
-            let ledger = row.decode()?;
-            match ledger.aging(as_of) {
-                Ok(row) => {
-                    if let Err(e) = report.add(row) {
-                        failure = Some(projections::ProjectionError::from(e).into());
-                    }
-                }
-                Err(projections::ProjectionError::NotRegisteredAsOf(_)) => {}
-                Err(other) => failure = Some(other.into()),
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| ApiError::Ledger(e.into()))?;
-    if let Some(error) = failure {
-        return Err(error);
-    }
-    Ok(Json(report.finish()))
+    Ok(Json(queries::aging_report(&state.ledger, as_of).await?))
 }

@@ -21,7 +21,7 @@ use events::{ReferenceContent, ReferenceTable};
 use super::agreements::RequestContext;
 use super::error::ApiError;
 use super::AppState;
-use crate::ledger::{Answer, CommandContext};
+use crate::application::commands::{Answer, CommandContext};
 use crate::reference_book::{Publication, Publisher, RecordedVersion};
 
 pub fn router() -> Router<AppState> {
@@ -88,7 +88,7 @@ fn reference_book(state: &AppState) -> Result<&crate::reference_book::ReferenceB
         .map(|book| book.as_ref())
         .ok_or_else(|| {
             ApiError::Ledger(
-                crate::store::StoreError::Corrupt(
+                crate::application::StoreError::Corrupt(
                     "this server reads no reference stream".to_owned(),
                 )
                 .into(),
@@ -277,8 +277,11 @@ async fn publish_answered(
     let answer_of = |publication: &Publication| -> Result<Answer, ApiError> {
         Ok(Answer {
             status: 200,
-            body: render(publication)
-                .map_err(|e| ApiError::Ledger(crate::ledger::LedgerError::Render(e.to_string())))?,
+            body: render(publication).map_err(|e| {
+                ApiError::Ledger(crate::application::commands::LedgerError::Render(
+                    e.to_string(),
+                ))
+            })?,
             replayed: false,
         })
     };

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use api::ledger::{Clock, Ledger};
+use api::application::commands::{Clock, Ledger};
 use api::settings::{ServeSettings, StoreSettings};
 use api::startup::Application;
 use serde_json::{json, Value};

@@ -161,7 +161,7 @@ impl Drop for ThrowawayCluster {
 /// The server running on a throwaway cluster, with an operator token.
 struct Served {
     base: String,
-    ledger: std::sync::Arc<api::ledger::Ledger>,
+    ledger: std::sync::Arc<api::application::commands::Ledger>,
     token: String,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,

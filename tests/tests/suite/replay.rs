@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use time::macros::date;
 use time::Date;
 
-use api::ledger::{CommandContext, LedgerError};
+use api::application::commands::{CommandContext, LedgerError};
 use api::replay::{CheckReport, Difference};
 use api::store::{StoreLocation, LEDGERS_TABLE};
 use commands::AgreementCommand;

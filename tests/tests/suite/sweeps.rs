@@ -244,7 +244,7 @@ async fn postgres_a_sweep_killed_midway_and_resumed_equals_a_clean_run() {
 
     let resumed = spawn_app(Store::Postgres).await;
     assert_eq!(dunning_histories(&resumed).await, ids);
-    let context = api::ledger::CommandContext {
+    let context = api::application::commands::CommandContext {
         actor: "sweep".to_owned(),
         request_id: "killed".to_owned(),
         sweep: None,

@@ -14,7 +14,7 @@ use time::Date;
 use commands::{AgreementCommand, SweepAgreement};
 use events::{business_date, AgreementEvent, ParticipantId};
 
-use crate::ledger::{CommandContext, Ledger, LedgerError, SweepMark};
+use crate::application::commands::{CommandContext, Ledger, LedgerError, SweepMark};
 use crate::store::StoreError;
 
 /// How many agreements a sweep steps at once (each step is its own transaction).
@@ -60,6 +60,19 @@ pub enum SweepError {
 }
 
 /// Runs the sweep as of `as_of` over every agreement; `progress` sees (done, total).
+/// [`run`] in a task of its own, so that it finishes even if the caller goes away (an
+/// HTTP client that hangs up); no progress is reported.
+pub async fn run_detached(
+    ledger: std::sync::Arc<Ledger>,
+    actor: String,
+    as_of: Date,
+    charge_fines: bool,
+) -> Result<SweepReport, SweepError> {
+    tokio::spawn(async move { run(&ledger, &actor, as_of, charge_fines, |_, _| {}).await })
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("the sweep task failed: {e}")))?
+}
+
 pub async fn run(
     ledger: &Ledger,
     actor: &str,

@@ -1,0 +1,152 @@
+//! The command loop: load, decide, seal, answer, append; on a lost race, again.
+
+use std::time::Duration;
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+
+use aggregates::{AgreementServices, ParticipantAgreement};
+use commands::AgreementCommand;
+use events::{AgreementEvent, InvoiceNumber, ParticipantId};
+
+use super::load::Loaded;
+use super::{
+    Answer, CommandContext, Committed, Ledger, LedgerError, RenderAnswer, AGREEMENT_WRITE_STRIPES,
+    COMMAND_ATTEMPTS_MAX,
+};
+use crate::store::AppendError;
+
+impl Ledger {
+    /// The command loop; with `render`, also the answer (stored under the context's
+    /// Idempotency-Key with the events). Returns the committed events unless the answer
+    /// is a stored one.
+    pub(super) async fn run(
+        &self,
+        participant: &ParticipantId,
+        command: AgreementCommand,
+        context: &CommandContext,
+        render: Option<&RenderAnswer<'_>>,
+    ) -> Result<(Option<Committed>, Option<Answer>), LedgerError> {
+        let issues_invoice = matches!(command, AgreementCommand::IssueInvoice(_));
+        let answer_of = |committed: &Committed| -> Result<Option<Answer>, LedgerError> {
+            render
+                .map(|render| {
+                    render(committed)
+                        .map(|(status, body)| Answer {
+                            status,
+                            body,
+                            replayed: false,
+                        })
+                        .map_err(LedgerError::Render)
+                })
+                .transpose()
+        };
+        // The agreement's stripe first, then (for an invoice) the numbering lock: always
+        // in this order, so the two never wait on each other in a cycle.
+        let _agreement_write = self.agreement_writes[stripe_of(participant)].lock().await;
+        for attempt in 1..=COMMAND_ATTEMPTS_MAX {
+            if render.is_some() {
+                if let Some(stored) = self.stored_answer(context).await? {
+                    return Ok((None, Some(stored)));
+                }
+            }
+            let _numbering = if issues_invoice {
+                Some(self.invoice_numbering.lock().await)
+            } else {
+                None
+            };
+            let (mut connection, loaded) = self.load(participant).await?;
+            let next_invoice_number = if issues_invoice {
+                Some(
+                    self.repository
+                        .next_invoice_number_on(&mut connection)
+                        .await?,
+                )
+            } else {
+                None
+            };
+            let (agreement, decided) = self.decide(&loaded, &command, next_invoice_number).await?;
+            let sealed = self.seal(participant, loaded, decided, &command, context)?;
+            let committed = Committed {
+                events: sealed.envelopes,
+                agreement,
+            };
+            // The answer is written by the caller's pure `render` (no I/O) and stored
+            // with the events, so a retry under the same key gets exactly it.
+            let answer = answer_of(&committed)?;
+            let record = answer
+                .as_ref()
+                .and_then(|answer| self.idempotency_record(context, answer));
+            let appended = self
+                .repository
+                .append_on(
+                    &mut connection,
+                    &sealed.serialized,
+                    &sealed.invoice_numbers,
+                    sealed.ledger_row.as_ref(),
+                    record.as_ref(),
+                )
+                .await;
+            match appended {
+                Ok(()) => {
+                    if !committed.events.is_empty() {
+                        crate::metrics::record_command(command.name());
+                    }
+                    return Ok((Some(committed), answer));
+                }
+                // Nothing was decided, only a key stored: a concurrent request took it;
+                // the next attempt finds its answer.
+                Err(AppendError::Conflict(_)) if committed.events.is_empty() => continue,
+                Err(AppendError::Conflict(what)) => {
+                    tracing::debug!(participant = %participant, attempt, what, "write conflict, deciding again");
+                    crate::metrics::record_conflict();
+                    // Give the connection back first: it carries the failed transaction's
+                    // rollback, which must not wait out the backoff holding its locks.
+                    drop(connection);
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(AppendError::Store(error)) => return Err(error.into()),
+            }
+        }
+        Err(LedgerError::ConflictRetriesExhausted {
+            attempts: COMMAND_ATTEMPTS_MAX,
+        })
+    }
+
+    /// The decide step: the aggregate decides the command on the loaded state; the
+    /// agreement after it and the events it decided (none for a repeat it recognises).
+    async fn decide(
+        &self,
+        loaded: &Loaded,
+        command: &AgreementCommand,
+        next_invoice_number: Option<InvoiceNumber>,
+    ) -> Result<(ParticipantAgreement, Vec<AgreementEvent>), LedgerError> {
+        let mut agreement = loaded.ledger.agreement.clone();
+        let services = AgreementServices {
+            reference: loaded.reference.clone(),
+            today: self.clock.today(),
+            next_invoice_number,
+        };
+        let sink = EventSink::default();
+        agreement.handle(command.clone(), &services, &sink).await?;
+        Ok((agreement, sink.collect().await))
+    }
+}
+
+/// The write lock stripe of an agreement: FNV-1a over its BIN/IIN (stable, no seed).
+fn stripe_of(participant: &ParticipantId) -> usize {
+    let hash = participant
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    (hash % AGREEMENT_WRITE_STRIPES as u64) as usize
+}
+
+/// A short, jittered pause before deciding again, growing with each lost race.
+fn backoff(attempt: u32) -> Duration {
+    let jitter = u64::from(uuid::Uuid::new_v4().as_u128() as u16 % 1000);
+    let base = u64::from(attempt.min(10)) * 1000;
+    Duration::from_micros(base + jitter * u64::from(attempt.min(10)))
+}

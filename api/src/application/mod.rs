@@ -1,0 +1,22 @@
+//! The application layer: the ledger's use cases, between the HTTP API (and the command
+//! line) above and the store below. Handlers call only this layer; nothing here knows
+//! HTTP, and nothing below imports it.
+//!
+//! - `commands`: execute a command on an agreement (the command loop: load, decide, seal,
+//!   answer, append), the clock, what a command is run with and gives back.
+//! - `queries`: what billing staff read: an agreement's stored ledger, pages of
+//!   agreements, the aging report, the dunning preview.
+//! - `sweep`: the dunning sweep as of a date (§4.2, §5.9, §10.3), each agreement's step
+//!   recorded like any command.
+
+pub mod commands;
+pub mod queries;
+pub mod sweep;
+
+/// The store's error, as the use cases report it.
+pub use crate::store::StoreError;
+
+pub use commands::{
+    Answer, Clock, CommandContext, Committed, IdempotencyClaim, Ledger, LedgerError, SweepMark,
+    SystemClock,
+};

@@ -1,0 +1,267 @@
+//! What billing staff read (API.md "Queries" and "Reports"), from the stored projections:
+//! one agreement's stored ledger, pages of agreements, the aging report, and the dunning
+//! preview (what the next sweep would record, recording nothing). The HTTP handlers
+//! parse and answer; the reading happens here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use time::Date;
+
+use aggregates::{AgreementServices, AgreementStatus, ReferenceData};
+use commands::{AgreementCommand, SweepAgreement};
+use events::{business_date, AgreementEvent, ParticipantId};
+use projections::{AgingReport, AgreementLedger, AgreementView, ProjectionError};
+
+use super::commands::{Ledger, LedgerError};
+use crate::store::{LedgerRow, StoreError, LEDGERS_TABLE};
+
+pub use crate::store::PAGE_SIZE_MAX;
+
+/// Why a query has no answer: the store, or the projection (a date it cannot answer for).
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+}
+
+impl From<StoreError> for QueryError {
+    fn from(error: StoreError) -> Self {
+        Self::Ledger(LedgerError::Store(error))
+    }
+}
+
+/// Where the events are kept (safe to print) and whether the store answers now.
+pub async fn store_health(ledger: &Ledger) -> (String, Result<(), StoreError>) {
+    let repository = ledger.repository();
+    (repository.location().describe(), repository.ping().await)
+}
+
+/// The agreement's stored ledger; `None` when no agreement is registered for it.
+pub async fn stored_ledger(
+    ledger: &Ledger,
+    id: &ParticipantId,
+) -> Result<Option<AgreementLedger>, LedgerError> {
+    match ledger.repository().ledger(id.as_str()).await? {
+        Some(row) => Ok(Some(row.decode()?)),
+        None => Ok(None),
+    }
+}
+
+/// The agreement's stored ledger and the reference tables in force, in one round trip
+/// when the cached tables are current; `None` when no agreement is registered for it.
+pub async fn stored_ledger_and_reference(
+    ledger: &Ledger,
+    id: &ParticipantId,
+) -> Result<Option<(AgreementLedger, Arc<ReferenceData>)>, LedgerError> {
+    let (row, reference_sequence) = ledger
+        .repository()
+        .ledger_and_reference_sequence(id.as_str())
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let stored = row.decode()?;
+    Ok(Some((
+        stored,
+        ledger.reference_at(reference_sequence).await?,
+    )))
+}
+
+/// The hash of each of the agreement's events, by sequence (an explained balance shows
+/// them beside its sources).
+pub async fn event_hashes(
+    ledger: &Ledger,
+    id: &ParticipantId,
+) -> Result<HashMap<u64, String>, LedgerError> {
+    Ok(ledger
+        .events(id)
+        .await?
+        .into_iter()
+        .filter_map(|event| {
+            let sequence = u64::try_from(event.sequence).ok()?;
+            let hash = event.metadata.get(crate::hash_chain::HASH_KEY)?.as_str()?;
+            Some((sequence, hash.to_owned()))
+        })
+        .collect())
+}
+
+/// One page of agreements (by participant id) and how many there are in all. With
+/// `as_of` today or later the status filter runs in the database on the stored current
+/// status; with an earlier date each agreement's status as of that date is computed
+/// from its ledger, and one not registered yet then is left out.
+pub async fn agreements_page(
+    ledger: &Ledger,
+    status: Option<AgreementStatus>,
+    as_of: Date,
+    offset: u64,
+    per_page: u32,
+) -> Result<(Vec<AgreementView>, u64), QueryError> {
+    let repository = ledger.repository();
+    if as_of >= ledger.today() {
+        let (rows, total) = repository
+            .ledgers_page(status.map(|s| s.code()), offset, per_page)
+            .await?;
+        let items = rows
+            .iter()
+            .map(|row| Ok(row.decode()?.agreement_as_of(as_of)?))
+            .collect::<Result<Vec<_>, QueryError>>()?;
+        return Ok((items, total));
+    }
+    let mut items = Vec::new();
+    let mut total = 0u64;
+    repository
+        .for_each_ledger(LEDGERS_TABLE, |row: LedgerRow| {
+            let stored = row.decode()?;
+            let Ok(view) = stored.agreement_as_of(as_of) else {
+                return Ok(()); // not registered yet on that date
+            };
+            if status.is_none_or(|s| view.header.status == s) {
+                if total >= offset && items.len() < per_page as usize {
+                    items.push(view);
+                }
+                total += 1;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok((items, total))
+}
+
+/// The aging report as of a date: outstanding principal by days overdue, per agreement
+/// and per currency. Reads every stored ledger once, one at a time.
+pub async fn aging_report(ledger: &Ledger, as_of: Date) -> Result<AgingReport, QueryError> {
+    let mut report = AgingReport::new(as_of);
+    let mut failure: Option<QueryError> = None;
+    ledger
+        .repository()
+        .for_each_ledger(LEDGERS_TABLE, |row| {
+            if failure.is_some() {
+                return Ok(());
+            }
+            let stored = row.decode()?;
+            match stored.aging(as_of) {
+                Ok(row) => {
+                    if let Err(e) = report.add(row) {
+                        failure = Some(ProjectionError::from(e).into());
+                    }
+                }
+                Err(ProjectionError::NotRegisteredAsOf(_)) => {}
+                Err(other) => failure = Some(other.into()),
+            }
+            Ok(())
+        })
+        .await?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    Ok(report.finish())
+}
+
+/// One action the next sweep would record.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DunningAction {
+    pub participant_id: String,
+    pub name: String,
+    /// The event the sweep would record: `FineCharged`, `Suspended`, `Blocked`,
+    /// `Reinstated`, `Unblocked` or `Terminated`.
+    pub action: String,
+    /// The clause of the offer behind it.
+    pub clause: String,
+    /// The rule in words.
+    pub rule: String,
+}
+
+/// `GET /v1/reports/dunning`: what a sweep as of the date would record, agreement by
+/// agreement, recording nothing (billing staff look before they act).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DunningReport {
+    #[serde(with = "business_date")]
+    #[schema(value_type = String, format = Date)]
+    pub as_of: Date,
+    pub actions: Vec<DunningAction>,
+    /// Agreements the sweep would skip, with why.
+    pub skipped: Vec<crate::application::sweep::SkippedAgreement>,
+}
+
+/// What a sweep as of `as_of` would record, agreement by agreement, recording nothing:
+/// each agreement's stored state decides the sweep's step as the sweep would.
+pub async fn dunning_preview(
+    ledger: &Ledger,
+    as_of: Date,
+    charge_fines: bool,
+) -> Result<DunningReport, LedgerError> {
+    let services = AgreementServices {
+        reference: ledger.reference().await?,
+        today: as_of.max(ledger.today()),
+        next_invoice_number: None,
+    };
+    let command = SweepAgreement {
+        as_of,
+        charge_fines,
+    };
+    let mut report = DunningReport {
+        as_of,
+        actions: Vec::new(),
+        skipped: Vec::new(),
+    };
+    ledger
+        .repository()
+        .for_each_ledger(LEDGERS_TABLE, |row| {
+            let stored = row.decode()?;
+            let decided = stored
+                .agreement
+                .decide(AgreementCommand::Sweep(command.clone()), &services);
+            match decided {
+                Ok(events) => {
+                    for event in events {
+                        report.actions.push(DunningAction {
+                            participant_id: row.participant_id.clone(),
+                            name: row.name.clone(),
+                            action: event.type_name().to_owned(),
+                            clause: event.clause().as_str().to_owned(),
+                            rule: rule_of(&event).to_owned(),
+                        });
+                    }
+                }
+                Err(refusal) => report
+                    .skipped
+                    .push(crate::application::sweep::SkippedAgreement {
+                        participant_id: row.participant_id.clone(),
+                        reason: refusal.to_string(),
+                    }),
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(report)
+}
+
+/// The rule behind an action of the sweep, in words, with its clause.
+fn rule_of(event: &AgreementEvent) -> &'static str {
+    match event {
+        AgreementEvent::PenaltyCharged(e) if e.settlement => {
+            "the termination's effective date: the penalty accrued is charged (§10.3)"
+        }
+        AgreementEvent::FineCharged(e) if e.settlement => {
+            "the termination's effective date: the fine accrued is charged (§10.3)"
+        }
+        AgreementEvent::FineCharged(_) => "a late invoice: the fine of 2 MRP (§5.9)",
+        AgreementEvent::Suspended(_) => "an invoice overdue for more than 15 days (§4.2, §5.9)",
+        AgreementEvent::Blocked(_) => {
+            "an invoice not paid in full more than 3 months past its due date (§4.2)"
+        }
+        AgreementEvent::Reinstated(e)
+            if e.reason.as_str() == aggregates::dunning::MANUAL_OVERDUE_LIFTED =>
+        {
+            aggregates::dunning::MANUAL_OVERDUE_LIFTED
+        }
+        AgreementEvent::Reinstated(_) => "nothing is overdue beyond 15 days any more (§4.2)",
+        AgreementEvent::Unblocked(_) => "the debt is repaid (§4.2)",
+        AgreementEvent::Terminated(_) => "the termination is due and everything is settled (§10.3)",
+        _ => "",
+    }
+}
