@@ -1,7 +1,6 @@
 //! The agreement endpoints (API.md): thin handlers from HTTP to the ledger and back.
 
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -20,7 +19,7 @@ use events::{business_date, AgreementEvent, ParticipantId};
 use projections::{AgreementView, InvoiceView, PaymentView};
 
 use super::error::ApiError;
-use super::json::StrictJson;
+use super::extract::{AgreementId, RequestContext, StrictJson};
 use super::AppState;
 use crate::application::commands::{metadata, CommandContext, Committed};
 
@@ -47,53 +46,6 @@ pub fn router() -> Router<AppState> {
             "/v1/agreements/{id}/force-majeure/end",
             post(end_force_majeure),
         )
-}
-
-/// The participant id in the path, parsed (`/v1/agreements/{id}/...`).
-pub struct AgreementId(pub ParticipantId);
-
-impl<S: Send + Sync> FromRequestParts<S> for AgreementId {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path(id) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
-        ParticipantId::parse(&id).map(AgreementId).map_err(|error| {
-            ApiError::bad_request(format!("the agreement id in the path: {error}"))
-        })
-    }
-}
-
-/// Who is asking and under which request id (set by the request-id layer).
-pub struct RequestContext(pub CommandContext);
-
-impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let request_id = parts
-            .headers
-            .get(super::REQUEST_ID_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        // The token's name (set by `auth::authorize`) is the actor of every event.
-        let actor = super::auth::caller_of(parts)
-            .map(|caller| caller.name.clone())
-            .ok_or_else(|| ApiError::Unauthorized {
-                detail: "this endpoint needs `Authorization: Bearer <token>`".to_owned(),
-            })?;
-        Ok(Self(CommandContext {
-            actor,
-            request_id,
-            sweep: None,
-            idempotency: parts
-                .extensions
-                .get::<crate::application::commands::IdempotencyClaim>()
-                .cloned(),
-        }))
-    }
 }
 
 fn view(agreement: &ParticipantAgreement) -> Result<Json<AgreementView>, ApiError> {

@@ -5,7 +5,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::error::ApiError;
-use super::json::StrictJson;
+use super::extract::StrictJson;
 use super::AppState;
 use crate::audit::{StoreDigest, VerifyReport};
 

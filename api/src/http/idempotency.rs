@@ -43,12 +43,12 @@ pub async fn fingerprint(request: Request, next: Next) -> Result<Response, ApiEr
         })?
         .to_owned();
     let (parts, body) = request.into_parts();
-    let bytes: Bytes = axum::body::to_bytes(body, super::json::REQUEST_BODY_BYTES_MAX)
+    let bytes: Bytes = axum::body::to_bytes(body, super::extract::REQUEST_BODY_BYTES_MAX)
         .await
         .map_err(|_| ApiError::PayloadTooLarge {
             detail: format!(
                 "the body is larger than {} bytes",
-                super::json::REQUEST_BODY_BYTES_MAX
+                super::extract::REQUEST_BODY_BYTES_MAX
             ),
         })?;
     let mut hasher = Sha256::new();

@@ -5,8 +5,8 @@ pub mod agreements;
 pub mod audit;
 pub mod auth;
 pub mod error;
+pub mod extract;
 pub mod idempotency;
-pub mod json;
 pub mod openapi;
 pub mod queries;
 pub mod reference;
@@ -65,7 +65,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(DefaultBodyLimit::max(json::REQUEST_BODY_BYTES_MAX))
+        .layer(DefaultBodyLimit::max(extract::REQUEST_BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn(|request, next| {
             time_limit(REQUEST_TIMEOUT, request, next)
         }))

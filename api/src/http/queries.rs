@@ -4,11 +4,9 @@
 //! business date up to the end of that day count, and penalties accrue to that date.
 //! One agreement's query reads that agreement's stored ledger only.
 
-use axum::extract::{FromRequestParts, Query, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -18,8 +16,8 @@ use projections::{
     InvoiceStatusView, JournalView, PenaltyView, StatementView,
 };
 
-use super::agreements::AgreementId;
 use super::error::ApiError;
+use super::extract::{parse_date, AgreementId, StrictQuery};
 use super::AppState;
 use crate::application::queries::{self, PAGE_SIZE_MAX};
 
@@ -33,21 +31,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/reports/aging", get(aging))
 }
 
-/// Query parameters, parsed strictly: an unknown or malformed parameter is a 400
-/// problem+json naming it (axum's own `Query` answers plain text).
-pub struct StrictQuery<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for StrictQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(value)| StrictQuery(value))
-            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
-    }
-}
-
 /// The default page size of `GET /v1/agreements`.
 pub const PAGE_SIZE_DEFAULT: u32 = 50;
 
@@ -59,14 +42,6 @@ pub struct AsOfQuery {
     /// The view as of the end of this business day (YYYY-MM-DD, Kazakhstan); default today.
     #[param(value_type = Option<String>, format = Date, example = "2026-03-01")]
     pub as_of: Option<String>,
-}
-
-pub fn parse_date(name: &str, text: Option<&str>) -> Result<Option<Date>, ApiError> {
-    text.map(|text| {
-        business_date::parse(text)
-            .map_err(|error| ApiError::bad_request(format!("`{name}`: {error}")))
-    })
-    .transpose()
 }
 
 impl AsOfQuery {

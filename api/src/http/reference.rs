@@ -18,8 +18,8 @@ use time::Date;
 use aggregates::reference::parse_nbk_rates;
 use events::{ReferenceContent, ReferenceTable};
 
-use super::agreements::RequestContext;
 use super::error::ApiError;
+use super::extract::RequestContext;
 use super::AppState;
 use crate::application::commands::{Answer, CommandContext};
 use crate::reference_book::{Publication, Publisher, RecordedVersion};
@@ -209,7 +209,7 @@ fn content_of(
     Ok(match table {
         ReferenceTable::Calendar => {
             let year = parse_year(range)?;
-            let body: CalendarVersionBody = super::json::parse(body)?;
+            let body: CalendarVersionBody = super::extract::parse(body)?;
             (
                 ReferenceContent::Calendar {
                     year,
@@ -222,7 +222,7 @@ fn content_of(
         }
         ReferenceTable::Mrp => {
             let year = parse_year(range)?;
-            let body: MrpVersionBody = super::json::parse(body)?;
+            let body: MrpVersionBody = super::extract::parse(body)?;
             (
                 ReferenceContent::Mrp {
                     year,
@@ -233,7 +233,7 @@ fn content_of(
         }
         ReferenceTable::Vat => {
             let effective_from = parse_range_date(range)?;
-            let body: VatVersionBody = super::json::parse(body)?;
+            let body: VatVersionBody = super::extract::parse(body)?;
             (
                 ReferenceContent::Vat {
                     effective_from,
@@ -244,7 +244,7 @@ fn content_of(
         }
         ReferenceTable::ExchangeRates => {
             let date = parse_range_date(range)?;
-            let body: RateVersionBody = super::json::parse(body)?;
+            let body: RateVersionBody = super::extract::parse(body)?;
             (
                 ReferenceContent::ExchangeRate {
                     date,

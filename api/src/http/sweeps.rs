@@ -9,7 +9,7 @@ use time::Date;
 use events::business_date;
 
 use super::error::ApiError;
-use super::json::StrictJson;
+use super::extract::StrictJson;
 use super::AppState;
 use crate::application::queries::{self, DunningReport};
 use crate::application::sweep;
@@ -39,7 +39,7 @@ pub struct SweepRequest {
     responses((status = 200, description = "What the sweep recorded (§4.2, §5.9, §10.3)", body = SweepReport)))]
 pub async fn sweep(
     State(state): State<AppState>,
-    super::agreements::RequestContext(context): super::agreements::RequestContext,
+    super::extract::RequestContext(context): super::extract::RequestContext,
     StrictJson(request): StrictJson<SweepRequest>,
 ) -> Result<axum::response::Response, ApiError> {
     // With an Idempotency-Key, a repeat gets the first report. The sweep's own steps are
@@ -85,9 +85,9 @@ pub struct DunningQuery {
     responses((status = 200, description = "What the next sweep would record", body = DunningReport)))]
 pub async fn dunning(
     State(state): State<AppState>,
-    super::queries::StrictQuery(query): super::queries::StrictQuery<DunningQuery>,
+    super::extract::StrictQuery(query): super::extract::StrictQuery<DunningQuery>,
 ) -> Result<Json<DunningReport>, ApiError> {
-    let as_of = super::queries::parse_date("as_of", query.as_of.as_deref())?
+    let as_of = super::extract::parse_date("as_of", query.as_of.as_deref())?
         .unwrap_or_else(|| state.ledger.today());
     let charge_fines = query.charge_fines.unwrap_or(true);
     Ok(Json(

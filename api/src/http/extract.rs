@@ -1,12 +1,19 @@
-//! A JSON body extractor whose every rejection is a problem+json with a message a
-//! person understands, naming the field at fault.
+//! The extractors every handler shares: each rejection is a problem+json with a message
+//! a person understands, naming the field, parameter or path segment at fault. A JSON
+//! body (`StrictJson`), query parameters (`StrictQuery`, `parse_date`), the agreement id
+//! in the path (`AgreementId`), and who asks under which request (`RequestContext`).
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use time::Date;
+
+use events::{business_date, ParticipantId};
 
 use super::error::ApiError;
+use crate::application::commands::{CommandContext, IdempotencyClaim};
 
 /// The largest request body accepted, in bytes. An invoice of 100 long lines fits.
 pub const REQUEST_BODY_BYTES_MAX: usize = 256 * 1024;
@@ -90,5 +97,73 @@ fn strip_position(error: &serde_json::Error) -> String {
     match text.rfind(" at line ") {
         Some(index) => text[..index].to_owned(),
         None => text,
+    }
+}
+
+/// Query parameters, parsed strictly: an unknown or malformed parameter is a 400
+/// problem+json naming it (axum's own `Query` answers plain text).
+pub struct StrictQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for StrictQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| StrictQuery(value))
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
+    }
+}
+
+/// A business date parameter (`YYYY-MM-DD`), when given.
+pub fn parse_date(name: &str, text: Option<&str>) -> Result<Option<Date>, ApiError> {
+    text.map(|text| {
+        business_date::parse(text)
+            .map_err(|error| ApiError::bad_request(format!("`{name}`: {error}")))
+    })
+    .transpose()
+}
+
+/// The participant id in the path, parsed (`/v1/agreements/{id}/...`).
+pub struct AgreementId(pub ParticipantId);
+
+impl<S: Send + Sync> FromRequestParts<S> for AgreementId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+        ParticipantId::parse(&id).map(AgreementId).map_err(|error| {
+            ApiError::bad_request(format!("the agreement id in the path: {error}"))
+        })
+    }
+}
+
+/// Who is asking and under which request id (set by the request-id layer).
+pub struct RequestContext(pub CommandContext);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .headers
+            .get(super::REQUEST_ID_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        // The token's name (set by `auth::authorize`) is the actor of every event.
+        let actor = super::auth::caller_of(parts)
+            .map(|caller| caller.name.clone())
+            .ok_or_else(|| ApiError::Unauthorized {
+                detail: "this endpoint needs `Authorization: Bearer <token>`".to_owned(),
+            })?;
+        Ok(Self(CommandContext {
+            actor,
+            request_id,
+            sweep: None,
+            idempotency: parts.extensions.get::<IdempotencyClaim>().cloned(),
+        }))
     }
 }
