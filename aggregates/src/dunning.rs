@@ -325,30 +325,4 @@ impl ParticipantAgreement {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::date;
-
-    #[test]
-    fn three_months_after_keeps_the_day_or_takes_the_month_end() {
-        assert_eq!(
-            months_after(date!(2026 - 01 - 31), 3),
-            date!(2026 - 04 - 30)
-        );
-        assert_eq!(
-            months_after(date!(2025 - 11 - 30), 3),
-            date!(2026 - 02 - 28)
-        );
-        assert_eq!(
-            months_after(date!(2026 - 02 - 09), 3),
-            date!(2026 - 05 - 09)
-        );
-        assert_eq!(block_day(date!(2026 - 01 - 31)), date!(2026 - 05 - 01));
-        assert_eq!(block_day(date!(2025 - 11 - 30)), date!(2026 - 03 - 01));
-    }
-
-    #[test]
-    fn suspension_applies_from_the_sixteenth_day() {
-        assert_eq!(suspension_day(date!(2026 - 02 - 09)), date!(2026 - 02 - 25));
-    }
-}
+mod tests;

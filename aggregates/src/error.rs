@@ -270,3 +270,17 @@ impl From<crate::late_payment::LatePaymentError> for AgreementError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_name_their_clause_and_kind() {
+        let error = AgreementError::NotSigned { action: "invoiced" };
+        assert_eq!(error.kind(), ErrorKind::Conflict);
+        assert_eq!(error.clause(), Some(Clause::ACCEPTANCE));
+        assert!(error.to_string().contains("§1.5"));
+        assert_eq!(AgreementError::NotRegistered.kind(), ErrorKind::NotFound);
+    }
+}

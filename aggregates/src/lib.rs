@@ -6,10 +6,12 @@
 //! [`AgreementServices`], built per command by the caller.
 
 mod agreement;
+mod decisions;
 pub mod dunning;
 mod error;
+#[cfg(test)]
+mod fixture;
 mod force_majeure;
-mod handle;
 pub mod late_payment;
 pub mod reference;
 
@@ -37,6 +39,3 @@ pub struct AgreementServices {
     /// invoice took it meanwhile, and the command is retried with the next.
     pub next_invoice_number: Option<events::InvoiceNumber>,
 }
-
-#[cfg(test)]
-mod tests;

@@ -2,7 +2,7 @@
 //! penalty accrues for the days of a declared force majeure, and the sweep does not
 //! suspend or block for debt on a date inside one.
 
-use super::*;
+use crate::fixture::*;
 
 #[test]
 fn no_penalty_accrues_for_the_days_of_an_ended_force_majeure() {
