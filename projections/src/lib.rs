@@ -3,21 +3,42 @@
 //!
 //! Architecture invariant: pure like the crates below it. No I/O, no clock: a view is a
 //! function of events (and, for time-based figures, of a date passed in).
+//!
+//! The modules, by subject: `ledger` (the stored per-agreement projection, a cqrs-es
+//! `View`) keeps the agreement's `facts` and header versions, and folds the facts up to a
+//! date into a `position`; the answers built on them each have their module (`balance`,
+//! `invoices`, `penalties`, `statement`, `journal`, `aging`, `explanation`); `stored` is
+//! the ledger's stored form, `views` the answers of commands, `error` why a query fails.
+//! Each points one way, towards `ledger`, `position` and `facts`, never back.
 
+mod aging;
+mod balance;
+mod error;
 mod explanation;
+mod facts;
+mod invoices;
+mod journal;
 mod ledger;
+mod penalties;
+mod position;
+mod statement;
+mod stored;
 mod views;
 
+pub use aging::{AgingBuckets, AgingReport, AgingRow, AgingTotals};
+pub use balance::BalanceView;
+pub use error::ProjectionError;
 pub use explanation::{
     BalanceExplanation, EventRef, FigureExplanation, FigureExplanations, FigureTerm,
 };
-
-pub use ledger::{
-    Account, AccountBalance, AgingBuckets, AgingReport, AgingRow, AgingTotals, AgreementLedger,
-    AgreementPosition, BalanceView, DatedFact, DatedHeader, InvoicePosition, InvoiceStatus,
-    InvoiceStatusView, JournalView, LateChargePosition, LedgerFact, PenaltyView, Posting,
-    ProjectionError, StatementLine, StatementView, StoredLedgerError,
-};
+pub use facts::{DatedFact, LedgerFact};
+pub use invoices::{InvoiceStatus, InvoiceStatusView};
+pub use journal::{Account, AccountBalance, JournalView, Posting};
+pub use ledger::{AgreementLedger, DatedHeader};
+pub use penalties::PenaltyView;
+pub use position::{AgreementPosition, InvoicePosition, LateChargePosition};
+pub use statement::{StatementLine, StatementView};
+pub use stored::StoredLedgerError;
 
 pub use views::{
     AgreementHeader, AgreementView, AllocationView, DueRuleView, InvoiceLineView, InvoiceView,
@@ -48,4 +69,14 @@ pub mod money_string {
             }
         }
     }
+}
+
+/// The sum of `amounts`, from `zero` (the currency's zero).
+pub(crate) fn sum(
+    zero: events::Money,
+    amounts: impl Iterator<Item = events::Money>,
+) -> Result<events::Money, events::MoneyError> {
+    amounts
+        .into_iter()
+        .try_fold(zero, |total, amount| total.checked_add(amount))
 }

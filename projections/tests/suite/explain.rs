@@ -8,8 +8,6 @@
 //! and uncharged parts, advances, restrictions, terminations, early signatures): the
 //! generator is shared with it in `common/mod.rs`.
 
-mod common;
-
 use std::collections::{BTreeSet, HashMap};
 
 use proptest::prelude::*;
@@ -18,7 +16,7 @@ use time::Date;
 use events::{AgreementEvent, Clause, InvoiceNumber, Money};
 use projections::BalanceExplanation;
 
-use common::*;
+use crate::common::*;
 
 // ---------------------------------------------------------------------------------------
 // Properties

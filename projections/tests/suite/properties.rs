@@ -18,8 +18,6 @@
 //! The generator (`plan`, `record`, `as_of`, the reference data) is in `common/mod.rs`,
 //! shared with `explain.rs`.
 
-mod common;
-
 use std::collections::HashMap;
 
 use cqrs_es::{Aggregate, EventEnvelope, View};
@@ -31,7 +29,7 @@ use aggregates::{late_payment, ParticipantAgreement};
 use events::{AgreementEvent, Currency, InvoiceNumber, LateChargeKind, Money};
 use projections::{Account, AgreementLedger, InvoiceStatus};
 
-use common::*;
+use crate::common::*;
 
 // ---------------------------------------------------------------------------------------
 // Helpers of these properties (the generator is in common/mod.rs)
@@ -66,7 +64,7 @@ fn first_date(events: &[(u64, AgreementEvent)]) -> Date {
 // Properties
 
 proptest! {
-    // No regression files: a failure prints its minimal case, which goes into tests/ledger.rs.
+    // No regression files: a failure prints its minimal case, which goes into ledger/.
     #![proptest_config(ProptestConfig {
         cases: 64,
         failure_persistence: None,
@@ -316,7 +314,7 @@ proptest! {
     /// before signing). The ledger dates events at the running maximum of business
     /// dates; this holds because the aggregate refuses a signature dated before a
     /// recorded payment (before handle.rs had that rule, this property failed: see
-    /// `a_signature_recorded_after_a_payment_shows_from_its_own_date` in tests/ledger.rs).
+    /// `a_signature_recorded_after_a_payment_shows_from_its_own_date` in ledger/stored.rs).
     #[test]
     fn the_projection_equals_a_replay_with_signing_anywhere(
         plan in plan_signing_anywhere(),

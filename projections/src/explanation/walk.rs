@@ -1,0 +1,533 @@
+//! The walk over the facts: the terms of each figure, collected fact by fact, and the
+//! figures checked against them.
+
+use std::collections::BTreeMap;
+
+use time::Date;
+
+use aggregates::late_payment;
+use aggregates::ReferenceData;
+use events::{Clause, InvoiceNumber, LateChargeKind, Money, SettledPart};
+
+use super::words::{fine_words, kind_name, money, part_name, penalty_words};
+use super::{BalanceExplanation, EventRef, FigureExplanation, FigureExplanations, FigureTerm};
+use crate::balance::BalanceView;
+use crate::error::ProjectionError;
+use crate::facts::{DatedFact, LedgerFact};
+use crate::position::AgreementPosition;
+
+impl BalanceExplanation {
+    /// Explains `balance`, the balance of `position` as of `as_of`, from `facts`: the
+    /// facts up to `as_of` that `position` was folded from.
+    pub(crate) fn new<'a>(
+        balance: BalanceView,
+        position: &AgreementPosition,
+        facts: impl Iterator<Item = &'a DatedFact>,
+        as_of: Date,
+        reference: &ReferenceData,
+    ) -> Result<Self, ProjectionError> {
+        let mut walk = Walk::default();
+        for fact in facts {
+            walk.fact(fact)?;
+        }
+        walk.accruals(position, as_of, reference)?;
+        let Walk {
+            invoiced,
+            paid,
+            mut outstanding,
+            penalties_accrued,
+            mut penalties_charged,
+            mut penalties_waived,
+            mut penalties_owed,
+            fines_accrued,
+            mut fines,
+            mut fines_waived,
+            mut fines_owed,
+            advance,
+            ..
+        } = walk;
+        // Per-invoice figures read best grouped by invoice, in event order within each.
+        for terms in [
+            &mut outstanding,
+            &mut penalties_charged,
+            &mut penalties_waived,
+            &mut penalties_owed,
+            &mut fines,
+            &mut fines_waived,
+            &mut fines_owed,
+        ] {
+            terms.sort_by_key(|term| term.invoice_number);
+        }
+        let b = &balance;
+        let total_due = [
+            (
+                "outstanding",
+                b.outstanding,
+                Clause::ALLOCATION,
+                "invoice principal not yet paid",
+            ),
+            (
+                "penalties_owed",
+                b.penalties_owed,
+                Clause::LATE_PAYMENT,
+                "penalties charged and still owed",
+            ),
+            (
+                "fines_owed",
+                b.fines_owed,
+                Clause::LATE_PAYMENT,
+                "fines charged and still owed",
+            ),
+        ]
+        .into_iter()
+        .map(|(figure, amount, clause, what)| FigureTerm {
+            amount,
+            what: format!("{figure}: {what}"),
+            clause: clause.as_str(),
+            invoice_number: None,
+            figure: Some(figure),
+            sources: Vec::new(),
+        })
+        .collect();
+        let explanation = FigureExplanations {
+            invoiced: FigureExplanation::new(
+                "invoiced",
+                b.invoiced,
+                "the sum of the totals of the invoices issued up to as_of; each total is its net amount plus VAT at the rate in force on its issue date (§5.11)",
+                Clause::VAT,
+                invoiced,
+            )?,
+            paid: FigureExplanation::new(
+                "paid",
+                b.paid,
+                "the sum of the payments received up to as_of, each on the day the money reached the operator's account (§5.5)",
+                Clause::PAYMENT_MOMENT,
+                paid,
+            )?,
+            outstanding: FigureExplanation::new(
+                "outstanding",
+                b.outstanding,
+                "per invoice: its total less the principal settled on it by payments and advances, which go to the named invoice or else the oldest open one, principal before penalties and fines (Civil Code art. 282)",
+                Clause::ALLOCATION,
+                outstanding,
+            )?,
+            penalties_accrued: FigureExplanation::new(
+                "penalties_accrued",
+                b.penalties_accrued,
+                "per late invoice: min(round(total x 0.001 x days of delay, 2), round(total x 0.05, 2)), the days counted from the day after the due date to the day the invoice was paid in full (§5.5) or as_of; charged or not, before waivers (§5.9)",
+                Clause::LATE_PAYMENT,
+                penalties_accrued,
+            )?,
+            penalties_charged: FigureExplanation::new(
+                "penalties_charged",
+                b.penalties_charged,
+                "the sum of the penalties the operator charged, each what had accrued by its date less what was charged or waived before (§5.9)",
+                Clause::LATE_PAYMENT,
+                penalties_charged,
+            )?,
+            penalties_waived: FigureExplanation::new(
+                "penalties_waived",
+                b.penalties_waived,
+                "the sum of the penalties waived, charged (lowering the debt) or not yet charged (lowering what may be charged) (§5.9)",
+                Clause::LATE_PAYMENT,
+                penalties_waived,
+            )?,
+            penalties_owed: FigureExplanation::new(
+                "penalties_owed",
+                b.penalties_owed,
+                "per invoice: the penalties charged, less what payments and advances settled of them (Civil Code art. 282) and the charged parts waived (§5.9)",
+                Clause::LATE_PAYMENT,
+                penalties_owed,
+            )?,
+            fines_accrued: FigureExplanation::new(
+                "fines_accrued",
+                b.fines_accrued,
+                "per late invoice: 2 MRP at the MRP in force on its first day of delay, converted at the National Bank rate for an agreement in USD; charged or not, before waivers (§5.9)",
+                Clause::LATE_PAYMENT,
+                fines_accrued,
+            )?,
+            fines: FigureExplanation::new(
+                "fines",
+                b.fines,
+                "the sum of the fines the operator charged, once per late invoice (§5.9)",
+                Clause::LATE_PAYMENT,
+                fines,
+            )?,
+            fines_waived: FigureExplanation::new(
+                "fines_waived",
+                b.fines_waived,
+                "the sum of the fines waived, charged (lowering the debt) or not yet charged (lowering what may be charged) (§5.9)",
+                Clause::LATE_PAYMENT,
+                fines_waived,
+            )?,
+            fines_owed: FigureExplanation::new(
+                "fines_owed",
+                b.fines_owed,
+                "per invoice: the fines charged, less what payments and advances settled of them (Civil Code art. 282) and the charged parts waived (§5.9)",
+                Clause::LATE_PAYMENT,
+                fines_owed,
+            )?,
+            advance: FigureExplanation::new(
+                "advance",
+                b.advance,
+                "the parts of payments left over after settling everything owed, less what was applied to later invoices, penalties and fines (Civil Code art. 282)",
+                Clause::ALLOCATION,
+                advance,
+            )?,
+            total_due: FigureExplanation::new(
+                "total_due",
+                b.total_due,
+                "outstanding + penalties_owed + fines_owed: accrued penalties and fines are owed only once charged (§5.9)",
+                Clause::LATE_PAYMENT,
+                total_due,
+            )?,
+        };
+        Ok(Self {
+            balance,
+            explanation,
+        })
+    }
+}
+
+/// What the walk knows of an invoice issued so far.
+#[derive(Debug)]
+struct IssuedInvoice {
+    issued: EventRef,
+    total: Money,
+    principal_settled: Money,
+    /// The event whose settlement completed the principal (§5.5), once it is.
+    paid_in_full_by: Option<EventRef>,
+}
+
+/// The terms of each figure, collected fact by fact.
+#[derive(Debug, Default)]
+struct Walk {
+    invoices: BTreeMap<InvoiceNumber, IssuedInvoice>,
+    invoiced: Vec<FigureTerm>,
+    paid: Vec<FigureTerm>,
+    outstanding: Vec<FigureTerm>,
+    penalties_accrued: Vec<FigureTerm>,
+    penalties_charged: Vec<FigureTerm>,
+    penalties_waived: Vec<FigureTerm>,
+    penalties_owed: Vec<FigureTerm>,
+    fines_accrued: Vec<FigureTerm>,
+    fines: Vec<FigureTerm>,
+    fines_waived: Vec<FigureTerm>,
+    fines_owed: Vec<FigureTerm>,
+    advance: Vec<FigureTerm>,
+}
+
+pub(super) fn term(
+    amount: Money,
+    what: String,
+    clause: Clause,
+    invoice_number: Option<InvoiceNumber>,
+    sources: Vec<EventRef>,
+) -> FigureTerm {
+    FigureTerm {
+        amount,
+        what,
+        clause: clause.as_str(),
+        invoice_number,
+        figure: None,
+        sources,
+    }
+}
+
+fn negative(amount: Money) -> Result<Money, ProjectionError> {
+    Ok(Money::zero(amount.currency()).checked_sub(amount)?)
+}
+
+fn charged_event(kind: LateChargeKind) -> &'static str {
+    match kind {
+        LateChargeKind::Penalty => "PenaltyCharged",
+        LateChargeKind::Fine => "FineCharged",
+    }
+}
+
+impl Walk {
+    fn fact(&mut self, dated: &DatedFact) -> Result<(), ProjectionError> {
+        let on = dated.on;
+        let source = |event_type: &'static str| EventRef {
+            sequence: dated.sequence,
+            event_type,
+            on,
+            hash: None,
+        };
+        match &dated.fact {
+            LedgerFact::Invoice {
+                number,
+                kind,
+                due_on,
+                net,
+                vat,
+                total,
+                ..
+            } => {
+                let issued = source("InvoiceIssued");
+                let clause = kind.due_clause();
+                let what = format!(
+                    "invoice {number} ({kind}) issued on {on}, due on {due_on} ({due}): net {net} + VAT {vat} (§5.11) = {total}",
+                    kind = kind_name(*kind),
+                    due = clause,
+                    net = money(*net),
+                    vat = money(*vat),
+                    total = money(*total),
+                );
+                self.invoiced.push(term(
+                    *total,
+                    what.clone(),
+                    clause,
+                    Some(*number),
+                    vec![issued.clone()],
+                ));
+                self.outstanding.push(term(
+                    *total,
+                    what,
+                    clause,
+                    Some(*number),
+                    vec![issued.clone()],
+                ));
+                // The fold keeps the last invoice of a number; numbers are unique anyway.
+                self.invoices.insert(
+                    *number,
+                    IssuedInvoice {
+                        issued,
+                        total: *total,
+                        principal_settled: Money::zero(total.currency()),
+                        paid_in_full_by: None,
+                    },
+                );
+            }
+            LedgerFact::Payment {
+                reference,
+                amount,
+                allocations,
+                advance,
+            } => {
+                let received = source("PaymentReceived");
+                let payment = format!("payment {reference} received on {on}");
+                self.paid.push(term(
+                    *amount,
+                    format!("{payment}: {}", money(*amount)),
+                    Clause::PAYMENT_MOMENT,
+                    None,
+                    vec![received.clone()],
+                ));
+                if advance.is_positive() {
+                    self.advance.push(term(
+                        *advance,
+                        format!(
+                            "{payment}: {} left after settling what was owed, kept as an advance",
+                            money(*advance)
+                        ),
+                        Clause::ALLOCATION,
+                        None,
+                        vec![received.clone()],
+                    ));
+                }
+                for allocation in allocations {
+                    let number = allocation.invoice_number;
+                    if !self.invoices.contains_key(&number) {
+                        continue; // the fold ignores it too
+                    }
+                    for (part, settled) in [
+                        (SettledPart::Principal, allocation.principal),
+                        (SettledPart::Penalty, allocation.penalty),
+                        (SettledPart::Fine, allocation.fine),
+                    ] {
+                        let what = format!(
+                            "{payment} settled {} of the {} of invoice {number}",
+                            money(settled),
+                            part_name(part),
+                        );
+                        self.settle(number, part, settled, what, &received)?;
+                    }
+                }
+            }
+            LedgerFact::AdvanceApplied {
+                invoice_number,
+                part,
+                amount,
+            } => {
+                let applied = source("AdvanceApplied");
+                let what = format!(
+                    "advance applied on {on} to the {} of invoice {invoice_number}: {}",
+                    part_name(*part),
+                    money(*amount),
+                );
+                self.advance.push(term(
+                    negative(*amount)?,
+                    what.clone(),
+                    Clause::ALLOCATION,
+                    Some(*invoice_number),
+                    vec![applied.clone()],
+                ));
+                if self.invoices.contains_key(invoice_number) {
+                    self.settle(*invoice_number, *part, *amount, what, &applied)?;
+                }
+            }
+            LedgerFact::Charged {
+                invoice_number,
+                kind,
+                amount,
+                ..
+            } => {
+                if !self.invoices.contains_key(invoice_number) {
+                    return Ok(());
+                }
+                let charged = source(charged_event(*kind));
+                let what = format!(
+                    "{} on invoice {invoice_number} charged on {on}: {} (what had accrued by then less what was charged or waived before; the event records the accrual)",
+                    kind.code(),
+                    money(*amount),
+                );
+                let (charges, owed) = match kind {
+                    LateChargeKind::Penalty => {
+                        (&mut self.penalties_charged, &mut self.penalties_owed)
+                    }
+                    LateChargeKind::Fine => (&mut self.fines, &mut self.fines_owed),
+                };
+                for terms in [charges, owed] {
+                    terms.push(term(
+                        *amount,
+                        what.clone(),
+                        Clause::LATE_PAYMENT,
+                        Some(*invoice_number),
+                        vec![charged.clone()],
+                    ));
+                }
+            }
+            LedgerFact::Waived {
+                invoice_number,
+                kind,
+                charged_part,
+                uncharged_part,
+                reason,
+                ..
+            } => {
+                if !self.invoices.contains_key(invoice_number) {
+                    return Ok(());
+                }
+                let waived = source("LateChargeWaived");
+                let total = charged_part.checked_add(*uncharged_part)?;
+                let (all, owed) = match kind {
+                    LateChargeKind::Penalty => {
+                        (&mut self.penalties_waived, &mut self.penalties_owed)
+                    }
+                    LateChargeKind::Fine => (&mut self.fines_waived, &mut self.fines_owed),
+                };
+                all.push(term(
+                    total,
+                    format!(
+                        "{} on invoice {invoice_number} waived on {on}: {} ({} of it charged, {} not yet charged); reason: {reason}",
+                        kind.code(),
+                        money(total),
+                        money(*charged_part),
+                        money(*uncharged_part),
+                    ),
+                    Clause::LATE_PAYMENT,
+                    Some(*invoice_number),
+                    vec![waived.clone()],
+                ));
+                if charged_part.is_positive() {
+                    owed.push(term(
+                        negative(*charged_part)?,
+                        format!(
+                            "{} charged on invoice {invoice_number} waived on {on}: {}; reason: {reason}",
+                            kind.code(),
+                            money(*charged_part),
+                        ),
+                        Clause::LATE_PAYMENT,
+                        Some(*invoice_number),
+                        vec![waived],
+                    ));
+                }
+            }
+            // No money moves; the accrual terms name the days it exempts (§8.1).
+            LedgerFact::ForceMajeureDeclared { .. } | LedgerFact::ForceMajeureEnded { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Money (a payment's allocation or an advance) settled `part` of an issued invoice.
+    fn settle(
+        &mut self,
+        number: InvoiceNumber,
+        part: SettledPart,
+        amount: Money,
+        what: String,
+        source: &EventRef,
+    ) -> Result<(), ProjectionError> {
+        let Some(invoice) = self.invoices.get_mut(&number) else {
+            return Ok(());
+        };
+        if part == SettledPart::Principal {
+            invoice.principal_settled = invoice.principal_settled.checked_add(amount)?;
+            if invoice.paid_in_full_by.is_none() && invoice.principal_settled == invoice.total {
+                invoice.paid_in_full_by = Some(source.clone());
+            }
+        }
+        if amount.is_zero() {
+            return Ok(());
+        }
+        let terms = match part {
+            SettledPart::Principal => &mut self.outstanding,
+            SettledPart::Penalty => &mut self.penalties_owed,
+            SettledPart::Fine => &mut self.fines_owed,
+        };
+        terms.push(term(
+            negative(amount)?,
+            what,
+            Clause::ALLOCATION,
+            Some(number),
+            vec![source.clone()],
+        ));
+        Ok(())
+    }
+
+    /// One term per late invoice for what §5.9 lets accrue as of `as_of`.
+    fn accruals(
+        &mut self,
+        position: &AgreementPosition,
+        as_of: Date,
+        reference: &ReferenceData,
+    ) -> Result<(), ProjectionError> {
+        for invoice in position.invoices.values() {
+            let facts = invoice.delay_facts(&position.force_majeure);
+            let penalty = late_payment::penalty(&facts, as_of)?;
+            // Late, even when every day of delay was force majeure (§8.1).
+            if penalty.days + penalty.force_majeure_days == 0 {
+                continue;
+            }
+            // A pending fine (its MRP not yet published) has no figure to explain: the
+            // balance lists it under `fines_pending` (BILLING.md 1).
+            let fine = match invoice.fine_figure(&facts, as_of, reference)? {
+                late_payment::FineFigure::Assessed(fine) => Some(fine),
+                late_payment::FineFigure::Pending(_) => None,
+            };
+            let mut sources = Vec::new();
+            if let Some(issued) = self.invoices.get(&invoice.number) {
+                sources.push(issued.issued.clone());
+                sources.extend(issued.paid_in_full_by.clone());
+            }
+            self.penalties_accrued.push(term(
+                penalty.amount,
+                penalty_words(&penalty),
+                Clause::LATE_PAYMENT,
+                Some(invoice.number),
+                sources.clone(),
+            ));
+            if let Some(fine) = fine {
+                self.fines_accrued.push(term(
+                    fine.amount,
+                    fine_words(&fine),
+                    Clause::LATE_PAYMENT,
+                    Some(invoice.number),
+                    sources,
+                ));
+            }
+        }
+        Ok(())
+    }
+}
