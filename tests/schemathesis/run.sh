@@ -13,17 +13,25 @@ max_seconds="${3:-45}"
 version="4.32.5"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 venv="${CARGO_TARGET_DIR:-$root/target}/schemathesis-venv"
+target="${CARGO_TARGET_DIR:-$root/target}"
+mkdir -p "$target"
+# Runs against two servers go side by side: one installs, the other waits for it.
+exec 9>"$target/schemathesis-venv.lock"
+flock 9
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then
   echo "installing schemathesis $version into $venv" >&2
   python3 -m venv "$venv" || { echo "python3 -m venv failed: install python3-venv" >&2; exit 2; }
   "$venv/bin/pip" install --quiet "schemathesis==$version" \
     || { echo "pip could not install schemathesis $version (PyPI unreachable?)" >&2; exit 2; }
 fi
+flock -u 9
 # One worker: with two, Python 3.11's ast.parse (used by hypothesis to describe its
 # filters) can fail with "AST constructor recursion depth mismatch" in a thread race,
 # an internal error of the tool, not a finding.
-# Its cache of found failures goes under target/, not into the source tree.
-cd "${CARGO_TARGET_DIR:-$root/target}"
+# Its cache of found failures goes under target/, not into the source tree: one folder
+# a run, so that runs side by side do not share it.
+workdir="$(mktemp -d "$target/schemathesis-run.XXXXXX")"
+cd "$workdir"
 run() {
   "$venv/bin/schemathesis" run "$base_url/openapi.json" \
     --header "Authorization: Bearer $token" \
@@ -32,7 +40,7 @@ run() {
     --warnings off
 }
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+trap 'rm -rf "$log" "$workdir"' EXIT
 if run 2>&1 | tee "$log"; then
   exit 0
 fi
