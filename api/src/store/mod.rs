@@ -1,5 +1,6 @@
 //! The event store adapters: PostgreSQL (production) and SQLite (the embedded default)
-//! behind one repository. Every SQL statement of the server is here.
+//! behind one repository. Every SQL statement of the server is here (the benchmarks'
+//! own aside).
 //!
 //! Reads go through postgres-es / sqlite-es. Appends go through the ledger's own
 //! transaction, because more than the events must commit atomically with them: the
@@ -11,16 +12,17 @@
 //! projections), `invoice_numbers`, `idempotency`, `sweeps`, `tokens` (`api_tokens`),
 //! `import` (loading an export); this module holds the connection, the location, the
 //! errors, and how code is written once for both databases:
-//! - [`Dialect`] names the SQL a statement is written in. Most statements have one text
+//! - `Dialect` names the SQL a statement is written in. Most statements have one text
 //!   for both (sqlx binds `$1`, `$2`... on SQLite too, and `serde_json::Value` reads and
-//!   writes jsonb and SQLite's text alike); where the SQL differs, [`Dialect::pick`]
+//!   writes jsonb and SQLite's text alike); where the SQL differs, `Dialect::pick`
 //!   chooses the text.
 //! - `on_pool!`, `on_connection!` and `on_transaction!` run one body with the pool,
 //!   connection or transaction of whichever database is in use: the body is written once
 //!   and compiled for each driver.
 //! - What differs beyond the SQL text is a `match` on the driver, in few places:
 //!   PostgreSQL writes many rows in one statement (arrays and `UNNEST`), SQLite one row a
-//!   statement with its `global_position` computed; SQLite reads before it writes.
+//!   statement with its `global_position` computed; SQLite reads a rebuild's events
+//!   before it begins writing, PostgreSQL streams them.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -50,7 +52,7 @@ macro_rules! on_pool {
     };
 }
 
-/// [`on_pool!`] for any field of [`Backend`] (`pool`, `reads`).
+/// `on_pool!` for any field of [`Backend`] (`pool`, `reads`).
 macro_rules! on_backend {
     ($backend:expr, $field:ident, |$value:ident, $dialect:ident| $body:expr) => {
         match $backend {
@@ -88,14 +90,14 @@ macro_rules! on_either {
     };
 }
 
-/// [`on_either!`] on a held [`CommandConnection`] (`$connection`: a `PoolConnection`).
+/// `on_either!` on a held [`CommandConnection`] (`$connection`: a `PoolConnection`).
 macro_rules! on_connection {
     ($connection:expr, |$value:ident, $dialect:ident| $body:expr) => {
         on_either!(CommandConnection, $connection, |$value, $dialect| $body)
     };
 }
 
-/// [`on_either!`] on a [`Transaction`] (`$tx`: an `sqlx::Transaction`).
+/// `on_either!` on a [`Transaction`] (`$tx`: an `sqlx::Transaction`).
 macro_rules! on_transaction {
     ($tx:expr, |$value:ident, $dialect:ident| $body:expr) => {
         on_either!(Transaction, $tx, |$value, $dialect| $body)
