@@ -10,11 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
-use sqlx::Row;
 
 use events::ParticipantId;
 
-use crate::store::{Backend, LedgerEventRepository, StoreError};
+use crate::store::{ActiveToken, LedgerEventRepository, StoreError, TokenRow};
 
 /// Who may do what (API.md): `operator` every command and read; `billing` invoices,
 /// payments, sweeps and every read; `auditor` every read, the events and verification,
@@ -111,14 +110,15 @@ fn random_hex(bytes: usize) -> Result<String, TokenError> {
     Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn record_of(
-    id: String,
-    name: String,
-    role: String,
-    participant_id: Option<String>,
-    created_at: String,
-    revoked_at: Option<String>,
-) -> Result<TokenRecord, StoreError> {
+fn record_of(row: TokenRow) -> Result<TokenRecord, StoreError> {
+    let TokenRow {
+        id,
+        name,
+        role,
+        participant_id,
+        created_at,
+        revoked_at,
+    } = row;
     Ok(TokenRecord {
         role: Role::parse(&role)
             .ok_or_else(|| StoreError::Corrupt(format!("token {id} has the role `{role}`")))?,
@@ -148,31 +148,9 @@ pub async fn create(
     let token = format!("edoc_{id}_{}", random_hex(32)?);
     let hash = sha256_hex(&token);
     let participant_id = participant.map(|p| p.to_string());
-    let query = "INSERT INTO api_tokens (id, name, role, participant_id, secret_sha256) VALUES (?1, ?2, ?3, ?4, ?5)";
-    match repository.backend() {
-        Backend::Postgres { pool, .. } => {
-            sqlx::query(&query.replace('?', "$"))
-                .bind(&id)
-                .bind(name)
-                .bind(role.code())
-                .bind(&participant_id)
-                .bind(&hash)
-                .execute(pool)
-                .await
-                .map_err(StoreError::from)?;
-        }
-        Backend::Sqlite { pool, .. } => {
-            sqlx::query(query)
-                .bind(&id)
-                .bind(name)
-                .bind(role.code())
-                .bind(&participant_id)
-                .bind(&hash)
-                .execute(pool)
-                .await
-                .map_err(StoreError::from)?;
-        }
-    }
+    repository
+        .insert_token(&id, name, role.code(), participant_id.as_deref(), &hash)
+        .await?;
     let record = list(repository)
         .await?
         .into_iter()
@@ -183,48 +161,12 @@ pub async fn create(
 
 /// Every token, oldest first.
 pub async fn list(repository: &LedgerEventRepository) -> Result<Vec<TokenRecord>, TokenError> {
-    let rows = match repository.backend() {
-        Backend::Postgres { pool, .. } => sqlx::query(
-            "SELECT id, name, role, participant_id,
-                    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at,
-                    to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS revoked_at
-             FROM api_tokens ORDER BY created_at, id",
-        )
-        .fetch_all(pool)
-        .await
-        .map_err(StoreError::from)?
-        .iter()
-        .map(|r| {
-            record_of(
-                r.get("id"),
-                r.get("name"),
-                r.get("role"),
-                r.get("participant_id"),
-                r.get("created_at"),
-                r.get("revoked_at"),
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?,
-        Backend::Sqlite { pool, .. } => sqlx::query(
-            "SELECT id, name, role, participant_id, created_at, revoked_at
-             FROM api_tokens ORDER BY created_at, id",
-        )
-        .fetch_all(pool)
-        .await
-        .map_err(StoreError::from)?
-        .iter()
-        .map(|r| {
-            record_of(
-                r.get("id"),
-                r.get("name"),
-                r.get("role"),
-                r.get("participant_id"),
-                r.get("created_at"),
-                r.get("revoked_at"),
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?,
-    };
+    let rows = repository
+        .tokens()
+        .await?
+        .into_iter()
+        .map(record_of)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 
@@ -246,24 +188,7 @@ pub async fn revoke(
         [one] => one.id.clone(),
         _ => return Err(TokenError::Ambiguous(id_or_name.to_owned())),
     };
-    match repository.backend() {
-        Backend::Postgres { pool, .. } => {
-            sqlx::query(
-                "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
-            )
-            .bind(&target)
-            .execute(pool)
-            .await
-            .map_err(StoreError::from)?;
-        }
-        Backend::Sqlite { pool, .. } => {
-            sqlx::query("UPDATE api_tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1 AND revoked_at IS NULL")
-                .bind(&target)
-                .execute(pool)
-                .await
-                .map_err(StoreError::from)?;
-        }
-    }
+    repository.revoke_token(&target).await?;
     list(repository)
         .await?
         .into_iter()
@@ -280,22 +205,13 @@ pub async fn caller(
         return Ok(None);
     }
     let hash = sha256_hex(token);
-    let query = "SELECT id, name, role, participant_id FROM api_tokens WHERE secret_sha256 = ?1 AND revoked_at IS NULL";
-    let row: Option<(String, String, String, Option<String>)> = match repository.backend() {
-        Backend::Postgres { pool, .. } => {
-            sqlx::query_as(&query.replace('?', "$"))
-                .bind(&hash)
-                .fetch_optional(pool)
-                .await?
-        }
-        Backend::Sqlite { pool, .. } => {
-            sqlx::query_as(query)
-                .bind(&hash)
-                .fetch_optional(pool)
-                .await?
-        }
-    };
-    let Some((id, name, role, participant_id)) = row else {
+    let Some(ActiveToken {
+        id,
+        name,
+        role,
+        participant_id,
+    }) = repository.active_token(&hash).await?
+    else {
         return Ok(None);
     };
     let role = Role::parse(&role)

@@ -16,10 +16,8 @@
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 
-use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::Row;
 use time::{Date, OffsetDateTime};
 
 use aggregates::ReferenceData;
@@ -34,7 +32,7 @@ use projections::{
 use crate::hash_chain::{
     merkle_root, verify_stream, BrokenEvent, StoreDigest, StreamHead, HASH_KEY,
 };
-use crate::store::{Backend, LedgerEventRepository, StoreError, LEDGERS_TABLE};
+use crate::store::{EventRow, LedgerEventRepository, StoreError, LEDGERS_TABLE};
 
 mod import;
 mod recompute;
@@ -122,6 +120,26 @@ pub struct ExportedEvent {
     /// When its row was written (RFC 3339, UTC); not part of the hash.
     pub stored_at: String,
 }
+
+/// An event moves between the store and an export as it is: the same fields, named once
+/// here (a field one of the two lacks does not compile).
+macro_rules! same_fields {
+    ($a:ty, $b:ty: $($field:ident),+) => {
+        impl From<$a> for $b {
+            fn from(from: $a) -> Self {
+                Self { $($field: from.$field),+ }
+            }
+        }
+        impl From<$b> for $a {
+            fn from(from: $b) -> Self {
+                Self { $($field: from.$field),+ }
+            }
+        }
+    };
+}
+
+same_fields!(EventRow, ExportedEvent: aggregate_type, aggregate_id, sequence, event_type,
+    event_version, payload, metadata, global_position, stored_at);
 
 pub(super) fn agreement_type() -> String {
     AGGREGATE_TYPE.to_owned()

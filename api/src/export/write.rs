@@ -76,8 +76,13 @@ pub async fn export(
         }
         Ok(())
     };
+    // The agreements' events (one participant's, or all), and the whole reference stream.
     let participant = selection.participant.as_ref().map(|p| p.to_string());
-    for_each_stored_event(repository, participant.as_deref(), &mut write_event).await?;
+    repository
+        .for_each_event(participant.as_deref(), |row| {
+            write_event(ExportedEvent::from(row))
+        })
+        .await?;
     if let Some(head) = cut.head.take() {
         heads.push(head);
     }
@@ -96,68 +101,4 @@ pub async fn export(
         streams: digest.streams,
         root: digest.root,
     })
-}
-
-/// Streams the agreements' events (one participant's, or all) in participant and
-/// sequence order, exactly as stored.
-pub(super) async fn for_each_stored_event(
-    repository: &LedgerEventRepository,
-    participant: Option<&str>,
-    visit: &mut impl FnMut(ExportedEvent) -> Result<(), ExportError>,
-) -> Result<(), ExportError> {
-    const COLUMNS: &str =
-        "aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, global_position";
-    // The agreements' events (one participant's, or all), and the whole reference stream
-    // (last: its id sorts after every BIN/IIN).
-    let filter = if participant.is_some() {
-        "(aggregate_type = 'ParticipantAgreement' AND aggregate_id = $1) OR aggregate_type = 'ReferenceData'"
-    } else {
-        "(aggregate_type = 'ParticipantAgreement' AND $1 IS NULL) OR aggregate_type = 'ReferenceData'"
-    };
-    match repository.backend() {
-        Backend::Postgres { pool, .. } => {
-            let query = format!(
-                "SELECT {COLUMNS}, to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS stored_at
-                 FROM events WHERE {filter}
-                 ORDER BY aggregate_id, sequence"
-            );
-            let mut rows = sqlx::query(&query).bind(participant).fetch(pool);
-            while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
-                visit(ExportedEvent {
-                    aggregate_type: row.get("aggregate_type"),
-                    aggregate_id: row.get("aggregate_id"),
-                    sequence: row.get("sequence"),
-                    event_type: row.get("event_type"),
-                    event_version: row.get("event_version"),
-                    payload: row.get("payload"),
-                    metadata: row.get("metadata"),
-                    global_position: row.get("global_position"),
-                    stored_at: row.get("stored_at"),
-                })?;
-            }
-        }
-        Backend::Sqlite { pool, .. } => {
-            let query = format!(
-                "SELECT {COLUMNS}, recorded_at AS stored_at
-                 FROM events WHERE {}
-                 ORDER BY aggregate_id, sequence",
-                filter.replace("$1", "?1")
-            );
-            let mut rows = sqlx::query(&query).bind(participant).fetch(pool);
-            while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
-                visit(ExportedEvent {
-                    aggregate_type: row.get("aggregate_type"),
-                    aggregate_id: row.get("aggregate_id"),
-                    sequence: row.get("sequence"),
-                    event_type: row.get("event_type"),
-                    event_version: row.get("event_version"),
-                    payload: row.get::<sqlx::types::Json<Value>, _>("payload").0,
-                    metadata: row.get::<sqlx::types::Json<Value>, _>("metadata").0,
-                    global_position: row.get("global_position"),
-                    stored_at: row.get("stored_at"),
-                })?;
-            }
-        }
-    }
-    Ok(())
 }

@@ -1,6 +1,6 @@
 //! The events table: appends (events, invoice numbers, ledger row and Idempotency-Key in
 //! one statement or transaction), reads of a stream, the chains' verification and heads,
-//! and cqrs-es's repository interface.
+//! the export's scan, and cqrs-es's repository interface.
 
 use super::*;
 
@@ -15,6 +15,21 @@ pub struct StoredEvent {
     pub stored_at: String,
 }
 
+/// One row of the events table with every column an export carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: Value,
+    pub metadata: Value,
+    pub global_position: i64,
+    /// When the row was written (RFC 3339, UTC).
+    pub stored_at: String,
+}
+
 pub(super) fn sequence_i64(sequence: usize) -> i64 {
     i64::try_from(sequence).expect("an event sequence fits in i64")
 }
@@ -26,10 +41,9 @@ impl PersistedEventRepository for LedgerEventRepository {
         &self,
         aggregate_id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        match &*self.backend {
-            Backend::Postgres { reads, .. } => reads.get_events::<A>(aggregate_id).await,
-            Backend::Sqlite { reads, .. } => reads.get_events::<A>(aggregate_id).await,
-        }
+        on_backend!(&*self.backend, reads, |reads, _dialect| {
+            reads.get_events::<A>(aggregate_id).await
+        })
     }
 
     async fn get_last_events<A: Aggregate>(
@@ -37,18 +51,11 @@ impl PersistedEventRepository for LedgerEventRepository {
         aggregate_id: &str,
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        match &*self.backend {
-            Backend::Postgres { reads, .. } => {
-                reads
-                    .get_last_events::<A>(aggregate_id, last_sequence)
-                    .await
-            }
-            Backend::Sqlite { reads, .. } => {
-                reads
-                    .get_last_events::<A>(aggregate_id, last_sequence)
-                    .await
-            }
-        }
+        on_backend!(&*self.backend, reads, |reads, _dialect| {
+            reads
+                .get_last_events::<A>(aggregate_id, last_sequence)
+                .await
+        })
     }
 
     async fn get_snapshot<A: Aggregate>(
@@ -80,17 +87,15 @@ impl PersistedEventRepository for LedgerEventRepository {
         &self,
         aggregate_id: &str,
     ) -> Result<ReplayStream, PersistenceError> {
-        match &*self.backend {
-            Backend::Postgres { reads, .. } => reads.stream_events::<A>(aggregate_id).await,
-            Backend::Sqlite { reads, .. } => reads.stream_events::<A>(aggregate_id).await,
-        }
+        on_backend!(&*self.backend, reads, |reads, _dialect| {
+            reads.stream_events::<A>(aggregate_id).await
+        })
     }
 
     async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
-        match &*self.backend {
-            Backend::Postgres { reads, .. } => reads.stream_all_events::<A>().await,
-            Backend::Sqlite { reads, .. } => reads.stream_all_events::<A>().await,
-        }
+        on_backend!(&*self.backend, reads, |reads, _dialect| {
+            reads.stream_all_events::<A>().await
+        })
     }
 }
 
@@ -110,43 +115,72 @@ pub(super) async fn record_pg<'e>(
     // Built once: this is every command's write.
     static EVENTS_AND_LEDGER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "WITH recorded AS ({EVENTS} RETURNING 1)
-             INSERT INTO {LEDGERS_TABLE} (participant_id, version, status, name, currency, ledger)
-             VALUES ($8, $9, $10, $11, $12, $13)
-             ON CONFLICT (participant_id) DO UPDATE SET version = excluded.version,
-                 status = excluded.status, name = excluded.name, currency = excluded.currency,
-                 ledger = excluded.ledger"
+            "WITH recorded AS ({EVENTS} RETURNING 1) {}",
+            upsert_ledger_sql(LEDGERS_TABLE, 8)
         )
     });
     let query: &str = match ledger {
         Some(_) => &EVENTS_AND_LEDGER,
         None => EVENTS,
     };
-    let column = |f: fn(&SerializedEvent) -> &str| events.iter().map(f).collect::<Vec<_>>();
     let mut statement = sqlx::query(query)
-        .bind(column(|e| &e.aggregate_type))
-        .bind(column(|e| &e.aggregate_id))
-        .bind(
-            events
-                .iter()
-                .map(|e| sequence_i64(e.sequence))
-                .collect::<Vec<_>>(),
-        )
-        .bind(column(|e| &e.event_type))
-        .bind(column(|e| &e.event_version))
-        .bind(events.iter().map(|e| &e.payload).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| &e.metadata).collect::<Vec<_>>());
+        .bind(column(events, |e| &e.aggregate_type))
+        .bind(column(events, |e| &e.aggregate_id))
+        .bind(column(events, |e| sequence_i64(e.sequence)))
+        .bind(column(events, |e| &e.event_type))
+        .bind(column(events, |e| &e.event_version))
+        .bind(column(events, |e| &e.payload))
+        .bind(column(events, |e| &e.metadata));
     if let Some(row) = ledger {
-        statement = statement
-            .bind(&row.participant_id)
-            .bind(row.version)
-            .bind(&row.status)
-            .bind(&row.name)
-            .bind(&row.currency)
-            .bind(&row.ledger);
+        statement = bind_ledger_row(statement, row);
     }
     statement.execute(executor).await.map_err(append_error)?;
     Ok(())
+}
+
+/// SQLite's part of an append: a statement per event, each taking the next global
+/// position, then the ledger row.
+async fn record_sqlite(
+    connection: &mut sqlx::SqliteConnection,
+    events: &[SerializedEvent],
+    ledger: Option<&LedgerRow>,
+) -> Result<(), AppendError> {
+    for event in events {
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, global_position)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT COALESCE(MAX(global_position), 0) + 1 FROM events))",
+        )
+        .bind(&event.aggregate_type)
+        .bind(&event.aggregate_id)
+        .bind(sequence_i64(event.sequence))
+        .bind(&event.event_type)
+        .bind(&event.event_version)
+        .bind(&event.payload)
+        .bind(&event.metadata)
+        .execute(&mut *connection)
+        .await
+        .map_err(append_error)?;
+    }
+    if let Some(row) = ledger {
+        upsert_ledger_sqlite(connection, LEDGERS_TABLE, row)
+            .await
+            .map_err(|e| AppendError::Store(e.into()))?;
+    }
+    Ok(())
+}
+
+impl Transaction<'_> {
+    /// Writes one agreement's new events and its ledger row.
+    async fn record(
+        &mut self,
+        events: &[SerializedEvent],
+        ledger: Option<&LedgerRow>,
+    ) -> Result<(), AppendError> {
+        match self {
+            Transaction::Postgres(tx) => record_pg(&mut **tx, events, ledger).await,
+            Transaction::Sqlite(tx) => record_sqlite(tx, events, ledger).await,
+        }
+    }
 }
 
 impl LedgerEventRepository {
@@ -189,9 +223,8 @@ impl LedgerEventRepository {
     /// A connection held for one command attempt: its state is read and its events
     /// recorded on it, so an attempt checks out one connection, not one per statement.
     pub async fn command_connection(&self) -> Result<CommandConnection, StoreError> {
-        Ok(match &*self.backend {
-            Backend::Postgres { pool, .. } => CommandConnection::Postgres(pool.acquire().await?),
-            Backend::Sqlite { pool, .. } => CommandConnection::Sqlite(pool.acquire().await?),
+        on_pool!(&*self.backend, |pool, _dialect| {
+            Ok(CommandConnection::from(pool.acquire().await?))
         })
     }
 
@@ -204,87 +237,35 @@ impl LedgerEventRepository {
         ledger: Option<&LedgerRow>,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), AppendError> {
-        let Some(first) = events.first() else {
-            if let Some(record) = idempotency {
-                match connection {
-                    CommandConnection::Postgres(connection) => {
-                        let mut tx = sqlx::Connection::begin(&mut **connection)
-                            .await
-                            .map_err(append_error)?;
-                        store_idempotency_pg(&mut tx, record).await?;
-                        tx.commit().await.map_err(append_error)?;
-                    }
-                    CommandConnection::Sqlite(connection) => {
-                        let mut tx =
-                            sqlx::Connection::begin_with(&mut **connection, "BEGIN IMMEDIATE")
-                                .await
-                                .map_err(append_error)?;
-                        store_idempotency_sqlite(&mut tx, record).await?;
-                        tx.commit().await.map_err(append_error)?;
-                    }
-                }
-            }
+        let first = events.first();
+        if first.is_none() && idempotency.is_none() {
             return Ok(());
-        };
-        assert!(
-            events.iter().all(|e| e.aggregate_id == first.aggregate_id),
-            "one append writes one agreement's events"
-        );
-        match connection {
-            CommandConnection::Postgres(connection) => {
-                if invoice_numbers.is_empty() && idempotency.is_none() {
-                    // One statement, atomic by itself: no BEGIN and COMMIT round trips.
-                    record_pg(&mut **connection, events, ledger).await?;
-                } else {
-                    let mut tx = sqlx::Connection::begin(&mut **connection)
-                        .await
-                        .map_err(append_error)?;
-                    for number in invoice_numbers {
-                        claim_invoice_number_pg(&mut tx, *number, first).await?;
-                    }
-                    record_pg(&mut *tx, events, ledger).await?;
-                    if let Some(record) = idempotency {
-                        store_idempotency_pg(&mut tx, record).await?;
-                    }
-                    tx.commit().await.map_err(append_error)?;
-                }
-            }
-            CommandConnection::Sqlite(connection) => {
-                // IMMEDIATE takes the write lock up front, so two writers queue instead
-                // of failing on a lock upgrade.
-                let mut tx = sqlx::Connection::begin_with(&mut **connection, "BEGIN IMMEDIATE")
-                    .await
-                    .map_err(append_error)?;
-                for number in invoice_numbers {
-                    claim_invoice_number_sqlite(&mut tx, *number, first).await?;
-                }
-                for event in events {
-                    sqlx::query(
-                        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, global_position)
-                         VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(global_position), 0) + 1 FROM events))",
-                    )
-                    .bind(&event.aggregate_type)
-                    .bind(&event.aggregate_id)
-                    .bind(sequence_i64(event.sequence))
-                    .bind(&event.event_type)
-                    .bind(&event.event_version)
-                    .bind(sqlx::types::Json(&event.payload))
-                    .bind(sqlx::types::Json(&event.metadata))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(append_error)?;
-                }
-                if let Some(row) = ledger {
-                    upsert_ledger_sqlite(&mut tx, LEDGERS_TABLE, row)
-                        .await
-                        .map_err(|e| AppendError::Store(e.into()))?;
-                }
-                if let Some(record) = idempotency {
-                    store_idempotency_sqlite(&mut tx, record).await?;
-                }
-                tx.commit().await.map_err(append_error)?;
+        }
+        if let Some(first) = first {
+            assert!(
+                events.iter().all(|e| e.aggregate_id == first.aggregate_id),
+                "one append writes one agreement's events"
+            );
+        }
+        if let CommandConnection::Postgres(connection) = &mut *connection {
+            if first.is_some() && invoice_numbers.is_empty() && idempotency.is_none() {
+                // One statement, atomic by itself: no BEGIN and COMMIT round trips.
+                return record_pg(&mut **connection, events, ledger).await;
             }
         }
+        let mut tx = Transaction::begin_on(connection)
+            .await
+            .map_err(append_error)?;
+        if let Some(first) = first {
+            for number in invoice_numbers {
+                tx.claim_invoice_number(*number, first).await?;
+            }
+            tx.record(events, ledger).await?;
+        }
+        if let Some(record) = idempotency {
+            tx.store_idempotency(record).await?;
+        }
+        tx.commit().await.map_err(append_error)?;
         Ok(())
     }
 
@@ -294,77 +275,90 @@ impl LedgerEventRepository {
         aggregate_type: &str,
         aggregate_id: &str,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        const COLUMNS: &str = "sequence, event_type, event_version, payload, metadata";
-        let events = match &*self.backend {
-            Backend::Postgres { pool, .. } => {
-                let query = format!("SELECT {COLUMNS}, to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS recorded_at FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence");
-                sqlx::query(&query)
-                    .bind(aggregate_type)
-                    .bind(aggregate_id)
-                    .fetch_all(pool)
-                    .await?
-                    .iter()
-                    .map(|row| StoredEvent {
-                        sequence: row.get("sequence"),
-                        event_type: row.get("event_type"),
-                        event_version: row.get("event_version"),
-                        payload: row.get("payload"),
-                        metadata: row.get("metadata"),
-                        stored_at: row.get("recorded_at"),
-                    })
-                    .collect()
-            }
-            Backend::Sqlite { pool, .. } => {
-                let query = format!("SELECT {COLUMNS}, recorded_at FROM events WHERE aggregate_type = ? AND aggregate_id = ? ORDER BY sequence");
-                sqlx::query(&query)
-                    .bind(aggregate_type)
-                    .bind(aggregate_id)
-                    .fetch_all(pool)
-                    .await?
-                    .iter()
-                    .map(|row| StoredEvent {
-                        sequence: row.get("sequence"),
-                        event_type: row.get("event_type"),
-                        event_version: row.get("event_version"),
-                        payload: row.get::<sqlx::types::Json<Value>, _>("payload").0,
-                        metadata: row.get::<sqlx::types::Json<Value>, _>("metadata").0,
-                        stored_at: row.get("recorded_at"),
-                    })
-                    .collect()
-            }
+        on_pool!(&*self.backend, |pool, dialect| {
+            let query = format!(
+                "SELECT sequence, event_type, event_version, payload, metadata, {} AS recorded_at
+                 FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
+                dialect.utc_text("recorded_at", TO_THE_MICROSECOND)
+            );
+            Ok(sqlx::query(&query)
+                .bind(aggregate_type)
+                .bind(aggregate_id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| StoredEvent {
+                    sequence: row.get("sequence"),
+                    event_type: row.get("event_type"),
+                    event_version: row.get("event_version"),
+                    payload: row.get("payload"),
+                    metadata: row.get("metadata"),
+                    stored_at: row.get("recorded_at"),
+                })
+                .collect())
+        })
+    }
+
+    /// Calls `visit` with the agreements' events (one participant's, or all) in
+    /// participant and sequence order, exactly as stored, and with the whole reference
+    /// stream (last: its id sorts after every BIN/IIN). The events are read in one
+    /// statement, so they are a consistent snapshot of the store.
+    pub async fn for_each_event<E: From<StoreError>>(
+        &self,
+        participant: Option<&str>,
+        mut visit: impl FnMut(EventRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let filter = if participant.is_some() {
+            "(aggregate_type = 'ParticipantAgreement' AND aggregate_id = $1) OR aggregate_type = 'ReferenceData'"
+        } else {
+            "(aggregate_type = 'ParticipantAgreement' AND $1 IS NULL) OR aggregate_type = 'ReferenceData'"
         };
-        Ok(events)
+        on_pool!(&*self.backend, |pool, dialect| {
+            let query = format!(
+                "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload,
+                        metadata, global_position, {} AS stored_at
+                 FROM events WHERE {filter}
+                 ORDER BY aggregate_id, sequence",
+                dialect.utc_text("recorded_at", TO_THE_MICROSECOND)
+            );
+            let mut rows = sqlx::query(&query).bind(participant).fetch(pool);
+            while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+                visit(EventRow {
+                    aggregate_type: row.get("aggregate_type"),
+                    aggregate_id: row.get("aggregate_id"),
+                    sequence: row.get("sequence"),
+                    event_type: row.get("event_type"),
+                    event_version: row.get("event_version"),
+                    payload: row.get("payload"),
+                    metadata: row.get("metadata"),
+                    global_position: row.get("global_position"),
+                    stored_at: row.get("stored_at"),
+                })?;
+            }
+        });
+        Ok(())
     }
 
     /// The last sequence of the reference stream (0 when empty): one look-up on the
     /// events' primary key, asked before every command and query (api::reference_book).
     pub async fn reference_last_sequence(&self) -> Result<i64, StoreError> {
-        const PG: &str = "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2";
-        const SQLITE: &str = "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE aggregate_type = ? AND aggregate_id = ?";
-        Ok(match &*self.backend {
-            Backend::Postgres { pool, .. } => {
-                sqlx::query_scalar(PG)
-                    .bind(events::REFERENCE_AGGREGATE_TYPE)
-                    .bind(events::REFERENCE_STREAM_ID)
-                    .fetch_one(pool)
-                    .await?
-            }
-            Backend::Sqlite { pool, .. } => {
-                sqlx::query_scalar(SQLITE)
-                    .bind(events::REFERENCE_AGGREGATE_TYPE)
-                    .bind(events::REFERENCE_STREAM_ID)
-                    .fetch_one(pool)
-                    .await?
-            }
+        on_pool!(&*self.backend, |pool, _dialect| {
+            Ok(sqlx::query_scalar(
+                "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+            )
+            .bind(events::REFERENCE_AGGREGATE_TYPE)
+            .bind(events::REFERENCE_STREAM_ID)
+            .fetch_one(pool)
+            .await?)
         })
     }
 
     /// How many events the store holds, in all.
     pub async fn count_events(&self) -> Result<i64, StoreError> {
-        const QUERY: &str = "SELECT COUNT(*) FROM events";
-        Ok(match &*self.backend {
-            Backend::Postgres { pool, .. } => sqlx::query_scalar(QUERY).fetch_one(pool).await?,
-            Backend::Sqlite { pool, .. } => sqlx::query_scalar(QUERY).fetch_one(pool).await?,
+        on_pool!(&*self.backend, |pool, _dialect| {
+            Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events")
+                .fetch_one(pool)
+                .await?)
         })
     }
 
@@ -402,50 +396,27 @@ impl LedgerEventRepository {
                 report.events_checked += 1;
             }
         };
-        match &*self.backend {
-            Backend::Postgres { pool, .. } => {
-                let mut rows = sqlx::query(query).fetch(pool);
-                while let Some(row) = rows.try_next().await? {
-                    push(
-                        &mut report,
-                        &mut current,
-                        &mut stream,
-                        Some((
-                            row.get("aggregate_id"),
-                            row.get("sequence"),
-                            row.get("event_type"),
-                            row.get("event_version"),
-                            row.get("payload"),
-                            row.get("metadata"),
-                        )),
-                    );
-                    if report.events_checked % 1000 == 0 {
-                        progress(report.events_checked);
-                    }
+        on_pool!(&*self.backend, |pool, _dialect| {
+            let mut rows = sqlx::query(query).fetch(pool);
+            while let Some(row) = rows.try_next().await? {
+                push(
+                    &mut report,
+                    &mut current,
+                    &mut stream,
+                    Some((
+                        row.get("aggregate_id"),
+                        row.get("sequence"),
+                        row.get("event_type"),
+                        row.get("event_version"),
+                        row.get("payload"),
+                        row.get("metadata"),
+                    )),
+                );
+                if report.events_checked % 1000 == 0 {
+                    progress(report.events_checked);
                 }
             }
-            Backend::Sqlite { pool, .. } => {
-                let mut rows = sqlx::query(query).fetch(pool);
-                while let Some(row) = rows.try_next().await? {
-                    push(
-                        &mut report,
-                        &mut current,
-                        &mut stream,
-                        Some((
-                            row.get("aggregate_id"),
-                            row.get("sequence"),
-                            row.get("event_type"),
-                            row.get("event_version"),
-                            row.get::<sqlx::types::Json<Value>, _>("payload").0,
-                            row.get::<sqlx::types::Json<Value>, _>("metadata").0,
-                        )),
-                    );
-                    if report.events_checked % 1000 == 0 {
-                        progress(report.events_checked);
-                    }
-                }
-            }
-        }
+        });
         push(&mut report, &mut current, &mut stream, None);
         progress(report.events_checked);
         report.ok = report.first_broken.is_none();
@@ -472,26 +443,15 @@ impl LedgerEventRepository {
                 .unwrap_or_default()
                 .to_owned(),
         };
-        let heads: Vec<crate::hash_chain::StreamHead> = match &*self.backend {
-            Backend::Postgres { pool, .. } => sqlx::query(query)
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|r| head(r.get("aggregate_id"), r.get("sequence"), r.get("metadata")))
-                .collect(),
-            Backend::Sqlite { pool, .. } => sqlx::query(query)
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|r| {
-                    head(
-                        r.get("aggregate_id"),
-                        r.get("sequence"),
-                        r.get::<sqlx::types::Json<Value>, _>("metadata").0,
-                    )
-                })
-                .collect(),
-        };
+        let heads: Vec<crate::hash_chain::StreamHead> =
+            on_pool!(&*self.backend, |pool, _dialect| {
+                sqlx::query(query)
+                    .fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(|r| head(r.get("aggregate_id"), r.get("sequence"), r.get("metadata")))
+                    .collect()
+            });
         let events = u64::try_from(self.count_events().await?).unwrap_or(0);
         Ok((heads, events))
     }
@@ -502,23 +462,15 @@ impl LedgerEventRepository {
         participant_id: &str,
         sequence: i64,
     ) -> Result<Option<String>, StoreError> {
-        let metadata: Option<Value> = match &*self.backend {
-            Backend::Postgres { pool, .. } => sqlx::query_scalar(
+        let metadata: Option<Value> = on_pool!(&*self.backend, |pool, _dialect| {
+            sqlx::query_scalar(
                 "SELECT metadata FROM events WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData') AND aggregate_id = $1 AND sequence = $2",
             )
             .bind(participant_id)
             .bind(sequence)
             .fetch_optional(pool)
-            .await?,
-            Backend::Sqlite { pool, .. } => sqlx::query_scalar::<_, sqlx::types::Json<Value>>(
-                "SELECT metadata FROM events WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData') AND aggregate_id = ? AND sequence = ?",
-            )
-            .bind(participant_id)
-            .bind(sequence)
-            .fetch_optional(pool)
             .await?
-            .map(|json| json.0),
-        };
+        });
         Ok(metadata.and_then(|m| {
             m.get(crate::hash_chain::HASH_KEY)
                 .and_then(Value::as_str)

@@ -17,53 +17,40 @@ pub struct IdempotencyRecord {
     pub expires_at: i64,
 }
 
-pub(super) async fn store_idempotency_pg(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    record: &IdempotencyRecord,
-) -> Result<(), AppendError> {
-    // An expired key is forgotten, then taken anew.
-    sqlx::query("DELETE FROM idempotency_keys WHERE key = $1 AND expires_at <= $2")
-        .bind(&record.key)
-        .bind(record.now)
-        .execute(&mut **tx)
-        .await
-        .map_err(append_error)?;
-    sqlx::query(
-        "INSERT INTO idempotency_keys (key, fingerprint, status, body, expires_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&record.key)
-    .bind(&record.fingerprint)
-    .bind(i16::try_from(record.status).unwrap_or(500))
-    .bind(&record.body)
-    .bind(record.expires_at)
-    .execute(&mut **tx)
-    .await
-    .map_err(idempotency_error)?;
-    Ok(())
-}
-
-pub(super) async fn store_idempotency_sqlite(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    record: &IdempotencyRecord,
-) -> Result<(), AppendError> {
-    sqlx::query("DELETE FROM idempotency_keys WHERE key = ?1 AND expires_at <= ?2")
-        .bind(&record.key)
-        .bind(record.now)
-        .execute(&mut **tx)
-        .await
-        .map_err(append_error)?;
-    sqlx::query(
-        "INSERT INTO idempotency_keys (key, fingerprint, status, body, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )
-    .bind(&record.key)
-    .bind(&record.fingerprint)
-    .bind(i64::from(record.status))
-    .bind(&record.body)
-    .bind(record.expires_at)
-    .execute(&mut **tx)
-    .await
-    .map_err(idempotency_error)?;
-    Ok(())
+impl Transaction<'_> {
+    /// Stores a command's Idempotency-Key with its first answer. A key taken meanwhile by
+    /// a concurrent request is a conflict.
+    pub(super) async fn store_idempotency(
+        &mut self,
+        record: &IdempotencyRecord,
+    ) -> Result<(), AppendError> {
+        on_transaction!(self, |tx, dialect| {
+            // An expired key is forgotten, then taken anew.
+            sqlx::query("DELETE FROM idempotency_keys WHERE key = $1 AND expires_at <= $2")
+                .bind(&record.key)
+                .bind(record.now)
+                .execute(&mut **tx)
+                .await
+                .map_err(append_error)?;
+            // PostgreSQL's column is a smallint.
+            let status = match dialect {
+                Dialect::Postgres => i64::from(i16::try_from(record.status).unwrap_or(500)),
+                Dialect::Sqlite => i64::from(record.status),
+            };
+            sqlx::query(
+                "INSERT INTO idempotency_keys (key, fingerprint, status, body, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&record.key)
+            .bind(&record.fingerprint)
+            .bind(status)
+            .bind(&record.body)
+            .bind(record.expires_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(idempotency_error)?;
+        });
+        Ok(())
+    }
 }
 
 pub(super) fn idempotency_error(error: sqlx::Error) -> AppendError {
@@ -81,22 +68,15 @@ impl LedgerEventRepository {
         key: &str,
         now: i64,
     ) -> Result<Option<(String, u16, String)>, StoreError> {
-        let row: Option<(String, i64, String)> = match &*self.backend {
-            Backend::Postgres { pool, .. } => sqlx::query_as(
-                "SELECT fingerprint, status::bigint, body FROM idempotency_keys WHERE key = $1 AND expires_at > $2",
+        let row: Option<(String, i64, String)> = on_pool!(&*self.backend, |pool, _dialect| {
+            sqlx::query_as(
+                "SELECT fingerprint, CAST(status AS bigint), body FROM idempotency_keys WHERE key = $1 AND expires_at > $2",
             )
             .bind(key)
             .bind(now)
             .fetch_optional(pool)
-            .await?,
-            Backend::Sqlite { pool, .. } => sqlx::query_as(
-                "SELECT fingerprint, status, body FROM idempotency_keys WHERE key = ?1 AND expires_at > ?2",
-            )
-            .bind(key)
-            .bind(now)
-            .fetch_optional(pool)
-            .await?,
-        };
+            .await?
+        });
         Ok(row.map(|(fingerprint, status, body)| {
             (fingerprint, u16::try_from(status).unwrap_or(500), body)
         }))
@@ -104,21 +84,14 @@ impl LedgerEventRepository {
 
     /// Forgets the keys expired at `now` (Unix seconds); returns how many.
     pub async fn purge_idempotency_keys(&self, now: i64) -> Result<u64, StoreError> {
-        Ok(match &*self.backend {
-            Backend::Postgres { pool, .. } => {
+        on_pool!(&*self.backend, |pool, _dialect| {
+            Ok(
                 sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
                     .bind(now)
                     .execute(pool)
                     .await?
-                    .rows_affected()
-            }
-            Backend::Sqlite { pool, .. } => {
-                sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= ?1")
-                    .bind(now)
-                    .execute(pool)
-                    .await?
-                    .rows_affected()
-            }
+                    .rows_affected(),
+            )
         })
     }
 }

@@ -6,55 +6,38 @@ pub(super) fn number_i64(number: InvoiceNumber) -> i64 {
     i64::try_from(number.value()).expect("an invoice number fits in i64")
 }
 
-/// Takes `number` from the operator-wide counter: only if it is exactly the next one.
-pub(super) async fn claim_invoice_number_pg(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    number: InvoiceNumber,
-    event: &SerializedEvent,
-) -> Result<(), AppendError> {
-    let taken = sqlx::query(
-        "UPDATE invoice_counter SET last_number = $1 WHERE id = 1 AND last_number = $1 - 1",
-    )
-    .bind(number_i64(number))
-    .execute(&mut **tx)
-    .await
-    .map_err(append_error)?;
-    if taken.rows_affected() != 1 {
-        return Err(AppendError::Conflict("the invoice number"));
-    }
-    sqlx::query("INSERT INTO invoice_numbers (number, aggregate_id, sequence) VALUES ($1, $2, $3)")
-        .bind(number_i64(number))
-        .bind(&event.aggregate_id)
-        .bind(sequence_i64(event.sequence))
-        .execute(&mut **tx)
-        .await
-        .map_err(append_error)?;
-    Ok(())
-}
+/// Records that an event took a number.
+pub(super) const INSERT_INVOICE_NUMBER: &str =
+    "INSERT INTO invoice_numbers (number, aggregate_id, sequence) VALUES ($1, $2, $3)";
 
-pub(super) async fn claim_invoice_number_sqlite(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    number: InvoiceNumber,
-    event: &SerializedEvent,
-) -> Result<(), AppendError> {
-    let taken = sqlx::query(
-        "UPDATE invoice_counter SET last_number = ?1 WHERE id = 1 AND last_number = ?1 - 1",
-    )
-    .bind(number_i64(number))
-    .execute(&mut **tx)
-    .await
-    .map_err(append_error)?;
-    if taken.rows_affected() != 1 {
-        return Err(AppendError::Conflict("the invoice number"));
+impl Transaction<'_> {
+    /// Takes `number` from the operator-wide counter: only if it is exactly the next one.
+    pub(super) async fn claim_invoice_number(
+        &mut self,
+        number: InvoiceNumber,
+        event: &SerializedEvent,
+    ) -> Result<(), AppendError> {
+        on_transaction!(self, |tx, _dialect| {
+            let taken = sqlx::query(
+                "UPDATE invoice_counter SET last_number = $1 WHERE id = 1 AND last_number = $1 - 1",
+            )
+            .bind(number_i64(number))
+            .execute(&mut **tx)
+            .await
+            .map_err(append_error)?;
+            if taken.rows_affected() != 1 {
+                return Err(AppendError::Conflict("the invoice number"));
+            }
+            sqlx::query(INSERT_INVOICE_NUMBER)
+                .bind(number_i64(number))
+                .bind(&event.aggregate_id)
+                .bind(sequence_i64(event.sequence))
+                .execute(&mut **tx)
+                .await
+                .map_err(append_error)?;
+        });
+        Ok(())
     }
-    sqlx::query("INSERT INTO invoice_numbers (number, aggregate_id, sequence) VALUES (?, ?, ?)")
-        .bind(number_i64(number))
-        .bind(&event.aggregate_id)
-        .bind(sequence_i64(event.sequence))
-        .execute(&mut **tx)
-        .await
-        .map_err(append_error)?;
-    Ok(())
 }
 
 impl LedgerEventRepository {
@@ -71,19 +54,11 @@ impl LedgerEventRepository {
         &self,
         connection: &mut CommandConnection,
     ) -> Result<InvoiceNumber, StoreError> {
-        const QUERY: &str = "SELECT last_number FROM invoice_counter WHERE id = 1";
-        let last: i64 = match connection {
-            CommandConnection::Postgres(connection) => {
-                sqlx::query_scalar(QUERY)
-                    .fetch_one(&mut **connection)
-                    .await?
-            }
-            CommandConnection::Sqlite(connection) => {
-                sqlx::query_scalar(QUERY)
-                    .fetch_one(&mut **connection)
-                    .await?
-            }
-        };
+        let last: i64 = on_connection!(connection, |connection, _dialect| {
+            sqlx::query_scalar("SELECT last_number FROM invoice_counter WHERE id = 1")
+                .fetch_one(&mut **connection)
+                .await?
+        });
         u64::try_from(last)
             .ok()
             .and_then(|last| last.checked_add(1))

@@ -62,42 +62,58 @@ impl LedgerRow {
     }
 }
 
-pub(super) async fn upsert_ledger_sqlite(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    table: &str,
-    row: &LedgerRow,
-) -> Result<(), sqlx::Error> {
-    let query = format!(
+/// Writes an agreement's row into `table`, replacing the one it had; `first` numbers the
+/// first of its six placeholders (bound by [`bind_ledger_row`]).
+pub(super) fn upsert_ledger_sql(table: &str, first: usize) -> String {
+    let [id, version, status, name, currency, ledger] = std::array::from_fn(|i| first + i);
+    format!(
         "INSERT INTO {table} (participant_id, version, status, name, currency, ledger)
-         VALUES (?, ?, ?, ?, ?, ?)
+         VALUES (${id}, ${version}, ${status}, ${name}, ${currency}, ${ledger})
          ON CONFLICT (participant_id) DO UPDATE SET version = excluded.version,
              status = excluded.status, name = excluded.name, currency = excluded.currency,
              ledger = excluded.ledger"
-    );
-    sqlx::query(&query)
-        .bind(&row.participant_id)
+    )
+}
+
+/// Binds a row's columns in the order [`upsert_ledger_sql`] names them.
+pub(super) fn bind_ledger_row<'q, DB: sqlx::Database>(
+    statement: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
+    row: &'q LedgerRow,
+) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+where
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    statement
+        .bind(row.participant_id.as_str())
         .bind(row.version)
-        .bind(&row.status)
-        .bind(&row.name)
-        .bind(&row.currency)
-        .bind(&row.ledger)
-        .execute(&mut **tx)
+        .bind(row.status.as_str())
+        .bind(row.name.as_str())
+        .bind(row.currency.as_str())
+        .bind(row.ledger.as_slice())
+}
+
+pub(super) async fn upsert_ledger_sqlite(
+    connection: &mut sqlx::SqliteConnection,
+    table: &str,
+    row: &LedgerRow,
+) -> Result<(), sqlx::Error> {
+    let query = upsert_ledger_sql(table, 1);
+    bind_ledger_row(sqlx::query(&query), row)
+        .execute(connection)
         .await?;
     Ok(())
 }
 
-pub(super) fn ledger_row_pg(row: &sqlx::postgres::PgRow) -> LedgerRow {
-    LedgerRow {
-        participant_id: row.get("participant_id"),
-        version: row.get("version"),
-        status: row.get("status"),
-        name: row.get("name"),
-        currency: row.get("currency"),
-        ledger: row.get("ledger"),
-    }
-}
-
-pub(super) fn ledger_row_sqlite(row: &sqlx::sqlite::SqliteRow) -> LedgerRow {
+/// A row of either database with the columns [`LEDGER_COLUMNS`] names.
+pub(super) fn ledger_row<R: Row>(row: &R) -> LedgerRow
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
     LedgerRow {
         participant_id: row.get("participant_id"),
         version: row.get("version"),
@@ -141,27 +157,12 @@ pub struct RebuildCount {
 }
 
 pub(super) async fn insert_ledgers_pg(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    connection: &mut sqlx::PgConnection,
     table: &str,
     rows: Vec<LedgerRow>,
 ) -> Result<u64, StoreError> {
     if rows.is_empty() {
         return Ok(0);
-    }
-    let count = rows.len() as u64;
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut versions = Vec::with_capacity(rows.len());
-    let mut statuses = Vec::with_capacity(rows.len());
-    let mut names = Vec::with_capacity(rows.len());
-    let mut currencies = Vec::with_capacity(rows.len());
-    let mut ledgers = Vec::with_capacity(rows.len());
-    for row in rows {
-        ids.push(row.participant_id);
-        versions.push(row.version);
-        statuses.push(row.status);
-        names.push(row.name);
-        currencies.push(row.currency);
-        ledgers.push(row.ledger);
     }
     let query = format!(
         "INSERT INTO {table} (participant_id, version, status, name, currency, ledger)
@@ -170,15 +171,35 @@ pub(super) async fn insert_ledgers_pg(
              AS t(id, version, status, name, currency, ledger)"
     );
     sqlx::query(&query)
-        .bind(ids)
-        .bind(versions)
-        .bind(statuses)
-        .bind(names)
-        .bind(currencies)
-        .bind(ledgers)
-        .execute(&mut **tx)
+        .bind(column(&rows, |r| &r.participant_id))
+        .bind(column(&rows, |r| r.version))
+        .bind(column(&rows, |r| &r.status))
+        .bind(column(&rows, |r| &r.name))
+        .bind(column(&rows, |r| &r.currency))
+        .bind(column(&rows, |r| &r.ledger))
+        .execute(connection)
         .await?;
-    Ok(count)
+    Ok(rows.len() as u64)
+}
+
+impl Transaction<'_> {
+    /// Writes rows into `table`, which a rebuild has emptied: PostgreSQL in one statement,
+    /// SQLite a statement per row.
+    async fn insert_ledgers(
+        &mut self,
+        table: &str,
+        rows: Vec<LedgerRow>,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Transaction::Postgres(tx) => insert_ledgers_pg(tx, table, rows).await,
+            Transaction::Sqlite(tx) => {
+                for row in &rows {
+                    upsert_ledger_sqlite(tx, table, row).await?;
+                }
+                Ok(rows.len() as u64)
+            }
+        }
+    }
 }
 
 /// Folds a stream of events ordered by agreement and sequence into one ledger at a time.
@@ -243,9 +264,9 @@ impl LedgerEventRepository {
         connection: &mut CommandConnection,
         participant_id: &str,
     ) -> Result<Option<StoredAgreementState>, StoreError> {
-        // Built once per backend (every command reads its state with it): the backends
-        // differ only in how the hash is taken out of the metadata and in placeholders.
-        fn query(head_hash: &str, placeholder: &str) -> String {
+        // Built once per dialect (every command reads its state with it): they differ
+        // only in how the hash is taken out of the metadata.
+        fn query(head_hash: &str) -> String {
             format!(
                 "SELECT l.participant_id, l.version, l.status, l.name, l.currency, l.ledger,
                         {head_hash} AS head_hash,
@@ -256,45 +277,30 @@ impl LedgerEventRepository {
                  FROM {LEDGERS_TABLE} l
                  LEFT JOIN events e ON e.aggregate_type = 'ParticipantAgreement'
                       AND e.aggregate_id = l.participant_id AND e.sequence = l.version
-                 WHERE l.participant_id = {placeholder}"
+                 WHERE l.participant_id = $1"
             )
         }
         static POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            query(
-                &format!("e.metadata ->> '{}'", crate::hash_chain::HASH_KEY),
-                "$1",
-            )
+            query(&format!("e.metadata ->> '{}'", crate::hash_chain::HASH_KEY))
         });
         static SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            query(
-                &format!(
-                    "json_extract(e.metadata, '$.{}')",
-                    crate::hash_chain::HASH_KEY
-                ),
-                "?",
-            )
+            query(&format!(
+                "json_extract(e.metadata, '$.{}')",
+                crate::hash_chain::HASH_KEY
+            ))
         });
-        Ok(match connection {
-            CommandConnection::Postgres(connection) => sqlx::query(&POSTGRES)
+        on_connection!(connection, |connection, dialect| {
+            let query: &str = dialect.pick(&POSTGRES, &SQLITE);
+            Ok(sqlx::query(query)
                 .bind(participant_id)
                 .fetch_optional(&mut **connection)
                 .await?
                 .map(|row| StoredAgreementState {
-                    row: ledger_row_pg(&row),
+                    row: ledger_row(&row),
                     head_hash: row.get("head_hash"),
                     last_sequence: row.get("last_sequence"),
                     reference_sequence: row.get("reference_sequence"),
-                }),
-            CommandConnection::Sqlite(connection) => sqlx::query(&SQLITE)
-                .bind(participant_id)
-                .fetch_optional(&mut **connection)
-                .await?
-                .map(|row| StoredAgreementState {
-                    row: ledger_row_sqlite(&row),
-                    head_hash: row.get("head_hash"),
-                    last_sequence: row.get("last_sequence"),
-                    reference_sequence: row.get("reference_sequence"),
-                }),
+                }))
         })
     }
 
@@ -304,38 +310,23 @@ impl LedgerEventRepository {
         &self,
         participant_id: &str,
     ) -> Result<(Option<LedgerRow>, i64), StoreError> {
-        fn query(placeholder: &str) -> String {
+        static QUERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             format!(
                 "SELECT {LEDGER_COLUMNS_OF_L}, s.reference_sequence
                  FROM (SELECT {REFERENCE_SEQUENCE} AS reference_sequence) s
-                 LEFT JOIN {LEDGERS_TABLE} l ON l.participant_id = {placeholder}"
+                 LEFT JOIN {LEDGERS_TABLE} l ON l.participant_id = $1"
             )
-        }
-        static POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| query("$1"));
-        static SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| query("?"));
-        Ok(match &*self.backend {
-            Backend::Postgres { pool, .. } => {
-                let row = sqlx::query(&POSTGRES)
-                    .bind(participant_id)
-                    .fetch_one(pool)
-                    .await?;
-                let present: Option<String> = row.get("participant_id");
-                (
-                    present.map(|_| ledger_row_pg(&row)),
-                    row.get("reference_sequence"),
-                )
-            }
-            Backend::Sqlite { pool, .. } => {
-                let row = sqlx::query(&SQLITE)
-                    .bind(participant_id)
-                    .fetch_one(pool)
-                    .await?;
-                let present: Option<String> = row.get("participant_id");
-                (
-                    present.map(|_| ledger_row_sqlite(&row)),
-                    row.get("reference_sequence"),
-                )
-            }
+        });
+        on_pool!(&*self.backend, |pool, _dialect| {
+            let row = sqlx::query(&QUERY)
+                .bind(participant_id)
+                .fetch_one(pool)
+                .await?;
+            let present: Option<String> = row.get("participant_id");
+            Ok((
+                present.map(|_| ledger_row(&row)),
+                row.get("reference_sequence"),
+            ))
         })
     }
 
@@ -344,27 +335,14 @@ impl LedgerEventRepository {
         table: &str,
         participant_id: &str,
     ) -> Result<Option<LedgerRow>, StoreError> {
-        Ok(match &*self.backend {
-            Backend::Postgres { pool, .. } => {
-                let query =
-                    format!("SELECT {LEDGER_COLUMNS} FROM {table} WHERE participant_id = $1");
-                sqlx::query(&query)
-                    .bind(participant_id)
-                    .fetch_optional(pool)
-                    .await?
-                    .as_ref()
-                    .map(ledger_row_pg)
-            }
-            Backend::Sqlite { pool, .. } => {
-                let query =
-                    format!("SELECT {LEDGER_COLUMNS} FROM {table} WHERE participant_id = ?");
-                sqlx::query(&query)
-                    .bind(participant_id)
-                    .fetch_optional(pool)
-                    .await?
-                    .as_ref()
-                    .map(ledger_row_sqlite)
-            }
+        let query = format!("SELECT {LEDGER_COLUMNS} FROM {table} WHERE participant_id = $1");
+        on_pool!(&*self.backend, |pool, _dialect| {
+            Ok(sqlx::query(&query)
+                .bind(participant_id)
+                .fetch_optional(pool)
+                .await?
+                .as_ref()
+                .map(ledger_row))
         })
     }
 
@@ -378,51 +356,25 @@ impl LedgerEventRepository {
     ) -> Result<(Vec<LedgerRow>, u64), StoreError> {
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let limit = i64::from(limit.min(PAGE_SIZE_MAX));
-        Ok(match &*self.backend {
-            Backend::Postgres { pool, .. } => {
-                let rows = sqlx::query(&format!(
-                    "SELECT {LEDGER_COLUMNS} FROM {LEDGERS_TABLE}
-                     WHERE ($1::text IS NULL OR status = $1)
-                     ORDER BY participant_id LIMIT $2 OFFSET $3"
-                ))
-                .bind(status)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(pool)
-                .await?;
-                let total: i64 = sqlx::query_scalar(&format!(
-                    "SELECT COUNT(*) FROM {LEDGERS_TABLE} WHERE ($1::text IS NULL OR status = $1)"
-                ))
-                .bind(status)
-                .fetch_one(pool)
-                .await?;
-                (
-                    rows.iter().map(ledger_row_pg).collect(),
-                    total.max(0) as u64,
-                )
-            }
-            Backend::Sqlite { pool, .. } => {
-                let rows = sqlx::query(&format!(
-                    "SELECT {LEDGER_COLUMNS} FROM {LEDGERS_TABLE}
-                     WHERE (?1 IS NULL OR status = ?1)
-                     ORDER BY participant_id LIMIT ?2 OFFSET ?3"
-                ))
-                .bind(status)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(pool)
-                .await?;
-                let total: i64 = sqlx::query_scalar(&format!(
-                    "SELECT COUNT(*) FROM {LEDGERS_TABLE} WHERE (?1 IS NULL OR status = ?1)"
-                ))
-                .bind(status)
-                .fetch_one(pool)
-                .await?;
-                (
-                    rows.iter().map(ledger_row_sqlite).collect(),
-                    total.max(0) as u64,
-                )
-            }
+        on_pool!(&*self.backend, |pool, dialect| {
+            let status_is_null = dialect.pick("$1::text IS NULL", "$1 IS NULL");
+            let rows = sqlx::query(&format!(
+                "SELECT {LEDGER_COLUMNS} FROM {LEDGERS_TABLE}
+                 WHERE ({status_is_null} OR status = $1)
+                 ORDER BY participant_id LIMIT $2 OFFSET $3"
+            ))
+            .bind(status)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+            let total: i64 = sqlx::query_scalar(&format!(
+                "SELECT COUNT(*) FROM {LEDGERS_TABLE} WHERE ({status_is_null} OR status = $1)"
+            ))
+            .bind(status)
+            .fetch_one(pool)
+            .await?;
+            Ok((rows.iter().map(ledger_row).collect(), total.max(0) as u64))
         })
     }
 
@@ -434,20 +386,12 @@ impl LedgerEventRepository {
         mut visit: impl FnMut(LedgerRow) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let query = format!("SELECT {LEDGER_COLUMNS} FROM {table} ORDER BY participant_id");
-        match &*self.backend {
-            Backend::Postgres { pool, .. } => {
-                let mut rows = sqlx::query(&query).fetch(pool);
-                while let Some(row) = rows.try_next().await? {
-                    visit(ledger_row_pg(&row))?;
-                }
+        on_pool!(&*self.backend, |pool, _dialect| {
+            let mut rows = sqlx::query(&query).fetch(pool);
+            while let Some(row) = rows.try_next().await? {
+                visit(ledger_row(&row))?;
             }
-            Backend::Sqlite { pool, .. } => {
-                let mut rows = sqlx::query(&query).fetch(pool);
-                while let Some(row) = rows.try_next().await? {
-                    visit(ledger_row_sqlite(&row))?;
-                }
-            }
-        }
+        });
         Ok(())
     }
 
@@ -471,39 +415,21 @@ impl LedgerEventRepository {
             "SELECT COUNT(*) FROM (SELECT participant_id FROM {LEDGERS_TABLE}
              UNION SELECT participant_id FROM {SCRATCH_LEDGERS_TABLE}) AS ids"
         );
-        Ok(match &*self.backend {
-            Backend::Postgres { pool, .. } => {
-                let rows = sqlx::query(&query).fetch_all(pool).await?;
-                let compared: i64 = sqlx::query_scalar(&count).fetch_one(pool).await?;
-                (
-                    rows.iter()
-                        .map(|r| {
-                            (
-                                r.get("participant_id"),
-                                r.get("in_stored"),
-                                r.get("in_replay"),
-                            )
-                        })
-                        .collect(),
-                    compared.max(0) as u64,
-                )
-            }
-            Backend::Sqlite { pool, .. } => {
-                let rows = sqlx::query(&query).fetch_all(pool).await?;
-                let compared: i64 = sqlx::query_scalar(&count).fetch_one(pool).await?;
-                (
-                    rows.iter()
-                        .map(|r| {
-                            (
-                                r.get("participant_id"),
-                                r.get("in_stored"),
-                                r.get("in_replay"),
-                            )
-                        })
-                        .collect(),
-                    compared.max(0) as u64,
-                )
-            }
+        on_pool!(&*self.backend, |pool, _dialect| {
+            let rows = sqlx::query(&query).fetch_all(pool).await?;
+            let compared: i64 = sqlx::query_scalar(&count).fetch_one(pool).await?;
+            Ok((
+                rows.iter()
+                    .map(|r| {
+                        (
+                            r.get("participant_id"),
+                            r.get("in_stored"),
+                            r.get("in_replay"),
+                        )
+                    })
+                    .collect(),
+                compared.max(0) as u64,
+            ))
         })
     }
 
@@ -518,9 +444,8 @@ impl LedgerEventRepository {
     /// Every participant with a stored projection, in order.
     pub async fn participant_ids(&self) -> Result<Vec<String>, StoreError> {
         let query = format!("SELECT participant_id FROM {LEDGERS_TABLE} ORDER BY participant_id");
-        Ok(match &*self.backend {
-            Backend::Postgres { pool, .. } => sqlx::query_scalar(&query).fetch_all(pool).await?,
-            Backend::Sqlite { pool, .. } => sqlx::query_scalar(&query).fetch_all(pool).await?,
+        on_pool!(&*self.backend, |pool, _dialect| {
+            Ok(sqlx::query_scalar(&query).fetch_all(pool).await?)
         })
     }
 
@@ -531,23 +456,19 @@ impl LedgerEventRepository {
         // Only rows in the format this program reads count: a release that bumps
         // `AgreementLedger::STORED_FORMAT` rebuilds the older rows when it starts.
         let format = AgreementLedger::STORED_FORMAT;
-        Ok(match &*self.backend {
-            Backend::Postgres { pool, .. } => (
+        on_pool!(&*self.backend, |pool, dialect| {
+            let first_byte_is_format = match dialect {
+                Dialect::Postgres => format!("get_byte(ledger, 0) = {format}"),
+                Dialect::Sqlite => format!("hex(substr(ledger, 1, 1)) = '{format:02X}'"),
+            };
+            Ok((
                 sqlx::query_scalar(with_events).fetch_one(pool).await?,
                 sqlx::query_scalar(&format!(
-                    "SELECT COUNT(*) FROM {LEDGERS_TABLE} WHERE get_byte(ledger, 0) = {format}"
+                    "SELECT COUNT(*) FROM {LEDGERS_TABLE} WHERE {first_byte_is_format}"
                 ))
                 .fetch_one(pool)
                 .await?,
-            ),
-            Backend::Sqlite { pool, .. } => (
-                sqlx::query_scalar(with_events).fetch_one(pool).await?,
-                sqlx::query_scalar(&format!(
-                    "SELECT COUNT(*) FROM {LEDGERS_TABLE} WHERE hex(substr(ledger, 1, 1)) = '{format:02X}'"
-                ))
-                .fetch_one(pool)
-                .await?,
-            ),
+            ))
         })
     }
 
@@ -565,84 +486,59 @@ impl LedgerEventRepository {
              WHERE aggregate_type = 'ParticipantAgreement' ORDER BY aggregate_id, sequence";
         let mut count = RebuildCount::default();
         let mut folding = LedgerFold::default();
-        match &*self.backend {
-            Backend::Postgres { pool, .. } => {
-                let mut tx = pool.begin().await?;
-                if table == SCRATCH_LEDGERS_TABLE {
-                    sqlx::query(&format!(
-                        "CREATE TABLE IF NOT EXISTS {table} (LIKE {LEDGERS_TABLE} INCLUDING ALL)"
-                    ))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                sqlx::query(&format!("DELETE FROM {table}"))
-                    .execute(&mut *tx)
-                    .await?;
-                let mut batch = Vec::with_capacity(REBUILD_BATCH_ROWS);
-                let mut rows = sqlx::query(events_query).fetch(pool);
-                while let Some(row) = rows.try_next().await? {
-                    let id: String = row.get("aggregate_id");
-                    let sequence: i64 = row.get("sequence");
-                    let payload: Value = row.get("payload");
-                    let kind = (row.get("event_type"), row.get("event_version"));
-                    if let Some(done) = folding.push(id, sequence, kind, payload)? {
-                        batch.push(done);
-                    }
-                    count.events += 1;
-                    if count.events % 1000 == 0 {
-                        progress(count.events);
-                    }
-                    if batch.len() >= REBUILD_BATCH_ROWS {
-                        count.agreements +=
-                            insert_ledgers_pg(&mut tx, table, std::mem::take(&mut batch)).await?;
-                    }
-                }
-                drop(rows);
-                if let Some(done) = folding.finish()? {
-                    batch.push(done);
-                }
-                count.agreements += insert_ledgers_pg(&mut tx, table, batch).await?;
-                tx.commit().await?;
-            }
-            Backend::Sqlite { pool, .. } => {
+        on_pool!(&*self.backend, |pool, dialect| {
+            let mut rows = match dialect {
+                // Streamed, on a connection of its own: the statement runs when the
+                // stream is first polled, once the transaction has begun.
+                Dialect::Postgres => sqlx::query(events_query).fetch(pool),
                 // Read everything first: SQLite's one writer would otherwise wait on the
                 // reader's connection; the events of the embedded store fit in memory.
-                let rows = sqlx::query(events_query).fetch_all(pool).await?;
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                if table == SCRATCH_LEDGERS_TABLE {
-                    sqlx::query(&format!(
+                Dialect::Sqlite => {
+                    let rows = sqlx::query(events_query).fetch_all(pool).await?;
+                    futures::stream::iter(rows.into_iter().map(Ok)).boxed()
+                }
+            };
+            let mut tx = Transaction::from(pool.begin_with(dialect.begin()).await?);
+            if table == SCRATCH_LEDGERS_TABLE {
+                tx.execute(&match dialect {
+                    Dialect::Postgres => format!(
+                        "CREATE TABLE IF NOT EXISTS {table} (LIKE {LEDGERS_TABLE} INCLUDING ALL)"
+                    ),
+                    Dialect::Sqlite => format!(
                         "CREATE TABLE IF NOT EXISTS {table} (
                             participant_id text PRIMARY KEY, version integer NOT NULL,
                             status text NOT NULL, name text NOT NULL, currency text NOT NULL,
                             ledger blob NOT NULL) STRICT"
-                    ))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                sqlx::query(&format!("DELETE FROM {table}"))
-                    .execute(&mut *tx)
-                    .await?;
-                for row in rows {
-                    let id: String = row.get("aggregate_id");
-                    let sequence: i64 = row.get("sequence");
-                    let payload: Value = row.get::<sqlx::types::Json<Value>, _>("payload").0;
-                    let kind = (row.get("event_type"), row.get("event_version"));
-                    if let Some(done) = folding.push(id, sequence, kind, payload)? {
-                        upsert_ledger_sqlite(&mut tx, table, &done).await?;
-                        count.agreements += 1;
-                    }
-                    count.events += 1;
-                    if count.events % 1000 == 0 {
-                        progress(count.events);
-                    }
-                }
-                if let Some(done) = folding.finish()? {
-                    upsert_ledger_sqlite(&mut tx, table, &done).await?;
-                    count.agreements += 1;
-                }
-                tx.commit().await?;
+                    ),
+                })
+                .await?;
             }
-        }
+            tx.execute(&format!("DELETE FROM {table}")).await?;
+            let mut batch = Vec::with_capacity(REBUILD_BATCH_ROWS);
+            while let Some(row) = rows.try_next().await? {
+                let id: String = row.get("aggregate_id");
+                let sequence: i64 = row.get("sequence");
+                let payload: Value = row.get("payload");
+                let kind = (row.get("event_type"), row.get("event_version"));
+                if let Some(done) = folding.push(id, sequence, kind, payload)? {
+                    batch.push(done);
+                }
+                count.events += 1;
+                if count.events % 1000 == 0 {
+                    progress(count.events);
+                }
+                if batch.len() >= REBUILD_BATCH_ROWS {
+                    count.agreements +=
+                        tx.insert_ledgers(table, std::mem::take(&mut batch)).await?;
+                }
+            }
+            drop(rows);
+            if let Some(done) = folding.finish()? {
+                batch.push(done);
+            }
+            count.agreements += tx.insert_ledgers(table, batch).await?;
+            tx.commit().await?;
+        });
         progress(count.events);
         Ok(count)
     }

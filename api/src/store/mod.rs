@@ -1,5 +1,6 @@
 //! The event store adapters: PostgreSQL (production) and SQLite (the embedded default)
-//! behind one repository.
+//! behind one repository. Every SQL statement of the server is here (the benchmarks'
+//! own aside).
 //!
 //! Reads go through postgres-es / sqlite-es. Appends go through the ledger's own
 //! transaction, because more than the events must commit atomically with them: the
@@ -7,8 +8,21 @@
 //! repositories open and commit their transaction internally, so they cannot carry those.
 //!
 //! One module per table or concern: `event_table` (appends, stream reads, chain checks,
-//! cqrs-es's repository interface), `ledgers` (the stored projections), `invoice_numbers`,
-//! `idempotency`, `sweeps`; this module holds the connection, the location and the errors.
+//! cqrs-es's repository interface, the export's scan), `ledgers` (the stored
+//! projections), `invoice_numbers`, `idempotency`, `sweeps`, `tokens` (`api_tokens`),
+//! `import` (loading an export); this module holds the connection, the location, the
+//! errors, and how code is written once for both databases:
+//! - `Dialect` names the SQL a statement is written in. Most statements have one text
+//!   for both (sqlx binds `$1`, `$2`... on SQLite too, and `serde_json::Value` reads and
+//!   writes jsonb and SQLite's text alike); where the SQL differs, `Dialect::pick`
+//!   chooses the text.
+//! - `on_pool!`, `on_connection!` and `on_transaction!` run one body with the pool,
+//!   connection or transaction of whichever database is in use: the body is written once
+//!   and compiled for each driver.
+//! - What differs beyond the SQL text is a `match` on the driver, in few places:
+//!   PostgreSQL writes many rows in one statement (arrays and `UNNEST`), SQLite one row a
+//!   statement with its `global_position` computed; SQLite reads a rebuild's events
+//!   before it begins writing, PostgreSQL streams them.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -19,31 +33,95 @@ use cqrs_es::persist::{
 };
 use cqrs_es::Aggregate;
 use events::{AgreementEvent, InvoiceNumber};
-use futures::TryStreamExt;
+use futures::{StreamExt as _, TryStreamExt};
 use postgres_es::PostgresEventRepository;
 use projections::AgreementLedger;
 use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Row, SqlitePool};
 use std::sync::Arc;
 
+/// Runs `$body` with `$pool` bound to the database's pool (`PgPool` or `SqlitePool`) and
+/// `$dialect` to its [`Dialect`]: written once, compiled for each driver.
+macro_rules! on_pool {
+    ($backend:expr, |$pool:ident, $dialect:ident| $body:expr) => {
+        on_backend!($backend, pool, |$pool, $dialect| $body)
+    };
+}
+
+/// `on_pool!` for any field of [`Backend`] (`pool`, `reads`).
+macro_rules! on_backend {
+    ($backend:expr, $field:ident, |$value:ident, $dialect:ident| $body:expr) => {
+        match $backend {
+            $crate::store::Backend::Postgres { $field: $value, .. } => {
+                #[allow(unused_variables)]
+                let $dialect = $crate::store::Dialect::Postgres;
+                $body
+            }
+            $crate::store::Backend::Sqlite { $field: $value, .. } => {
+                #[allow(unused_variables)]
+                let $dialect = $crate::store::Dialect::Sqlite;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$value` bound to what a value of the enum `$either` (one variant per
+/// database: [`CommandConnection`], [`Transaction`]) holds, and `$dialect` to its
+/// [`Dialect`]: written once, compiled for each driver.
+macro_rules! on_either {
+    ($either:ident, $value_of:expr, |$value:ident, $dialect:ident| $body:expr) => {
+        match $value_of {
+            $crate::store::$either::Postgres($value) => {
+                #[allow(unused_variables)]
+                let $dialect = $crate::store::Dialect::Postgres;
+                $body
+            }
+            $crate::store::$either::Sqlite($value) => {
+                #[allow(unused_variables)]
+                let $dialect = $crate::store::Dialect::Sqlite;
+                $body
+            }
+        }
+    };
+}
+
+/// `on_either!` on a held [`CommandConnection`] (`$connection`: a `PoolConnection`).
+macro_rules! on_connection {
+    ($connection:expr, |$value:ident, $dialect:ident| $body:expr) => {
+        on_either!(CommandConnection, $connection, |$value, $dialect| $body)
+    };
+}
+
+/// `on_either!` on a [`Transaction`] (`$tx`: an `sqlx::Transaction`).
+macro_rules! on_transaction {
+    ($tx:expr, |$value:ident, $dialect:ident| $body:expr) => {
+        on_either!(Transaction, $tx, |$value, $dialect| $body)
+    };
+}
+
 mod event_table;
 mod idempotency;
+mod import;
 mod invoice_numbers;
 mod ledgers;
 mod sweeps;
+mod tokens;
 
-pub use event_table::StoredEvent;
+pub use event_table::{EventRow, StoredEvent};
 pub use idempotency::IdempotencyRecord;
+pub use import::ImportTransaction;
 pub use ledgers::{
     LedgerRow, RebuildCount, StoredAgreementState, LEDGERS_TABLE, PAGE_SIZE_MAX,
     SCRATCH_LEDGERS_TABLE,
 };
+pub use tokens::{ActiveToken, TokenRow};
 // What the store's modules share with each other.
 use event_table::*;
-use idempotency::*;
 use invoice_numbers::*;
 use ledgers::*;
 
@@ -186,8 +264,52 @@ fn append_error(error: sqlx::Error) -> AppendError {
     AppendError::Store(error.into())
 }
 
-/// The database behind the repository (the export module reads and loads it directly).
-pub(crate) enum Backend {
+/// The SQL a statement is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+impl Dialect {
+    /// What this dialect writes where the two differ (a statement's text, mostly).
+    const fn pick<T: Copy>(self, postgres: T, sqlite: T) -> T {
+        match self {
+            Dialect::Postgres => postgres,
+            Dialect::Sqlite => sqlite,
+        }
+    }
+
+    /// How a writing transaction begins. SQLite's IMMEDIATE takes the write lock up front,
+    /// so two writers queue instead of failing on a lock upgrade; PostgreSQL's is sqlx's
+    /// own `BEGIN`.
+    const fn begin(self) -> &'static str {
+        self.pick("BEGIN", "BEGIN IMMEDIATE")
+    }
+
+    /// A timestamp column as RFC 3339 text in UTC: PostgreSQL formats its timestamptz
+    /// with `postgres_format`, SQLite stores the text already.
+    fn utc_text(self, column: &str, postgres_format: &str) -> String {
+        match self {
+            Dialect::Postgres => {
+                format!("to_char({column} AT TIME ZONE 'UTC', '{postgres_format}')")
+            }
+            Dialect::Sqlite => column.to_owned(),
+        }
+    }
+}
+
+/// PostgreSQL's `to_char` formats of RFC 3339 times (see [`Dialect::utc_text`]).
+const TO_THE_MICROSECOND: &str = "YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"";
+const TO_THE_SECOND: &str = "YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"";
+
+/// One column of `rows`: an array parameter of PostgreSQL's many-row writes (`UNNEST`).
+fn column<'r, R, T>(rows: &'r [R], field: impl FnMut(&'r R) -> T) -> Vec<T> {
+    rows.iter().map(field).collect()
+}
+
+/// The database behind the repository.
+enum Backend {
     Postgres {
         pool: PgPool,
         reads: PostgresEventRepository,
@@ -210,6 +332,67 @@ pub struct LedgerEventRepository {
 pub enum CommandConnection {
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
     Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+}
+
+impl From<sqlx::pool::PoolConnection<sqlx::Postgres>> for CommandConnection {
+    fn from(connection: sqlx::pool::PoolConnection<sqlx::Postgres>) -> Self {
+        Self::Postgres(connection)
+    }
+}
+
+impl From<sqlx::pool::PoolConnection<sqlx::Sqlite>> for CommandConnection {
+    fn from(connection: sqlx::pool::PoolConnection<sqlx::Sqlite>) -> Self {
+        Self::Sqlite(connection)
+    }
+}
+
+/// A writing transaction of either database, begun as its [`Dialect`] begins one.
+enum Transaction<'c> {
+    Postgres(sqlx::Transaction<'c, sqlx::Postgres>),
+    Sqlite(sqlx::Transaction<'c, sqlx::Sqlite>),
+}
+
+impl<'c> From<sqlx::Transaction<'c, sqlx::Postgres>> for Transaction<'c> {
+    fn from(tx: sqlx::Transaction<'c, sqlx::Postgres>) -> Self {
+        Self::Postgres(tx)
+    }
+}
+
+impl<'c> From<sqlx::Transaction<'c, sqlx::Sqlite>> for Transaction<'c> {
+    fn from(tx: sqlx::Transaction<'c, sqlx::Sqlite>) -> Self {
+        Self::Sqlite(tx)
+    }
+}
+
+impl Transaction<'static> {
+    /// On a pooled connection of its own.
+    async fn begin(backend: &Backend) -> Result<Self, sqlx::Error> {
+        on_pool!(backend, |pool, dialect| {
+            Ok(Self::from(pool.begin_with(dialect.begin()).await?))
+        })
+    }
+}
+
+impl<'c> Transaction<'c> {
+    /// On a held connection.
+    async fn begin_on(connection: &'c mut CommandConnection) -> Result<Self, sqlx::Error> {
+        on_connection!(connection, |connection, dialect| {
+            let tx = sqlx::Connection::begin_with(&mut **connection, dialect.begin()).await?;
+            Ok(Self::from(tx))
+        })
+    }
+
+    /// Runs one statement that binds nothing.
+    async fn execute(&mut self, statement: &str) -> Result<(), sqlx::Error> {
+        on_transaction!(self, |tx, _dialect| {
+            sqlx::query(statement).execute(&mut **tx).await?;
+        });
+        Ok(())
+    }
+
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        on_transaction!(self, |tx, _dialect| tx.commit().await)
+    }
 }
 
 impl LedgerEventRepository {
@@ -287,12 +470,11 @@ impl LedgerEventRepository {
 
     /// Applies the migrations that have not run yet; safe to run at every start.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match &*self.backend {
-            Backend::Postgres { pool, .. } => {
-                sqlx::migrate!("./migrations/postgres").run(pool).await?
-            }
-            Backend::Sqlite { pool, .. } => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-        }
+        static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+        static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+        on_pool!(&*self.backend, |pool, dialect| {
+            dialect.pick(&POSTGRES, &SQLITE).run(pool).await?
+        });
         Ok(())
     }
 
@@ -300,29 +482,17 @@ impl LedgerEventRepository {
         &self.location
     }
 
-    pub(crate) fn backend(&self) -> &Backend {
-        &self.backend
-    }
-
     /// Answers whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match &*self.backend {
-            Backend::Postgres { pool, .. } => {
-                sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?
-            }
-            Backend::Sqlite { pool, .. } => {
-                sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?
-            }
-        }
+        on_pool!(&*self.backend, |pool, _dialect| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
         Ok(())
     }
 
     /// Closes the connections (used at shutdown, so SQLite checkpoints its WAL).
     pub async fn close(&self) {
-        match &*self.backend {
-            Backend::Postgres { pool, .. } => pool.close().await,
-            Backend::Sqlite { pool, .. } => pool.close().await,
-        }
+        on_pool!(&*self.backend, |pool, _dialect| pool.close().await)
     }
 }
 
@@ -362,6 +532,3 @@ mod tests {
         assert!(StoreLocation::choose(Some("mysql://x"), dir).is_err());
     }
 }
-
-// ---------------------------------------------------------------------------------------
-// The stored projection: agreement_ledgers
