@@ -3,7 +3,6 @@
 //! clock; the command-line program (`cli/`) and the benchmark (`bench/`) sit on top.
 
 pub mod audit;
-pub mod bench;
 pub mod event_metadata;
 pub mod export;
 pub mod hash_chain;

@@ -17,11 +17,11 @@ pub async fn bench(
     if cfg!(debug_assertions) {
         eprintln!("edoc-ledger bench: this is a debug build; figures mean little (cargo run --release -- bench)");
     }
-    let settings = api::bench::BenchSettings {
+    let settings = ledger_bench::BenchSettings {
         server_url: store
             .database_url
             .clone()
-            .unwrap_or_else(|| api::bench::DEFAULT_SERVER_URL.to_owned()),
+            .unwrap_or_else(|| ledger_bench::DEFAULT_SERVER_URL.to_owned()),
         agreements,
         months,
         clients: usize::from(clients),
@@ -30,7 +30,7 @@ pub async fn bench(
         keep,
         server_program: std::env::current_exe()?,
     };
-    api::bench::run(&settings)
+    ledger_bench::run(&settings)
         .await
         .map_err(|e| e.to_string())?;
     Ok(ReplayOutcome::Clean)
@@ -44,7 +44,7 @@ pub async fn load(
     seconds: u64,
     out: Option<std::path::PathBuf>,
 ) -> RunResult {
-    let report = api::bench::load_server(
+    let report = ledger_bench::load_server(
         url.trim_end_matches('/'),
         &token,
         agreements,

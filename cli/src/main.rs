@@ -137,7 +137,7 @@ enum Command {
         #[arg(long, default_value_t = 10_500, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         agreements: u64,
         /// Months of invoices in every agreement's history (the shipped calendar allows 21).
-        #[arg(long, default_value_t = api::bench::history::MONTHS_MAX, value_parser = clap::value_parser!(u32).range(1..=api::bench::history::MONTHS_MAX as i64))]
+        #[arg(long, default_value_t = ledger_bench::history::MONTHS_MAX, value_parser = clap::value_parser!(u32).range(1..=ledger_bench::history::MONTHS_MAX as i64))]
         months: u32,
         /// Concurrent clients (and connections of the INSERT limit).
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
