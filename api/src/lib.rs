@@ -1,9 +1,9 @@
-//! edoc-ledger's edge: the HTTP API, the command-line program and the event-store
-//! adapters. The only crate that touches the network, the disk and the clock.
+//! edoc-ledger's edge: the HTTP API, the ledger's command loop and the event-store
+//! adapters, as a library. The lowest crate that touches the network, the disk and the
+//! clock; the command-line program (`cli/`) and the benchmark (`bench/`) sit on top.
 
 pub mod application;
 pub mod audit;
-pub mod bench;
 pub mod event_metadata;
 pub mod export;
 pub mod hash_chain;

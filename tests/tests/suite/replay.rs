@@ -675,5 +675,5 @@ async fn postgres_check_is_clean_after_a_randomized_load_of_1000_agreements() {
     app.finish().await;
 }
 
-// The binary's `replay --check` and `replay` are tested in api/tests/cli.rs, where
+// The binary's `replay --check` and `replay` are tested in cli/tests/suite/cli.rs, where
 // Cargo builds the binary for the test.

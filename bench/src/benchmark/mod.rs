@@ -22,79 +22,29 @@
 //! The table goes to standard output and the figures, as JSON, to `--out`
 //! (`target/bench.json` by default).
 
-// Timings, rates and ratios are floats here; no money is ever computed in this module.
-#![allow(clippy::float_arithmetic)]
-
-pub mod history;
-pub mod http_load;
+mod phases;
 
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::TryStreamExt;
 use serde::Serialize;
-use serde_json::{json, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, Executor, Row};
-use time::Date;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, Executor};
 
-use crate::application::commands::{Clock, CommandContext, Ledger, SystemClock};
-use crate::store::{LedgerEventRepository, StoreLocation, LEDGERS_TABLE};
-pub use history::BoxError;
-use history::{HistoryShape, Rng};
-use http_load::{LoadPlan, LoadReport, RequestKind, RequestMix};
+use api::application::commands::{Clock, SystemClock};
+use api::store::{LedgerEventRepository, StoreLocation, LEDGERS_TABLE};
+
+use crate::history::{self, HistoryShape};
+use crate::http_load::{self, LoadPlan, LoadReport, RequestKind, RequestMix};
+use crate::{BoxError, LatencySummary};
+use phases::{commands_in_process, count_events, limit_insert, raw_read};
 
 /// The database the benchmark creates (and drops) on the server it is pointed at.
 pub const BENCH_DATABASE: &str = "edoc_bench";
 /// The server used when DATABASE_URL is not set.
 pub const DEFAULT_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// Latency percentiles of a set of timed operations, in milliseconds.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct LatencySummary {
-    pub count: u64,
-    pub mean_ms: f64,
-    pub p50_ms: f64,
-    pub p90_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-}
-
-impl LatencySummary {
-    /// Sorts `latencies` and summarizes them (nearest-rank percentiles).
-    pub fn of(latencies: &mut [Duration]) -> Self {
-        latencies.sort_unstable();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let rank = |p: f64| -> f64 {
-            if latencies.is_empty() {
-                return 0.0;
-            }
-            let index = ((p / 100.0) * latencies.len() as f64).ceil() as usize;
-            ms(latencies[index.clamp(1, latencies.len()) - 1])
-        };
-        let total: Duration = latencies.iter().sum();
-        Self {
-            count: latencies.len() as u64,
-            mean_ms: if latencies.is_empty() {
-                0.0
-            } else {
-                ms(total) / latencies.len() as f64
-            },
-            p50_ms: rank(50.0),
-            p90_ms: rank(90.0),
-            p99_ms: rank(99.0),
-            max_ms: latencies.last().copied().map_or(0.0, ms),
-        }
-    }
-}
-
-/// A date as `YYYY-MM-DD`.
-pub fn iso(date: Date) -> String {
-    events::business_date::format(date)
-}
 
 /// What `edoc-ledger bench` is asked to do.
 #[derive(Debug, Clone)]
@@ -241,7 +191,7 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
         machine.synchronous_commit,
         machine.fsync,
         machine.shared_buffers,
-        crate::store::redact(&settings.server_url)
+        api::store::redact(&settings.server_url)
     );
     println!(
         "asked:      {} agreements x {} months, {} clients, {} s per timed phase",
@@ -270,7 +220,7 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
     // 2. Rebuild, and the raw read it is compared with.
     println!("\n[2/6] rebuild (replay into the projections) and raw read");
     let progress = progress_bar(loaded.events, "rebuild");
-    let rebuilt = crate::replay::rebuild(&repository, LEDGERS_TABLE, |events| {
+    let rebuilt = api::replay::rebuild(&repository, LEDGERS_TABLE, |events| {
         progress.set_position(events)
     })
     .await?;
@@ -318,7 +268,7 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
     // 5 and 6. Through the real server.
     println!("\n[5/6] HTTP: the same payments through edoc-ledger serve on loopback");
     let (_, token) =
-        crate::tokens::create(&repository, "bench", crate::tokens::Role::Operator, None).await?;
+        api::tokens::create(&repository, "bench", api::tokens::Role::Operator, None).await?;
     repository.close().await;
     let server = ChildServer::start(&settings.server_program, &url).await?;
     let today = SystemClock.today();
@@ -391,7 +341,7 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
     println!("\nfigures written to {}", settings.out.display());
 
     if settings.keep {
-        println!("database kept: {}", crate::store::redact(&url));
+        println!("database kept: {}", api::store::redact(&url));
     } else {
         admin
             .execute(format!("DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)").as_str())
@@ -412,198 +362,6 @@ fn progress_bar(total: u64, what: &'static str) -> indicatif::ProgressBar {
     );
     bar.set_message(what);
     bar
-}
-
-async fn connect(url: &str) -> Result<sqlx::PgConnection, BoxError> {
-    let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
-    Ok(sqlx::PgConnection::connect_with(&options).await?)
-}
-
-async fn count_events(url: &str) -> Result<u64, BoxError> {
-    let mut connection = connect(url).await?;
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(&mut connection)
-        .await?;
-    Ok(count as u64)
-}
-
-/// The rebuild's read alone: the same query, each payload decoded into its event (through
-/// the upcasters, as the rebuild does), nothing folded or written.
-async fn raw_read(url: &str) -> Result<Throughput, BoxError> {
-    let mut connection = connect(url).await?;
-    let started = Instant::now();
-    let mut rows = sqlx::query(
-        "SELECT aggregate_id, sequence, event_type, event_version, payload FROM events
-         WHERE aggregate_type = 'ParticipantAgreement' ORDER BY aggregate_id, sequence",
-    )
-    .fetch(&mut connection);
-    let mut decoded = 0u64;
-    while let Some(row) = rows.try_next().await? {
-        let _id: String = row.get("aggregate_id");
-        let _sequence: i64 = row.get("sequence");
-        let event_type: String = row.get("event_type");
-        let event_version: String = row.get("event_version");
-        let payload: Value = row.get("payload");
-        let event = events::upcast::decode(&event_type, &event_version, payload)?;
-        std::hint::black_box(&event);
-        decoded += 1;
-    }
-    let elapsed = started.elapsed();
-    Ok(Throughput {
-        operations: decoded,
-        seconds: elapsed.as_secs_f64(),
-        per_second: rate(decoded, elapsed),
-        latency: None,
-        errors: 0,
-    })
-}
-
-/// Single-row autocommit INSERTs of a recorded payment's row into a scratch copy of the
-/// events table (same columns, key and indexes), one connection per client.
-async fn limit_insert(url: &str, clients: usize, phase: Duration) -> Result<Throughput, BoxError> {
-    // Checked out like the ledger's own pool (no ping before each checkout), so the
-    // limit and the command path pay the same pool costs.
-    let pool = PgPoolOptions::new()
-        .max_connections(clients as u32)
-        .min_connections(clients as u32)
-        .test_before_acquire(false)
-        .connect_with(PgConnectOptions::from_str(url)?.disable_statement_logging())
-        .await?;
-    pool.execute("DROP TABLE IF EXISTS bench_limit").await?;
-    pool.execute("CREATE TABLE bench_limit (LIKE events INCLUDING ALL)")
-        .await?;
-    let (payload, metadata): (Value, Value) = sqlx::query_as(
-        "SELECT payload, metadata FROM events WHERE event_type = 'PaymentReceived' LIMIT 1",
-    )
-    .fetch_one(&pool)
-    .await?;
-    println!(
-        "row: {} bytes of payload and metadata JSON",
-        payload.to_string().len() + metadata.to_string().len()
-    );
-    let started = Instant::now();
-    let deadline = started + phase;
-    let mut tasks = Vec::new();
-    for client in 0..clients {
-        let (pool, payload, metadata) = (pool.clone(), payload.clone(), metadata.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut sequence = 0i64;
-            while Instant::now() < deadline {
-                sequence += 1;
-                let one = Instant::now();
-                sqlx::query(
-                    "INSERT INTO bench_limit (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-                     VALUES ('ParticipantAgreement', $1, $2, 'PaymentReceived', '1.0', $3, $4)",
-                )
-                .bind(format!("limit-{client}"))
-                .bind(sequence)
-                .bind(&payload)
-                .bind(&metadata)
-                .execute(&pool)
-                .await?;
-                latencies.push(one.elapsed());
-            }
-            Ok::<_, sqlx::Error>(latencies)
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let elapsed = started.elapsed();
-    pool.execute("DROP TABLE bench_limit").await?;
-    pool.close().await;
-    Ok(Throughput::timed(latencies, elapsed, 0))
-}
-
-/// Payments through `Ledger::execute` from `clients` concurrent callers, each on a
-/// random agreement, dated today.
-async fn commands_in_process(
-    repository: &LedgerEventRepository,
-    agreements: &Arc<Vec<String>>,
-    settings: &BenchSettings,
-) -> Result<Throughput, BoxError> {
-    // The reference tables come from the store's reference stream, as a server's do:
-    // each command reads the stream's last sequence first (issue 13).
-    let (shipped, _) = crate::reference_files::shipped_versions(None)?;
-    let book = Arc::new(
-        crate::reference_book::ReferenceBook::open(
-            repository.clone(),
-            &shipped,
-            time::OffsetDateTime::now_utc(),
-        )
-        .await?,
-    );
-    let ledger = Arc::new(
-        Ledger::new(
-            repository.clone(),
-            book.cached().data.clone(),
-            Arc::new(SystemClock),
-        )
-        .with_reference_book(book),
-    );
-    let today = iso(SystemClock.today());
-    let errors = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let deadline = started + settings.phase;
-    let mut tasks = Vec::new();
-    for client in 0..settings.clients {
-        let (ledger, agreements, today, errors) = (
-            ledger.clone(),
-            agreements.clone(),
-            today.clone(),
-            errors.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut rng = Rng(0xC0DE_0000 + client as u64);
-            let mut latencies = Vec::new();
-            let mut sent = 0u64;
-            while Instant::now() < deadline {
-                sent += 1;
-                let id = &agreements[rng.below(agreements.len() as u64) as usize];
-                let participant = events::ParticipantId::parse(id).expect("a stored BIN/IIN");
-                let payment: commands::ReceivePayment = serde_json::from_value(json!({
-                    "reference": format!("CMD-C{client}-{sent}"),
-                    "received_on": today,
-                    "amount": format!("{}.{:02}", rng.between(100, 50_000), rng.below(100)),
-                }))
-                .expect("a valid payment");
-                let context = CommandContext {
-                    actor: "bench".to_owned(),
-                    request_id: format!("bench-{client}-{sent}"),
-                    sweep: None,
-                    idempotency: None,
-                };
-                let one = Instant::now();
-                match ledger
-                    .execute(
-                        &participant,
-                        commands::AgreementCommand::ReceivePayment(payment),
-                        &context,
-                    )
-                    .await
-                {
-                    Ok(_) => latencies.push(one.elapsed()),
-                    Err(error) => {
-                        if errors.fetch_add(1, Ordering::Relaxed) < 5 {
-                            eprintln!("command failed on {id}: {error}");
-                        }
-                    }
-                }
-            }
-            latencies
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await?);
-    }
-    Ok(Throughput::timed(
-        latencies,
-        started.elapsed(),
-        errors.load(Ordering::Relaxed),
-    ))
 }
 
 /// `edoc-ledger serve` as a child process on a free loopback port.
@@ -724,128 +482,4 @@ fn print_table(report: &BenchReport) {
         report.as_of_reads.non_2xx,
         report.commands.errors
     );
-}
-
-/// `edoc-ledger load`: registers, signs and invoices `agreements` fresh agreements on a
-/// running server, then loads it for `duration` with a mix of payments (50%), usage
-/// invoices (10%), balance reads as of a date (25%) and invoice lists (15%). Prints the
-/// report; a non-2xx answer other than a documented 409 (retries exhausted) is a failure.
-pub async fn load_server(
-    base: &str,
-    token: &str,
-    agreements: u64,
-    clients: usize,
-    duration: Duration,
-) -> Result<LoadReport, BoxError> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()?;
-    let today = SystemClock.today();
-    // Fresh BIN/IINs for this run: an 11-digit base from the clock, each with its
-    // control digit.
-    let first_base = 70_000_000_000
-        + (time::OffsetDateTime::now_utc().unix_timestamp() as u64 % 200_000) * 100_000;
-    let ids: Vec<String> = (first_base..)
-        .filter_map(|base| {
-            (0..10)
-                .map(|digit| format!("{base}{digit}"))
-                .find(|id| events::ParticipantId::parse(id).is_ok())
-        })
-        .take(agreements as usize)
-        .collect();
-    println!(
-        "edoc-ledger load: {base}, {} agreements to set up, {clients} clients, {} s",
-        ids.len(),
-        duration.as_secs()
-    );
-    let setup = indicatif::ProgressBar::new(ids.len() as u64);
-    for (n, id) in ids.iter().enumerate() {
-        for (path, body) in [
-            (
-                "/v1/agreements".to_owned(),
-                json!({"participant_id": id, "name": format!("ТОО «Нагрузка {n}»"), "kind": "legal_entity", "resident": true, "currency": "KZT", "email": format!("load{n}@example.kz"), "registered_on": iso(today)}),
-            ),
-            (
-                format!("/v1/agreements/{id}/signature"),
-                json!({"signed_on": iso(today)}),
-            ),
-            (
-                format!("/v1/agreements/{id}/invoices"),
-                json!({"kind": "subscription", "issued_on": iso(today), "lines": [{"description": "Абонентская плата за ЭДО", "quantity": 1, "unit_price": "25000.00"}]}),
-            ),
-        ] {
-            let response = client
-                .post(format!("{base}{path}"))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await?;
-            if !response.status().is_success() {
-                let status = response.status();
-                return Err(format!(
-                    "setting up {id}: {path} answered {status}: {}",
-                    response.text().await.unwrap_or_default()
-                )
-                .into());
-            }
-        }
-        setup.inc(1);
-    }
-    setup.finish_and_clear();
-    let plan = LoadPlan {
-        base: base.to_owned(),
-        token: token.to_owned(),
-        agreements: Arc::new(ids),
-        clients,
-        duration,
-        mix: RequestMix(vec![
-            (RequestKind::Payment, 50),
-            (RequestKind::UsageInvoice, 10),
-            (RequestKind::BalanceAsOf, 25),
-            (RequestKind::Invoices, 15),
-        ]),
-        today,
-        read_from: today,
-        read_to: today,
-        run_tag: format!("LOAD-{}", time::OffsetDateTime::now_utc().unix_timestamp()),
-    };
-    let report = http_load::run(&plan).await?;
-    println!(
-        "{} requests in {:.1} s: {:.0} requests/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        report.requests,
-        report.seconds,
-        report.requests_per_second,
-        report.latency.p50_ms,
-        report.latency.p90_ms,
-        report.latency.p99_ms,
-        report.latency.max_ms
-    );
-    println!(
-        "{:<16} {:>9} {:>9} {:>9} {:>9}",
-        "request", "count", "p50 ms", "p99 ms", "max ms"
-    );
-    for (kind, kind_report) in &report.by_kind {
-        println!(
-            "{:<16} {:>9} {:>9.2} {:>9.2} {:>9.2}",
-            kind.name(),
-            kind_report.requests,
-            kind_report.latency.p50_ms,
-            kind_report.latency.p99_ms,
-            kind_report.latency.max_ms
-        );
-    }
-    let statuses: Vec<String> = report
-        .statuses
-        .iter()
-        .map(|(status, count)| format!("{status}: {count}"))
-        .collect();
-    println!("statuses: {}", statuses.join(", "));
-    println!(
-        "non-2xx: {} ({} of them 409 concurrent-write, retries exhausted)",
-        report.non_2xx, report.conflicts_exhausted
-    );
-    for failure in &report.failures {
-        println!("  {failure}");
-    }
-    Ok(report)
 }

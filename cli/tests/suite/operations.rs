@@ -11,7 +11,7 @@ use serde_json::json;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_edoc-ledger");
 
-mod common;
+use crate::common;
 
 fn run(data_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let output = Command::new(BINARY)

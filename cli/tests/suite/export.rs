@@ -24,8 +24,7 @@ const AGREEMENTS: usize = 1_000;
 /// Tasks recording agreements at once.
 const SEEDING_TASKS: usize = 4;
 
-mod common;
-use common::{drop_database, fresh_database};
+use crate::common::{self, drop_database, fresh_database};
 
 fn participant_ids(count: usize) -> Vec<String> {
     common::participant_ids(30_000_000_000, count)

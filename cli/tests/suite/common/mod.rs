@@ -1,7 +1,6 @@
-//! What the api crate's integration tests share: a fresh PostgreSQL database per test
+//! What the tests of the binary share: a fresh PostgreSQL database per test
 //! (failing, never skipping, with how to start the server when it is unreachable), and
 //! valid BIN/IINs.
-#![allow(dead_code)] // each test binary uses a part
 
 use events::ParticipantId;
 

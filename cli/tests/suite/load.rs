@@ -5,8 +5,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{drop_database, fresh_database};
+use crate::common::{drop_database, fresh_database};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_edoc-ledger");
 

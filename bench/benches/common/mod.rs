@@ -1,5 +1,5 @@
 //! What the cargo benches share: the generator and loader of `edoc-ledger bench`
-//! (`api::bench::history`), included by each bench with `mod common;`.
+//! (`ledger_bench::history`), included by each bench with `mod common;`.
 #![allow(unused_imports, dead_code)]
 
-pub use api::bench::history::*;
+pub use ledger_bench::history::*;

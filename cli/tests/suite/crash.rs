@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-mod common;
-use common::{drop_database, fresh_database, participant_ids};
+use crate::common::{self, drop_database, fresh_database, participant_ids};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_edoc-ledger");
 /// Agreements the load spreads over, and clients sending at once.

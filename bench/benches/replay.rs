@@ -1,8 +1,8 @@
 //! Benchmark (not a test): the throughput of `edoc-ledger replay` on PostgreSQL.
 //!
 //! ```text
-//! cargo bench -p api --bench replay                 # 1,000,000 events
-//! cargo bench -p api --bench replay -- 200000       # or EDOC_BENCH_EVENTS=200000
+//! cargo bench -p ledger-bench --bench replay            # 1,000,000 events
+//! cargo bench -p ledger-bench --bench replay -- 200000  # or EDOC_BENCH_EVENTS=200000
 //! ```
 //!
 //! It creates a fresh database `edoc_bench_replay` on the server of

@@ -1,7 +1,7 @@
 //! The dunning sweep over many agreements on PostgreSQL (not a test: it prints).
 //!
-//!     cargo bench -p api --bench sweep                  # 100,000 agreements
-//!     EDOC_BENCH_AGREEMENTS=10000 cargo bench -p api --bench sweep
+//!     cargo bench -p ledger-bench --bench sweep         # 100,000 agreements
+//!     EDOC_BENCH_AGREEMENTS=10000 cargo bench -p ledger-bench --bench sweep
 //!
 //! Creates the database `edoc_bench_sweep` on `EDOC_BENCH_DATABASE_URL` (default
 //! postgres://postgres@127.0.0.1:5432/postgres) with agreements made by the aggregate

@@ -1,8 +1,8 @@
 //! Benchmark (not a test): the speed of hash-chain verification on PostgreSQL (issue 5).
 //!
 //! ```text
-//! cargo bench -p api --bench verify                 # 1,000,000 events
-//! cargo bench -p api --bench verify -- 200000       # or EDOC_BENCH_EVENTS=200000
+//! cargo bench -p ledger-bench --bench verify            # 1,000,000 events
+//! cargo bench -p ledger-bench --bench verify -- 200000  # or EDOC_BENCH_EVENTS=200000
 //! ```
 //!
 //! It creates a fresh database `edoc_bench_verify` on the server of

@@ -15,8 +15,7 @@ use serde_json::json;
 const BINARY: &str = env!("CARGO_BIN_EXE_edoc-ledger");
 const OPERATOR_BIN: &str = "150240008272";
 
-mod common;
-use common::{drop_database, fresh_database};
+use crate::common::{drop_database, fresh_database};
 
 fn run(args: &[&str], database_url: &str) -> (i32, String) {
     let output = Command::new(BINARY)

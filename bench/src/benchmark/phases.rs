@@ -1,0 +1,215 @@
+//! The phases of `edoc-ledger bench` measured in process: the raw read the rebuild is
+//! compared with, the limit (single-row INSERTs), and the command path.
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use serde_json::{json, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, Executor, Row};
+
+use api::application::commands::{Clock, CommandContext, Ledger, SystemClock};
+use api::store::LedgerEventRepository;
+
+use super::{rate, BenchSettings, Throughput};
+use crate::history::Rng;
+use crate::{iso, BoxError};
+
+async fn connect(url: &str) -> Result<sqlx::PgConnection, BoxError> {
+    let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
+    Ok(sqlx::PgConnection::connect_with(&options).await?)
+}
+
+pub(super) async fn count_events(url: &str) -> Result<u64, BoxError> {
+    let mut connection = connect(url).await?;
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&mut connection)
+        .await?;
+    Ok(count as u64)
+}
+
+/// The rebuild's read alone: the same query, each payload decoded into its event (through
+/// the upcasters, as the rebuild does), nothing folded or written.
+pub(super) async fn raw_read(url: &str) -> Result<Throughput, BoxError> {
+    let mut connection = connect(url).await?;
+    let started = Instant::now();
+    let mut rows = sqlx::query(
+        "SELECT aggregate_id, sequence, event_type, event_version, payload FROM events
+         WHERE aggregate_type = 'ParticipantAgreement' ORDER BY aggregate_id, sequence",
+    )
+    .fetch(&mut connection);
+    let mut decoded = 0u64;
+    while let Some(row) = rows.try_next().await? {
+        let _id: String = row.get("aggregate_id");
+        let _sequence: i64 = row.get("sequence");
+        let event_type: String = row.get("event_type");
+        let event_version: String = row.get("event_version");
+        let payload: Value = row.get("payload");
+        let event = events::upcast::decode(&event_type, &event_version, payload)?;
+        std::hint::black_box(&event);
+        decoded += 1;
+    }
+    let elapsed = started.elapsed();
+    Ok(Throughput {
+        operations: decoded,
+        seconds: elapsed.as_secs_f64(),
+        per_second: rate(decoded, elapsed),
+        latency: None,
+        errors: 0,
+    })
+}
+
+/// Single-row autocommit INSERTs of a recorded payment's row into a scratch copy of the
+/// events table (same columns, key and indexes), one connection per client.
+pub(super) async fn limit_insert(
+    url: &str,
+    clients: usize,
+    phase: Duration,
+) -> Result<Throughput, BoxError> {
+    // Checked out like the ledger's own pool (no ping before each checkout), so the
+    // limit and the command path pay the same pool costs.
+    let pool = PgPoolOptions::new()
+        .max_connections(clients as u32)
+        .min_connections(clients as u32)
+        .test_before_acquire(false)
+        .connect_with(PgConnectOptions::from_str(url)?.disable_statement_logging())
+        .await?;
+    pool.execute("DROP TABLE IF EXISTS bench_limit").await?;
+    pool.execute("CREATE TABLE bench_limit (LIKE events INCLUDING ALL)")
+        .await?;
+    let (payload, metadata): (Value, Value) = sqlx::query_as(
+        "SELECT payload, metadata FROM events WHERE event_type = 'PaymentReceived' LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await?;
+    println!(
+        "row: {} bytes of payload and metadata JSON",
+        payload.to_string().len() + metadata.to_string().len()
+    );
+    let started = Instant::now();
+    let deadline = started + phase;
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (pool, payload, metadata) = (pool.clone(), payload.clone(), metadata.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut sequence = 0i64;
+            while Instant::now() < deadline {
+                sequence += 1;
+                let one = Instant::now();
+                sqlx::query(
+                    "INSERT INTO bench_limit (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+                     VALUES ('ParticipantAgreement', $1, $2, 'PaymentReceived', '1.0', $3, $4)",
+                )
+                .bind(format!("limit-{client}"))
+                .bind(sequence)
+                .bind(&payload)
+                .bind(&metadata)
+                .execute(&pool)
+                .await?;
+                latencies.push(one.elapsed());
+            }
+            Ok::<_, sqlx::Error>(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed();
+    pool.execute("DROP TABLE bench_limit").await?;
+    pool.close().await;
+    Ok(Throughput::timed(latencies, elapsed, 0))
+}
+
+/// Payments through `Ledger::execute` from `clients` concurrent callers, each on a
+/// random agreement, dated today.
+pub(super) async fn commands_in_process(
+    repository: &LedgerEventRepository,
+    agreements: &Arc<Vec<String>>,
+    settings: &BenchSettings,
+) -> Result<Throughput, BoxError> {
+    // The reference tables come from the store's reference stream, as a server's do:
+    // each command reads the stream's last sequence first (issue 13).
+    let (shipped, _) = api::reference_files::shipped_versions(None)?;
+    let book = Arc::new(
+        api::reference_book::ReferenceBook::open(
+            repository.clone(),
+            &shipped,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await?,
+    );
+    let ledger = Arc::new(
+        Ledger::new(
+            repository.clone(),
+            book.cached().data.clone(),
+            Arc::new(SystemClock),
+        )
+        .with_reference_book(book),
+    );
+    let today = iso(SystemClock.today());
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + settings.phase;
+    let mut tasks = Vec::new();
+    for client in 0..settings.clients {
+        let (ledger, agreements, today, errors) = (
+            ledger.clone(),
+            agreements.clone(),
+            today.clone(),
+            errors.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(0xC0DE_0000 + client as u64);
+            let mut latencies = Vec::new();
+            let mut sent = 0u64;
+            while Instant::now() < deadline {
+                sent += 1;
+                let id = &agreements[rng.below(agreements.len() as u64) as usize];
+                let participant = events::ParticipantId::parse(id).expect("a stored BIN/IIN");
+                let payment: commands::ReceivePayment = serde_json::from_value(json!({
+                    "reference": format!("CMD-C{client}-{sent}"),
+                    "received_on": today,
+                    "amount": format!("{}.{:02}", rng.between(100, 50_000), rng.below(100)),
+                }))
+                .expect("a valid payment");
+                let context = CommandContext {
+                    actor: "bench".to_owned(),
+                    request_id: format!("bench-{client}-{sent}"),
+                    sweep: None,
+                    idempotency: None,
+                };
+                let one = Instant::now();
+                match ledger
+                    .execute(
+                        &participant,
+                        commands::AgreementCommand::ReceivePayment(payment),
+                        &context,
+                    )
+                    .await
+                {
+                    Ok(_) => latencies.push(one.elapsed()),
+                    Err(error) => {
+                        if errors.fetch_add(1, Ordering::Relaxed) < 5 {
+                            eprintln!("command failed on {id}: {error}");
+                        }
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await?);
+    }
+    Ok(Throughput::timed(
+        latencies,
+        started.elapsed(),
+        errors.load(Ordering::Relaxed),
+    ))
+}

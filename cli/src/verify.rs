@@ -1,0 +1,60 @@
+//! `edoc-ledger digest` and `edoc-ledger verify`: the store's hash chains, their Merkle
+//! root kept outside the database, and their verification with a progress bar.
+
+use api::settings::StoreSettings;
+use api::store::{LedgerEventRepository, StoreLocation};
+
+use crate::{progress_bar, ReplayOutcome, RunResult};
+
+pub async fn digest(store: &StoreSettings) -> RunResult {
+    let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
+    let repository = LedgerEventRepository::connect(&location).await?;
+    let digest = api::audit::take_digest(&repository, time::OffsetDateTime::now_utc()).await?;
+    println!("{}", serde_json::to_string_pretty(&digest)?);
+    repository.close().await;
+    Ok(ReplayOutcome::Clean)
+}
+
+pub async fn verify(store: &StoreSettings, digest: Option<&std::path::Path>) -> RunResult {
+    let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
+    let repository = LedgerEventRepository::connect(&location).await?;
+    let kept: Option<api::audit::StoreDigest> = match digest {
+        Some(path) => Some(serde_json::from_str(&std::fs::read_to_string(path)?)?),
+        None => None,
+    };
+    let total = u64::try_from(repository.count_events().await?).unwrap_or(0);
+    let bar = progress_bar(
+        total,
+        "verifying [{bar:40}] {pos}/{len} events ({per_sec}, {eta} left)",
+    );
+    let started = std::time::Instant::now();
+    let report =
+        api::audit::verify_store(&repository, kept.as_ref(), |done| bar.set_position(done)).await?;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+    let rate = u128::from(report.events_checked) * 1_000_000 / elapsed.as_micros().max(1);
+    println!(
+        "checked {} events in {} streams (the agreements and the reference stream) in {elapsed:.1?} ({rate} events/s){}",
+        report.events_checked,
+        report.streams_checked,
+        if kept.is_some() {
+            ", and the kept digest"
+        } else {
+            ""
+        }
+    );
+    repository.close().await;
+    match &report.first_broken {
+        None => {
+            println!("ok: no event was altered, removed or reordered");
+            Ok(ReplayOutcome::Clean)
+        }
+        Some(broken) => {
+            println!(
+                "BROKEN at {} sequence {}: {}",
+                broken.participant_id, broken.sequence, broken.what
+            );
+            Ok(ReplayOutcome::Differences)
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! The `edoc-ledger` program end to end, in one test binary: each module runs the built
+//! binary (`CARGO_BIN_EXE_edoc-ledger`) against PostgreSQL or the embedded store.
+//!
+//! - `cli`: `migrate`, `replay [--check]`, `reference load|list`, `serve --listen`;
+//! - `crash`: SIGKILL under load loses nothing acknowledged;
+//! - `export`: the auditor's round trip (`export`, `audit`, `import`, `verify`);
+//! - `guide`: the walk of docs/audit.md, run as written;
+//! - `load`: `edoc-ledger load` against `edoc-ledger serve`;
+//! - `operations`: tokens on the command line, the first start's token, SIGTERM.
+
+mod common;
+
+mod cli;
+mod crash;
+mod export;
+mod guide;
+mod load;
+mod operations;
