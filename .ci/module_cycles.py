@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
-"""Finds modules of one crate that import each other in a circle (issue 14).
+"""Finds modules of one crate that import each other in a circle, and imports that point
+up the layers of `api` (issue 14).
 
 For every crate of the workspace, each top-level module (a file or folder under src/)
 is a node; `crate::x` (or `super::x` from a top-level module's child) names an edge to
 module `x`. A strongly connected component of more than one module is a circle. Circles
 listed in KNOWN are being taken apart (issue 14) and only reported; any other fails.
-Exit status: 0 when no new circle, 1 otherwise.
+
+The layers of `api` (LAYERS): `startup` wires everything; `http` (handlers) calls the
+application layer only; `application` (the use cases) uses the store; `store` knows
+neither; the foundations (the pure hash chain, metadata keys, metrics, settings, the
+shipped reference files) import nothing of the crate's. An import must point to a lower
+layer; a top-level module without a layer fails too, so that a new one is placed.
+Exit status: 0 when no new circle and no import up the layers, 1 otherwise.
 """
 import os
 import re
@@ -16,6 +23,24 @@ CRATES = ["events", "commands", "aggregates", "projections", "api", "bench", "cl
 # Circles being taken apart, by crate (a list of sets of module names): reported, not
 # failed. Empty since issue 14 took the last ones apart; keep it so.
 KNOWN: dict = {}
+# The layers of a crate, highest first by rank; an import goes from a higher rank to a
+# lower one, never sideways or up, and never across a pair listed in SKIPS.
+LAYERS = {
+    "api": {
+        "startup": 4,
+        "http": 3,
+        "application": 2,
+        "store": 1,
+        "hash_chain": 0,
+        "event_metadata": 0,
+        "metrics": 0,
+        "settings": 0,
+        "reference_files": 0,
+    },
+}
+# Imports that would skip the layer between: handlers reach the store only through the
+# application layer.
+SKIPS = {"api": {("http", "store")}}
 
 
 def top_modules(src):
@@ -117,19 +142,45 @@ def circles(graph):
     return out
 
 
+def layer_violations(crate, graph):
+    ranks = LAYERS.get(crate)
+    if ranks is None:
+        return []
+    out = []
+    for here in sorted(graph):
+        if here not in ranks:
+            out.append(f"{crate}: module `{here}` has no layer (add it to LAYERS)")
+            continue
+        for target in sorted(graph[here]):
+            if target not in ranks:
+                continue  # reported as its own module
+            if ranks[here] <= ranks[target] or (here, target) in SKIPS.get(crate, set()):
+                out.append(f"{crate}: `{here}` imports `{target}`, against the layers")
+    return out
+
+
 def main():
     failed = False
+    layered = True
     for crate in CRATES:
-        for component in circles(edges(crate)):
+        graph = edges(crate)
+        for violation in layer_violations(crate, graph):
+            print(violation)
+            layered = False
+        for component in circles(graph):
             known = any(component <= k for k in KNOWN.get(crate, []))
             label = "known (issue 14)" if known else "NEW"
             print(f"{crate}: modules in a circle ({label}): {', '.join(sorted(component))}")
             failed |= not known
+    if layered:
+        print("module layers: every import points down")
+    else:
+        print("module layers: an import points up or across; see above")
     if failed:
         print("module circles: a new circle; make the dependency point one way")
         return 1
     print("module circles: no new circle")
-    return 0
+    return 0 if layered else 1
 
 
 if __name__ == "__main__":

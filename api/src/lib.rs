@@ -3,16 +3,11 @@
 //! clock; the command-line program (`cli/`) and the benchmark (`bench/`) sit on top.
 
 pub mod application;
-pub mod audit;
 pub mod event_metadata;
-pub mod export;
 pub mod hash_chain;
 pub mod http;
 pub mod metrics;
-pub mod reference_book;
 pub mod reference_files;
-pub mod replay;
 pub mod settings;
 pub mod startup;
 pub mod store;
-pub mod tokens;

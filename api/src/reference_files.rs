@@ -46,7 +46,7 @@ pub fn load(
 
 /// The versions of the shipped tables (the embedded files, each replaced by a file of
 /// the same name in `directory`): what a store records at first start for every range
-/// its reference stream does not hold yet (api::reference_book).
+/// its reference stream does not hold yet (api::application::reference_book).
 pub fn shipped_versions(
     directory: Option<&Path>,
 ) -> Result<(Vec<ReferenceVersionPublished>, ReferenceOrigins), ReferenceFilesError> {

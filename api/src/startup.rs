@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::application::commands::{Clock, Ledger, SystemClock};
+use crate::application::reference_book::{ReferenceBook, ReferenceBookError};
 use crate::http::{app, AppState};
-use crate::reference_book::{ReferenceBook, ReferenceBookError};
 use crate::reference_files;
 use crate::settings::{ServeSettings, StoreSettings};
 use crate::store::{LedgerEventRepository, StoreLocation};
@@ -22,7 +22,7 @@ pub enum StartupError {
     #[error("the reference stream: {0}")]
     ReferenceStream(#[from] ReferenceBookError),
     #[error(transparent)]
-    Token(#[from] crate::tokens::TokenError),
+    Token(#[from] crate::application::tokens::TokenError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: SocketAddr,
@@ -67,8 +67,12 @@ impl Application {
                 with_ledgers,
                 "stored projections are incomplete or in an older format: rebuilding them from the events"
             );
-            let report =
-                crate::replay::rebuild(&repository, crate::store::LEDGERS_TABLE, |_| {}).await?;
+            let report = crate::application::replay::rebuild(
+                &repository,
+                crate::store::LEDGERS_TABLE,
+                |_| {},
+            )
+            .await?;
             tracing::info!(%report, "projections rebuilt");
         }
         // The embedded default runs with no setup: its first start makes an operator
@@ -76,7 +80,7 @@ impl Application {
         // `edoc-ledger token create`.
         let first_token = match &location {
             StoreLocation::Sqlite(_) => {
-                crate::tokens::bootstrap(&repository, &store.data_dir).await?
+                crate::application::tokens::bootstrap(&repository, &store.data_dir).await?
             }
             StoreLocation::Postgres(_) => None,
         };

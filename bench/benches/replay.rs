@@ -12,7 +12,7 @@
 //! and usage invoices, payments on time, late, partial and over the total, suspensions
 //! for overdue invoices, penalties and fines charged and settled), bulk-loads them with
 //! COPY, hash-chained as the ledger records them (`common`), then times
-//! `api::replay::rebuild` (what `edoc-ledger replay` does) and `api::replay::check`
+//! `api::application::replay::rebuild` (what `edoc-ledger replay` does) and `api::application::replay::check`
 //! (`replay --check`). The database is dropped at the end unless `EDOC_BENCH_KEEP=1`.
 
 mod common;
@@ -36,7 +36,7 @@ async fn main() -> Result<(), BoxError> {
     // The rebuild: what `edoc-ledger replay` does.
     let peak_resettable = reset_peak_rss();
     let mut next_report = 250_000;
-    let report = api::replay::rebuild(&repository, LEDGERS_TABLE, |events| {
+    let report = api::application::replay::rebuild(&repository, LEDGERS_TABLE, |events| {
         if events >= next_report {
             eprintln!("  rebuilt {events} events");
             next_report += 250_000;
@@ -67,7 +67,7 @@ async fn main() -> Result<(), BoxError> {
     // The check: `replay --check` (scratch rebuild + compare).
     reset_peak_rss();
     let check_started = Instant::now();
-    let check = api::replay::check(&repository, |_| {}).await?;
+    let check = api::application::replay::check(&repository, |_| {}).await?;
     let check_time = check_started.elapsed();
     let check_peak = proc_status_kb("VmHWM:");
     println!("--- replay --check (scratch rebuild + compare) ---");

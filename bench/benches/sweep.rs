@@ -132,7 +132,7 @@ async fn main() {
         .execute(&pool)
         .await
         .unwrap();
-    let rebuilt = api::replay::rebuild(&repository, LEDGERS_TABLE, |_| {})
+    let rebuilt = api::application::replay::rebuild(&repository, LEDGERS_TABLE, |_| {})
         .await
         .unwrap();
     println!(

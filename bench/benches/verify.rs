@@ -10,8 +10,8 @@
 //! migrates it through `LedgerEventRepository::connect`, loads realistic agreements of
 //! about 100 events each, hash-chained as the ledger records them (the generator and
 //! loader of the `replay` bench, in `common`), then times
-//! `api::audit::verify_store(&repository, None, ..)` (what `edoc-ledger verify` and
-//! `GET /v1/audit/verify` run), `api::audit::take_digest` (`edoc-ledger digest`) and
+//! `api::application::audit::verify_store(&repository, None, ..)` (what `edoc-ledger verify` and
+//! `GET /v1/audit/verify` run), `api::application::audit::take_digest` (`edoc-ledger digest`) and
 //! `verify_store` against that digest (`edoc-ledger verify --digest FILE`). Exits with
 //! an error when a verification does not find the store intact. The database is dropped
 //! at the end unless `EDOC_BENCH_KEEP=1`.
@@ -20,7 +20,7 @@ mod common;
 
 use std::time::Instant;
 
-use api::audit::VerifyReport;
+use api::application::audit::VerifyReport;
 use api::store::{LedgerEventRepository, StoreLocation};
 
 use common::{mib, per_second, proc_status_kb, reset_peak_rss, seconds, BenchDatabase, BoxError};
@@ -71,7 +71,8 @@ async fn main() -> Result<(), BoxError> {
     // Every chain: `edoc-ledger verify`, `GET /v1/audit/verify`.
     let peak_resettable = reset_peak_rss();
     let started = Instant::now();
-    let report = api::audit::verify_store(&repository, None, progress("verified")).await?;
+    let report =
+        api::application::audit::verify_store(&repository, None, progress("verified")).await?;
     let verify_time = started.elapsed();
     let verify_peak = proc_status_kb("VmHWM:");
     println!("--- verify (every chain) ---");
@@ -94,7 +95,8 @@ async fn main() -> Result<(), BoxError> {
     // A digest: `edoc-ledger digest`, `GET /v1/audit/digest`.
     reset_peak_rss();
     let started = Instant::now();
-    let digest = api::audit::take_digest(&repository, time::OffsetDateTime::now_utc()).await?;
+    let digest =
+        api::application::audit::take_digest(&repository, time::OffsetDateTime::now_utc()).await?;
     let digest_time = started.elapsed();
     let digest_peak = proc_status_kb("VmHWM:");
     let digest_json = serde_json::to_vec(&digest)?;
@@ -121,7 +123,7 @@ async fn main() -> Result<(), BoxError> {
     // Against the digest: `edoc-ledger verify --digest FILE`.
     reset_peak_rss();
     let started = Instant::now();
-    let against = api::audit::verify_store(
+    let against = api::application::audit::verify_store(
         &repository,
         Some(&digest),
         progress("verified (with digest)"),

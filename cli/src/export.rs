@@ -14,7 +14,7 @@ pub async fn export(
     as_of: Option<time::Date>,
 ) -> RunResult {
     use std::io::Write as _;
-    let selection = api::export::ExportSelection {
+    let selection = api::application::export::ExportSelection {
         participant: participant_arg(participant)?,
         as_of,
     };
@@ -23,7 +23,7 @@ pub async fn export(
     // The header names the versions in force in the store's reference stream (the
     // stream itself is exported with the events); a store never served since the
     // stream existed falls back to the shipped tables.
-    let stream = api::reference_book::ReferenceBook::read(repository.clone())
+    let stream = api::application::reference_book::ReferenceBook::read(repository.clone())
         .await?
         .cached();
     let reference = if stream.versions.is_empty() {
@@ -46,7 +46,7 @@ pub async fn export(
             partial_path(out),
         )?))
     };
-    let summary = api::export::export(
+    let summary = api::application::export::export(
         &repository,
         &selection,
         &reference,
@@ -94,15 +94,16 @@ pub fn audit(
 ) -> RunResult {
     use std::io::Write as _;
     let participant = participant_arg(participant)?;
-    let kept: Option<api::audit::StoreDigest> = match digest {
+    let kept: Option<api::application::audit::StoreDigest> = match digest {
         Some(path) => Some(serde_json::from_str(&std::fs::read_to_string(path)?)?),
         None => None,
     };
     let bar = progress_bar(0, "verifying {pos} events ({per_sec})");
     let started = std::time::Instant::now();
-    let report = api::export::verify_export(open_export(file)?, kept.as_ref(), |done| {
-        bar.set_position(done)
-    })?;
+    let report =
+        api::application::export::verify_export(open_export(file)?, kept.as_ref(), |done| {
+            bar.set_position(done)
+        })?;
     bar.finish_and_clear();
     eprintln!(
         "verified {} events in {} streams in {:.1?}{}",
@@ -137,14 +138,14 @@ pub fn audit(
     // The tables the figures need come from the export's own reference stream (the
     // versions in force when it was taken); an export older than the reference stream
     // is audited with the shipped tables (or --reference-dir).
-    let reference = match api::export::reference_of_export(open_export(file)?)? {
+    let reference = match api::application::export::reference_of_export(open_export(file)?)? {
         Some(carried) => {
             eprintln!("reference tables: the export's reference stream");
             carried
         }
         None => {
             let (reference, _) = api::reference_files::load(serve.reference_dir.as_deref())?;
-            let expected = api::export::ReferenceVersions::of(&reference);
+            let expected = api::application::export::ReferenceVersions::of(&reference);
             eprintln!(
                 "note: the export carries no reference stream (taken with tables {:?}); this audit uses {:?} (--reference-dir loads other tables)",
                 report.header.reference, expected
@@ -155,14 +156,16 @@ pub fn audit(
     let as_of = match (as_of, report.header.as_of.as_deref()) {
         (Some(date), _) => date,
         (None, Some(text)) => parse_date(text)?,
-        (None, None) => api::application::commands::Clock::today(&api::application::commands::SystemClock),
+        (None, None) => {
+            api::application::commands::Clock::today(&api::application::commands::SystemClock)
+        }
     };
     let mut writer: Box<dyn std::io::Write> = match out {
         Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let participant = participant.map(|p| p.to_string());
-    let summary = api::export::recompute(
+    let summary = api::application::export::recompute(
         open_export(file)?,
         as_of,
         participant.as_deref(),
@@ -194,7 +197,7 @@ pub async fn import(store: &StoreSettings, file: &std::path::Path) -> RunResult 
     let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
     let repository = LedgerEventRepository::connect(&location).await?;
     let bar = progress_bar(0, "{msg} {pos} events ({per_sec})");
-    let summary = api::export::import(
+    let summary = api::application::export::import(
         &repository,
         || open_export(file),
         |stage, done| {

@@ -91,17 +91,18 @@ pub async fn reference(
     // only reads.
     let book = match &action {
         ReferenceAction::Load { .. } => {
-            api::reference_book::ReferenceBook::open(repository.clone(), &shipped, now).await?
+            api::application::reference_book::ReferenceBook::open(repository.clone(), &shipped, now)
+                .await?
         }
         ReferenceAction::List { .. } => {
-            api::reference_book::ReferenceBook::read(repository.clone()).await?
+            api::application::reference_book::ReferenceBook::read(repository.clone()).await?
         }
     };
     match action {
         ReferenceAction::Load { file, table } => {
             let (contents, source) = reference_file(&file, table.as_deref())?;
             let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
-            let publisher = api::reference_book::Publisher {
+            let publisher = api::application::reference_book::Publisher {
                 actor: format!("edoc-ledger reference load ({user})"),
                 request_id: format!("cli-{}", now.unix_timestamp()),
                 command: "reference.load",

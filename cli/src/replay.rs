@@ -17,7 +17,7 @@ pub async fn replay(store: &StoreSettings, check: bool) -> RunResult {
     bar.set_message(if check { "checking" } else { "replaying" });
     let progress = |done: u64| bar.set_position(done);
     let outcome = if check {
-        let report = api::replay::check(&repository, progress).await?;
+        let report = api::application::replay::check(&repository, progress).await?;
         bar.finish_and_clear();
         println!("replayed {} ({})", report.rebuild, location.describe());
         for difference in &report.differences {
@@ -44,7 +44,9 @@ pub async fn replay(store: &StoreSettings, check: bool) -> RunResult {
             ReplayOutcome::Differences
         }
     } else {
-        let report = api::replay::rebuild(&repository, api::store::LEDGERS_TABLE, progress).await?;
+        let report =
+            api::application::replay::rebuild(&repository, api::store::LEDGERS_TABLE, progress)
+                .await?;
         bar.finish_and_clear();
         println!("replayed {report} ({})", location.describe());
         ReplayOutcome::Clean

@@ -17,7 +17,7 @@ pub async fn sweep(
     let repository = LedgerEventRepository::connect(&location).await?;
     // The tables the sweep applies are the store's reference stream, as a server's are.
     let book = Arc::new(
-        api::reference_book::ReferenceBook::open(
+        api::application::reference_book::ReferenceBook::open(
             repository.clone(),
             &shipped,
             time::OffsetDateTime::now_utc(),

@@ -12,7 +12,7 @@ pub enum TokenAction {
     /// Create a token and print it (once: only its hash is kept).
     Create {
         #[arg(long, value_enum)]
-        role: api::tokens::Role,
+        role: api::application::tokens::Role,
         /// For the participant role: the one agreement (BIN/IIN) it may read.
         #[arg(long)]
         participant: Option<String>,
@@ -32,7 +32,7 @@ pub enum TokenAction {
 pub async fn token(store: &StoreSettings, action: TokenAction) -> RunResult {
     let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
     let repository = LedgerEventRepository::connect(&location).await?;
-    let show = |t: &api::tokens::TokenRecord| {
+    let show = |t: &api::application::tokens::TokenRecord| {
         format!(
             "{}  {:<11} {:<12} {}  created {}{}",
             t.id,
@@ -54,17 +54,18 @@ pub async fn token(store: &StoreSettings, action: TokenAction) -> RunResult {
         } => {
             let participant = participant_arg(participant.as_deref())?;
             let (record, token) =
-                api::tokens::create(&repository, &name, role, participant.as_ref()).await?;
+                api::application::tokens::create(&repository, &name, role, participant.as_ref())
+                    .await?;
             eprintln!("created {}; the token is shown this once:", show(&record));
             println!("{token}");
         }
         TokenAction::List => {
-            for record in api::tokens::list(&repository).await? {
+            for record in api::application::tokens::list(&repository).await? {
                 println!("{}", show(&record));
             }
         }
         TokenAction::Revoke { token } => {
-            let record = api::tokens::revoke(&repository, &token).await?;
+            let record = api::application::tokens::revoke(&repository, &token).await?;
             println!("{}", show(&record));
         }
     }

@@ -9,7 +9,8 @@ use crate::{progress_bar, ReplayOutcome, RunResult};
 pub async fn digest(store: &StoreSettings) -> RunResult {
     let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
     let repository = LedgerEventRepository::connect(&location).await?;
-    let digest = api::audit::take_digest(&repository, time::OffsetDateTime::now_utc()).await?;
+    let digest =
+        api::application::audit::take_digest(&repository, time::OffsetDateTime::now_utc()).await?;
     println!("{}", serde_json::to_string_pretty(&digest)?);
     repository.close().await;
     Ok(ReplayOutcome::Clean)
@@ -18,7 +19,7 @@ pub async fn digest(store: &StoreSettings) -> RunResult {
 pub async fn verify(store: &StoreSettings, digest: Option<&std::path::Path>) -> RunResult {
     let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
     let repository = LedgerEventRepository::connect(&location).await?;
-    let kept: Option<api::audit::StoreDigest> = match digest {
+    let kept: Option<api::application::audit::StoreDigest> = match digest {
         Some(path) => Some(serde_json::from_str(&std::fs::read_to_string(path)?)?),
         None => None,
     };
@@ -28,8 +29,10 @@ pub async fn verify(store: &StoreSettings, digest: Option<&std::path::Path>) -> 
         "verifying [{bar:40}] {pos}/{len} events ({per_sec}, {eta} left)",
     );
     let started = std::time::Instant::now();
-    let report =
-        api::audit::verify_store(&repository, kept.as_ref(), |done| bar.set_position(done)).await?;
+    let report = api::application::audit::verify_store(&repository, kept.as_ref(), |done| {
+        bar.set_position(done)
+    })
+    .await?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
     let rate = u128::from(report.events_checked) * 1_000_000 / elapsed.as_micros().max(1);

@@ -8,10 +8,21 @@
 //!   agreements, the aging report, the dunning preview.
 //! - `sweep`: the dunning sweep as of a date (§4.2, §5.9, §10.3), each agreement's step
 //!   recorded like any command.
+//! - `audit`: verify the store's hash chains, take and check a digest.
+//! - `export/`: the auditor's export, its offline verification and recomputation, and the
+//!   import into an empty store.
+//! - `replay`: rebuild the stored projections, or check them against a replay.
+//! - `reference_book`: the reference stream: the tables in force, publishing versions.
+//! - `tokens`: bearer tokens and roles (who may call what is `http::auth`'s table).
 
+pub mod audit;
 pub mod commands;
+pub mod export;
 pub mod queries;
+pub mod reference_book;
+pub mod replay;
 pub mod sweep;
+pub mod tokens;
 
 /// The store's error, as the use cases report it.
 pub use crate::store::StoreError;

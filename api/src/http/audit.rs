@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use super::error::ApiError;
 use super::extract::StrictJson;
 use super::AppState;
-use crate::audit::{StoreDigest, VerifyReport};
+use crate::application::audit::{StoreDigest, VerifyReport};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,7 +24,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",
     responses((status = 200, description = "Every chain checked", body = VerifyReport)))]
 pub async fn verify(State(state): State<AppState>) -> Result<Json<VerifyReport>, ApiError> {
-    let report = crate::audit::verify_store(state.ledger.repository(), None, |_| {})
+    let report = crate::application::audit::verify_store(state.ledger.repository(), None, |_| {})
         .await
         .map_err(|e| ApiError::Ledger(e.into()))?;
     Ok(Json(report))
@@ -36,7 +36,7 @@ pub async fn verify(State(state): State<AppState>) -> Result<Json<VerifyReport>,
     responses((status = 200, description = "The store's digest now", body = StoreDigest)))]
 pub async fn digest(State(state): State<AppState>) -> Result<Json<StoreDigest>, ApiError> {
     let taken_at = state.ledger.now_in_kazakhstan();
-    crate::audit::take_digest(state.ledger.repository(), taken_at)
+    crate::application::audit::take_digest(state.ledger.repository(), taken_at)
         .await
         .map(Json)
         .map_err(|e| ApiError::Ledger(e.into()))
@@ -50,8 +50,9 @@ pub async fn verify_digest(
     State(state): State<AppState>,
     StrictJson(kept): StrictJson<StoreDigest>,
 ) -> Result<Json<VerifyReport>, ApiError> {
-    let report = crate::audit::verify_store(state.ledger.repository(), Some(&kept), |_| {})
-        .await
-        .map_err(|e| ApiError::Ledger(e.into()))?;
+    let report =
+        crate::application::audit::verify_store(state.ledger.repository(), Some(&kept), |_| {})
+            .await
+            .map_err(|e| ApiError::Ledger(e.into()))?;
     Ok(Json(report))
 }

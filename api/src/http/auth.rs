@@ -11,7 +11,7 @@ use axum::response::Response;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::tokens::{Caller, Role};
+use crate::application::tokens::{Caller, Role};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +135,7 @@ pub async fn authorize(
             "this endpoint needs `Authorization: Bearer <token>` (edoc-ledger token create)",
         ));
     };
-    let caller = crate::tokens::caller(state.ledger.repository(), token)
+    let caller = crate::application::tokens::caller(state.ledger.repository(), token)
         .await
         .map_err(|e| ApiError::Ledger(e.into()))?
         .ok_or_else(|| unauthorized("the bearer token is unknown or revoked"))?;

@@ -8,8 +8,8 @@ use serde::Serialize;
 use aggregates::{AgreementError, ErrorKind};
 
 use crate::application::commands::LedgerError;
+use crate::application::reference_book::ReferenceBookError;
 use crate::application::StoreError;
-use crate::reference_book::ReferenceBookError;
 use aggregates::late_payment::LatePaymentError;
 use projections::ProjectionError;
 
@@ -55,7 +55,7 @@ pub enum ApiError {
     #[error(transparent)]
     Sweep(#[from] crate::application::sweep::SweepError),
     #[error(transparent)]
-    Reference(#[from] crate::reference_book::ReferenceBookError),
+    Reference(#[from] crate::application::reference_book::ReferenceBookError),
 }
 
 impl From<crate::application::queries::QueryError> for ApiError {

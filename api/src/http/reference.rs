@@ -2,7 +2,7 @@
 //! `GET /v1/reference/{table}`, `PUT /v1/reference/{table}/{range}` and
 //! `POST /v1/reference/exchange-rates/import` (the National Bank's daily rates XML).
 //!
-//! A published version is an event of the reference stream (api::reference_book). It
+//! A published version is an event of the reference stream (api::application::reference_book). It
 //! applies to computations made after it is recorded; figures already recorded keep the
 //! version they name. Publishing what is already in force records nothing and says so.
 
@@ -22,7 +22,7 @@ use super::error::ApiError;
 use super::extract::RequestContext;
 use super::AppState;
 use crate::application::commands::{Answer, CommandContext};
-use crate::reference_book::{Publication, Publisher, RecordedVersion};
+use crate::application::reference_book::{Publication, Publisher, RecordedVersion};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -81,7 +81,9 @@ pub async fn versions(
     }))
 }
 
-fn reference_book(state: &AppState) -> Result<&crate::reference_book::ReferenceBook, ApiError> {
+fn reference_book(
+    state: &AppState,
+) -> Result<&crate::application::reference_book::ReferenceBook, ApiError> {
     state
         .ledger
         .reference_book()
@@ -396,8 +398,9 @@ pub async fn import_rates(
     require_content_type(&headers, &["application/xml", "text/xml"], "XML")?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("`body`: the rates file is not UTF-8 text"))?;
-    let rate = parse_nbk_rates(text)
-        .map_err(|e| ApiError::Reference(crate::reference_book::ReferenceBookError::Invalid(e)))?;
+    let rate = parse_nbk_rates(text).map_err(|e| {
+        ApiError::Reference(crate::application::reference_book::ReferenceBookError::Invalid(e))
+    })?;
     let content = ReferenceContent::ExchangeRate {
         date: rate.date,
         usd_kzt: rate.usd_kzt,

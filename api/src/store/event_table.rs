@@ -340,7 +340,7 @@ impl LedgerEventRepository {
     }
 
     /// The last sequence of the reference stream (0 when empty): one look-up on the
-    /// events' primary key, asked before every command and query (api::reference_book).
+    /// events' primary key, asked before every command and query (api::application::reference_book).
     pub async fn reference_last_sequence(&self) -> Result<i64, StoreError> {
         on_pool!(&*self.backend, |pool, _dialect| {
             Ok(sqlx::query_scalar(

@@ -139,7 +139,7 @@ pub struct StoredAgreementState {
     /// The agreement's last event sequence (`None`: no events).
     pub last_sequence: Option<i64>,
     /// The reference stream's last sequence, read in the same round trip: the command
-    /// uses the tables it holds when they are at this sequence (api::reference_book).
+    /// uses the tables it holds when they are at this sequence (api::application::reference_book).
     pub reference_sequence: i64,
 }
 

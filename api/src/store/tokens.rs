@@ -1,5 +1,5 @@
 //! The bearer tokens of the HTTP API (`api_tokens`): only the SHA-256 of each token is
-//! kept. What a token is and may do is `api::tokens`; this is its table.
+//! kept. What a token is and may do is `api::application::tokens`; this is its table.
 
 use super::*;
 

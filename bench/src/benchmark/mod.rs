@@ -220,7 +220,7 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
     // 2. Rebuild, and the raw read it is compared with.
     println!("\n[2/6] rebuild (replay into the projections) and raw read");
     let progress = progress_bar(loaded.events, "rebuild");
-    let rebuilt = api::replay::rebuild(&repository, LEDGERS_TABLE, |events| {
+    let rebuilt = api::application::replay::rebuild(&repository, LEDGERS_TABLE, |events| {
         progress.set_position(events)
     })
     .await?;
@@ -267,8 +267,13 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
 
     // 5 and 6. Through the real server.
     println!("\n[5/6] HTTP: the same payments through edoc-ledger serve on loopback");
-    let (_, token) =
-        api::tokens::create(&repository, "bench", api::tokens::Role::Operator, None).await?;
+    let (_, token) = api::application::tokens::create(
+        &repository,
+        "bench",
+        api::application::tokens::Role::Operator,
+        None,
+    )
+    .await?;
     repository.close().await;
     let server = ChildServer::start(&settings.server_program, &url).await?;
     let today = SystemClock.today();

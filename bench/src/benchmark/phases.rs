@@ -136,7 +136,7 @@ pub(super) async fn commands_in_process(
     // each command reads the stream's last sequence first (issue 13).
     let (shipped, _) = api::reference_files::shipped_versions(None)?;
     let book = Arc::new(
-        api::reference_book::ReferenceBook::open(
+        api::application::reference_book::ReferenceBook::open(
             repository.clone(),
             &shipped,
             time::OffsetDateTime::now_utc(),

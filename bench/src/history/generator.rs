@@ -140,7 +140,7 @@ impl Generator {
         let mut agreement = ParticipantAgreement::default();
         let mut numbers: Vec<Option<InvoiceNumber>> = Vec::new();
         let mut sequence: u64 = 0;
-        let mut prev_hash = api::audit::GENESIS.to_owned();
+        let mut prev_hash = api::application::audit::GENESIS.to_owned();
         let mut payments = 0u64;
         let mut plan = plan.into_iter();
         loop {
@@ -223,7 +223,7 @@ impl Generator {
                     payload: event,
                 };
                 let mut serialized = SerializedEvent::try_from(&envelope)?;
-                let hash = api::audit::event_hash(
+                let hash = api::application::audit::event_hash(
                     &serialized.aggregate_id,
                     serialized.sequence as u64,
                     &serialized.event_type,
@@ -234,10 +234,13 @@ impl Generator {
                 );
                 if let Value::Object(metadata) = &mut serialized.metadata {
                     metadata.insert(
-                        api::audit::PREV_HASH_KEY.to_owned(),
+                        api::application::audit::PREV_HASH_KEY.to_owned(),
                         Value::from(prev_hash.clone()),
                     );
-                    metadata.insert(api::audit::HASH_KEY.to_owned(), Value::from(hash.clone()));
+                    metadata.insert(
+                        api::application::audit::HASH_KEY.to_owned(),
+                        Value::from(hash.clone()),
+                    );
                 }
                 prev_hash = hash;
                 let out = &mut chunk.events_csv;

@@ -7,8 +7,8 @@
 //! invoices, penalties and fines charged and settled (about 100 events an agreement). Each
 //! agreement's events are sealed into a hash chain exactly as `Ledger::execute` does it:
 //! the envelope's metadata (`actor`, `recorded_at`, `request_id`, `clause`, `command`) is
-//! serialized with cqrs-es's `SerializedEvent`, hashed with `api::audit::event_hash`
-//! chained to the previous event's hash ([`api::audit::GENESIS`] for sequence 1), and
+//! serialized with cqrs-es's `SerializedEvent`, hashed with `api::application::audit::event_hash`
+//! chained to the previous event's hash ([`api::application::audit::GENESIS`] for sequence 1), and
 //! `prev_hash` and `hash` are added to it. So the loaded store verifies intact.
 //!
 //! - `plan`: what an agreement does on which date;

@@ -308,10 +308,10 @@ async fn an_export_replays_offline_to_the_api_s_figures_and_imports_into_an_empt
         "2026-08-15",
     ];
     let server = serve(&url, &work).await;
-    let (_, token) = api::tokens::create(
+    let (_, token) = api::application::tokens::create(
         &repository,
         "export-test-auditor",
-        api::tokens::Role::Auditor,
+        api::application::tokens::Role::Auditor,
         None,
     )
     .await

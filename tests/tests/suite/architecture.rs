@@ -1,6 +1,8 @@
 //! The workspace's shape (issue 14): no two modules of one crate import each other in a
-//! circle, checked by `.ci/module_cycles.py` (known circles being taken apart are listed
-//! there and only reported); the server library (`api`) depends on no load generator.
+//! circle, and inside `api` every import points down the layers (http -> application ->
+//! store), both checked by `.ci/module_cycles.py` (known circles being taken apart are
+//! listed there and only reported); the server library (`api`) depends on no load
+//! generator.
 
 #[test]
 fn no_new_circle_between_the_modules_of_a_crate() {
@@ -13,6 +15,22 @@ fn no_new_circle_between_the_modules_of_a_crate() {
     println!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("no new circle"), "{stdout}");
+}
+
+/// Inside `api`, handlers call the application layer only and nothing below imports what
+/// is above (the script's LAYERS; a module without a layer fails).
+#[test]
+fn every_import_of_the_server_library_points_down_its_layers() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/module_cycles.py");
+    let output = std::process::Command::new("python3")
+        .arg(&script)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("module layers: every import points down"),
+        "{stdout}"
+    );
 }
 
 /// The server library depends on no load generator (issue 14): the HTTP client and the

@@ -64,7 +64,7 @@ async fn a_clean_store_verifies_and_every_event_carries_its_chain() {
         assert_eq!(report["streams_checked"], 3);
         assert_eq!(report["first_broken"], Value::Null);
         let events = app.events(OPERATOR_BIN).await;
-        assert_eq!(events[0]["prev_hash"], api::audit::GENESIS);
+        assert_eq!(events[0]["prev_hash"], api::application::audit::GENESIS);
         for pair in events.windows(2) {
             assert_eq!(pair[1]["prev_hash"], pair[0]["hash"]);
             assert_eq!(pair[1]["hash"].as_str().unwrap().len(), 64);
@@ -215,16 +215,16 @@ async fn an_event_of_an_older_version_is_upcast_on_read_and_keeps_its_hash() {
             "currency": "KZT", "email": "buh@example.kz", "registered_on": "2026-01-05"}});
         let mut metadata = json!({"actor": "migrated", "clause": "3.2", "command": "Register",
                                   "recorded_at": "2025-12-31T00:00:00Z", "request_id": "legacy"});
-        let hash = api::audit::event_hash(
+        let hash = api::application::audit::event_hash(
             OPERATOR_BIN,
             1,
             "Registered",
             "0.9",
             &payload,
             &metadata,
-            api::audit::GENESIS,
+            api::application::audit::GENESIS,
         );
-        metadata["prev_hash"] = json!(api::audit::GENESIS);
+        metadata["prev_hash"] = json!(api::application::audit::GENESIS);
         metadata["hash"] = json!(hash);
         let insert = match &app.store_settings.database_url {
             Some(url) => {
@@ -291,7 +291,7 @@ async fn an_event_of_an_older_version_is_upcast_on_read_and_keeps_its_hash() {
         );
 
         // A replay reads it through the same upcaster and equals the stored projection.
-        let check = api::replay::check(app.ledger.repository(), |_| {})
+        let check = api::application::replay::check(app.ledger.repository(), |_| {})
             .await
             .unwrap();
         assert!(check.is_clean(), "{store:?}: {:?}", check.differences);

@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use api::tokens::Role;
+use api::application::tokens::Role;
 
 use crate::helpers::{invoice, participant_ids, registration, spawn_app, Store, OPERATOR_BIN};
 
@@ -278,7 +278,7 @@ async fn every_role_gets_the_documented_status_on_every_endpoint() {
             200
         );
         let id = revoked.split('_').nth(1).unwrap();
-        api::tokens::revoke(app.ledger.repository(), id)
+        api::application::tokens::revoke(app.ledger.repository(), id)
             .await
             .unwrap();
         assert_eq!(

@@ -184,10 +184,10 @@ async fn start(
     let operator_token = match operator_token {
         Some(token) => token,
         None => {
-            api::tokens::create(
+            api::application::tokens::create(
                 ledger.repository(),
                 "test-operator",
-                api::tokens::Role::Operator,
+                api::application::tokens::Role::Operator,
                 None,
             )
             .await
@@ -281,12 +281,12 @@ impl TestApp {
     /// A new token with this role (and, for the participant role, its agreement).
     pub async fn token(
         &self,
-        role: api::tokens::Role,
+        role: api::application::tokens::Role,
         name: &str,
         participant: Option<&str>,
     ) -> String {
         let participant = participant.map(|p| events::ParticipantId::parse(p).unwrap());
-        api::tokens::create(self.ledger.repository(), name, role, participant.as_ref())
+        api::application::tokens::create(self.ledger.repository(), name, role, participant.as_ref())
             .await
             .expect("a token")
             .1

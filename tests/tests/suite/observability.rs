@@ -40,7 +40,11 @@ async fn metrics_count_requests_by_route_and_status_and_commands_by_type() {
     assert!(after.contains("edoc_ledger_write_conflicts_retried_total"));
     assert!(after.contains("edoc_ledger_store_errors_total"));
     let participant = app
-        .token(api::tokens::Role::Participant, "p", Some(OPERATOR_BIN))
+        .token(
+            api::application::tokens::Role::Participant,
+            "p",
+            Some(OPERATOR_BIN),
+        )
         .await;
     let refused = app
         .send_as(

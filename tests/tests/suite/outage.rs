@@ -187,10 +187,10 @@ async fn serve_on(cluster: &ThrowawayCluster, token_name: &str) -> Served {
     .expect("the server starts on the throwaway cluster");
     let base = format!("http://{}", application.address());
     let ledger = application.ledger();
-    let (_, token) = api::tokens::create(
+    let (_, token) = api::application::tokens::create(
         ledger.repository(),
         token_name,
-        api::tokens::Role::Operator,
+        api::application::tokens::Role::Operator,
         None,
     )
     .await
@@ -515,11 +515,11 @@ async fn postgres_stopped_and_started_under_load_loses_nothing_acknowledged() {
         "invoice numbers with a gap or a repeat"
     );
     // Nothing half-applied: chains verify and the projections equal a replay.
-    let verified = api::audit::verify_store(ledger.repository(), None, |_| {})
+    let verified = api::application::audit::verify_store(ledger.repository(), None, |_| {})
         .await
         .unwrap();
     assert!(verified.ok, "{verified:?}");
-    let checked = api::replay::check(ledger.repository(), |_| {})
+    let checked = api::application::replay::check(ledger.repository(), |_| {})
         .await
         .unwrap();
     assert!(checked.is_clean(), "{:?}", checked.differences);

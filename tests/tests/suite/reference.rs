@@ -432,7 +432,9 @@ async fn bad_reference_input_is_refused_and_records_nothing(store: Store) {
         assert_eq!(response.status(), status, "{content_type} {body}");
     }
     // A billing token may import rates but not publish a table; an auditor neither.
-    let billing = app.token(api::tokens::Role::Billing, "billing", None).await;
+    let billing = app
+        .token(api::application::tokens::Role::Billing, "billing", None)
+        .await;
     let response = app
         .send_as(
             reqwest::Method::PUT,
@@ -442,7 +444,9 @@ async fn bad_reference_input_is_refused_and_records_nothing(store: Store) {
         )
         .await;
     assert_eq!(response.status(), 403);
-    let auditor = app.token(api::tokens::Role::Auditor, "auditor", None).await;
+    let auditor = app
+        .token(api::application::tokens::Role::Auditor, "auditor", None)
+        .await;
     let response = app
         .send_as(
             reqwest::Method::GET,
@@ -506,11 +510,11 @@ async fn an_export_carries_the_reference_stream_and_audits_to_the_same_figures(s
     let balance_path = format!("/v1/agreements/{OPERATOR_BIN}/balance?as_of=2027-01-23");
 
     let audited = |export: &[u8]| {
-        let reference = api::export::reference_of_export(export)
+        let reference = api::application::export::reference_of_export(export)
             .unwrap()
             .expect("the export carries the reference stream");
         let mut figures = Vec::new();
-        api::export::recompute(export, as_of, None, &reference, |f| {
+        api::application::export::recompute(export, as_of, None, &reference, |f| {
             figures.push(serde_json::to_value(&f).unwrap());
             Ok(())
         })
@@ -519,7 +523,8 @@ async fn an_export_carries_the_reference_stream_and_audits_to_the_same_figures(s
         figures.remove(0)
     };
     let before = export_of(&app, None).await;
-    let verified = api::export::verify_export(before.as_slice(), None, |_| {}).unwrap();
+    let verified =
+        api::application::export::verify_export(before.as_slice(), None, |_| {}).unwrap();
     assert!(verified.first_broken.is_none());
     assert_eq!(
         verified.streams_checked, 2,
@@ -546,7 +551,8 @@ async fn an_export_carries_the_reference_stream_and_audits_to_the_same_figures(s
     // A partial export (one participant, up to a date) carries the whole reference
     // stream too, verifies, and audits to the same figures.
     let partial = export_of(&app, Some(as_of)).await;
-    let verified = api::export::verify_export(partial.as_slice(), None, |_| {}).unwrap();
+    let verified =
+        api::application::export::verify_export(partial.as_slice(), None, |_| {}).unwrap();
     assert!(
         verified.first_broken.is_none(),
         "{:?}",
@@ -560,9 +566,9 @@ async fn an_export_carries_the_reference_stream_and_audits_to_the_same_figures(s
 /// An export of the store (all agreements), or of OPERATOR_BIN up to `as_of`.
 async fn export_of(app: &TestApp, as_of: Option<time::Date>) -> Vec<u8> {
     let mut out = Vec::new();
-    api::export::export(
+    api::application::export::export(
         app.ledger.repository(),
-        &api::export::ExportSelection {
+        &api::application::export::ExportSelection {
             participant: as_of.map(|_| events::ParticipantId::parse(OPERATOR_BIN).unwrap()),
             as_of,
         },

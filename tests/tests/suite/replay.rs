@@ -11,7 +11,7 @@ use time::macros::date;
 use time::Date;
 
 use api::application::commands::{CommandContext, LedgerError};
-use api::replay::{CheckReport, Difference};
+use api::application::replay::{CheckReport, Difference};
 use api::store::{StoreLocation, LEDGERS_TABLE};
 use commands::AgreementCommand;
 use events::{AgreementEvent, ParticipantId};
@@ -26,13 +26,13 @@ crate::on_both_stores!(
 const A: &str = crate::helpers::OPERATOR_BIN;
 
 async fn check(app: &TestApp) -> CheckReport {
-    api::replay::check(app.ledger.repository(), |_| {})
+    api::application::replay::check(app.ledger.repository(), |_| {})
         .await
         .expect("the check runs")
 }
 
 async fn rebuild(app: &TestApp) {
-    let report = api::replay::rebuild(app.ledger.repository(), LEDGERS_TABLE, |_| {})
+    let report = api::application::replay::rebuild(app.ledger.repository(), LEDGERS_TABLE, |_| {})
         .await
         .expect("the rebuild runs");
     assert!(report.count.agreements > 0, "{report}");

@@ -65,7 +65,7 @@ enum ReferenceSource {
     /// Tables fixed for the ledger's life (tools and tests that record no versions).
     Fixed(Arc<ReferenceData>),
     /// The reference stream of the store, as the server reads it (BILLING.md 1).
-    Book(Arc<crate::reference_book::ReferenceBook>),
+    Book(Arc<crate::application::reference_book::ReferenceBook>),
 }
 
 /// How many locks [`Ledger`]'s commands on agreements are striped over. Two agreements
@@ -94,13 +94,18 @@ impl Ledger {
 
     /// Takes the reference tables from the store's reference stream: every command and
     /// query uses the versions in force when it runs.
-    pub fn with_reference_book(mut self, book: Arc<crate::reference_book::ReferenceBook>) -> Self {
+    pub fn with_reference_book(
+        mut self,
+        book: Arc<crate::application::reference_book::ReferenceBook>,
+    ) -> Self {
         self.reference = ReferenceSource::Book(book);
         self
     }
 
     /// The reference stream, when the ledger reads one.
-    pub fn reference_book(&self) -> Option<&Arc<crate::reference_book::ReferenceBook>> {
+    pub fn reference_book(
+        &self,
+    ) -> Option<&Arc<crate::application::reference_book::ReferenceBook>> {
         match &self.reference {
             ReferenceSource::Fixed(_) => None,
             ReferenceSource::Book(book) => Some(book),

@@ -8,7 +8,7 @@
 //! 2. `{"kind":"event",...}` for each event, by participant and sequence, exactly as
 //!    stored (payload, metadata with `hash` and `prev_hash`, global position, row time);
 //! 3. `{"kind":"digest",...}`: the Merkle root over the heads of the exported chains
-//!    (`api::audit::StoreDigest`), so a truncated file fails verification.
+//!    (`api::application::audit::StoreDigest`), so a truncated file fails verification.
 //!
 //! Verification ([`verify_export`]) and the offline recomputation ([`recompute`]) read
 //! the file alone; the figures come from the same projection code the API answers with.

@@ -76,7 +76,8 @@ pub async fn import<R: BufRead>(
     let rebuilt = repository
         .rebuild_ledgers(LEDGERS_TABLE, |done| progress("projecting", done))
         .await?;
-    let digest = crate::audit::take_digest(repository, OffsetDateTime::now_utc()).await?;
+    let digest =
+        crate::application::audit::take_digest(repository, OffsetDateTime::now_utc()).await?;
     assert_eq!(digest.events, events, "every exported event was imported");
     Ok(ImportSummary {
         events,
