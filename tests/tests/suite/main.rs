@@ -1,4 +1,7 @@
-//! The ledger end to end: the real server over HTTP, on PostgreSQL and on SQLite.
+//! The ledger end to end: the real server over HTTP, on PostgreSQL and on SQLite; and
+//! the two long runs over the whole pure core (`fuzz`: command bodies through decide to
+//! the stored projection; `simulation`: two years of daily sweeps against a model of the
+//! rules), kept in this binary so that they run beside the end-to-end tests.
 //!
 //! PostgreSQL tests need a server: `EDOC_TEST_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`). Each test gets a fresh database. If
@@ -12,6 +15,7 @@ mod auth;
 mod bad_input;
 mod concurrency;
 mod explain;
+mod fuzz;
 mod http_flow;
 mod idempotency;
 mod observability;
@@ -22,5 +26,6 @@ mod reference;
 mod replay;
 mod rules_2026_12;
 mod schemathesis;
+mod simulation;
 mod store;
 mod sweeps;

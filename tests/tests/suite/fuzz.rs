@@ -6,7 +6,7 @@
 //! stable toolchain, so this is a proptest suite run against a clock instead: batches of
 //! random cases until `EDOC_FUZZ_SECONDS` (default 45) have passed. A failure is shrunk
 //! to a minimal sequence and printed. By hand: `EDOC_FUZZ_SECONDS=3600 cargo test -p
-//! projections --test suite fuzz:: -- --nocapture`.
+//! tests --test suite fuzz:: -- --nocapture`.
 //!
 //! What must hold, whatever the input: decoding never panics; `decide` never panics, in
 //! any state; every accepted history keeps the journal balanced and equal to the balance,
