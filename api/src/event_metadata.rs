@@ -8,3 +8,9 @@ pub const CLAUSE: &str = "clause";
 pub const COMMAND: &str = "command";
 pub const SWEEP_ID: &str = "sweep_id";
 pub const SWEEP_AS_OF: &str = "sweep_as_of";
+
+/// When an event was recorded, from its `recorded_at` (RFC 3339, UTC); `None` when it is
+/// missing or unreadable.
+pub fn recorded_at(text: Option<&str>) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(text?, &time::format_description::well_known::Rfc3339).ok()
+}

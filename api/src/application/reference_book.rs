@@ -306,6 +306,42 @@ impl ReferenceBook {
         Ok(self.state().await?.data.clone())
     }
 
+    /// The tables as known at `known_at` (BILLING.md 5.1): the stream's versions recorded
+    /// up to then, folded. The versions of the stream's first append (the shipped tables
+    /// of its first start) count as known from the beginning, so an agreement recorded
+    /// before the stream existed (a store of an older release) is answered with them.
+    pub async fn known_at(
+        &self,
+        known_at: time::OffsetDateTime,
+    ) -> Result<Arc<ReferenceData>, StoreError> {
+        let stored = self
+            .repository
+            .stored_events(REFERENCE_AGGREGATE_TYPE, REFERENCE_STREAM_ID)
+            .await?;
+        let request_of = |event: &crate::store::StoredEvent| {
+            event
+                .metadata
+                .get(crate::event_metadata::REQUEST_ID)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let first_request = stored.first().and_then(request_of);
+        let known = stored
+            .iter()
+            .take_while(|event| {
+                let recorded = crate::event_metadata::recorded_at(
+                    event
+                        .metadata
+                        .get(crate::event_metadata::RECORDED_AT)
+                        .and_then(Value::as_str),
+                );
+                recorded.is_some_and(|at| at <= known_at)
+                    || (first_request.is_some() && request_of(event) == first_request)
+            })
+            .count();
+        Ok(ReferenceState::fold(&stored[..known])?.data.clone())
+    }
+
     async fn reload(&self) -> Result<Arc<ReferenceState>, StoreError> {
         let stored = self
             .repository

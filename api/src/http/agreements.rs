@@ -19,7 +19,7 @@ use events::{business_date, AgreementEvent, ParticipantId};
 use projections::{AgreementView, InvoiceView, PaymentView};
 
 use super::error::ApiError;
-use super::extract::{AgreementId, RequestContext, StrictJson};
+use super::extract::{parse_known_at, AgreementId, RequestContext, StrictJson, StrictQuery};
 use super::AppState;
 use crate::application::commands::{metadata, CommandContext, Committed};
 
@@ -91,12 +91,42 @@ pub struct EventView {
     pub prev_hash: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/agreements/{id}/events", tag = "agreements", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")), responses((status = 200, description = "The agreement's events in order, with actor, clause and request id", body = Vec<EventView>)))]
+/// `?known_at=`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct KnownAtQuery {
+    /// Only the events recorded up to this moment (BILLING.md 5.1): an RFC 3339
+    /// timestamp, or a date meaning the end of that day in Kazakhstan. Absent: every event.
+    #[param(value_type = Option<String>, example = "2026-11-27T10:00:00Z")]
+    pub known_at: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/agreements/{id}/events", tag = "agreements", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), KnownAtQuery), responses((status = 200, description = "The agreement's events in order, with actor, clause and request id", body = Vec<EventView>)))]
 async fn agreement_events(
     State(state): State<AppState>,
     AgreementId(id): AgreementId,
+    StrictQuery(query): StrictQuery<KnownAtQuery>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
-    let stored = state.ledger.events(&id).await?;
+    let known_at = parse_known_at(query.known_at.as_deref())?;
+    let mut stored = state.ledger.events(&id).await?;
+    if let Some(known_at) = known_at {
+        // The events in their order up to the first recorded after `known_at`.
+        let known = stored
+            .iter()
+            .take_while(|event| {
+                crate::event_metadata::recorded_at(
+                    event
+                        .metadata
+                        .get(metadata::RECORDED_AT)
+                        .and_then(Value::as_str)
+                        .or(Some(event.stored_at.as_str())),
+                )
+                .is_some_and(|at| at <= known_at)
+            })
+            .count();
+        stored.truncate(known);
+    }
     if stored.is_empty() {
         return Err(ApiError::not_found(format!(
             "no agreement is registered for participant {id}"

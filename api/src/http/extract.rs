@@ -115,6 +115,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for StrictQuery<T>
     }
 }
 
+/// The `known_at` parameter (BILLING.md 5.1), when given: an RFC 3339 timestamp, or a
+/// date meaning the end of that day in Kazakhstan (UTC+5).
+pub fn parse_known_at(text: Option<&str>) -> Result<Option<time::OffsetDateTime>, ApiError> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    if let Ok(at) =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+    {
+        return Ok(Some(at));
+    }
+    let date = business_date::parse(text).map_err(|_| {
+        ApiError::bad_request(format!(
+            "`known_at`: `{text}` is neither an RFC 3339 timestamp (2026-11-27T10:00:00Z) nor a date (2026-11-27)"
+        ))
+    })?;
+    let end_of_day = time::Time::from_hms_nano(23, 59, 59, 999_999_999).expect("a valid time");
+    let kazakhstan =
+        time::UtcOffset::from_hms(crate::application::commands::KAZAKHSTAN_OFFSET_HOURS, 0, 0)
+            .expect("a valid offset");
+    Ok(Some(date.with_time(end_of_day).assume_offset(kazakhstan)))
+}
+
 /// A business date parameter (`YYYY-MM-DD`), when given.
 pub fn parse_date(name: &str, text: Option<&str>) -> Result<Option<Date>, ApiError> {
     text.map(|text| {

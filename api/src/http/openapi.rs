@@ -634,21 +634,21 @@ mod tests {
                 assert_eq!(id["schema"]["$ref"], "#/components/schemas/ParticipantId");
             }
             let query: &[&str] = match (*method, *path) {
-                ("get", "/v1/agreements") => &["status", "page", "per_page", "as_of"],
-                ("get", "/v1/agreements/{id}/statement") => &["from", "to", "as_of"],
+                ("get", "/v1/agreements") => &["status", "page", "per_page", "as_of", "known_at"],
+                ("get", "/v1/agreements/{id}/statement") => &["from", "to", "as_of", "known_at"],
                 ("get", "/v1/reports/dunning") => &["as_of", "charge_fines"],
-                ("get", "/v1/agreements/{id}/balance") => &["as_of", "explain"],
+                ("get", "/v1/agreements/{id}/balance") => &["as_of", "explain", "known_at"],
+                ("get", "/v1/agreements/{id}/events") => &["known_at"],
                 (
                     "get",
                     "/healthz"
                     | "/openapi.json"
                     | "/metrics"
-                    | "/v1/agreements/{id}/events"
                     | "/v1/audit/verify"
                     | "/v1/audit/digest"
                     | "/v1/reference/{table}",
                 ) => &[],
-                ("get", _) => &["as_of"],
+                ("get", _) => &["as_of", "known_at"],
                 _ => &[],
             };
             expected.extend(query.iter().map(|q| ("query".to_owned(), q.to_string())));

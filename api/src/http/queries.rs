@@ -2,13 +2,15 @@
 //!
 //! Every query takes `as_of` (a date, default today in Kazakhstan): only events with a
 //! business date up to the end of that day count, and penalties accrue to that date.
-//! One agreement's query reads that agreement's stored ledger only.
+//! One agreement's query reads that agreement's stored ledger only. Every query also takes
+//! `known_at` (BILLING.md 5.1): then the answer is the one the ledger gave at that moment,
+//! folded from the events recorded up to then (the second time axis, docs/api.md).
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use time::Date;
+use time::{Date, OffsetDateTime};
 
 use events::business_date;
 use projections::{
@@ -17,7 +19,7 @@ use projections::{
 };
 
 use super::error::ApiError;
-use super::extract::{parse_date, AgreementId, StrictQuery};
+use super::extract::{parse_date, parse_known_at, AgreementId, StrictQuery};
 use super::AppState;
 use crate::application::queries::{self, PAGE_SIZE_MAX};
 
@@ -42,11 +44,24 @@ pub struct AsOfQuery {
     /// The view as of the end of this business day (YYYY-MM-DD, Kazakhstan); default today.
     #[param(value_type = Option<String>, format = Date, example = "2026-03-01")]
     pub as_of: Option<String>,
+    /// The answer as the ledger gave it at this moment, from the events recorded up to
+    /// then (BILLING.md 5.1): an RFC 3339 timestamp, or a date meaning the end of that day
+    /// in Kazakhstan. `as_of` then defaults to that day. Absent: from everything known now.
+    #[param(value_type = Option<String>, example = "2026-11-27T10:00:00Z")]
+    pub known_at: Option<String>,
 }
 
 impl AsOfQuery {
     fn date(&self, state: &AppState) -> Result<Date, ApiError> {
-        Ok(parse_date("as_of", self.as_of.as_deref())?.unwrap_or_else(|| state.ledger.today()))
+        Ok(as_of_or_default(
+            state,
+            parse_date("as_of", self.as_of.as_deref())?,
+            self.known_at()?,
+        ))
+    }
+
+    fn known_at(&self) -> Result<Option<OffsetDateTime>, ApiError> {
+        parse_known_at(self.known_at.as_deref())
     }
 }
 
@@ -71,6 +86,55 @@ pub async fn stored_ledger_and_reference(
         .ok_or_else(|| not_registered(id))
 }
 
+/// The agreement's ledger and the reference tables: from the stored projection, or as
+/// known at `known_at` (folded from the events recorded by then), or 404.
+async fn ledger_for(
+    state: &AppState,
+    id: &events::ParticipantId,
+    known_at: Option<OffsetDateTime>,
+) -> Result<(AgreementLedger, std::sync::Arc<aggregates::ReferenceData>), ApiError> {
+    match known_at {
+        None => stored_ledger_and_reference(state, id).await,
+        Some(known_at) => queries::ledger_known_at(&state.ledger, id, known_at)
+            .await?
+            .ok_or_else(|| not_registered(id)),
+    }
+}
+
+/// The agreement's ledger, stored or as known at `known_at`, or 404.
+async fn ledger_only(
+    state: &AppState,
+    id: &events::ParticipantId,
+    known_at: Option<OffsetDateTime>,
+) -> Result<AgreementLedger, ApiError> {
+    match known_at {
+        None => stored_ledger(state, id).await,
+        Some(_) => Ok(ledger_for(state, id, known_at).await?.0),
+    }
+}
+
+/// `as_of` when given; else today, or the day of `known_at` in Kazakhstan when that is
+/// earlier (the default the ledger used at that moment).
+fn as_of_or_default(
+    state: &AppState,
+    as_of: Option<Date>,
+    known_at: Option<OffsetDateTime>,
+) -> Date {
+    let today = state.ledger.today();
+    as_of.unwrap_or_else(|| match known_at {
+        Some(known_at) => {
+            let kazakhstan = time::UtcOffset::from_hms(
+                crate::application::commands::KAZAKHSTAN_OFFSET_HOURS,
+                0,
+                0,
+            )
+            .expect("a valid offset");
+            known_at.to_offset(kazakhstan).date().min(today)
+        }
+        None => today,
+    })
+}
+
 fn not_registered(id: &events::ParticipantId) -> ApiError {
     ApiError::not_found(format!("no agreement is registered for participant {id}"))
 }
@@ -84,7 +148,9 @@ pub async fn agreement(
 ) -> Result<Json<AgreementView>, ApiError> {
     let as_of = query.date(&state)?;
     Ok(Json(
-        stored_ledger(&state, &id).await?.agreement_as_of(as_of)?,
+        ledger_only(&state, &id, query.known_at()?)
+            .await?
+            .agreement_as_of(as_of)?,
     ))
 }
 
@@ -100,6 +166,11 @@ pub struct BalanceQuery {
     /// (sequence, type, date, hash) and clauses. `false` or absent: the plain balance.
     #[param(default = false)]
     pub explain: Option<bool>,
+    /// The answer as the ledger gave it at this moment, from the events recorded up to
+    /// then (BILLING.md 5.1): an RFC 3339 timestamp, or a date meaning the end of that day
+    /// in Kazakhstan. `as_of` then defaults to that day. Absent: from everything known now.
+    #[param(value_type = Option<String>, example = "2026-11-27T10:00:00Z")]
+    pub known_at: Option<String>,
 }
 
 /// The answer of `GET /v1/agreements/{id}/balance`: the plain balance, or with
@@ -155,9 +226,13 @@ async fn balance(
     AgreementId(id): AgreementId,
     StrictQuery(query): StrictQuery<BalanceQuery>,
 ) -> Result<Json<BalanceAnswer>, ApiError> {
-    let as_of =
-        parse_date("as_of", query.as_of.as_deref())?.unwrap_or_else(|| state.ledger.today());
-    let (ledger, reference) = stored_ledger_and_reference(&state, &id).await?;
+    let known_at = parse_known_at(query.known_at.as_deref())?;
+    let as_of = as_of_or_default(
+        &state,
+        parse_date("as_of", query.as_of.as_deref())?,
+        known_at,
+    );
+    let (ledger, reference) = ledger_for(&state, &id, known_at).await?;
     let reference = &reference;
     if !query.explain.unwrap_or(false) {
         return Ok(Json(BalanceAnswer::Plain(Box::new(
@@ -178,7 +253,7 @@ async fn invoices(
     StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<Vec<InvoiceStatusView>>, ApiError> {
     let as_of = query.date(&state)?;
-    let (ledger, reference) = stored_ledger_and_reference(&state, &id).await?;
+    let (ledger, reference) = ledger_for(&state, &id, query.known_at()?).await?;
     Ok(Json(ledger.invoices(as_of, &reference)?))
 }
 
@@ -189,7 +264,7 @@ async fn penalties(
     StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<Vec<PenaltyView>>, ApiError> {
     let as_of = query.date(&state)?;
-    let (ledger, reference) = stored_ledger_and_reference(&state, &id).await?;
+    let (ledger, reference) = ledger_for(&state, &id, query.known_at()?).await?;
     Ok(Json(ledger.penalties(as_of, &reference)?))
 }
 
@@ -200,7 +275,11 @@ async fn journal(
     StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<JournalView>, ApiError> {
     let as_of = query.date(&state)?;
-    Ok(Json(stored_ledger(&state, &id).await?.journal(as_of)?))
+    Ok(Json(
+        ledger_only(&state, &id, query.known_at()?)
+            .await?
+            .journal(as_of)?,
+    ))
 }
 
 /// `?from=&to=&as_of=`: `to` defaults to `as_of` (today), `from` to the registration date.
@@ -217,6 +296,11 @@ pub struct StatementQuery {
     /// The statement as of the end of this business day (YYYY-MM-DD); default today.
     #[param(value_type = Option<String>, format = Date, example = "2026-03-31")]
     pub as_of: Option<String>,
+    /// The answer as the ledger gave it at this moment, from the events recorded up to
+    /// then (BILLING.md 5.1): an RFC 3339 timestamp, or a date meaning the end of that day
+    /// in Kazakhstan. `as_of` then defaults to that day. Absent: from everything known now.
+    #[param(value_type = Option<String>, example = "2026-11-27T10:00:00Z")]
+    pub known_at: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/agreements/{id}/statement", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), StatementQuery), responses((status = 200, description = "Reconciliation statement (акт сверки)", body = projections::StatementView)))]
@@ -225,10 +309,14 @@ async fn statement(
     AgreementId(id): AgreementId,
     StrictQuery(query): StrictQuery<StatementQuery>,
 ) -> Result<Json<StatementView>, ApiError> {
-    let as_of =
-        parse_date("as_of", query.as_of.as_deref())?.unwrap_or_else(|| state.ledger.today());
+    let known_at = parse_known_at(query.known_at.as_deref())?;
+    let as_of = as_of_or_default(
+        &state,
+        parse_date("as_of", query.as_of.as_deref())?,
+        known_at,
+    );
     let to = parse_date("to", query.to.as_deref())?.unwrap_or(as_of);
-    let ledger = stored_ledger(&state, &id).await?;
+    let ledger = ledger_only(&state, &id, known_at).await?;
     let from = match parse_date("from", query.from.as_deref())? {
         Some(from) => from,
         None => ledger.header_as_of(to)?.registered_on,
@@ -253,6 +341,11 @@ pub struct ListQuery {
     /// The agreements as of the end of this business day (YYYY-MM-DD); default today.
     #[param(value_type = Option<String>, format = Date, example = "2026-03-01")]
     pub as_of: Option<String>,
+    /// The answer as the ledger gave it at this moment, from the events recorded up to
+    /// then (BILLING.md 5.1): an RFC 3339 timestamp, or a date meaning the end of that day
+    /// in Kazakhstan. `as_of` then defaults to that day. Absent: from everything known now.
+    #[param(value_type = Option<String>, example = "2026-11-27T10:00:00Z")]
+    pub known_at: Option<String>,
 }
 
 /// A page of agreements.
@@ -274,8 +367,12 @@ pub async fn list(
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<ListQuery>,
 ) -> Result<Json<AgreementPage>, ApiError> {
-    let today = state.ledger.today();
-    let as_of = parse_date("as_of", query.as_of.as_deref())?.unwrap_or(today);
+    let known_at = parse_known_at(query.known_at.as_deref())?;
+    let as_of = as_of_or_default(
+        &state,
+        parse_date("as_of", query.as_of.as_deref())?,
+        known_at,
+    );
     let status = match query.status.as_deref() {
         None | Some("") => None,
         Some(code) => Some(
@@ -300,8 +397,20 @@ pub async fn list(
         )));
     }
     let offset = u64::from(page - 1) * u64::from(per_page);
-    let (items, total) =
-        queries::agreements_page(&state.ledger, status, as_of, offset, per_page).await?;
+    let (items, total) = match known_at {
+        None => queries::agreements_page(&state.ledger, status, as_of, offset, per_page).await?,
+        Some(known_at) => {
+            queries::agreements_page_known_at(
+                &state.ledger,
+                status,
+                as_of,
+                known_at,
+                offset,
+                per_page,
+            )
+            .await?
+        }
+    };
     Ok(Json(AgreementPage {
         as_of,
         page,
@@ -319,5 +428,8 @@ async fn aging(
     StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<AgingReport>, ApiError> {
     let as_of = query.date(&state)?;
-    Ok(Json(queries::aging_report(&state.ledger, as_of).await?))
+    Ok(Json(match query.known_at()? {
+        None => queries::aging_report(&state.ledger, as_of).await?,
+        Some(known_at) => queries::aging_report_known_at(&state.ledger, as_of, known_at).await?,
+    }))
 }

@@ -18,6 +18,7 @@ mod explain;
 mod fuzz;
 mod http_flow;
 mod idempotency;
+mod known_at;
 mod observability;
 mod openapi;
 mod outage;

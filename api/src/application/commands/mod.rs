@@ -215,6 +215,27 @@ impl Ledger {
             .then_some(loaded.aggregate))
     }
 
+    /// The agreement's events as cqrs-es loads them (upcast), with their metadata, in
+    /// order: what a fold as known at a past moment starts from.
+    pub async fn history(
+        &self,
+        participant: &ParticipantId,
+    ) -> Result<Vec<cqrs_es::EventEnvelope<ParticipantAgreement>>, LedgerError> {
+        Ok(self.event_store.load_events(participant.as_str()).await?)
+    }
+
+    /// The reference tables as known at `known_at` (BILLING.md 5.1): the versions the
+    /// reference stream had recorded by then.
+    pub async fn reference_known_at(
+        &self,
+        known_at: OffsetDateTime,
+    ) -> Result<Arc<ReferenceData>, StoreError> {
+        match &self.reference {
+            ReferenceSource::Fixed(data) => Ok(data.clone()),
+            ReferenceSource::Book(book) => book.known_at(known_at).await,
+        }
+    }
+
     /// The agreement's stored events, in order.
     pub async fn events(
         &self,
