@@ -295,9 +295,14 @@ pub async fn dunning_preview(
     ledger: &Ledger,
     as_of: Date,
     charge_fines: bool,
+    known_at: Option<OffsetDateTime>,
 ) -> Result<DunningReport, LedgerError> {
+    let reference = match known_at {
+        None => ledger.reference().await?,
+        Some(known_at) => ledger.reference_known_at(known_at).await?,
+    };
     let services = AgreementServices {
-        reference: ledger.reference().await?,
+        reference,
         today: as_of.max(ledger.today()),
         next_invoice_number: None,
     };
@@ -310,35 +315,52 @@ pub async fn dunning_preview(
         actions: Vec::new(),
         skipped: Vec::new(),
     };
-    ledger
-        .repository()
-        .for_each_ledger(LEDGERS_TABLE, |row| {
-            let stored = row.decode()?;
-            let decided = stored
-                .agreement
-                .decide(AgreementCommand::Sweep(command.clone()), &services);
-            match decided {
-                Ok(events) => {
-                    for event in events {
-                        report.actions.push(DunningAction {
-                            participant_id: row.participant_id.clone(),
-                            name: row.name.clone(),
-                            action: event.type_name().to_owned(),
-                            clause: event.clause().as_str().to_owned(),
-                            rule: rule_of(&event).to_owned(),
-                        });
-                    }
+    let mut step = |participant_id: &str, name: &str, stored: &AgreementLedger| {
+        let decided = stored
+            .agreement
+            .decide(AgreementCommand::Sweep(command.clone()), &services);
+        match decided {
+            Ok(events) => {
+                for event in events {
+                    report.actions.push(DunningAction {
+                        participant_id: participant_id.to_owned(),
+                        name: name.to_owned(),
+                        action: event.type_name().to_owned(),
+                        clause: event.clause().as_str().to_owned(),
+                        rule: rule_of(&event).to_owned(),
+                    });
                 }
-                Err(refusal) => report
-                    .skipped
-                    .push(crate::application::sweep::SkippedAgreement {
-                        participant_id: row.participant_id.clone(),
-                        reason: refusal.to_string(),
-                    }),
             }
-            Ok(())
-        })
-        .await?;
+            Err(refusal) => report
+                .skipped
+                .push(crate::application::sweep::SkippedAgreement {
+                    participant_id: participant_id.to_owned(),
+                    reason: refusal.to_string(),
+                }),
+        }
+    };
+    match known_at {
+        None => {
+            ledger
+                .repository()
+                .for_each_ledger(LEDGERS_TABLE, |row| {
+                    step(&row.participant_id, &row.name, &row.decode()?);
+                    Ok(())
+                })
+                .await?
+        }
+        // Each agreement as known then (the sweep as it would have been previewed then).
+        Some(known_at) => {
+            for id in participant_ids(ledger).await? {
+                let Some((known, _)) = ledger_known_at(ledger, &id, known_at).await? else {
+                    continue;
+                };
+                if let Some(row) = LedgerRow::of(&known)? {
+                    step(&row.participant_id, &row.name, &known);
+                }
+            }
+        }
+    }
     Ok(report)
 }
 

@@ -636,7 +636,7 @@ mod tests {
             let query: &[&str] = match (*method, *path) {
                 ("get", "/v1/agreements") => &["status", "page", "per_page", "as_of", "known_at"],
                 ("get", "/v1/agreements/{id}/statement") => &["from", "to", "as_of", "known_at"],
-                ("get", "/v1/reports/dunning") => &["as_of", "charge_fines"],
+                ("get", "/v1/reports/dunning") => &["as_of", "charge_fines", "known_at"],
                 ("get", "/v1/agreements/{id}/balance") => &["as_of", "explain", "known_at"],
                 ("get", "/v1/agreements/{id}/events") => &["known_at"],
                 (

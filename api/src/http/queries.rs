@@ -115,7 +115,7 @@ async fn ledger_only(
 
 /// `as_of` when given; else today, or the day of `known_at` in Kazakhstan when that is
 /// earlier (the default the ledger used at that moment).
-fn as_of_or_default(
+pub(super) fn as_of_or_default(
     state: &AppState,
     as_of: Option<Date>,
     known_at: Option<OffsetDateTime>,

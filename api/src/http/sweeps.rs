@@ -79,6 +79,11 @@ pub struct DunningQuery {
     /// Whether the sweep would charge the §5.9 fine on each late invoice; default true.
     #[param(default = true)]
     pub charge_fines: Option<bool>,
+    /// The preview as it would have been given at this moment: each agreement and the
+    /// reference tables as known then (BILLING.md 5.1); an RFC 3339 timestamp, or a date
+    /// meaning the end of that day in Kazakhstan. `as_of` then defaults to that day.
+    #[param(value_type = Option<String>, example = "2026-11-27T10:00:00Z")]
+    pub known_at: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/reports/dunning", tag = "reports", params(DunningQuery),
@@ -87,10 +92,14 @@ pub async fn dunning(
     State(state): State<AppState>,
     super::extract::StrictQuery(query): super::extract::StrictQuery<DunningQuery>,
 ) -> Result<Json<DunningReport>, ApiError> {
-    let as_of = super::extract::parse_date("as_of", query.as_of.as_deref())?
-        .unwrap_or_else(|| state.ledger.today());
+    let known_at = super::extract::parse_known_at(query.known_at.as_deref())?;
+    let as_of = super::queries::as_of_or_default(
+        &state,
+        super::extract::parse_date("as_of", query.as_of.as_deref())?,
+        known_at,
+    );
     let charge_fines = query.charge_fines.unwrap_or(true);
     Ok(Json(
-        queries::dunning_preview(&state.ledger, as_of, charge_fines).await?,
+        queries::dunning_preview(&state.ledger, as_of, charge_fines, known_at).await?,
     ))
 }

@@ -29,6 +29,7 @@ async fn answers(app: &crate::helpers::TestApp, id: &str, extra: &str) -> Vec<Va
         ),
         format!("/v1/agreements?as_of=2026-03-31{extra}"),
         format!("/v1/reports/aging?as_of=2026-03-31{extra}"),
+        format!("/v1/reports/dunning?as_of=2026-03-31{extra}"),
     ] {
         let response = app.get(&path).await;
         assert_eq!(response.status(), 200, "{path}");
