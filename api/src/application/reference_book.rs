@@ -306,14 +306,22 @@ impl ReferenceBook {
         Ok(self.state().await?.data.clone())
     }
 
-    /// The tables as known at `known_at` (BILLING.md 5.1): the stream's versions recorded
-    /// up to then, folded. The versions of the stream's first append (the shipped tables
-    /// of its first start) count as known from the beginning, so an agreement recorded
-    /// before the stream existed (a store of an older release) is answered with them.
+    /// The tables as known at `known_at` (BILLING.md 5.1); see [`Self::state_known_at`].
     pub async fn known_at(
         &self,
         known_at: time::OffsetDateTime,
     ) -> Result<Arc<ReferenceData>, StoreError> {
+        Ok(self.state_known_at(known_at).await?.data.clone())
+    }
+
+    /// The stream as known at `known_at` (BILLING.md 5.1): its versions recorded up to
+    /// then, folded. The versions of the stream's first append (the shipped tables of its
+    /// first start) count as known from the beginning, so an agreement recorded before
+    /// the stream existed (a store of an older release) is answered with them.
+    pub async fn state_known_at(
+        &self,
+        known_at: time::OffsetDateTime,
+    ) -> Result<ReferenceState, StoreError> {
         let stored = self
             .repository
             .stored_events(REFERENCE_AGGREGATE_TYPE, REFERENCE_STREAM_ID)
@@ -339,7 +347,7 @@ impl ReferenceBook {
                     || (first_request.is_some() && request_of(event) == first_request)
             })
             .count();
-        Ok(ReferenceState::fold(&stored[..known])?.data.clone())
+        ReferenceState::fold(&stored[..known])
     }
 
     async fn reload(&self) -> Result<Arc<ReferenceState>, StoreError> {

@@ -19,7 +19,9 @@ use events::{business_date, AgreementEvent, ParticipantId};
 use projections::{AgreementView, InvoiceView, PaymentView};
 
 use super::error::ApiError;
-use super::extract::{parse_known_at, AgreementId, RequestContext, StrictJson, StrictQuery};
+use super::extract::{
+    parse_known_at, AgreementId, KnownAtQuery, RequestContext, StrictJson, StrictQuery,
+};
 use super::AppState;
 use crate::application::commands::{metadata, CommandContext, Committed};
 
@@ -89,17 +91,6 @@ pub struct EventView {
     /// The event's hash in the agreement's chain (set once hash chaining is in place).
     pub hash: Option<String>,
     pub prev_hash: Option<String>,
-}
-
-/// `?known_at=`.
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct KnownAtQuery {
-    /// Only the events recorded up to this moment (BILLING.md 5.1): an RFC 3339
-    /// timestamp, or a date meaning the end of that day in Kazakhstan. Absent: every event.
-    #[param(value_type = Option<String>, example = "2026-11-27T10:00:00Z")]
-    pub known_at: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/agreements/{id}/events", tag = "agreements", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), KnownAtQuery), responses((status = 200, description = "The agreement's events in order, with actor, clause and request id", body = Vec<EventView>)))]

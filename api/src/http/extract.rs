@@ -115,6 +115,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for StrictQuery<T>
     }
 }
 
+/// `?known_at=`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct KnownAtQuery {
+    /// Only what was recorded up to this moment (BILLING.md 5.1): an RFC 3339
+    /// timestamp, or a date meaning the end of that day in Kazakhstan. Absent: everything.
+    #[param(value_type = Option<String>, example = "2026-11-27T10:00:00Z")]
+    pub known_at: Option<String>,
+}
+
 /// The `known_at` parameter (BILLING.md 5.1), when given: an RFC 3339 timestamp, or a
 /// date meaning the end of that day in Kazakhstan (UTC+5).
 pub fn parse_known_at(text: Option<&str>) -> Result<Option<time::OffsetDateTime>, ApiError> {

@@ -641,20 +641,17 @@ mod tests {
                 ("get", "/v1/agreements/{id}/events") => &["known_at"],
                 (
                     "get",
-                    "/healthz"
-                    | "/openapi.json"
-                    | "/metrics"
-                    | "/v1/audit/verify"
-                    | "/v1/audit/digest"
-                    | "/v1/reference/{table}",
+                    "/healthz" | "/openapi.json" | "/metrics" | "/v1/audit/verify"
+                    | "/v1/audit/digest",
                 ) => &[],
+                ("get", "/v1/reference/{table}") => &["known_at"],
                 ("get", _) => &["as_of", "known_at"],
                 _ => &[],
             };
-            expected.extend(query.iter().map(|q| ("query".to_owned(), q.to_string())));
             if path.starts_with("/v1/reference/{table}") {
                 expected.push(("path".to_owned(), "table".to_owned()));
             }
+            expected.extend(query.iter().map(|q| ("query".to_owned(), q.to_string())));
             if path.ends_with("{range}") {
                 expected.push(("path".to_owned(), "range".to_owned()));
             }

@@ -19,7 +19,7 @@ use aggregates::reference::parse_nbk_rates;
 use events::{ReferenceContent, ReferenceTable};
 
 use super::error::ApiError;
-use super::extract::RequestContext;
+use super::extract::{parse_known_at, KnownAtQuery, RequestContext, StrictQuery};
 use super::AppState;
 use crate::application::commands::{Answer, CommandContext};
 use crate::application::reference_book::{Publication, Publisher, RecordedVersion};
@@ -51,15 +51,20 @@ pub struct ReferenceVersions {
 }
 
 #[utoipa::path(get, path = "/v1/reference/{table}", tag = "reference",
-    params(("table" = String, Path, description = "calendar, mrp, vat or exchange-rates")),
-    responses((status = 200, description = "The versions in force and the earlier ones (BILLING.md 1)", body = ReferenceVersions)))]
+    params(("table" = String, Path, description = "calendar, mrp, vat or exchange-rates"), KnownAtQuery),
+    responses((status = 200, description = "The versions in force and the earlier ones (BILLING.md 1); with `known_at`, as published by then", body = ReferenceVersions)))]
 pub async fn versions(
     State(state): State<AppState>,
     Path(table): Path<String>,
+    StrictQuery(query): StrictQuery<KnownAtQuery>,
 ) -> Result<Json<ReferenceVersions>, ApiError> {
     let table = table_of(&table)?;
+    let known_at = parse_known_at(query.known_at.as_deref())?;
     let book = reference_book(&state)?;
-    let stream = book.state().await?;
+    let stream = match known_at {
+        None => book.state().await?,
+        Some(known_at) => std::sync::Arc::new(book.state_known_at(known_at).await?),
+    };
     let mut in_force: Vec<RecordedVersion> = stream
         .versions
         .iter()

@@ -10,6 +10,7 @@ use crate::helpers::{invoice, spawn_app, Store, OPERATOR_BIN};
 crate::on_both_stores!(
     answers_known_at_a_moment_are_the_answers_given_then,
     known_at_is_checked_and_before_registration_is_not_found,
+    reference_versions_as_published_by_a_moment,
 );
 
 /// Every query of one agreement, as of 2026-03-31, with `extra` appended.
@@ -143,5 +144,32 @@ async fn known_at_is_checked_and_before_registration_is_not_found(store: Store) 
         .await;
     assert_eq!(page["total"], 0);
     assert_eq!(page["items"], json!([]));
+    app.finish().await;
+}
+
+async fn reference_versions_as_published_by_a_moment(store: Store) {
+    let app = spawn_app(store).await;
+    let before = app.get_json("/v1/reference/mrp").await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let moment = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let published = app
+        .client
+        .put(app.url("/v1/reference/mrp/2027"))
+        .json(&json!({"mrp": "4500", "source": "Law on the republican budget 2027-2029"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 200);
+    let now = app.get_json("/v1/reference/mrp").await;
+    assert_ne!(now, before, "the 2027 MRP is in force now");
+    let known = app
+        .get_json(&format!("/v1/reference/mrp?known_at={moment}"))
+        .await;
+    assert_eq!(known, before, "as published by {moment}");
+    let response = app.get("/v1/reference/mrp?known_at=soon").await;
+    assert_eq!(response.status(), 400);
     app.finish().await;
 }
