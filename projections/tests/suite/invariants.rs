@@ -182,7 +182,12 @@ fn reference() -> ReferenceData {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    // No regression files in the source tree: a failure prints its minimal case.
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        .. ProptestConfig::default()
+    })]
 
     /// §5.9: the penalty on an invoice is never negative and never above 5% of its total.
     #[test]
