@@ -14,3 +14,16 @@ pub const SWEEP_AS_OF: &str = "sweep_as_of";
 pub fn recorded_at(text: Option<&str>) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::parse(text?, &time::format_description::well_known::Rfc3339).ok()
 }
+
+/// How many of a stream's `events`, in their order, were recorded by `known_at`
+/// (BILLING.md 5.1): up to the first one recorded later, or whose time cannot be read.
+pub fn recorded_by<T>(
+    events: &[T],
+    known_at: time::OffsetDateTime,
+    recorded_at_of: impl Fn(&T) -> Option<&str>,
+) -> usize {
+    events
+        .iter()
+        .take_while(|event| recorded_at(recorded_at_of(event)).is_some_and(|at| at <= known_at))
+        .count()
+}

@@ -162,41 +162,74 @@ pub async fn aging_report(ledger: &Ledger, as_of: Date) -> Result<AgingReport, Q
     Ok(report.finish())
 }
 
-/// The agreement's ledger and the reference tables as known at `known_at` (BILLING.md
-/// 5.1): the events recorded up to then (in their order, stopping at the first recorded
-/// later), folded as the stored projection is folded, and the reference versions recorded
-/// by then. `None` when no agreement was registered by then.
+/// The agreement's ledger as known at `known_at` (BILLING.md 5.1): the events recorded up
+/// to then (in their order, stopping at the first recorded later), folded as the stored
+/// projection is folded. `None` when no agreement was registered by then.
+pub async fn known_ledger(
+    ledger: &Ledger,
+    id: &ParticipantId,
+    known_at: OffsetDateTime,
+) -> Result<Option<AgreementLedger>, LedgerError> {
+    let history = ledger.history(id).await?;
+    fn recorded_at_of(
+        envelope: &cqrs_es::EventEnvelope<aggregates::ParticipantAgreement>,
+    ) -> Option<&str> {
+        envelope
+            .metadata
+            .get(crate::event_metadata::RECORDED_AT)
+            .map(String::as_str)
+    }
+    let known = crate::event_metadata::recorded_by(&history, known_at, recorded_at_of);
+    if let Some(next) = history.get(known) {
+        if crate::event_metadata::recorded_at(recorded_at_of(next)).is_none() {
+            return Err(StoreError::Corrupt(format!(
+                "event {} of {id} has no readable recorded_at",
+                next.sequence
+            ))
+            .into());
+        }
+    }
+    if known == 0 {
+        return Ok(None);
+    }
+    let mut folded = AgreementLedger::default();
+    for envelope in &history[..known] {
+        folded.update(envelope);
+    }
+    Ok(Some(folded))
+}
+
+/// [`known_ledger`] with the reference tables as published by `known_at`.
 pub async fn ledger_known_at(
     ledger: &Ledger,
     id: &ParticipantId,
     known_at: OffsetDateTime,
 ) -> Result<Option<(AgreementLedger, Arc<ReferenceData>)>, LedgerError> {
-    let history = ledger.history(id).await?;
-    let mut folded = AgreementLedger::default();
-    let mut known = 0usize;
-    for envelope in &history {
-        let recorded = crate::event_metadata::recorded_at(
-            envelope
+    let Some(known) = known_ledger(ledger, id, known_at).await? else {
+        return Ok(None);
+    };
+    Ok(Some((known, ledger.reference_known_at(known_at).await?)))
+}
+
+/// The agreement's stored events, in order; with `known_at`, those recorded up to then
+/// (up to the first recorded later).
+pub async fn events_known_at(
+    ledger: &Ledger,
+    id: &ParticipantId,
+    known_at: Option<OffsetDateTime>,
+) -> Result<Vec<crate::store::StoredEvent>, LedgerError> {
+    let mut stored = ledger.events(id).await?;
+    if let Some(known_at) = known_at {
+        let known = crate::event_metadata::recorded_by(&stored, known_at, |event| {
+            event
                 .metadata
                 .get(crate::event_metadata::RECORDED_AT)
-                .map(String::as_str),
-        )
-        .ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "event {} of {id} has no readable recorded_at",
-                envelope.sequence
-            ))
-        })?;
-        if recorded > known_at {
-            break;
-        }
-        folded.update(envelope);
-        known += 1;
+                .and_then(serde_json::Value::as_str)
+                .or(Some(event.stored_at.as_str()))
+        });
+        stored.truncate(known);
     }
-    if known == 0 {
-        return Ok(None);
-    }
-    Ok(Some((folded, ledger.reference_known_at(known_at).await?)))
+    Ok(stored)
 }
 
 /// Every agreement's id, in order (what a report as known at a past moment walks).
@@ -227,7 +260,7 @@ pub async fn agreements_page_known_at(
     let mut items = Vec::new();
     let mut total = 0u64;
     for id in participant_ids(ledger).await? {
-        let Some((known, _)) = ledger_known_at(ledger, &id, known_at).await? else {
+        let Some(known) = known_ledger(ledger, &id, known_at).await? else {
             continue; // not registered yet then
         };
         let Ok(view) = known.agreement_as_of(as_of) else {
@@ -251,7 +284,7 @@ pub async fn aging_report_known_at(
 ) -> Result<AgingReport, QueryError> {
     let mut report = AgingReport::new(as_of);
     for id in participant_ids(ledger).await? {
-        let Some((known, _)) = ledger_known_at(ledger, &id, known_at).await? else {
+        let Some(known) = known_ledger(ledger, &id, known_at).await? else {
             continue;
         };
         match known.aging(as_of) {
@@ -352,11 +385,11 @@ pub async fn dunning_preview(
         // Each agreement as known then (the sweep as it would have been previewed then).
         Some(known_at) => {
             for id in participant_ids(ledger).await? {
-                let Some((known, _)) = ledger_known_at(ledger, &id, known_at).await? else {
+                let Some(known) = known_ledger(ledger, &id, known_at).await? else {
                     continue;
                 };
-                if let Some(row) = LedgerRow::of(&known)? {
-                    step(&row.participant_id, &row.name, &known);
+                if let Some(registration) = known.agreement.registration() {
+                    step(id.as_str(), &registration.name.to_string(), &known);
                 }
             }
         }

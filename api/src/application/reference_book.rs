@@ -326,27 +326,25 @@ impl ReferenceBook {
             .repository
             .stored_events(REFERENCE_AGGREGATE_TYPE, REFERENCE_STREAM_ID)
             .await?;
-        let request_of = |event: &crate::store::StoredEvent| {
+        // The first append's events lead the stream; those recorded by `known_at` follow.
+        fn request_of(event: &crate::store::StoredEvent) -> Option<&str> {
             event
                 .metadata
                 .get(crate::event_metadata::REQUEST_ID)
                 .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
+        }
         let first_request = stored.first().and_then(request_of);
-        let known = stored
+        let first_append = stored
             .iter()
-            .take_while(|event| {
-                let recorded = crate::event_metadata::recorded_at(
-                    event
-                        .metadata
-                        .get(crate::event_metadata::RECORDED_AT)
-                        .and_then(Value::as_str),
-                );
-                recorded.is_some_and(|at| at <= known_at)
-                    || (first_request.is_some() && request_of(event) == first_request)
-            })
+            .take_while(|event| request_of(event) == first_request)
             .count();
+        let known = crate::event_metadata::recorded_by(&stored, known_at, |event| {
+            event
+                .metadata
+                .get(crate::event_metadata::RECORDED_AT)
+                .and_then(Value::as_str)
+        })
+        .max(first_append);
         ReferenceState::fold(&stored[..known])
     }
 

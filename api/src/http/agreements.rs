@@ -100,24 +100,7 @@ async fn agreement_events(
     StrictQuery(query): StrictQuery<KnownAtQuery>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
     let known_at = parse_known_at(query.known_at.as_deref())?;
-    let mut stored = state.ledger.events(&id).await?;
-    if let Some(known_at) = known_at {
-        // The events in their order up to the first recorded after `known_at`.
-        let known = stored
-            .iter()
-            .take_while(|event| {
-                crate::event_metadata::recorded_at(
-                    event
-                        .metadata
-                        .get(metadata::RECORDED_AT)
-                        .and_then(Value::as_str)
-                        .or(Some(event.stored_at.as_str())),
-                )
-                .is_some_and(|at| at <= known_at)
-            })
-            .count();
-        stored.truncate(known);
-    }
+    let stored = crate::application::queries::events_known_at(&state.ledger, &id, known_at).await?;
     if stored.is_empty() {
         return Err(ApiError::not_found(format!(
             "no agreement is registered for participant {id}"

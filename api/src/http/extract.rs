@@ -143,10 +143,10 @@ pub fn parse_known_at(text: Option<&str>) -> Result<Option<time::OffsetDateTime>
         ))
     })?;
     let end_of_day = time::Time::from_hms_nano(23, 59, 59, 999_999_999).expect("a valid time");
-    let kazakhstan =
-        time::UtcOffset::from_hms(crate::application::commands::KAZAKHSTAN_OFFSET_HOURS, 0, 0)
-            .expect("a valid offset");
-    Ok(Some(date.with_time(end_of_day).assume_offset(kazakhstan)))
+    Ok(Some(
+        date.with_time(end_of_day)
+            .assume_offset(crate::application::commands::KAZAKHSTAN),
+    ))
 }
 
 /// A business date parameter (`YYYY-MM-DD`), when given.

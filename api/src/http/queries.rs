@@ -109,7 +109,9 @@ async fn ledger_only(
 ) -> Result<AgreementLedger, ApiError> {
     match known_at {
         None => stored_ledger(state, id).await,
-        Some(_) => Ok(ledger_for(state, id, known_at).await?.0),
+        Some(known_at) => queries::known_ledger(&state.ledger, id, known_at)
+            .await?
+            .ok_or_else(|| not_registered(id)),
     }
 }
 
@@ -122,15 +124,7 @@ pub(super) fn as_of_or_default(
 ) -> Date {
     let today = state.ledger.today();
     as_of.unwrap_or_else(|| match known_at {
-        Some(known_at) => {
-            let kazakhstan = time::UtcOffset::from_hms(
-                crate::application::commands::KAZAKHSTAN_OFFSET_HOURS,
-                0,
-                0,
-            )
-            .expect("a valid offset");
-            known_at.to_offset(kazakhstan).date().min(today)
-        }
+        Some(known_at) => crate::application::commands::business_date_of(known_at).min(today),
         None => today,
     })
 }

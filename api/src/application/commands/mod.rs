@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, EventStore};
-use time::{Date, OffsetDateTime, UtcOffset};
+use time::{Date, OffsetDateTime};
 
 use aggregates::{ParticipantAgreement, ReferenceData};
 use commands::AgreementCommand;
@@ -28,7 +28,7 @@ mod load;
 mod outcome;
 mod seal;
 
-pub use clock::{Clock, SystemClock, KAZAKHSTAN_OFFSET_HOURS};
+pub use clock::{business_date_of, Clock, SystemClock, KAZAKHSTAN, KAZAKHSTAN_OFFSET_HOURS};
 pub use outcome::{
     Answer, CommandContext, Committed, IdempotencyClaim, LedgerError, RenderAnswer, SweepMark,
     IDEMPOTENCY_TTL_DEFAULT,
@@ -180,8 +180,7 @@ impl Ledger {
 
     /// The current time in Kazakhstan (UTC+5).
     pub fn now_in_kazakhstan(&self) -> OffsetDateTime {
-        let offset = UtcOffset::from_hms(KAZAKHSTAN_OFFSET_HOURS, 0, 0).expect("a valid offset");
-        self.clock.now_utc().to_offset(offset)
+        self.clock.now_utc().to_offset(KAZAKHSTAN)
     }
 
     /// Runs a command to completion: decides it on the latest state and appends what it
