@@ -120,8 +120,18 @@ pub struct InvoiceState {
     #[serde(default)]
     pub period: Option<events::ServicePeriod>,
     pub principal_paid: Money,
-    /// The day the principal was paid in full (§5.5): penalty accrual stops there.
+    /// The day the principal was paid in full (§5.5): penalty accrual stops there. It is
+    /// the latest effective date of the money that settled it, whatever order that money
+    /// was recorded in (a payment recorded late counts from its `received_on`).
     pub paid_in_full_on: Option<Date>,
+    /// The latest effective date of money settling the principal: a payment's
+    /// `received_on`, or the issue date when the money arrived before the invoice.
+    #[serde(default)]
+    pub principal_settled_on: Option<Date>,
+    /// Every penalty and fine charged on it, with what of each is withdrawn (§5.5): what
+    /// a payment recorded late withdraws, newest charge first.
+    #[serde(default)]
+    pub charges: Vec<ChargeRecord>,
     /// Penalties charged on this invoice by the operator (§5.9) and paid of them.
     pub penalty_charged: Money,
     pub penalty_paid: Money,
@@ -194,14 +204,55 @@ impl InvoiceState {
         }
     }
 
-    fn note_if_paid_in_full(&mut self, on: Date) {
-        if self.paid_in_full_on.is_none() && self.is_paid() {
-            self.paid_in_full_on = Some(on);
+    /// The day money received on `received_on` counts for this invoice (BILLING.md
+    /// 5.1): money that arrived before the invoice was issued settles it as of its issue.
+    pub fn settles_on(&self, received_on: Date) -> Date {
+        received_on.max(self.issued_on)
+    }
+
+    /// Notes principal settled as of `on`: paid in full on the latest such date.
+    fn note_principal_settled(&mut self, on: Date) {
+        self.principal_settled_on = Some(self.principal_settled_on.map_or(on, |d| d.max(on)));
+        if self.is_paid() {
+            self.paid_in_full_on = self.principal_settled_on;
+        }
+    }
+
+    /// Not paid in full at the end of `on` (with every payment counted from its true
+    /// date).
+    pub fn unpaid_on(&self, on: Date) -> bool {
+        self.paid_in_full_on.is_none_or(|paid| paid > on)
+    }
+
+    /// Of one kind, charged and not withdrawn.
+    fn charged_mut(&mut self, kind: LateChargeKind) -> (&mut Money, &mut Money) {
+        match kind {
+            LateChargeKind::Penalty => (&mut self.penalty_charged, &mut self.penalty_paid),
+            LateChargeKind::Fine => (&mut self.fine_charged, &mut self.fine_paid),
         }
     }
 
     pub fn is_paid(&self) -> bool {
         self.principal_outstanding().is_zero()
+    }
+}
+
+/// One penalty or fine charged on an invoice (§5.9), and how much of it a payment
+/// recorded late withdrew (§5.5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChargeRecord {
+    pub kind: LateChargeKind,
+    pub on: Date,
+    pub amount: Money,
+    pub withdrawn: Money,
+}
+
+impl ChargeRecord {
+    /// Charged and not withdrawn.
+    pub fn standing(&self) -> Money {
+        self.amount
+            .checked_sub(self.withdrawn)
+            .unwrap_or(Money::zero(self.amount.currency()))
     }
 }
 
@@ -228,7 +279,9 @@ pub struct ParticipantAgreement {
     pub(crate) payments: BTreeMap<String, RecordedPayment>,
     /// Money paid beyond what was owed, waiting to settle the next invoice.
     pub(crate) advance: Option<Money>,
-    /// The latest business date of any recorded event: later entries may not precede it.
+    /// The latest business date of any recorded event: later entries may not precede it,
+    /// except a payment (§5.5: it counts from the day the money arrived, whenever the
+    /// bank statement reaches the ledger).
     pub(crate) latest_business_date: Option<Date>,
     /// How many events have been applied.
     pub(crate) events_applied: u64,
@@ -357,6 +410,8 @@ impl ParticipantAgreement {
                         period: e.period,
                         principal_paid: zero,
                         paid_in_full_on: None,
+                        principal_settled_on: None,
+                        charges: Vec::new(),
                         penalty_charged: zero,
                         penalty_paid: zero,
                         fine_charged: zero,
@@ -376,7 +431,9 @@ impl ParticipantAgreement {
                         SettledPart::Fine => &mut invoice.fine_paid,
                     };
                     *slot = add_or_keep(*slot, e.amount);
-                    invoice.note_if_paid_in_full(e.on);
+                    if e.part == SettledPart::Principal {
+                        invoice.note_principal_settled(e.on);
+                    }
                 }
                 self.advance = Some(e.advance_remaining);
             }
@@ -388,7 +445,10 @@ impl ParticipantAgreement {
                         invoice.penalty_paid =
                             add_or_keep(invoice.penalty_paid, allocation.penalty);
                         invoice.fine_paid = add_or_keep(invoice.fine_paid, allocation.fine);
-                        invoice.note_if_paid_in_full(e.received_on);
+                        if allocation.principal.is_positive() {
+                            let on = invoice.settles_on(e.received_on);
+                            invoice.note_principal_settled(on);
+                        }
                     }
                 }
                 self.advance = Some(match self.advance {
@@ -468,11 +528,38 @@ impl ParticipantAgreement {
             AgreementEvent::PenaltyCharged(e) => {
                 if let Some(invoice) = self.invoices.get_mut(&e.invoice_number) {
                     invoice.penalty_charged = add_or_keep(invoice.penalty_charged, e.amount);
+                    invoice.charges.push(ChargeRecord {
+                        kind: LateChargeKind::Penalty,
+                        on: e.on,
+                        amount: e.amount,
+                        withdrawn: Money::zero(e.amount.currency()),
+                    });
                 }
             }
             AgreementEvent::FineCharged(e) => {
                 if let Some(invoice) = self.invoices.get_mut(&e.invoice_number) {
                     invoice.fine_charged = add_or_keep(invoice.fine_charged, e.amount);
+                    invoice.charges.push(ChargeRecord {
+                        kind: LateChargeKind::Fine,
+                        on: e.on,
+                        amount: e.amount,
+                        withdrawn: Money::zero(e.amount.currency()),
+                    });
+                }
+            }
+            AgreementEvent::LateChargeWithdrawn(e) => {
+                if let Some(invoice) = self.invoices.get_mut(&e.invoice_number) {
+                    let (charged, paid) = invoice.charged_mut(e.kind);
+                    *charged = sub_or_keep(*charged, e.amount);
+                    *paid = sub_or_keep(*paid, e.moved_to_advance);
+                    if let Some(charge) = invoice.charges.iter_mut().rev().find(|c| {
+                        c.kind == e.kind && c.on == e.charged_on && c.standing().is_positive()
+                    }) {
+                        charge.withdrawn = add_or_keep(charge.withdrawn, e.amount);
+                    }
+                }
+                if let Some(advance) = self.advance {
+                    self.advance = Some(add_or_keep(advance, e.moved_to_advance));
                 }
             }
             AgreementEvent::LateChargeWaived(e) => {
@@ -508,6 +595,17 @@ impl ParticipantAgreement {
 fn add_or_keep(total: Money, amount: Money) -> Money {
     match total.checked_add(amount) {
         Ok(sum) => sum,
+        Err(error) => {
+            debug_assert!(false, "recorded amounts do not add up: {error}");
+            total
+        }
+    }
+}
+
+/// Subtracts an amount recorded in an event from a running total (see [`add_or_keep`]).
+fn sub_or_keep(total: Money, amount: Money) -> Money {
+    match total.checked_sub(amount) {
+        Ok(difference) => difference,
         Err(error) => {
             debug_assert!(false, "recorded amounts do not add up: {error}");
             total

@@ -8,8 +8,8 @@
 use time::{Date, Duration, Month};
 
 use events::{
-    AgreementEvent, Blocked, ImposedBy, LateChargeKind, Money, ReasonNote, Reinstated,
-    RestrictionReason, Suspended, Terminated,
+    AgreementEvent, Blocked, ImposedBy, LateChargeKind, Money, PaymentReference, ReasonNote,
+    Reinstated, RestrictionReason, Suspended, Terminated,
 };
 
 use crate::agreement::{InvoiceState, ParticipantAgreement, RestrictionKind};
@@ -285,6 +285,7 @@ impl ParticipantAgreement {
                 on,
                 reason: note("the debt is repaid (§4.2)"),
                 lifted: RestrictionReason::Overdue,
+                payment: None,
             })];
         }
         if self
@@ -298,6 +299,7 @@ impl ParticipantAgreement {
                 on,
                 reason: note(MANUAL_OVERDUE_LIFTED),
                 lifted: RestrictionReason::Overdue,
+                payment: None,
             })];
         }
         if self.restricted_for(RestrictionKind::Suspended) && !still_overdue {
@@ -305,24 +307,93 @@ impl ParticipantAgreement {
                 on,
                 reason: note("nothing is overdue beyond 15 days (§4.2)"),
                 lifted: RestrictionReason::Overdue,
+                payment: None,
             })];
         }
         Vec::new()
     }
 
-    /// What a payment lifts at once, the day the money arrives (§5.5), given the state
-    /// after the payment.
+    /// What a payment lifts at once, given the state after it (§5.5, §4.2), recorded on
+    /// `on` (the agreement's current business date) and naming the payment:
+    /// - a restriction the sweep imposed for debt that the facts as known now would not
+    ///   have called for on the day it was imposed (a payment recorded late, counted from
+    ///   its `received_on`, BILLING.md 5.1). If what is overdue today still calls for a
+    ///   suspension, one is imposed again at once, as the sweep would;
+    /// - a block for debt once nothing is owed, a suspension for overdue once nothing is
+    ///   overdue beyond 15 days (the operator's own, once nothing is overdue at all).
     pub(crate) fn lifts_after_payment(
         &self,
+        payment: &PaymentReference,
         on: Date,
     ) -> Result<Vec<AgreementEvent>, AgreementError> {
         if self.signing.is_none() {
             return Ok(Vec::new());
         }
-        let still_overdue = self.invoices.values().any(|i| i.calls_for_suspension(on));
-        Ok(self.lifts(on, still_overdue, self.debt()?))
+        let mut state = self.clone();
+        let mut events = Vec::new();
+        if let Some(restriction) = state.restriction {
+            let by_sweep = restriction.reason == RestrictionReason::Overdue
+                && restriction.imposed_by != Some(ImposedBy::Operator);
+            let called_for = |invoice: &InvoiceState| match restriction.kind {
+                RestrictionKind::Suspended => {
+                    invoice.unpaid_on(restriction.since)
+                        && restriction.since >= suspension_day(invoice.due_on)
+                }
+                RestrictionKind::Blocked => {
+                    invoice.unpaid_on(restriction.since)
+                        && restriction.since >= block_day(invoice.due_on)
+                }
+            };
+            if by_sweep && !state.invoices.values().any(called_for) {
+                let reason = note(PREVENTED_BY_PAYMENT);
+                let lift = match restriction.kind {
+                    RestrictionKind::Suspended => AgreementEvent::Reinstated(Reinstated {
+                        on,
+                        reason,
+                        lifted: RestrictionReason::Overdue,
+                        payment: Some(payment.clone()),
+                    }),
+                    RestrictionKind::Blocked => AgreementEvent::Unblocked(events::Unblocked {
+                        on,
+                        reason,
+                        lifted: RestrictionReason::Overdue,
+                        payment: Some(payment.clone()),
+                    }),
+                };
+                state.apply_event(lift.clone());
+                events.push(lift);
+                // What is overdue today may still call for a suspension (another
+                // invoice): imposed again at once, unless a force majeure covers today.
+                let force_majeure = state.force_majeure.iter().any(|p| p.covers(on));
+                if !force_majeure && state.invoices.values().any(|i| i.calls_for_suspension(on)) {
+                    let suspended = AgreementEvent::Suspended(Suspended {
+                        on,
+                        reason: RestrictionReason::Overdue,
+                        imposed_by: Some(ImposedBy::Sweep),
+                    });
+                    state.apply_event(suspended.clone());
+                    events.push(suspended);
+                }
+                return Ok(events);
+            }
+        }
+        let still_overdue = state.invoices.values().any(|i| i.calls_for_suspension(on));
+        let mut lifts = state.lifts(on, still_overdue, state.debt()?);
+        for lift in &mut lifts {
+            match lift {
+                AgreementEvent::Reinstated(e) => e.payment = Some(payment.clone()),
+                AgreementEvent::Unblocked(e) => e.payment = Some(payment.clone()),
+                _ => {}
+            }
+        }
+        events.extend(lifts);
+        Ok(events)
     }
 }
+
+/// The reason a lifting records when a payment recorded late would have prevented the
+/// restriction (§5.5, BILLING.md 5.1).
+pub const PREVENTED_BY_PAYMENT: &str = "a payment recorded late, counted from the day it was received, would have prevented this restriction (§5.5)";
 
 #[cfg(test)]
 mod tests;

@@ -10,8 +10,9 @@ use time::Date;
 
 use crate::{
     business_date, Clause, Currency, EmailAddress, FineCharged, ImposedBy, InvoiceKind,
-    InvoiceNumber, LateChargeWaived, LineDescription, Money, ParticipantId, ParticipantKind,
-    ParticipantName, PaymentReference, PenaltyCharged, Quantity, ReasonNote, RestrictionReason,
+    InvoiceNumber, LateChargeKind, LateChargeWaived, LineDescription, Money, ParticipantId,
+    ParticipantKind, ParticipantName, PaymentReference, PenaltyCharged, Quantity, ReasonNote,
+    RestrictionReason,
 };
 
 /// The version every event is written with today.
@@ -34,6 +35,7 @@ pub enum AgreementEvent {
     PenaltyCharged(PenaltyCharged),
     FineCharged(FineCharged),
     LateChargeWaived(LateChargeWaived),
+    LateChargeWithdrawn(LateChargeWithdrawn),
     ForceMajeureDeclared(ForceMajeureDeclared),
     ForceMajeureEnded(ForceMajeureEnded),
     SubscriptionExtended(SubscriptionExtended),
@@ -57,6 +59,7 @@ impl AgreementEvent {
             Self::PenaltyCharged(_) => "PenaltyCharged",
             Self::FineCharged(_) => "FineCharged",
             Self::LateChargeWaived(_) => "LateChargeWaived",
+            Self::LateChargeWithdrawn(_) => "LateChargeWithdrawn",
             Self::ForceMajeureDeclared(_) => "ForceMajeureDeclared",
             Self::ForceMajeureEnded(_) => "ForceMajeureEnded",
             Self::SubscriptionExtended(_) => "SubscriptionExtended",
@@ -69,7 +72,9 @@ impl AgreementEvent {
             Self::Registered(_) => Clause::CONCLUSION,
             Self::AgreementSigned(_) => Clause::ACCEPTANCE,
             Self::InvoiceIssued(event) => event.kind.due_clause(),
-            Self::AdvanceApplied(_) | Self::PaymentReceived(_) => Clause::PAYMENT_MOMENT,
+            Self::AdvanceApplied(_) | Self::PaymentReceived(_) | Self::LateChargeWithdrawn(_) => {
+                Clause::PAYMENT_MOMENT
+            }
             Self::Suspended(event) => event.reason.clause(),
             Self::Blocked(event) => event.reason.clause(),
             Self::Reinstated(_) | Self::Unblocked(_) => Clause::RESTRICTION,
@@ -105,6 +110,8 @@ impl AgreementEvent {
             Self::PenaltyCharged(event) => event.on,
             Self::FineCharged(event) => event.on,
             Self::LateChargeWaived(event) => event.on,
+            // Effective as of the charge it withdraws: as known now, it was never owed.
+            Self::LateChargeWithdrawn(event) => event.charged_on,
             Self::ForceMajeureDeclared(event) => event.notice_received_on,
             Self::ForceMajeureEnded(event) => event.ended_on,
             Self::SubscriptionExtended(event) => event.on,
@@ -298,6 +305,36 @@ pub struct Reinstated {
     pub reason: ReasonNote,
     /// The reason of the suspension this lifts.
     pub lifted: RestrictionReason,
+    /// The payment that caused the lifting, when one did (§5.5): a payment recorded
+    /// late whose true date would have prevented the restriction, or one that repaid
+    /// the debt. Absent before 2026-12-04 and for every other lifting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentReference>,
+}
+
+/// A penalty or fine charged for an invoice that a payment's true date removes (§5.5,
+/// BILLING.md 5.1): the payment, recorded after the charge, was received early enough
+/// that the invoice's delay (which ends on the later of its issue date and the day the
+/// money that completed it was received) no longer accrues it. Its business date is the
+/// withdrawn charge's: as known from then on, the charge was never owed. One event per
+/// charge withdrawn (or part of one), newest charge first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LateChargeWithdrawn {
+    pub invoice_number: InvoiceNumber,
+    pub kind: LateChargeKind,
+    /// The business date of the charge withdrawn: this event's effective date.
+    #[serde(with = "business_date")]
+    pub charged_on: Date,
+    pub amount: Money,
+    /// Of the amount, what had already been paid: it becomes advance, from `on`.
+    pub moved_to_advance: Money,
+    /// The payment whose `received_on` removes the charge.
+    pub payment: PaymentReference,
+    #[serde(with = "business_date")]
+    pub received_on: Date,
+    /// The day it was recorded: the agreement's latest business date then.
+    #[serde(with = "business_date")]
+    pub on: Date,
 }
 
 /// The participant was blocked (§4.2); for debt, until the debt is repaid.
@@ -316,6 +353,11 @@ pub struct Unblocked {
     pub reason: ReasonNote,
     /// The reason of the block this lifts.
     pub lifted: RestrictionReason,
+    /// The payment that caused the lifting, when one did (§5.5): a payment recorded
+    /// late whose true date would have prevented the restriction, or one that repaid
+    /// the debt. Absent before 2026-12-04 and for every other lifting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentReference>,
 }
 
 /// On what ground the agreement is being terminated (§10.2, §8.4).

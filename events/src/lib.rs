@@ -18,10 +18,10 @@ pub mod upcast;
 
 pub use agreement_event::{
     AdvanceApplied, AgreementEvent, AgreementSigned, Blocked, DayKind, DueRule,
-    ForceMajeureDeclared, ForceMajeureEnded, InvoiceIssued, InvoiceLine, PaymentAllocation,
-    PaymentReceived, Registered, Reinstated, ServicePeriod, SettledPart, SubscriptionExtended,
-    Suspended, Terminated, TerminationGround, TerminationRequested, Unblocked, UsdRate, VatApplied,
-    EVENT_VERSION,
+    ForceMajeureDeclared, ForceMajeureEnded, InvoiceIssued, InvoiceLine, LateChargeWithdrawn,
+    PaymentAllocation, PaymentReceived, Registered, Reinstated, ServicePeriod, SettledPart,
+    SubscriptionExtended, Suspended, Terminated, TerminationGround, TerminationRequested,
+    Unblocked, UsdRate, VatApplied, EVENT_VERSION,
 };
 pub use clause::Clause;
 pub use invoice::{InvoiceKind, InvoiceNumber, InvoiceNumberError, Quantity, QuantityError};

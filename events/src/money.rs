@@ -320,6 +320,16 @@ impl Money {
         })
     }
 
+    /// The larger of two amounts of the same currency.
+    pub fn max(self, other: Money) -> Result<Money, MoneyError> {
+        self.same_currency(other)?;
+        Ok(if other.amount > self.amount {
+            other
+        } else {
+            self
+        })
+    }
+
     /// The amount as it is written in JSON: `"12500.00"`.
     pub fn to_json_string(self) -> String {
         self.amount.to_string()

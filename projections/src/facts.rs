@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 use time::Date;
 
+use aggregates::ParticipantAgreement;
 use events::{
-    AgreementEvent, FineAssessment, InvoiceKind, InvoiceNumber, LateChargeKind, Money,
+    AgreementEvent, FineAssessment, InvoiceKind, InvoiceNumber, LateChargeKind, Money, MoneyError,
     PaymentAllocation, SettledPart, UsdRate,
 };
 
@@ -50,6 +51,22 @@ pub enum LedgerFact {
         uncharged_part: Money,
         reason: String,
     },
+    /// A charge withdrawn because a payment recorded late removes it (§5.5, BILLING.md
+    /// 5.1), dated as the charge it withdraws.
+    Withdrawn {
+        invoice_number: InvoiceNumber,
+        kind: LateChargeKind,
+        amount: Money,
+        payment: String,
+        received_on: Date,
+    },
+    /// What had been paid of a withdrawn charge, returned to the advance on the day the
+    /// withdrawal was recorded.
+    ChargePaymentReleased {
+        invoice_number: InvoiceNumber,
+        kind: LateChargeKind,
+        amount: Money,
+    },
     /// A force majeure was declared (§8.2) from `started_on`: no penalty accrues on its
     /// days (§8.1). Dated by its notice, so an as-of query before the notice does not
     /// know it yet.
@@ -58,7 +75,9 @@ pub enum LedgerFact {
     ForceMajeureEnded { ended_on: Date },
 }
 
-/// A fact with the event that recorded it and its business date.
+/// A fact with the event that recorded it and its effective date. The ledger keeps them
+/// in effective-date order (then event order), whatever order they were recorded in: a
+/// payment recorded late takes its place by `received_on` (BILLING.md 5.1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatedFact {
     pub sequence: u64,
@@ -66,9 +85,20 @@ pub struct DatedFact {
     pub fact: LedgerFact,
 }
 
-/// The fact `event` records, if it is one the projection keeps.
-pub(crate) fn fact_of(event: &AgreementEvent) -> Option<LedgerFact> {
-    Some(match event {
+/// The facts `event` records, each with its effective date, given the agreement as it
+/// was before the event. Most events record one fact on their business date; two split:
+/// - a payment's allocation to an invoice issued after the money was received (a bank
+///   statement recorded late, BILLING.md 5.1) is advance until that invoice's issue
+///   date, when it settles it: the payment fact keeps it as advance and an
+///   `AdvanceApplied` fact on the issue date applies it;
+/// - a withdrawal is effective on the charge's date, and what had been paid of the
+///   charge returns to the advance on the day it was recorded.
+pub(crate) fn facts_of(
+    event: &AgreementEvent,
+    before: &ParticipantAgreement,
+) -> Result<Vec<(Date, LedgerFact)>, MoneyError> {
+    let on = event.business_date();
+    let fact = match event {
         AgreementEvent::InvoiceIssued(e) => LedgerFact::Invoice {
             number: e.number,
             kind: e.kind,
@@ -78,12 +108,52 @@ pub(crate) fn fact_of(event: &AgreementEvent) -> Option<LedgerFact> {
             total: e.total,
             exchange_rate: e.exchange_rate.clone(),
         },
-        AgreementEvent::PaymentReceived(e) => LedgerFact::Payment {
-            reference: e.reference.as_str().to_owned(),
-            amount: e.amount,
-            allocations: e.allocations.clone(),
-            advance: e.advance,
-        },
+        AgreementEvent::PaymentReceived(e) => {
+            let issued_later = |number: &InvoiceNumber| {
+                before
+                    .invoice(*number)
+                    .filter(|invoice| invoice.issued_on > e.received_on)
+                    .map(|invoice| invoice.issued_on)
+            };
+            let mut advance = e.advance;
+            let mut allocations = Vec::new();
+            let mut later = Vec::new();
+            for allocation in &e.allocations {
+                match issued_later(&allocation.invoice_number) {
+                    None => allocations.push(allocation.clone()),
+                    Some(issued_on) => {
+                        for (part, amount) in [
+                            (SettledPart::Principal, allocation.principal),
+                            (SettledPart::Penalty, allocation.penalty),
+                            (SettledPart::Fine, allocation.fine),
+                        ] {
+                            if amount.is_positive() {
+                                advance = advance.checked_add(amount)?;
+                                later.push((
+                                    issued_on,
+                                    LedgerFact::AdvanceApplied {
+                                        invoice_number: allocation.invoice_number,
+                                        part,
+                                        amount,
+                                    },
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            let mut facts = vec![(
+                on,
+                LedgerFact::Payment {
+                    reference: e.reference.as_str().to_owned(),
+                    amount: e.amount,
+                    allocations,
+                    advance,
+                },
+            )];
+            facts.extend(later);
+            return Ok(facts);
+        }
         AgreementEvent::AdvanceApplied(e) => LedgerFact::AdvanceApplied {
             invoice_number: e.invoice_number,
             part: e.part,
@@ -101,6 +171,29 @@ pub(crate) fn fact_of(event: &AgreementEvent) -> Option<LedgerFact> {
             amount: e.amount,
             fine: Some(e.assessment.clone()),
         },
+        AgreementEvent::LateChargeWithdrawn(e) => {
+            let mut facts = vec![(
+                e.charged_on,
+                LedgerFact::Withdrawn {
+                    invoice_number: e.invoice_number,
+                    kind: e.kind,
+                    amount: e.amount,
+                    payment: e.payment.as_str().to_owned(),
+                    received_on: e.received_on,
+                },
+            )];
+            if e.moved_to_advance.is_positive() {
+                facts.push((
+                    e.on,
+                    LedgerFact::ChargePaymentReleased {
+                        invoice_number: e.invoice_number,
+                        kind: e.kind,
+                        amount: e.moved_to_advance,
+                    },
+                ));
+            }
+            return Ok(facts);
+        }
         AgreementEvent::ForceMajeureDeclared(e) => LedgerFact::ForceMajeureDeclared {
             started_on: e.started_on,
         },
@@ -115,6 +208,7 @@ pub(crate) fn fact_of(event: &AgreementEvent) -> Option<LedgerFact> {
             uncharged_part: e.uncharged_part,
             reason: e.reason.to_string(),
         },
-        _ => return None,
-    })
+        _ => return Ok(Vec::new()),
+    };
+    Ok(vec![(on, fact)])
 }

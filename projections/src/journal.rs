@@ -215,6 +215,38 @@ fn postings(fact: &DatedFact) -> Result<Vec<Posting>, MoneyError> {
                 ]
             }
         }
+        LedgerFact::Withdrawn {
+            invoice_number,
+            kind,
+            amount,
+            payment,
+            ..
+        } => {
+            let zero = Money::zero(amount.currency());
+            let document = format!(
+                "withdrawal of {} on invoice {invoice_number} (payment {payment})",
+                kind.code()
+            );
+            vec![
+                posting(&document, income_account(*kind), *amount, zero),
+                posting(&document, Account::Receivable, zero, *amount),
+            ]
+        }
+        LedgerFact::ChargePaymentReleased {
+            invoice_number,
+            kind,
+            amount,
+        } => {
+            let zero = Money::zero(amount.currency());
+            let document = format!(
+                "paid {} on invoice {invoice_number} withdrawn, returned to the advance",
+                kind.code()
+            );
+            vec![
+                posting(&document, Account::Receivable, *amount, zero),
+                posting(&document, Account::Advance, zero, *amount),
+            ]
+        }
         // Force majeure moves no money: it only stops penalties accruing (§8.1).
         LedgerFact::ForceMajeureDeclared { .. } | LedgerFact::ForceMajeureEnded { .. } => {
             Vec::new()

@@ -7,11 +7,14 @@
 //! that date. So the cost of a query is proportional to that agreement's events, and the
 //! answer is the same whether the ledger was stored and loaded or rebuilt by replay.
 //!
-//! "As of a date" means: the events whose business date is on or before the end of that
-//! day. An agreement's business dates never go backwards (the aggregate refuses backdated
-//! entries), so that is always a prefix of its history; the ledger date of an event is
-//! the running maximum of business dates, which keeps it a prefix even for a signing
-//! dated before registration (§3.2).
+//! "As of a date" means: the facts whose effective date is on or before the end of that
+//! day, from everything recorded (`known_at` cuts what is recorded). The facts are kept
+//! in effective-date order, so that is a prefix of them: a payment recorded late (the
+//! only entry that may be dated before the agreement's latest business date, §5.5) takes
+//! its place by `received_on`, and the fold never depends on arrival order (BILLING.md
+//! 5.1). The header (status, restrictions) is history as it happened: dated by the
+//! running maximum of business dates, which also keeps a signing dated before
+//! registration (§3.2) in place.
 //!
 //! Here: the ledger itself, how an event changes it, its header as of a date and the
 //! position it folds. Each query's answer lives with its subject (`balance`, `invoices`,
@@ -26,7 +29,7 @@ use cqrs_es::{Aggregate, EventEnvelope};
 use events::{AgreementEvent, Currency};
 
 use crate::error::ProjectionError;
-use crate::facts::{fact_of, DatedFact};
+use crate::facts::{facts_of, DatedFact};
 use crate::position::AgreementPosition;
 use crate::views::{AgreementHeader, AgreementView};
 
@@ -49,7 +52,7 @@ pub struct AgreementLedger {
     pub agreement: ParticipantAgreement,
     /// Each version of the header, oldest first.
     pub headers: Vec<DatedHeader>,
-    /// The money-moving facts, in event order.
+    /// The money-moving facts, in effective-date order (then event order).
     pub facts: Vec<DatedFact>,
 }
 
@@ -83,11 +86,30 @@ impl AgreementLedger {
         };
         self.ledger_date = Some(on);
         self.version = sequence;
+        // The facts are read against the agreement before the event (a payment's
+        // allocation needs its invoices' issue dates). A history whose amounts do not
+        // add up was refused when recorded; should one be read, its fact is left out
+        // (`replay --check` and the audit then show the difference).
+        match facts_of(event, &self.agreement) {
+            Ok(facts) => {
+                for (effective_on, fact) in facts {
+                    let at = self
+                        .facts
+                        .partition_point(|f| (f.on, f.sequence) <= (effective_on, sequence));
+                    self.facts.insert(
+                        at,
+                        DatedFact {
+                            sequence,
+                            on: effective_on,
+                            fact,
+                        },
+                    );
+                }
+            }
+            Err(error) => debug_assert!(false, "a recorded payment does not add up: {error}"),
+        }
         self.agreement.apply(event.clone());
 
-        if let Some(fact) = fact_of(event) {
-            self.facts.push(DatedFact { sequence, on, fact });
-        }
         if let Some(header) = AgreementHeader::of(&self.agreement) {
             if self.headers.last().map(|h| &h.header) != Some(&header) {
                 self.headers.push(DatedHeader {

@@ -116,7 +116,12 @@ impl InvoicePosition {
             SettledPart::Fine => &mut self.fine.paid,
         };
         *slot = slot.checked_add(amount)?;
-        if self.paid_in_full_on.is_none() && self.principal_outstanding()?.is_zero() {
+        // Facts are folded in effective-date order, so the money that completes the
+        // principal is the latest to settle it (§5.5).
+        if part == SettledPart::Principal
+            && amount.is_positive()
+            && self.principal_outstanding()?.is_zero()
+        {
             self.paid_in_full_on = Some(on);
         }
         Ok(())
@@ -229,6 +234,33 @@ impl AgreementPosition {
                         charge.waived_charged = charge.waived_charged.checked_add(*charged_part)?;
                         charge.waived_uncharged =
                             charge.waived_uncharged.checked_add(*uncharged_part)?;
+                    }
+                }
+                LedgerFact::Withdrawn {
+                    invoice_number,
+                    kind,
+                    amount,
+                    ..
+                } => {
+                    if let Some(invoice) = position.invoices.get_mut(invoice_number) {
+                        let charge = invoice.charge_mut(*kind);
+                        charge.charged = charge.charged.checked_sub(*amount)?;
+                        // A fine withdrawn whole was never assessed: as known now, the
+                        // invoice was not late (§5.5).
+                        if *kind == LateChargeKind::Fine && invoice.fine.charged.is_zero() {
+                            invoice.fine_charged_as = None;
+                        }
+                    }
+                }
+                LedgerFact::ChargePaymentReleased {
+                    invoice_number,
+                    kind,
+                    amount,
+                } => {
+                    position.advance = position.advance.checked_add(*amount)?;
+                    if let Some(invoice) = position.invoices.get_mut(invoice_number) {
+                        let charge = invoice.charge_mut(*kind);
+                        charge.paid = charge.paid.checked_sub(*amount)?;
                     }
                 }
                 LedgerFact::ForceMajeureDeclared { started_on } => {

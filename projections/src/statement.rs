@@ -89,9 +89,25 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
             *charged_part,
             Clause::LATE_PAYMENT.as_str(),
         ),
+        LedgerFact::Withdrawn {
+            invoice_number,
+            kind,
+            amount,
+            payment,
+            received_on,
+        } => (
+            format!(
+                "withdrawal of {} on invoice {invoice_number}: payment {payment} received on {received_on}",
+                kind.code()
+            ),
+            zero,
+            *amount,
+            Clause::PAYMENT_MOMENT.as_str(),
+        ),
         // An advance applied moves money between the participant's own accounts, and a
         // waiver of what was never charged was never owed: neither is a document here.
         LedgerFact::AdvanceApplied { .. }
+        | LedgerFact::ChargePaymentReleased { .. }
         | LedgerFact::Waived { .. }
         | LedgerFact::ForceMajeureDeclared { .. }
         | LedgerFact::ForceMajeureEnded { .. } => return None,

@@ -2,7 +2,10 @@
 //! the lifting it causes at once.
 
 use commands::ReceivePayment;
-use events::{AgreementEvent, InvoiceNumber, Money, PaymentAllocation, PaymentReceived};
+use events::{
+    AgreementEvent, InvoiceNumber, LateChargeKind, LateChargeWithdrawn, Money, PaymentAllocation,
+    PaymentReceived,
+};
 
 use crate::agreement::{InvoiceState, ParticipantAgreement, RestrictionKind};
 use crate::{AgreementError, AgreementServices};
@@ -41,7 +44,11 @@ impl ParticipantAgreement {
         if amount.is_zero() {
             return Err(AgreementError::ZeroPayment);
         }
-        self.check_date("the payment date", command.received_on, services)?;
+        // §5.5: the moment of payment is the day the money reached the operator's account;
+        // the bank statement saying so may reach the ledger days later. So a payment,
+        // alone of all entries, may be dated before the agreement's latest business date
+        // (still never in the future, never before registration).
+        self.check_date_bounds("the payment date", command.received_on, services)?;
         if let Some(number) = command.invoice_number {
             if !self.invoices.contains_key(&number) {
                 return Err(AgreementError::UnknownInvoice(number));
@@ -55,28 +62,142 @@ impl ParticipantAgreement {
         if let Some(held) = self.advance {
             held.checked_add(advance)?;
         }
+        // Recorded late: dated before what the agreement has already recorded (§5.5).
+        let late = self
+            .latest_business_date
+            .is_some_and(|latest| command.received_on < latest);
+        let completes_charged = late
+            && allocations.iter().any(|allocation| {
+                self.invoices
+                    .get(&allocation.invoice_number)
+                    .is_some_and(|invoice| !invoice.charges.is_empty())
+            });
         let received_on = command.received_on;
+        let reference = command.reference;
         let payment = AgreementEvent::PaymentReceived(PaymentReceived {
-            reference: command.reference,
+            reference: reference.clone(),
             received_on,
             amount,
             named_invoice: command.invoice_number,
             allocations,
             advance,
         });
-        // A payment that clears the debt of a block, or the overdue of a suspension, for
-        // debt lifts it at once: access returns the day the money arrives (§5.5, §4.2).
-        // Only a restriction for debt can be lifted, and a payment never imposes one: with
-        // none in force there is nothing to look at (and no copy of the agreement to make).
+        // What the payment changes is decided on the state after it: which charges its
+        // true date withdraws, which restriction it lifts. An in-order payment with no
+        // restriction in force and no charge on what it completes changes nothing more
+        // (and needs no copy of the agreement).
         let lift_possible = self.restricted_for(RestrictionKind::Blocked)
             || self.restricted_for(RestrictionKind::Suspended);
         let mut events = vec![payment];
-        if lift_possible {
-            let mut after = self.clone();
-            after.apply_event(events[0].clone());
-            events.extend(after.lifts_after_payment(received_on)?);
+        if !lift_possible && !completes_charged {
+            return Ok(events);
+        }
+        let mut after = self.clone();
+        after.apply_event(events[0].clone());
+        // Everything the payment causes is recorded on the agreement's current business
+        // date: at once, never before what is already recorded (BILLING.md 5.1).
+        let on = after
+            .latest_business_date
+            .unwrap_or(received_on)
+            .max(received_on);
+        let withdrawals = if completes_charged {
+            after.withdrawals_after_payment(&reference, received_on, on)?
+        } else {
+            Vec::new()
+        };
+        for withdrawal in withdrawals {
+            after.apply_event(withdrawal.clone());
+            events.push(withdrawal);
+        }
+        // A payment whose true date would have prevented a restriction the sweep
+        // imposed lifts it at once, naming the payment (§5.5); one that clears the debt
+        // of a block, or the overdue of a suspension, for debt lifts it too (§4.2). Only
+        // a restriction for debt can be lifted, and a payment never imposes one.
+        for lift in after.lifts_after_payment(&reference, on)? {
+            after.apply_event(lift.clone());
+            events.push(lift);
         }
         Ok(events)
+    }
+}
+
+impl ParticipantAgreement {
+    /// §5.5 (BILLING.md 5.1): the charges a payment's true date removes. For each
+    /// invoice the payment completed, what §5.9 accrues with the delay ending on the day
+    /// it was paid in full is compared with what stands charged; the excess is withdrawn,
+    /// newest charge first, each withdrawal naming the payment. What of it had been paid
+    /// becomes advance. Called on the state after the payment.
+    fn withdrawals_after_payment(
+        &self,
+        payment: &events::PaymentReference,
+        received_on: time::Date,
+        on: time::Date,
+    ) -> Result<Vec<AgreementEvent>, AgreementError> {
+        let mut withdrawals = Vec::new();
+        for invoice in self.invoices.values() {
+            if invoice.charges.is_empty() || invoice.paid_in_full_on.is_none() {
+                continue;
+            }
+            for kind in [LateChargeKind::Penalty, LateChargeKind::Fine] {
+                let (charged, paid, waived_charged, waived_uncharged) = invoice.late_charge(kind);
+                let facts = invoice.delay_facts(&self.force_majeure);
+                let accrued = match kind {
+                    LateChargeKind::Penalty => crate::late_payment::penalty(&facts, on)?.amount,
+                    // The fine is fixed once charged (never repriced): it stands while the
+                    // invoice is late at all, and goes whole when it is not.
+                    LateChargeKind::Fine => {
+                        let late =
+                            crate::late_payment::delay(invoice.due_on, invoice.paid_in_full_on, on)
+                                .days
+                                > 0;
+                        if late {
+                            continue;
+                        }
+                        Money::zero(charged.currency())
+                    }
+                };
+                let zero = Money::zero(charged.currency());
+                let owed_by_rule = accrued
+                    .checked_sub(waived_uncharged)?
+                    .checked_sub(waived_charged)?
+                    .max(zero)?;
+                let standing = charged.checked_sub(waived_charged)?;
+                let mut excess = standing.checked_sub(owed_by_rule)?;
+                if !excess.is_positive() {
+                    continue;
+                }
+                // What was paid beyond what stays charged goes back to the advance.
+                let owed_after = charged
+                    .checked_sub(excess)?
+                    .checked_sub(paid)?
+                    .checked_sub(waived_charged)?;
+                let mut to_advance = zero.checked_sub(owed_after)?.max(zero)?;
+                for charge in invoice.charges.iter().rev().filter(|c| c.kind == kind) {
+                    if !excess.is_positive() {
+                        break;
+                    }
+                    let amount = excess.min(charge.standing())?;
+                    if !amount.is_positive() {
+                        continue;
+                    }
+                    let moved_to_advance = to_advance.min(amount)?;
+                    excess = excess.checked_sub(amount)?;
+                    to_advance = to_advance.checked_sub(moved_to_advance)?;
+                    withdrawals.push(AgreementEvent::LateChargeWithdrawn(LateChargeWithdrawn {
+                        invoice_number: invoice.number,
+                        kind,
+                        charged_on: charge.on,
+                        amount,
+                        moved_to_advance,
+                        payment: payment.clone(),
+                        received_on,
+                        on,
+                    }));
+                }
+                debug_assert!(excess.is_zero(), "an excess beyond the charges standing");
+            }
+        }
+        Ok(withdrawals)
     }
 }
 

@@ -52,6 +52,7 @@ impl ParticipantAgreement {
             on: command.on,
             reason: command.reason,
             lifted: restriction.reason,
+            payment: None,
         })])
     }
 
@@ -91,6 +92,7 @@ impl ParticipantAgreement {
             on: command.on,
             reason: command.reason,
             lifted: restriction.reason,
+            payment: None,
         })])
     }
 }

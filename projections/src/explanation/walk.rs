@@ -444,6 +444,70 @@ impl Walk {
                     ));
                 }
             }
+            LedgerFact::Withdrawn {
+                invoice_number,
+                kind,
+                amount,
+                payment,
+                received_on,
+            } => {
+                if !self.invoices.contains_key(invoice_number) {
+                    return Ok(());
+                }
+                let withdrawn = source("LateChargeWithdrawn");
+                let what = format!(
+                    "{} charged on invoice {invoice_number} on {on} withdrawn: {}; payment {payment}, recorded later, was received on {received_on} and ends the delay earlier (§5.5)",
+                    kind.code(),
+                    money(*amount),
+                );
+                let (charges, owed) = match kind {
+                    LateChargeKind::Penalty => {
+                        (&mut self.penalties_charged, &mut self.penalties_owed)
+                    }
+                    LateChargeKind::Fine => (&mut self.fines, &mut self.fines_owed),
+                };
+                for terms in [charges, owed] {
+                    terms.push(term(
+                        negative(*amount)?,
+                        what.clone(),
+                        Clause::PAYMENT_MOMENT,
+                        Some(*invoice_number),
+                        vec![withdrawn.clone()],
+                    ));
+                }
+            }
+            LedgerFact::ChargePaymentReleased {
+                invoice_number,
+                kind,
+                amount,
+            } => {
+                let released = source("LateChargeWithdrawn");
+                let what = format!(
+                    "{} paid of the {} withdrawn on invoice {invoice_number}, returned to the advance on {on}",
+                    money(*amount),
+                    kind.code(),
+                );
+                self.advance.push(term(
+                    *amount,
+                    what.clone(),
+                    Clause::ALLOCATION,
+                    Some(*invoice_number),
+                    vec![released.clone()],
+                ));
+                if self.invoices.contains_key(invoice_number) {
+                    let owed = match kind {
+                        LateChargeKind::Penalty => &mut self.penalties_owed,
+                        LateChargeKind::Fine => &mut self.fines_owed,
+                    };
+                    owed.push(term(
+                        *amount,
+                        what,
+                        Clause::ALLOCATION,
+                        Some(*invoice_number),
+                        vec![released],
+                    ));
+                }
+            }
             // No money moves; the accrual terms name the days it exempts (§8.1).
             LedgerFact::ForceMajeureDeclared { .. } | LedgerFact::ForceMajeureEnded { .. } => {}
         }

@@ -9,5 +9,6 @@ mod common;
 mod explain;
 mod force_majeure;
 mod invariants;
+mod late_payments;
 mod ledger;
 mod properties;

@@ -19,6 +19,7 @@ mod fuzz;
 mod http_flow;
 mod idempotency;
 mod known_at;
+mod late_payments;
 mod observability;
 mod openapi;
 mod outage;

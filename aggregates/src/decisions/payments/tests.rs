@@ -239,17 +239,27 @@ fn payment_rules_are_enforced() {
         .unwrap_err(),
         AgreementError::ZeroPayment
     );
+    // BILLING.md 5.1: money received before the invoice was issued (recorded after it)
+    // is accepted and settles the invoice as of its issue date.
+    let early = then(
+        &given,
+        AgreementCommand::ReceivePayment(payment_command("P", date!(2026 - 02 - 01), "11600.00")),
+    );
+    assert_eq!(
+        invoice_one(&early).paid_in_full_on,
+        Some(date!(2026 - 02 - 02))
+    );
     assert_eq!(
         decide(
             &given,
-            AgreementCommand::ReceivePayment(payment_command("P", date!(2026 - 02 - 01), "1.00")),
+            AgreementCommand::ReceivePayment(payment_command("P", date!(2027 - 01 - 01), "1.00")),
             &services()
         )
         .unwrap_err(),
-        AgreementError::Backdated {
+        AgreementError::InTheFuture {
             what: "the payment date",
-            date: date!(2026 - 02 - 01),
-            latest: date!(2026 - 02 - 02)
+            date: date!(2027 - 01 - 01),
+            today: date!(2026 - 12 - 31)
         }
     );
     assert_eq!(
@@ -416,3 +426,5 @@ fn all_principal_is_settled_before_any_penalty_across_invoices() {
         ]
     );
 }
+
+mod late;

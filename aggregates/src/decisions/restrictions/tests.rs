@@ -16,6 +16,7 @@ fn restrictions_are_lifted_with_the_reason_they_lift() {
             on: date!(2026 - 03 - 01),
             reason: ReasonNote::parse("violation remedied").unwrap(),
             lifted: RestrictionReason::Violation,
+            payment: None,
         })]);
     let mut agreement = ParticipantAgreement::default();
     history(State::Suspended)
