@@ -100,6 +100,12 @@ pub struct BenchReport {
     pub limit_insert: Throughput,
     pub commands: Throughput,
     pub commands_to_limit: f64,
+    /// Payments dated 1-30 days back on agreements already paid today (BILLING.md 5.1).
+    pub late_payments: Throughput,
+    pub late_payments_to_limit: f64,
+    /// Late payments per second over in-order payments per second: what the
+    /// effective-date fold costs.
+    pub late_to_in_order: f64,
     pub http_payments: LoadReport,
     pub http_to_limit: f64,
     pub as_of_reads: LoadReport,
@@ -255,7 +261,8 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
         .fetch_all(&sqlx::PgPool::connect_with(PgConnectOptions::from_str(&url)?.disable_statement_logging()).await?)
         .await?,
     );
-    let commands = commands_in_process(&repository, &agreements, settings).await?;
+    let (commands, paid_today) =
+        commands_in_process(&repository, &agreements, settings, 0, "CMD").await?;
     let commands_to_limit = commands.per_second / limit_insert.per_second;
     println!(
         "{:.0} commands/s, p50 {:.2} ms, p99 {:.2} ms: {:.0}% of the limit",
@@ -263,6 +270,23 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
         commands.latency.map_or(0.0, |l| l.p50_ms),
         commands.latency.map_or(0.0, |l| l.p99_ms),
         commands_to_limit * 100.0
+    );
+
+    // 4b. Late payments: dated 1-30 days back on the agreements just paid today, so
+    // each is recorded after a later business date (§5.5, BILLING.md 5.1).
+    println!("\n[4b/6] late payments: dated 1-30 days back, on agreements paid today");
+    let paid_today = Arc::new(paid_today);
+    let (late_payments, _) =
+        commands_in_process(&repository, &paid_today, settings, 30, "LATE").await?;
+    let late_payments_to_limit = late_payments.per_second / limit_insert.per_second;
+    let late_to_in_order = late_payments.per_second / commands.per_second;
+    println!(
+        "{:.0} commands/s, p50 {:.2} ms, p99 {:.2} ms: {:.0}% of the limit, {:.0}% of in-order payments",
+        late_payments.per_second,
+        late_payments.latency.map_or(0.0, |l| l.p50_ms),
+        late_payments.latency.map_or(0.0, |l| l.p99_ms),
+        late_payments_to_limit * 100.0,
+        late_to_in_order * 100.0
     );
 
     // 5 and 6. Through the real server.
@@ -331,6 +355,9 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
         limit_insert,
         commands,
         commands_to_limit,
+        late_payments,
+        late_payments_to_limit,
+        late_to_in_order,
         http_payments,
         http_to_limit,
         as_of_reads,
@@ -453,6 +480,12 @@ fn print_table(report: &BenchReport) {
         report.commands.per_second,
         ms(report.commands.latency),
         format!("{:.2}", report.commands_to_limit),
+    );
+    line(
+        "late payments (in process), 1-30 days back",
+        report.late_payments.per_second,
+        ms(report.late_payments.latency),
+        format!("{:.2}", report.late_payments_to_limit),
     );
     line(
         "HTTP (edoc-ledger serve), payments",

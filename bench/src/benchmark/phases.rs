@@ -126,12 +126,16 @@ pub(super) async fn limit_insert(
 }
 
 /// Payments through `Ledger::execute` from `clients` concurrent callers, each on a
-/// random agreement, dated today.
+/// random agreement: dated today (`days_back` = 0), or 1..=`days_back` days back, which
+/// on an agreement already paid today is a payment recorded late (§5.5, BILLING.md 5.1).
+/// Returns the throughput and the agreements a payment reached.
 pub(super) async fn commands_in_process(
     repository: &LedgerEventRepository,
     agreements: &Arc<Vec<String>>,
     settings: &BenchSettings,
-) -> Result<Throughput, BoxError> {
+    days_back: u64,
+    tag: &'static str,
+) -> Result<(Throughput, Vec<String>), BoxError> {
     // The reference tables come from the store's reference stream, as a server's do:
     // each command reads the stream's last sequence first (issue 13).
     let (shipped, _) = api::reference_files::shipped_versions(None)?;
@@ -151,29 +155,30 @@ pub(super) async fn commands_in_process(
         )
         .with_reference_book(book),
     );
-    let today = iso(SystemClock.today());
+    let today = SystemClock.today();
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + settings.phase;
     let mut tasks = Vec::new();
     for client in 0..settings.clients {
-        let (ledger, agreements, today, errors) = (
-            ledger.clone(),
-            agreements.clone(),
-            today.clone(),
-            errors.clone(),
-        );
+        let (ledger, agreements, errors) = (ledger.clone(), agreements.clone(), errors.clone());
         tasks.push(tokio::spawn(async move {
             let mut rng = Rng(0xC0DE_0000 + client as u64);
             let mut latencies = Vec::new();
+            let mut reached = Vec::new();
             let mut sent = 0u64;
             while Instant::now() < deadline {
                 sent += 1;
                 let id = &agreements[rng.below(agreements.len() as u64) as usize];
                 let participant = events::ParticipantId::parse(id).expect("a stored BIN/IIN");
+                let received_on = if days_back == 0 {
+                    today
+                } else {
+                    today - time::Duration::days(rng.between(1, days_back) as i64)
+                };
                 let payment: commands::ReceivePayment = serde_json::from_value(json!({
-                    "reference": format!("CMD-C{client}-{sent}"),
-                    "received_on": today,
+                    "reference": format!("{tag}-C{client}-{sent}"),
+                    "received_on": iso(received_on),
                     "amount": format!("{}.{:02}", rng.between(100, 50_000), rng.below(100)),
                 }))
                 .expect("a valid payment");
@@ -192,7 +197,10 @@ pub(super) async fn commands_in_process(
                     )
                     .await
                 {
-                    Ok(_) => latencies.push(one.elapsed()),
+                    Ok(_) => {
+                        latencies.push(one.elapsed());
+                        reached.push(id.clone());
+                    }
                     Err(error) => {
                         if errors.fetch_add(1, Ordering::Relaxed) < 5 {
                             eprintln!("command failed on {id}: {error}");
@@ -200,16 +208,20 @@ pub(super) async fn commands_in_process(
                     }
                 }
             }
-            latencies
+            (latencies, reached)
         }));
     }
     let mut latencies = Vec::new();
+    let mut reached = Vec::new();
     for task in tasks {
-        latencies.extend(task.await?);
+        let (timed, ids) = task.await?;
+        latencies.extend(timed);
+        reached.extend(ids);
     }
-    Ok(Throughput::timed(
-        latencies,
-        started.elapsed(),
-        errors.load(Ordering::Relaxed),
+    reached.sort();
+    reached.dedup();
+    Ok((
+        Throughput::timed(latencies, started.elapsed(), errors.load(Ordering::Relaxed)),
+        reached,
     ))
 }
