@@ -382,12 +382,7 @@ impl Walk {
                     kind.code(),
                     money(*amount),
                 );
-                let (charges, owed) = match kind {
-                    LateChargeKind::Penalty => {
-                        (&mut self.penalties_charged, &mut self.penalties_owed)
-                    }
-                    LateChargeKind::Fine => (&mut self.fines, &mut self.fines_owed),
-                };
+                let (charges, owed) = self.charged_and_owed(*kind);
                 for terms in [charges, owed] {
                     terms.push(term(
                         *amount,
@@ -460,12 +455,7 @@ impl Walk {
                     kind.code(),
                     money(*amount),
                 );
-                let (charges, owed) = match kind {
-                    LateChargeKind::Penalty => {
-                        (&mut self.penalties_charged, &mut self.penalties_owed)
-                    }
-                    LateChargeKind::Fine => (&mut self.fines, &mut self.fines_owed),
-                };
+                let (charges, owed) = self.charged_and_owed(*kind);
                 for terms in [charges, owed] {
                     terms.push(term(
                         negative(*amount)?,
@@ -512,6 +502,17 @@ impl Walk {
             LedgerFact::ForceMajeureDeclared { .. } | LedgerFact::ForceMajeureEnded { .. } => {}
         }
         Ok(())
+    }
+
+    /// The terms of what is charged and what is owed of one kind of late charge.
+    fn charged_and_owed(
+        &mut self,
+        kind: LateChargeKind,
+    ) -> (&mut Vec<FigureTerm>, &mut Vec<FigureTerm>) {
+        match kind {
+            LateChargeKind::Penalty => (&mut self.penalties_charged, &mut self.penalties_owed),
+            LateChargeKind::Fine => (&mut self.fines, &mut self.fines_owed),
+        }
     }
 
     /// Money (a payment's allocation or an advance) settled `part` of an issued invoice.
