@@ -8,7 +8,7 @@ use time::Date;
 use events::{
     AgreementEvent, Currency, EmailAddress, ImposedBy, InvoiceKind, InvoiceNumber, LateChargeKind,
     Money, ParticipantId, ParticipantKind, ParticipantName, PaymentAllocation, RestrictionReason,
-    SettledPart, TerminationGround, UsdRate,
+    SettledPart, TerminationGround, UsdRate, VatApplied,
 };
 
 pub use crate::force_majeure::ForceMajeurePeriod;
@@ -114,6 +114,19 @@ pub struct InvoiceState {
     pub issued_on: Date,
     pub due_on: Date,
     pub total: Money,
+    /// Net of VAT, and the VAT as issued (§5.11): a credit note credits at this rate.
+    pub net: Money,
+    pub vat: VatApplied,
+    /// What its credit notes credited (BILLING.md 5.3): net, VAT and total.
+    #[serde(default)]
+    pub credited: Option<Credited>,
+    /// The day it was voided (BILLING.md 5.3): it owes nothing from its issue.
+    #[serde(default)]
+    pub voided_on: Option<Date>,
+    /// The money that settles it, by source (a payment, or the advance), so that a
+    /// reversal takes back exactly what a payment still settles (BILLING.md 5.2).
+    #[serde(default)]
+    pub settlements: Vec<Settlement>,
     /// The invoice's National Bank rate, when in USD (§5.1).
     pub exchange_rate: Option<UsdRate>,
     /// The service period it covers, as extended by force majeure (§8.3).
@@ -147,15 +160,70 @@ pub struct InvoiceState {
 }
 
 impl InvoiceState {
-    /// Principal still owed: `total - principal_paid`, never negative.
+    /// What the invoice owes as its principal: its total less its credit notes (zero
+    /// once voided). The penalty base, for every day (BILLING.md 5.3).
+    pub fn owed_total(&self) -> Money {
+        let zero = Money::zero(self.total.currency());
+        if self.voided_on.is_some() {
+            return zero;
+        }
+        match &self.credited {
+            Some(credited) => self.total.checked_sub(credited.total).unwrap_or(zero),
+            None => self.total,
+        }
+    }
+
+    /// Principal still owed: `owed_total - principal_paid`, never negative.
     pub fn principal_outstanding(&self) -> Money {
-        self.total
+        self.owed_total()
             .checked_sub(self.principal_paid)
+            .ok()
+            .filter(|m| !m.is_negative())
             .unwrap_or(Money::zero(self.total.currency()))
+    }
+
+    /// The net not yet credited: what one more credit note may credit at most.
+    pub fn net_creditable(&self) -> Money {
+        match &self.credited {
+            Some(credited) => self
+                .net
+                .checked_sub(credited.net)
+                .unwrap_or(Money::zero(self.net.currency())),
+            None => self.net,
+        }
+    }
+
+    /// The VAT not yet credited.
+    pub fn vat_creditable(&self) -> Money {
+        match &self.credited {
+            Some(credited) => self
+                .vat
+                .amount
+                .checked_sub(credited.vat)
+                .unwrap_or(Money::zero(self.net.currency())),
+            None => self.vat.amount,
+        }
+    }
+
+    pub fn is_void(&self) -> bool {
+        self.voided_on.is_some()
+    }
+
+    /// The day its delay ends for good (§5.5): the day it was paid in full, or its
+    /// issue for a voided invoice (it never owed anything).
+    pub fn delay_ends_on(&self) -> Option<Date> {
+        if self.voided_on.is_some() {
+            Some(self.issued_on)
+        } else {
+            self.paid_in_full_on
+        }
     }
 
     /// Penalty charged and still owed: charged - paid - waived of the charged.
     pub fn penalty_outstanding(&self) -> Money {
+        if self.voided_on.is_some() {
+            return Money::zero(self.total.currency());
+        }
         self.penalty_charged
             .checked_sub(self.penalty_paid)
             .and_then(|m| m.checked_sub(self.penalty_waived_charged))
@@ -164,6 +232,9 @@ impl InvoiceState {
 
     /// Fine charged and still owed: charged - paid - waived of the charged.
     pub fn fine_outstanding(&self) -> Money {
+        if self.voided_on.is_some() {
+            return Money::zero(self.total.currency());
+        }
         self.fine_charged
             .checked_sub(self.fine_paid)
             .and_then(|m| m.checked_sub(self.fine_waived_charged))
@@ -196,9 +267,9 @@ impl InvoiceState {
     ) -> InvoiceDelayFacts<'a> {
         InvoiceDelayFacts {
             number: self.number,
-            total: self.total,
+            total: self.owed_total(),
             due_on: self.due_on,
-            paid_in_full_on: self.paid_in_full_on,
+            paid_in_full_on: self.delay_ends_on(),
             exchange_rate: self.exchange_rate.as_ref(),
             force_majeure,
         }
@@ -210,18 +281,94 @@ impl InvoiceState {
         received_on.max(self.issued_on)
     }
 
-    /// Notes principal settled as of `on`: paid in full on the latest such date.
-    fn note_principal_settled(&mut self, on: Date) {
-        self.principal_settled_on = Some(self.principal_settled_on.map_or(on, |d| d.max(on)));
-        if self.is_paid() {
-            self.paid_in_full_on = self.principal_settled_on;
+    /// Notes money settling `part` as of `on` from `source` (a payment's reference, or
+    /// `None` for the advance); principal settled makes the invoice paid in full on the
+    /// latest such date once nothing is outstanding.
+    fn settle(&mut self, part: SettledPart, amount: Money, on: Date, source: Option<&str>) {
+        if !amount.is_positive() {
+            return;
+        }
+        let slot = match part {
+            SettledPart::Principal => &mut self.principal_paid,
+            SettledPart::Penalty => &mut self.penalty_paid,
+            SettledPart::Fine => &mut self.fine_paid,
+        };
+        *slot = add_or_keep(*slot, amount);
+        self.settlements.push(Settlement {
+            on,
+            part,
+            amount,
+            payment: source.map(str::to_owned),
+        });
+        if part == SettledPart::Principal {
+            self.principal_settled_on =
+                Some(self.principal_settled_on.map_or(on, |d| d.max(on)));
+            self.note_paid_in_full();
         }
     }
 
+    /// Takes back `amount` of `part` from the settlements `from` selects, newest first
+    /// (a reversal, a credit note's excess, a charge withdrawn). The invoice reopens when
+    /// principal is taken back; when it is paid in full again it counts from the latest
+    /// money still settling it.
+    fn unsettle(&mut self, part: SettledPart, amount: Money, from: impl Fn(&Settlement) -> bool) {
+        if !amount.is_positive() {
+            return;
+        }
+        let slot = match part {
+            SettledPart::Principal => &mut self.principal_paid,
+            SettledPart::Penalty => &mut self.penalty_paid,
+            SettledPart::Fine => &mut self.fine_paid,
+        };
+        *slot = sub_or_keep(*slot, amount);
+        let mut left = amount;
+        for settlement in self.settlements.iter_mut().rev() {
+            if !left.is_positive() {
+                break;
+            }
+            if settlement.part != part || !from(settlement) {
+                continue;
+            }
+            let take = left.min(settlement.amount).unwrap_or(left);
+            settlement.amount = sub_or_keep(settlement.amount, take);
+            left = sub_or_keep(left, take);
+        }
+        self.settlements.retain(|s| s.amount.is_positive());
+        if part == SettledPart::Principal {
+            self.principal_settled_on = self
+                .settlements
+                .iter()
+                .filter(|s| s.part == SettledPart::Principal)
+                .map(|s| s.on)
+                .max();
+            self.paid_in_full_on = None;
+            self.note_paid_in_full();
+        }
+    }
+
+    /// Paid in full once nothing of what it owes is outstanding: on the latest day money
+    /// settled it, or on its issue when nothing needed paying (all credited).
+    fn note_paid_in_full(&mut self) {
+        if self.is_paid() && self.voided_on.is_none() {
+            self.paid_in_full_on = Some(self.principal_settled_on.unwrap_or(self.issued_on));
+        } else {
+            self.paid_in_full_on = None;
+        }
+    }
+
+    /// What `payment` still settles of `part`.
+    pub fn settled_by(&self, payment: &str, part: SettledPart) -> Money {
+        let zero = Money::zero(self.total.currency());
+        self.settlements
+            .iter()
+            .filter(|s| s.part == part && s.payment.as_deref() == Some(payment))
+            .fold(zero, |sum, s| add_or_keep(sum, s.amount))
+    }
+
     /// Not paid in full at the end of `on` (with every payment counted from its true
-    /// date).
+    /// date). A voided invoice never was unpaid.
     pub fn unpaid_on(&self, on: Date) -> bool {
-        self.paid_in_full_on.is_none_or(|paid| paid > on)
+        self.delay_ends_on().is_none_or(|paid| paid > on)
     }
 
     /// Of one kind, charged and not withdrawn.
@@ -235,6 +382,24 @@ impl InvoiceState {
     pub fn is_paid(&self) -> bool {
         self.principal_outstanding().is_zero()
     }
+}
+
+/// What an invoice's credit notes credited (BILLING.md 5.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Credited {
+    pub net: Money,
+    pub vat: Money,
+    pub total: Money,
+}
+
+/// Money settling a part of an invoice: from a payment (its reference), or from the
+/// advance (`payment: None`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settlement {
+    pub on: Date,
+    pub part: SettledPart,
+    pub amount: Money,
+    pub payment: Option<String>,
 }
 
 /// One penalty or fine charged on an invoice (§5.9), and how much of it a payment
@@ -265,6 +430,17 @@ pub struct RecordedPayment {
     pub named_invoice: Option<InvoiceNumber>,
     pub allocations: Vec<PaymentAllocation>,
     pub advance: Money,
+    /// The day the bank's return was recorded (BILLING.md 5.2): reversed once.
+    #[serde(default)]
+    pub reversed_on: Option<Date>,
+}
+
+/// A refund of advance already recorded (BILLING.md 5.2), kept so that a repeat of its
+/// reference records nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedRefund {
+    pub on: Date,
+    pub amount: Money,
 }
 
 /// A participant's agreement with the operator: one per participant, identified by the
@@ -277,6 +453,8 @@ pub struct ParticipantAgreement {
     pub(crate) termination: Option<TerminationState>,
     pub(crate) invoices: BTreeMap<InvoiceNumber, InvoiceState>,
     pub(crate) payments: BTreeMap<String, RecordedPayment>,
+    #[serde(default)]
+    pub(crate) refunds: BTreeMap<String, RecordedRefund>,
     /// Money paid beyond what was owed, waiting to settle the next invoice.
     pub(crate) advance: Option<Money>,
     /// The latest business date of any recorded event: later entries may not precede it,
@@ -406,6 +584,11 @@ impl ParticipantAgreement {
                         issued_on: e.issued_on,
                         due_on: e.due_on,
                         total: e.total,
+                        net: e.net,
+                        vat: e.vat,
+                        credited: None,
+                        voided_on: None,
+                        settlements: Vec::new(),
                         exchange_rate: e.exchange_rate,
                         period: e.period,
                         principal_paid: zero,
@@ -425,30 +608,18 @@ impl ParticipantAgreement {
             }
             AgreementEvent::AdvanceApplied(e) => {
                 if let Some(invoice) = self.invoices.get_mut(&e.invoice_number) {
-                    let slot = match e.part {
-                        SettledPart::Principal => &mut invoice.principal_paid,
-                        SettledPart::Penalty => &mut invoice.penalty_paid,
-                        SettledPart::Fine => &mut invoice.fine_paid,
-                    };
-                    *slot = add_or_keep(*slot, e.amount);
-                    if e.part == SettledPart::Principal {
-                        invoice.note_principal_settled(e.on);
-                    }
+                    invoice.settle(e.part, e.amount, e.on, None);
                 }
                 self.advance = Some(e.advance_remaining);
             }
             AgreementEvent::PaymentReceived(e) => {
                 for allocation in &e.allocations {
                     if let Some(invoice) = self.invoices.get_mut(&allocation.invoice_number) {
-                        invoice.principal_paid =
-                            add_or_keep(invoice.principal_paid, allocation.principal);
-                        invoice.penalty_paid =
-                            add_or_keep(invoice.penalty_paid, allocation.penalty);
-                        invoice.fine_paid = add_or_keep(invoice.fine_paid, allocation.fine);
-                        if allocation.principal.is_positive() {
-                            let on = invoice.settles_on(e.received_on);
-                            invoice.note_principal_settled(on);
-                        }
+                        let on = invoice.settles_on(e.received_on);
+                        let source = Some(e.reference.as_str());
+                        invoice.settle(SettledPart::Principal, allocation.principal, on, source);
+                        invoice.settle(SettledPart::Penalty, allocation.penalty, on, source);
+                        invoice.settle(SettledPart::Fine, allocation.fine, on, source);
                     }
                 }
                 self.advance = Some(match self.advance {
@@ -463,6 +634,7 @@ impl ParticipantAgreement {
                         named_invoice: e.named_invoice,
                         allocations: e.allocations,
                         advance: e.advance,
+                        reversed_on: None,
                     },
                 );
             }
@@ -549,9 +721,13 @@ impl ParticipantAgreement {
             }
             AgreementEvent::LateChargeWithdrawn(e) => {
                 if let Some(invoice) = self.invoices.get_mut(&e.invoice_number) {
-                    let (charged, paid) = invoice.charged_mut(e.kind);
+                    let (charged, _) = invoice.charged_mut(e.kind);
                     *charged = sub_or_keep(*charged, e.amount);
-                    *paid = sub_or_keep(*paid, e.moved_to_advance);
+                    let part = match e.kind {
+                        LateChargeKind::Penalty => SettledPart::Penalty,
+                        LateChargeKind::Fine => SettledPart::Fine,
+                    };
+                    invoice.unsettle(part, e.moved_to_advance, |_| true);
                     if let Some(charge) = invoice.charges.iter_mut().rev().find(|c| {
                         c.kind == e.kind && c.on == e.charged_on && c.standing().is_positive()
                     }) {
@@ -560,6 +736,72 @@ impl ParticipantAgreement {
                 }
                 if let Some(advance) = self.advance {
                     self.advance = Some(add_or_keep(advance, e.moved_to_advance));
+                }
+            }
+            AgreementEvent::PaymentReversed(e) => {
+                let reference = e.reference.as_str();
+                for taken in &e.taken_back {
+                    if let Some(invoice) = self.invoices.get_mut(&taken.invoice_number) {
+                        for (part, amount) in [
+                            (SettledPart::Principal, taken.principal),
+                            (SettledPart::Penalty, taken.penalty),
+                            (SettledPart::Fine, taken.fine),
+                        ] {
+                            invoice.unsettle(part, amount, |s| {
+                                s.payment.as_deref() == Some(reference)
+                            });
+                        }
+                    }
+                }
+                for undone in &e.advance_undone {
+                    if let Some(invoice) = self.invoices.get_mut(&undone.invoice_number) {
+                        invoice.unsettle(undone.part, undone.amount, |s| s.payment.is_none());
+                    }
+                }
+                if let Some(advance) = self.advance {
+                    self.advance = Some(sub_or_keep(advance, e.advance_removed));
+                }
+                if let Some(payment) = self.payments.get_mut(reference) {
+                    payment.reversed_on = Some(e.on);
+                }
+            }
+            AgreementEvent::AdvanceRefunded(e) => {
+                self.advance = Some(e.advance_remaining);
+                self.refunds.insert(
+                    e.reference.as_str().to_owned(),
+                    RecordedRefund {
+                        on: e.on,
+                        amount: e.amount,
+                    },
+                );
+            }
+            AgreementEvent::InvoiceVoided(e) => {
+                if let Some(invoice) = self.invoices.get_mut(&e.number) {
+                    invoice.voided_on = Some(e.on);
+                    invoice.paid_in_full_on = None;
+                }
+            }
+            AgreementEvent::CreditNoteIssued(e) => {
+                if let Some(invoice) = self.invoices.get_mut(&e.related_invoice) {
+                    invoice.credited = Some(match invoice.credited.take() {
+                        Some(credited) => Credited {
+                            net: add_or_keep(credited.net, e.net),
+                            vat: add_or_keep(credited.vat, e.vat.amount),
+                            total: add_or_keep(credited.total, e.total),
+                        },
+                        None => Credited {
+                            net: e.net,
+                            vat: e.vat.amount,
+                            total: e.total,
+                        },
+                    });
+                    // What it credits beyond what was outstanding was paid: it leaves
+                    // the invoice (newest money first) for the advance.
+                    invoice.unsettle(SettledPart::Principal, e.to_advance, |_| true);
+                    invoice.note_paid_in_full();
+                }
+                if let Some(advance) = self.advance {
+                    self.advance = Some(add_or_keep(advance, e.to_advance));
                 }
             }
             AgreementEvent::LateChargeWaived(e) => {

@@ -130,7 +130,7 @@ impl ParticipantAgreement {
                         && waived.is_zero()
                         && crate::late_payment::delay(
                             invoice.due_on,
-                            invoice.paid_in_full_on,
+                            invoice.delay_ends_on(),
                             as_of,
                         )
                         .days

@@ -164,13 +164,58 @@ pub enum AgreementError {
     EffectiveDateRequired,
     #[error("no invoice number was reserved for this command (a wiring error)")]
     NoInvoiceNumberReserved,
+    #[error("no payment with reference {reference} is recorded on this agreement")]
+    UnknownPayment { reference: String },
+    #[error("payment {reference} was already reversed on {reversed_on}: a payment is reversed once (BILLING.md 5.2)")]
+    PaymentAlreadyReversed { reference: String, reversed_on: Date },
+    #[error("the reversal date {on} is before the payment was received on {received_on}")]
+    ReversalBeforePayment { on: Date, received_on: Date },
+    #[error("payment {reference} cannot be reversed: {shortfall} of its money is no longer held (the advance it left has been refunded); record the bank's return once that money is accounted for (BILLING.md 5.2)", shortfall = shortfall.to_json_string())]
+    ReversalNotHeld { reference: String, shortfall: Money },
+    #[error("a refund is paid only from the advance: {requested} was asked, the advance held is {advance} (§5.10: fees already allocated are not refunded)", requested = requested.to_json_string(), advance = advance.to_json_string())]
+    RefundBeyondAdvance { requested: Money, advance: Money },
+    #[error("the refund amount is zero")]
+    ZeroRefund,
+    #[error("refund reference {reference} was already recorded with another amount or date; a reference identifies one refund")]
+    RefundReferenceReused { reference: String },
+    #[error("invoice {number} was already voided on {voided_on}")]
+    InvoiceAlreadyVoided { number: InvoiceNumber, voided_on: Date },
+    #[error("invoice {number} has {paid} allocated to it: reverse that payment or move the money before voiding it (BILLING.md 5.3)", paid = paid.to_json_string())]
+    InvoiceHasMoney { number: InvoiceNumber, paid: Money },
+    #[error("invoice {number} has credit notes: correct it with another credit note rather than voiding it (BILLING.md 5.3)")]
+    InvoiceCredited { number: InvoiceNumber },
+    #[error("invoice {number} is void: there is nothing to credit (BILLING.md 5.3)")]
+    InvoiceVoid { number: InvoiceNumber },
+    #[error("a credit note on invoice {number} may credit at most {creditable} net of VAT (what is not yet credited); {requested} was asked (BILLING.md 5.3)", creditable = creditable.to_json_string(), requested = requested.to_json_string())]
+    CreditBeyondInvoice {
+        number: InvoiceNumber,
+        requested: Money,
+        creditable: Money,
+    },
+    #[error("a credit note gives either `lines` or `net`, exactly one of them")]
+    CreditNoteLinesOrNet,
+    #[error("the credit note's net amount is zero")]
+    ZeroCredit,
 }
 
 impl AgreementError {
     pub fn kind(&self) -> ErrorKind {
         use AgreementError::*;
         match self {
-            NotRegistered | UnknownInvoice(_) => ErrorKind::NotFound,
+            NotRegistered | UnknownInvoice(_) | UnknownPayment { .. } => ErrorKind::NotFound,
+            PaymentAlreadyReversed { .. }
+            | ReversalNotHeld { .. }
+            | RefundReferenceReused { .. }
+            | InvoiceAlreadyVoided { .. }
+            | InvoiceHasMoney { .. }
+            | InvoiceCredited { .. }
+            | InvoiceVoid { .. } => ErrorKind::Conflict,
+            ReversalBeforePayment { .. }
+            | RefundBeyondAdvance { .. }
+            | ZeroRefund
+            | CreditBeyondInvoice { .. }
+            | CreditNoteLinesOrNet
+            | ZeroCredit => ErrorKind::RuleViolation,
             AlreadyRegistered { .. }
             | AlreadySigned { .. }
             | NotSigned { .. }
@@ -236,6 +281,19 @@ impl AgreementError {
                 Some(Clause::FORCE_MAJEURE_TERM)
             }
             PaymentReferenceReused { .. } | ZeroPayment => Some(Clause::PAYMENT_MOMENT),
+            PaymentAlreadyReversed { .. } | ReversalBeforePayment { .. } | ReversalNotHeld { .. } => {
+                Some(Clause::REVERSAL)
+            }
+            RefundBeyondAdvance { .. } | ZeroRefund | RefundReferenceReused { .. } => {
+                Some(Clause::REFUND)
+            }
+            InvoiceAlreadyVoided { .. }
+            | InvoiceHasMoney { .. }
+            | InvoiceCredited { .. }
+            | InvoiceVoid { .. }
+            | CreditBeyondInvoice { .. }
+            | CreditNoteLinesOrNet
+            | ZeroCredit => Some(Clause::CORRECTION),
             MissingReferenceData(ReferenceError::NoVatRate(_)) => Some(Clause::VAT),
             MissingReferenceData(ReferenceError::NoExchangeRate(_)) => Some(Clause::CURRENCY),
             _ => None,

@@ -20,8 +20,9 @@ use std::sync::Arc;
 use time::Date;
 
 pub use agreement::{
-    AccessRestriction, AgreementStatus, ForceMajeurePeriod, InvoiceState, ParticipantAgreement,
-    RecordedPayment, Registration, RestrictionKind, Signing, TerminationState,
+    AccessRestriction, AgreementStatus, Credited, ForceMajeurePeriod, InvoiceState,
+    ParticipantAgreement, RecordedPayment, RecordedRefund, Registration, RestrictionKind,
+    Settlement, Signing, TerminationState,
 };
 pub use error::{AgreementError, ErrorKind};
 pub use reference::ReferenceData;
@@ -35,7 +36,7 @@ pub struct AgreementServices {
     /// Today's date in Kazakhstan: business dates after it are refused.
     pub today: Date,
     /// The invoice number the event store will hand out if this command commits. Only
-    /// an `IssueInvoice` command needs one; the store refuses the commit if another
+    /// an `IssueInvoice` or `IssueCreditNote` command needs one (one gapless series); the store refuses the commit if another
     /// invoice took it meanwhile, and the command is retried with the next.
     pub next_invoice_number: Option<events::InvoiceNumber>,
 }

@@ -34,6 +34,10 @@ pub enum AgreementCommand {
     Sweep(SweepAgreement),
     DeclareForceMajeure(DeclareForceMajeure),
     EndForceMajeure(EndForceMajeure),
+    ReversePayment(ReversePayment),
+    RefundAdvance(RefundAdvance),
+    VoidInvoice(VoidInvoice),
+    IssueCreditNote(IssueCreditNote),
 }
 
 impl AgreementCommand {
@@ -54,7 +58,17 @@ impl AgreementCommand {
             Self::Sweep(_) => "Sweep",
             Self::DeclareForceMajeure(_) => "DeclareForceMajeure",
             Self::EndForceMajeure(_) => "EndForceMajeure",
+            Self::ReversePayment(_) => "ReversePayment",
+            Self::RefundAdvance(_) => "RefundAdvance",
+            Self::VoidInvoice(_) => "VoidInvoice",
+            Self::IssueCreditNote(_) => "IssueCreditNote",
         }
+    }
+
+    /// Whether the command takes a number from the operator's gapless invoice series
+    /// (an invoice or a credit note).
+    pub fn takes_invoice_number(&self) -> bool {
+        matches!(self, Self::IssueInvoice(_) | Self::IssueCreditNote(_))
     }
 }
 
@@ -201,6 +215,79 @@ pub struct DeclareForceMajeure {
 pub struct EndForceMajeure {
     #[serde(with = "business_date")]
     pub ended_on: Date,
+}
+
+/// The body of `POST /v1/agreements/{id}/payments/{reference}/reversal`: the bank
+/// returned the payment (BILLING.md 5.2).
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReversalRequest {
+    #[serde(with = "business_date")]
+    pub on: Date,
+    pub reason: ReasonNote,
+}
+
+/// Reverse a recorded payment (BILLING.md 5.2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReversePayment {
+    pub reference: PaymentReference,
+    pub on: Date,
+    pub reason: ReasonNote,
+}
+
+/// Pay back money held as advance (BILLING.md 5.2, §5.10):
+/// `POST /v1/agreements/{id}/refunds`.
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundAdvance {
+    /// The operator's payment order paying the money back: identifies the refund.
+    pub reference: PaymentReference,
+    #[serde(with = "business_date")]
+    pub on: Date,
+    pub amount: Amount,
+    pub reason: ReasonNote,
+}
+
+/// The body of `POST /v1/agreements/{id}/invoices/{number}/void` (BILLING.md 5.3).
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoidRequest {
+    #[serde(with = "business_date")]
+    pub on: Date,
+    pub reason: ReasonNote,
+}
+
+/// Void an invoice issued by mistake (BILLING.md 5.3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoidInvoice {
+    pub number: InvoiceNumber,
+    pub on: Date,
+    pub reason: ReasonNote,
+}
+
+/// The body of `POST /v1/agreements/{id}/invoices/{number}/credit-notes` (BILLING.md
+/// 5.3): either `lines` (credited at their prices, net of VAT) or `net`, not both.
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreditNoteRequest {
+    #[serde(with = "business_date")]
+    pub on: Date,
+    pub reason: ReasonNote,
+    #[serde(default)]
+    pub lines: Option<Vec<InvoiceLineRequest>>,
+    /// The net amount credited, VAT excluded (§5.11).
+    #[serde(default)]
+    pub net: Option<Amount>,
+}
+
+/// Credit an issued invoice (BILLING.md 5.3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssueCreditNote {
+    pub invoice_number: InvoiceNumber,
+    pub on: Date,
+    pub reason: ReasonNote,
+    pub lines: Option<Vec<InvoiceLineRequest>>,
+    pub net: Option<Amount>,
 }
 
 #[cfg(test)]

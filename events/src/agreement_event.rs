@@ -39,6 +39,10 @@ pub enum AgreementEvent {
     ForceMajeureDeclared(ForceMajeureDeclared),
     ForceMajeureEnded(ForceMajeureEnded),
     SubscriptionExtended(SubscriptionExtended),
+    PaymentReversed(PaymentReversed),
+    AdvanceRefunded(AdvanceRefunded),
+    InvoiceVoided(InvoiceVoided),
+    CreditNoteIssued(CreditNoteIssued),
 }
 
 impl AgreementEvent {
@@ -63,6 +67,10 @@ impl AgreementEvent {
             Self::ForceMajeureDeclared(_) => "ForceMajeureDeclared",
             Self::ForceMajeureEnded(_) => "ForceMajeureEnded",
             Self::SubscriptionExtended(_) => "SubscriptionExtended",
+            Self::PaymentReversed(_) => "PaymentReversed",
+            Self::AdvanceRefunded(_) => "AdvanceRefunded",
+            Self::InvoiceVoided(_) => "InvoiceVoided",
+            Self::CreditNoteIssued(_) => "CreditNoteIssued",
         }
     }
 
@@ -72,9 +80,12 @@ impl AgreementEvent {
             Self::Registered(_) => Clause::CONCLUSION,
             Self::AgreementSigned(_) => Clause::ACCEPTANCE,
             Self::InvoiceIssued(event) => event.kind.due_clause(),
-            Self::AdvanceApplied(_) | Self::PaymentReceived(_) | Self::LateChargeWithdrawn(_) => {
-                Clause::PAYMENT_MOMENT
-            }
+            Self::AdvanceApplied(_) | Self::PaymentReceived(_) => Clause::PAYMENT_MOMENT,
+            Self::LateChargeWithdrawn(event) if event.credit_note.is_some() => Clause::CORRECTION,
+            Self::LateChargeWithdrawn(_) => Clause::PAYMENT_MOMENT,
+            Self::PaymentReversed(_) => Clause::REVERSAL,
+            Self::AdvanceRefunded(_) => Clause::REFUND,
+            Self::InvoiceVoided(_) | Self::CreditNoteIssued(_) => Clause::CORRECTION,
             Self::Suspended(event) => event.reason.clause(),
             Self::Blocked(event) => event.reason.clause(),
             Self::Reinstated(_) | Self::Unblocked(_) => Clause::RESTRICTION,
@@ -115,6 +126,10 @@ impl AgreementEvent {
             Self::ForceMajeureDeclared(event) => event.notice_received_on,
             Self::ForceMajeureEnded(event) => event.ended_on,
             Self::SubscriptionExtended(event) => event.on,
+            Self::PaymentReversed(event) => event.on,
+            Self::AdvanceRefunded(event) => event.on,
+            Self::InvoiceVoided(event) => event.on,
+            Self::CreditNoteIssued(event) => event.issued_on,
         }
     }
 }
@@ -312,12 +327,15 @@ pub struct Reinstated {
     pub payment: Option<PaymentReference>,
 }
 
-/// A penalty or fine charged for an invoice that a payment's true date removes (§5.5,
-/// BILLING.md 5.1): the payment, recorded after the charge, was received early enough
-/// that the invoice's delay (which ends on the later of its issue date and the day the
-/// money that completed it was received) no longer accrues it. Its business date is the
-/// withdrawn charge's: as known from then on, the charge was never owed. One event per
-/// charge withdrawn (or part of one), newest charge first.
+/// A penalty or fine charged for an invoice that later facts show was never owed:
+/// - a payment recorded late (§5.5, BILLING.md 5.1), received early enough that the
+///   invoice's delay (which ends on the later of its issue date and the day the money
+///   that completed it was received) no longer accrues it: `payment` and `received_on`;
+/// - a credit note (BILLING.md 5.3) lowering the invoice's penalty base (its total less
+///   its credit notes, for every day): `credit_note`.
+///
+/// Its business date is the withdrawn charge's: as known from then on, the charge was
+/// never owed. One event per charge withdrawn (or part of one), newest charge first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LateChargeWithdrawn {
     pub invoice_number: InvoiceNumber,
@@ -328,13 +346,122 @@ pub struct LateChargeWithdrawn {
     pub amount: Money,
     /// Of the amount, what had already been paid: it becomes advance, from `on`.
     pub moved_to_advance: Money,
-    /// The payment whose `received_on` removes the charge.
-    pub payment: PaymentReference,
-    #[serde(with = "business_date")]
-    pub received_on: Date,
+    /// The payment whose `received_on` removes the charge (absent for a credit note's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentReference>,
+    #[serde(
+        default,
+        with = "business_date::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub received_on: Option<Date>,
+    /// The credit note whose lower penalty base removes the charge (since 2026-12-04).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_note: Option<InvoiceNumber>,
     /// The day it was recorded: the agreement's latest business date then.
     #[serde(with = "business_date")]
     pub on: Date,
+}
+
+impl LateChargeWithdrawn {
+    /// Why it was withdrawn, in words: "payment KZ-1 received on 2026-11-09" or
+    /// "credit note 42".
+    pub fn cause(&self) -> String {
+        match (&self.payment, self.received_on, self.credit_note) {
+            (Some(payment), Some(received_on), _) => {
+                format!("payment {payment} received on {received_on}")
+            }
+            (Some(payment), None, _) => format!("payment {payment}"),
+            (None, _, Some(number)) => format!("credit note {number}"),
+            (None, _, None) => "a correction".to_owned(),
+        }
+    }
+}
+
+/// The bank returned a payment (misdirected, chargeback, error; BILLING.md 5.2): its
+/// money is undone as if it had never been received. What it still settles on each
+/// invoice is taken back (they reopen, their delay running from their due date, §5.9);
+/// what it left as advance is removed from the advance held; and where that advance has
+/// since settled later invoices, those settlements are undone, newest first (they reopen
+/// too). A payment is reversed once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentReversed {
+    pub reference: PaymentReference,
+    /// The reversed payment's date and amount, as it was recorded.
+    #[serde(with = "business_date")]
+    pub received_on: Date,
+    pub amount: Money,
+    /// Taken back from the invoices the payment settled.
+    pub taken_back: Vec<PaymentAllocation>,
+    /// Taken from the advance held.
+    pub advance_removed: Money,
+    /// Settlements made by the advance that are undone, newest first.
+    pub advance_undone: Vec<AdvanceUndone>,
+    pub reason: ReasonNote,
+    #[serde(with = "business_date")]
+    pub on: Date,
+}
+
+/// One settlement by the advance undone by a reversal: the invoice owes it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdvanceUndone {
+    pub invoice_number: InvoiceNumber,
+    pub part: SettledPart,
+    pub amount: Money,
+}
+
+/// Money held as advance was paid back to the participant (BILLING.md 5.2): only
+/// unallocated money, never a subscription fee already allocated (§5.10). After
+/// termination the remaining advance can be refunded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdvanceRefunded {
+    /// The operator's payment order: it identifies the refund (a repeat records nothing).
+    pub reference: PaymentReference,
+    pub amount: Money,
+    pub reason: ReasonNote,
+    #[serde(with = "business_date")]
+    pub on: Date,
+    /// The advance left after it.
+    pub advance_remaining: Money,
+}
+
+/// An invoice issued by mistake, with nothing paid on it, was cancelled (BILLING.md
+/// 5.3). Its number stays used (the series is gapless and never reissues one); it
+/// accrues no penalty or fine and counts for no suspension or block. Penalties and fines
+/// charged on it and unpaid are cancelled with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceVoided {
+    pub number: InvoiceNumber,
+    /// The invoice's total, cancelled.
+    pub total: Money,
+    pub penalty_cancelled: Money,
+    pub fine_cancelled: Money,
+    pub reason: ReasonNote,
+    #[serde(with = "business_date")]
+    pub on: Date,
+}
+
+/// A credit note reduced an issued invoice (BILLING.md 5.3), under its own number from
+/// the same gapless series, with VAT at the invoice's own rate (§5.11: the rate of the
+/// invoice's date, not today's). It lowers what the invoice owes; what it credits beyond
+/// the principal still outstanding becomes advance. The invoice's penalty base is its
+/// total less its credit notes, for every day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreditNoteIssued {
+    pub number: InvoiceNumber,
+    pub related_invoice: InvoiceNumber,
+    #[serde(with = "business_date")]
+    pub issued_on: Date,
+    /// The lines credited, when given by lines; empty when credited by a net amount.
+    pub lines: Vec<InvoiceLine>,
+    pub net: Money,
+    pub vat: VatApplied,
+    pub total: Money,
+    pub currency: Currency,
+    /// Of the total, what the invoice had already been paid beyond what it owes now: it
+    /// becomes advance.
+    pub to_advance: Money,
+    pub reason: ReasonNote,
 }
 
 /// The participant was blocked (§4.2); for debt, until the debt is repaid.

@@ -30,6 +30,9 @@ impl Clause {
     pub const CREDIT_DUE: Clause = Clause("5.8");
     /// §5.9: penalties, fines, suspension and blocking for late payment.
     pub const LATE_PAYMENT: Clause = Clause("5.9");
+    /// §5.10: a subscription fee paid is not refunded on the participant's termination;
+    /// only the advance (money not allocated) is paid back (BILLING.md 5.2).
+    pub const REFUND: Clause = Clause("5.10");
     /// §5.11: tariffs are net of VAT; VAT is added at the rate in force.
     pub const VAT: Clause = Clause("5.11");
     /// §8: force majeure.
@@ -48,6 +51,13 @@ impl Clause {
     pub const TERMINATION_COURT: Clause = Clause("10.2.3");
     /// §10.3: termination requires full settlement.
     pub const SETTLEMENT: Clause = Clause("10.3");
+    /// BILLING.md 5.2: a payment the bank returned is undone as if never received.
+    pub const REVERSAL: Clause = Clause("BILLING-5.2");
+    /// BILLING.md 5.3: voiding an invoice and crediting it (the offer is silent; the
+    /// rules are the operator's, after the Tax Code's on corrected invoices).
+    pub const CORRECTION: Clause = Clause("BILLING-5.3");
+    /// BILLING.md 5.4: a closed month's documents are final.
+    pub const PERIOD_CLOSE: Clause = Clause("BILLING-5.4");
     /// Civil Code of Kazakhstan art. 282: the order in which a payment settles debts,
     /// which the offer does not override.
     pub const ALLOCATION: Clause = Clause("CC-282");
@@ -60,8 +70,10 @@ impl Clause {
 
 impl fmt::Display for Clause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.starts_with("CC-") {
-            write!(f, "Civil Code art. {}", &self.0[3..])
+        if let Some(article) = self.0.strip_prefix("CC-") {
+            write!(f, "Civil Code art. {article}")
+        } else if let Some(section) = self.0.strip_prefix("BILLING-") {
+            write!(f, "BILLING.md {section}")
         } else {
             write!(f, "§{}", self.0)
         }

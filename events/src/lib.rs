@@ -17,7 +17,7 @@ mod text;
 pub mod upcast;
 
 pub use agreement_event::{
-    AdvanceApplied, AgreementEvent, AgreementSigned, Blocked, DayKind, DueRule,
+    AdvanceApplied, AdvanceRefunded, AdvanceUndone, AgreementEvent, CreditNoteIssued, InvoiceVoided, PaymentReversed, AgreementSigned, Blocked, DayKind, DueRule,
     ForceMajeureDeclared, ForceMajeureEnded, InvoiceIssued, InvoiceLine, LateChargeWithdrawn,
     PaymentAllocation, PaymentReceived, Registered, Reinstated, ServicePeriod, SettledPart,
     SubscriptionExtended, Suspended, Terminated, TerminationGround, TerminationRequested,

@@ -57,8 +57,7 @@ pub enum LedgerFact {
         invoice_number: InvoiceNumber,
         kind: LateChargeKind,
         amount: Money,
-        payment: String,
-        received_on: Date,
+        because: WithdrawalReason,
     },
     /// What had been paid of a withdrawn charge, returned to the advance on the day the
     /// withdrawal was recorded.
@@ -73,6 +72,36 @@ pub enum LedgerFact {
     ForceMajeureDeclared { started_on: Date },
     /// The force majeure in progress ended on `ended_on` (§8.3).
     ForceMajeureEnded { ended_on: Date },
+}
+
+/// Why a charge was withdrawn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WithdrawalReason {
+    /// A payment recorded late, received early enough to end the delay earlier (§5.5).
+    Payment { reference: String, received_on: Date },
+    /// A credit note lowering the invoice's penalty base (BILLING.md 5.3).
+    CreditNote { number: InvoiceNumber },
+}
+
+impl WithdrawalReason {
+    pub fn clause(&self) -> events::Clause {
+        match self {
+            Self::Payment { .. } => events::Clause::PAYMENT_MOMENT,
+            Self::CreditNote { .. } => events::Clause::CORRECTION,
+        }
+    }
+
+    /// In words, for a document line: "payment KZ-1 received on 2026-11-09".
+    pub fn words(&self) -> String {
+        match self {
+            Self::Payment {
+                reference,
+                received_on,
+            } => format!("payment {reference} received on {received_on}"),
+            Self::CreditNote { number } => format!("credit note {number}"),
+        }
+    }
 }
 
 /// A fact with the event that recorded it and its effective date. The ledger keeps them
@@ -178,8 +207,17 @@ pub(crate) fn facts_of(
                     invoice_number: e.invoice_number,
                     kind: e.kind,
                     amount: e.amount,
-                    payment: e.payment.as_str().to_owned(),
-                    received_on: e.received_on,
+                    because: match (&e.payment, e.credit_note) {
+                        (None, Some(number)) => WithdrawalReason::CreditNote { number },
+                        _ => WithdrawalReason::Payment {
+                            reference: e
+                                .payment
+                                .as_ref()
+                                .map(|p| p.as_str().to_owned())
+                                .unwrap_or_default(),
+                            received_on: e.received_on.unwrap_or(e.charged_on),
+                        },
+                    },
                 },
             )];
             if e.moved_to_advance.is_positive() {

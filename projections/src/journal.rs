@@ -219,13 +219,13 @@ fn postings(fact: &DatedFact) -> Result<Vec<Posting>, MoneyError> {
             invoice_number,
             kind,
             amount,
-            payment,
-            ..
+            because,
         } => {
             let zero = Money::zero(amount.currency());
             let document = format!(
-                "withdrawal of {} on invoice {invoice_number} (payment {payment})",
-                kind.code()
+                "withdrawal of {} on invoice {invoice_number} ({})",
+                kind.code(),
+                because.words()
             );
             vec![
                 posting(&document, income_account(*kind), *amount, zero),

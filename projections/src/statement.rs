@@ -93,16 +93,16 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
             invoice_number,
             kind,
             amount,
-            payment,
-            received_on,
+            because,
         } => (
             format!(
-                "withdrawal of {} on invoice {invoice_number}: payment {payment} received on {received_on}",
-                kind.code()
+                "withdrawal of {} on invoice {invoice_number}: {}",
+                kind.code(),
+                because.words()
             ),
             zero,
             *amount,
-            Clause::PAYMENT_MOMENT.as_str(),
+            because.clause().as_str(),
         ),
         // An advance applied moves money between the participant's own accounts, and a
         // waiver of what was never charged was never owed: neither is a document here.

@@ -24,6 +24,11 @@ impl ParticipantAgreement {
             .invoices
             .get(&command.invoice_number)
             .ok_or(AgreementError::UnknownInvoice(command.invoice_number))?;
+        if invoice.is_void() {
+            return Err(AgreementError::InvoiceVoid {
+                number: command.invoice_number,
+            });
+        }
         self.check_date("the charge date", command.on, services)?;
         let facts = invoice.delay_facts(&self.force_majeure);
         let (charged, _paid, _waived_charged, waived_uncharged) = invoice.late_charge(command.kind);
@@ -71,7 +76,7 @@ impl ParticipantAgreement {
                 )
             }
         };
-        let late = crate::late_payment::delay(invoice.due_on, invoice.paid_in_full_on, command.on)
+        let late = crate::late_payment::delay(invoice.due_on, invoice.delay_ends_on(), command.on)
             .days
             > 0;
         if !late {
@@ -130,6 +135,11 @@ impl ParticipantAgreement {
             .invoices
             .get(&command.invoice_number)
             .ok_or(AgreementError::UnknownInvoice(command.invoice_number))?;
+        if invoice.is_void() {
+            return Err(AgreementError::InvoiceVoid {
+                number: command.invoice_number,
+            });
+        }
         self.check_date("the waiver date", on, services)?;
         let amount = command.amount.in_currency(currency);
         if amount.is_zero() {

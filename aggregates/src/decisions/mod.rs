@@ -12,6 +12,7 @@ use events::AgreementEvent;
 use crate::agreement::{ParticipantAgreement, Registration};
 use crate::{AgreementError, AgreementServices};
 
+mod corrections;
 mod force_majeure;
 mod invoicing;
 mod late_charges;
@@ -55,6 +56,12 @@ impl ParticipantAgreement {
                 self.declare_force_majeure(command, services)
             }
             AgreementCommand::EndForceMajeure(command) => self.end_force_majeure(command, services),
+            AgreementCommand::ReversePayment(command) => self.reverse_payment(command, services),
+            AgreementCommand::RefundAdvance(command) => self.refund_advance(command, services),
+            AgreementCommand::VoidInvoice(command) => self.void_invoice(command, services),
+            AgreementCommand::IssueCreditNote(command) => {
+                self.issue_credit_note(command, services)
+            }
         }
     }
 

@@ -101,7 +101,17 @@ impl ParticipantAgreement {
             .unwrap_or(received_on)
             .max(received_on);
         let withdrawals = if completes_charged {
-            after.withdrawals_after_payment(&reference, received_on, on)?
+            let completed: Vec<InvoiceNumber> = match &events[0] {
+                AgreementEvent::PaymentReceived(e) => {
+                    e.allocations.iter().map(|a| a.invoice_number).collect()
+                }
+                _ => Vec::new(),
+            };
+            let cause = WithdrawalCause::Payment {
+                reference: &reference,
+                received_on,
+            };
+            after.withdrawals_of_excess(&completed, cause, on)?
         } else {
             Vec::new()
         };
@@ -121,21 +131,41 @@ impl ParticipantAgreement {
     }
 }
 
-impl ParticipantAgreement {
-    /// §5.5 (BILLING.md 5.1): the charges a payment's true date removes. For each
-    /// invoice the payment completed, what §5.9 accrues with the delay ending on the day
-    /// it was paid in full is compared with what stands charged; the excess is withdrawn,
-    /// newest charge first, each withdrawal naming the payment. What of it had been paid
-    /// becomes advance. Called on the state after the payment.
-    fn withdrawals_after_payment(
-        &self,
-        payment: &events::PaymentReference,
+/// What makes a charge no longer owed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum WithdrawalCause<'a> {
+    /// A payment recorded late, counted from the day it was received (§5.5).
+    Payment {
+        reference: &'a events::PaymentReference,
         received_on: time::Date,
+    },
+    /// A credit note lowering the invoice's penalty base (BILLING.md 5.3).
+    CreditNote(InvoiceNumber),
+}
+
+impl ParticipantAgreement {
+    /// The charges later facts show were never owed (§5.5, BILLING.md 5.1 and 5.3). For
+    /// each of `invoices` (those a payment completed, or the one a credit note credits),
+    /// what §5.9 accrues with the delay ending on the day it was paid in full and on its
+    /// base as credited is compared with what stands charged; the excess is withdrawn,
+    /// newest charge first, each withdrawal naming its cause. What of it had been paid
+    /// becomes advance. Called on the state after the payment or credit note.
+    pub(crate) fn withdrawals_of_excess(
+        &self,
+        invoices: &[InvoiceNumber],
+        cause: WithdrawalCause<'_>,
         on: time::Date,
     ) -> Result<Vec<AgreementEvent>, AgreementError> {
         let mut withdrawals = Vec::new();
         for invoice in self.invoices.values() {
-            if invoice.charges.is_empty() || invoice.paid_in_full_on.is_none() {
+            if !invoices.contains(&invoice.number)
+                || invoice.charges.is_empty()
+                || invoice.voided_on.is_some()
+            {
+                continue;
+            }
+            let credited = invoice.credited.is_some();
+            if invoice.paid_in_full_on.is_none() && !credited {
                 continue;
             }
             for kind in [LateChargeKind::Penalty, LateChargeKind::Fine] {
@@ -147,7 +177,7 @@ impl ParticipantAgreement {
                     // invoice is late at all, and goes whole when it is not.
                     LateChargeKind::Fine => {
                         let late =
-                            crate::late_payment::delay(invoice.due_on, invoice.paid_in_full_on, on)
+                            crate::late_payment::delay(invoice.due_on, invoice.delay_ends_on(), on)
                                 .days
                                 > 0;
                         if late {
@@ -183,14 +213,22 @@ impl ParticipantAgreement {
                     let moved_to_advance = to_advance.min(amount)?;
                     excess = excess.checked_sub(amount)?;
                     to_advance = to_advance.checked_sub(moved_to_advance)?;
+                    let (payment, received_on, credit_note) = match cause {
+                        WithdrawalCause::Payment {
+                            reference,
+                            received_on,
+                        } => (Some(reference.clone()), Some(received_on), None),
+                        WithdrawalCause::CreditNote(number) => (None, None, Some(number)),
+                    };
                     withdrawals.push(AgreementEvent::LateChargeWithdrawn(LateChargeWithdrawn {
                         invoice_number: invoice.number,
                         kind,
                         charged_on: charge.on,
                         amount,
                         moved_to_advance,
-                        payment: payment.clone(),
+                        payment,
                         received_on,
+                        credit_note,
                         on,
                     }));
                 }

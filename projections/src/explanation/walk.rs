@@ -13,7 +13,7 @@ use super::words::{fine_words, kind_name, money, part_name, penalty_words};
 use super::{BalanceExplanation, EventRef, FigureExplanation, FigureExplanations, FigureTerm};
 use crate::balance::BalanceView;
 use crate::error::ProjectionError;
-use crate::facts::{DatedFact, LedgerFact};
+use crate::facts::{DatedFact, LedgerFact, WithdrawalReason};
 use crate::position::AgreementPosition;
 
 impl BalanceExplanation {
@@ -443,15 +443,23 @@ impl Walk {
                 invoice_number,
                 kind,
                 amount,
-                payment,
-                received_on,
+                because,
             } => {
                 if !self.invoices.contains_key(invoice_number) {
                     return Ok(());
                 }
                 let withdrawn = source("LateChargeWithdrawn");
+                let why = match because {
+                    WithdrawalReason::Payment {
+                        reference,
+                        received_on,
+                    } => format!("payment {reference}, recorded later, was received on {received_on} and ends the delay earlier (§5.5)"),
+                    WithdrawalReason::CreditNote { number } => format!(
+                        "credit note {number} lowers the invoice's penalty base, its total less its credit notes, for every day (BILLING.md 5.3)"
+                    ),
+                };
                 let what = format!(
-                    "{} charged on invoice {invoice_number} on {on} withdrawn: {}; payment {payment}, recorded later, was received on {received_on} and ends the delay earlier (§5.5)",
+                    "{} charged on invoice {invoice_number} on {on} withdrawn: {}; {why}",
                     kind.code(),
                     money(*amount),
                 );
@@ -460,7 +468,7 @@ impl Walk {
                     terms.push(term(
                         negative(*amount)?,
                         what.clone(),
-                        Clause::PAYMENT_MOMENT,
+                        because.clause(),
                         Some(*invoice_number),
                         vec![withdrawn.clone()],
                     ));
