@@ -321,11 +321,16 @@ impl InvoiceState {
             SettledPart::Fine => &mut self.fine_paid,
         };
         *slot = sub_or_keep(*slot, amount);
+        // Latest effective date first, then latest recorded: the order the projections
+        // take them back in too (they keep facts in effective-date order).
+        let mut order: Vec<usize> = (0..self.settlements.len()).collect();
+        order.sort_by_key(|&index| std::cmp::Reverse((self.settlements[index].on, index)));
         let mut left = amount;
-        for settlement in self.settlements.iter_mut().rev() {
+        for index in order {
             if !left.is_positive() {
                 break;
             }
+            let settlement = &mut self.settlements[index];
             if settlement.part != part || !from(settlement) {
                 continue;
             }

@@ -121,7 +121,10 @@ impl AgreementEvent {
             Self::PenaltyCharged(event) => event.on,
             Self::FineCharged(event) => event.on,
             Self::LateChargeWaived(event) => event.on,
-            // Effective as of the charge it withdraws: as known now, it was never owed.
+            // A payment's: effective as of the charge it withdraws (as known now, it was
+            // never owed). A credit note's: on the credit note's day, when the invoice's
+            // base changed (BILLING.md 5.3).
+            Self::LateChargeWithdrawn(event) if event.credit_note.is_some() => event.on,
             Self::LateChargeWithdrawn(event) => event.charged_on,
             Self::ForceMajeureDeclared(event) => event.notice_received_on,
             Self::ForceMajeureEnded(event) => event.ended_on,
@@ -334,8 +337,11 @@ pub struct Reinstated {
 /// - a credit note (BILLING.md 5.3) lowering the invoice's penalty base (its total less
 ///   its credit notes, for every day): `credit_note`.
 ///
-/// Its business date is the withdrawn charge's: as known from then on, the charge was
-/// never owed. One event per charge withdrawn (or part of one), newest charge first.
+/// A payment's withdrawal is effective on the withdrawn charge's date: as known from
+/// then on, the charge was never owed. A credit note's is effective on the credit note's
+/// date (its `on`): the invoice's base changes then, and what was charged before stays
+/// the history of those days. One event per charge withdrawn (or part of one), newest
+/// charge first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LateChargeWithdrawn {
     pub invoice_number: InvoiceNumber,

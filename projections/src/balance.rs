@@ -24,7 +24,8 @@ pub struct BalanceView {
     /// The sum of invoice totals.
     #[serde(with = "money_string")]
     pub invoiced: Money,
-    /// The sum of payments received.
+    /// The sum of payments received, less those the bank returned (BILLING.md 5.2) and
+    /// the advance refunded (§5.10).
     #[serde(with = "money_string")]
     pub paid: Money,
     /// Invoice principal not yet paid.
@@ -91,7 +92,7 @@ impl AgreementPosition {
             let facts = invoice.delay_facts(&self.force_majeure);
             let penalty = late_payment::penalty(&facts, as_of)?;
             let fine = invoice.fine_figure(&facts, as_of, reference)?;
-            balance.invoiced = balance.invoiced.checked_add(invoice.total)?;
+            balance.invoiced = balance.invoiced.checked_add(invoice.owed_total()?)?;
             balance.outstanding = balance
                 .outstanding
                 .checked_add(invoice.principal_outstanding()?)?;

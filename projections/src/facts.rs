@@ -6,7 +6,7 @@ use time::Date;
 
 use aggregates::ParticipantAgreement;
 use events::{
-    AgreementEvent, FineAssessment, InvoiceKind, InvoiceNumber, LateChargeKind, Money, MoneyError,
+    AdvanceUndone, AgreementEvent, FineAssessment, InvoiceKind, InvoiceNumber, LateChargeKind, Money, MoneyError,
     PaymentAllocation, SettledPart, UsdRate,
 };
 
@@ -34,6 +34,9 @@ pub enum LedgerFact {
         invoice_number: InvoiceNumber,
         part: SettledPart,
         amount: Money,
+        /// The payment whose money this is, when a payment received before the invoice
+        /// settles it on its issue (so a reversal takes it back, BILLING.md 5.2).
+        payment: Option<String>,
     },
     Charged {
         invoice_number: InvoiceNumber,
@@ -65,6 +68,45 @@ pub enum LedgerFact {
         invoice_number: InvoiceNumber,
         kind: LateChargeKind,
         amount: Money,
+    },
+    /// A payment the bank returned (BILLING.md 5.2), dated the day the return was
+    /// recorded: what it still settled is taken back, then the advance it left, then the
+    /// newest settlements by advance.
+    PaymentReversed {
+        reference: String,
+        amount: Money,
+        taken_back: Vec<PaymentAllocation>,
+        advance_removed: Money,
+        advance_undone: Vec<AdvanceUndone>,
+        reason: String,
+    },
+    /// Advance paid back to the participant (BILLING.md 5.2, §5.10).
+    AdvanceRefunded {
+        reference: String,
+        amount: Money,
+        reason: String,
+    },
+    /// An invoice cancelled (BILLING.md 5.3), with its net and VAT as issued and the
+    /// charges on it cancelled with it.
+    InvoiceVoided {
+        number: InvoiceNumber,
+        net: Money,
+        vat: Money,
+        total: Money,
+        penalty_cancelled: Money,
+        fine_cancelled: Money,
+        reason: String,
+    },
+    /// A credit note on an invoice (BILLING.md 5.3): `to_advance` of it returns money
+    /// the invoice had been paid beyond what it owes now.
+    CreditNote {
+        number: InvoiceNumber,
+        related_invoice: InvoiceNumber,
+        net: Money,
+        vat: Money,
+        total: Money,
+        to_advance: Money,
+        reason: String,
     },
     /// A force majeure was declared (§8.2) from `started_on`: no penalty accrues on its
     /// days (§8.1). Dated by its notice, so an as-of query before the notice does not
@@ -164,6 +206,7 @@ pub(crate) fn facts_of(
                                         invoice_number: allocation.invoice_number,
                                         part,
                                         amount,
+                                        payment: Some(e.reference.as_str().to_owned()),
                                     },
                                 ));
                             }
@@ -187,6 +230,7 @@ pub(crate) fn facts_of(
             invoice_number: e.invoice_number,
             part: e.part,
             amount: e.amount,
+            payment: None,
         },
         AgreementEvent::PenaltyCharged(e) => LedgerFact::Charged {
             invoice_number: e.invoice_number,
@@ -202,7 +246,7 @@ pub(crate) fn facts_of(
         },
         AgreementEvent::LateChargeWithdrawn(e) => {
             let mut facts = vec![(
-                e.charged_on,
+                event.business_date(),
                 LedgerFact::Withdrawn {
                     invoice_number: e.invoice_number,
                     kind: e.kind,
@@ -232,6 +276,44 @@ pub(crate) fn facts_of(
             }
             return Ok(facts);
         }
+        AgreementEvent::PaymentReversed(e) => LedgerFact::PaymentReversed {
+            reference: e.reference.as_str().to_owned(),
+            amount: e.amount,
+            taken_back: e.taken_back.clone(),
+            advance_removed: e.advance_removed,
+            advance_undone: e.advance_undone.clone(),
+            reason: e.reason.to_string(),
+        },
+        AgreementEvent::AdvanceRefunded(e) => LedgerFact::AdvanceRefunded {
+            reference: e.reference.as_str().to_owned(),
+            amount: e.amount,
+            reason: e.reason.to_string(),
+        },
+        AgreementEvent::InvoiceVoided(e) => {
+            let zero = Money::zero(e.total.currency());
+            let (net, vat) = before
+                .invoice(e.number)
+                .map(|invoice| (invoice.net, invoice.vat.amount))
+                .unwrap_or((e.total, zero));
+            LedgerFact::InvoiceVoided {
+                number: e.number,
+                net,
+                vat,
+                total: e.total,
+                penalty_cancelled: e.penalty_cancelled,
+                fine_cancelled: e.fine_cancelled,
+                reason: e.reason.to_string(),
+            }
+        }
+        AgreementEvent::CreditNoteIssued(e) => LedgerFact::CreditNote {
+            number: e.number,
+            related_invoice: e.related_invoice,
+            net: e.net,
+            vat: e.vat.amount,
+            total: e.total,
+            to_advance: e.to_advance,
+            reason: e.reason.to_string(),
+        },
         AgreementEvent::ForceMajeureDeclared(e) => LedgerFact::ForceMajeureDeclared {
             started_on: e.started_on,
         },

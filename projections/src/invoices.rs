@@ -18,6 +18,8 @@ pub enum InvoiceStatus {
     Open,
     Paid,
     Overdue,
+    /// Cancelled (BILLING.md 5.3): owes nothing, its number stays used.
+    Void,
 }
 
 /// One row of `GET /v1/agreements/{id}/invoices`.
@@ -31,6 +33,11 @@ pub struct InvoiceStatusView {
     pub due_on: Date,
     #[serde(with = "money_string")]
     pub total: Money,
+    /// The total of its credit notes (BILLING.md 5.3).
+    #[serde(with = "money_string")]
+    pub credited: Money,
+    #[serde(with = "events::business_date::option")]
+    pub voided_on: Option<Date>,
     /// Principal paid.
     #[serde(with = "money_string")]
     pub paid: Money,
@@ -75,7 +82,9 @@ impl AgreementPosition {
                 let penalty = late_payment::penalty(&facts, as_of)?;
                 let fine = invoice.fine_figure(&facts, as_of, reference)?;
                 let outstanding = invoice.principal_outstanding()?;
-                let status = if outstanding.is_zero() {
+                let status = if invoice.voided_on.is_some() {
+                    InvoiceStatus::Void
+                } else if outstanding.is_zero() {
                     InvoiceStatus::Paid
                 } else if as_of > invoice.due_on {
                     InvoiceStatus::Overdue
@@ -88,6 +97,8 @@ impl AgreementPosition {
                     issued_on: invoice.issued_on,
                     due_on: invoice.due_on,
                     total: invoice.total,
+                    credited: invoice.credited,
+                    voided_on: invoice.voided_on,
                     paid: invoice.principal_paid,
                     outstanding,
                     paid_in_full_on: invoice.paid_in_full_on,

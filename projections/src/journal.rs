@@ -232,6 +232,101 @@ fn postings(fact: &DatedFact) -> Result<Vec<Posting>, MoneyError> {
                 posting(&document, Account::Receivable, zero, *amount),
             ]
         }
+        // The bank took the money back (BILLING.md 5.2): what it settled is owed again,
+        // what it left as advance is no longer held.
+        LedgerFact::PaymentReversed {
+            reference,
+            amount,
+            taken_back,
+            advance_removed,
+            advance_undone,
+            ..
+        } => {
+            let zero = Money::zero(amount.currency());
+            let document = format!("reversal of payment {reference}");
+            let mut reopened = zero;
+            for taken in taken_back {
+                reopened = reopened
+                    .checked_add(taken.principal)?
+                    .checked_add(taken.penalty)?
+                    .checked_add(taken.fine)?;
+            }
+            for undone in advance_undone {
+                reopened = reopened.checked_add(undone.amount)?;
+            }
+            let mut postings = vec![posting(&document, Account::Bank, zero, *amount)];
+            if reopened.is_positive() {
+                postings.push(posting(&document, Account::Receivable, reopened, zero));
+            }
+            if advance_removed.is_positive() {
+                postings.push(posting(&document, Account::Advance, *advance_removed, zero));
+            }
+            postings
+        }
+        LedgerFact::AdvanceRefunded {
+            reference, amount, ..
+        } => {
+            let zero = Money::zero(amount.currency());
+            let document = format!("refund {reference} of advance");
+            vec![
+                posting(&document, Account::Advance, *amount, zero),
+                posting(&document, Account::Bank, zero, *amount),
+            ]
+        }
+        // The invoice's entries reversed, and the charges on it cancelled.
+        LedgerFact::InvoiceVoided {
+            number,
+            net,
+            vat,
+            total,
+            penalty_cancelled,
+            fine_cancelled,
+            ..
+        } => {
+            let zero = Money::zero(total.currency());
+            let document = format!("cancellation of invoice {number}");
+            let mut postings = vec![
+                posting(&document, Account::Revenue, *net, zero),
+                posting(&document, Account::VatPayable, *vat, zero),
+                posting(&document, Account::Receivable, zero, *total),
+            ];
+            for (kind, amount) in [
+                (LateChargeKind::Penalty, penalty_cancelled),
+                (LateChargeKind::Fine, fine_cancelled),
+            ] {
+                if amount.is_positive() {
+                    postings.push(posting(&document, income_account(kind), *amount, zero));
+                    postings.push(posting(&document, Account::Receivable, zero, *amount));
+                }
+            }
+            postings
+        }
+        // Revenue and VAT reduced; what the invoice had been paid beyond what it owes
+        // now is held as advance.
+        LedgerFact::CreditNote {
+            number,
+            related_invoice,
+            net,
+            vat,
+            total,
+            to_advance,
+            ..
+        } => {
+            let zero = Money::zero(total.currency());
+            let document = format!("credit note {number} to invoice {related_invoice}");
+            let mut postings = vec![
+                posting(&document, Account::Revenue, *net, zero),
+                posting(&document, Account::VatPayable, *vat, zero),
+            ];
+            let receivable = total.checked_sub(*to_advance)?;
+            if receivable.is_positive() {
+                postings.push(posting(&document, Account::Receivable, zero, receivable));
+            }
+            if to_advance.is_positive() {
+                postings.push(posting(&document, Account::Advance, zero, *to_advance));
+            }
+            postings
+        }
         LedgerFact::ChargePaymentReleased {
             invoice_number,
             kind,

@@ -61,6 +61,13 @@ pub struct InvoicePosition {
     pub exchange_rate: Option<UsdRate>,
     pub principal_paid: Money,
     pub paid_in_full_on: Option<Date>,
+    /// The money settling its principal, in effective-date order: its date, amount and
+    /// payment (`None` for the advance).
+    pub principal_settlements: Vec<(Date, Money, Option<String>)>,
+    /// The total of its credit notes (BILLING.md 5.3).
+    pub credited: Money,
+    /// The day it was voided (BILLING.md 5.3).
+    pub voided_on: Option<Date>,
     pub penalty: LateChargePosition,
     pub fine: LateChargePosition,
     /// How the fine was priced when it was charged (the first charge).
@@ -76,14 +83,35 @@ impl InvoicePosition {
         as_of: Date,
         reference: &ReferenceData,
     ) -> Result<FineFigure, LatePaymentError> {
+        // Not late as known now (a credit note or a void ended its delay, BILLING.md
+        // 5.3): no fine accrues, whatever was charged and stands waived.
+        let late = late_payment::delay(facts.due_on, facts.paid_in_full_on, as_of).days > 0;
         match &self.fine_charged_as {
-            Some(assessment) => Ok(FineFigure::Assessed(assessment.clone())),
-            None => late_payment::fine_or_pending(facts, as_of, reference),
+            Some(assessment) if late => Ok(FineFigure::Assessed(assessment.clone())),
+            _ => late_payment::fine_or_pending(facts, as_of, reference),
         }
     }
 
+    /// What it owes as principal: its total less its credit notes; nothing once voided
+    /// (BILLING.md 5.3). The penalty base, for every day.
+    pub fn owed_total(&self) -> Result<Money, MoneyError> {
+        if self.voided_on.is_some() {
+            return Ok(Money::zero(self.total.currency()));
+        }
+        self.total.checked_sub(self.credited)
+    }
+
     pub fn principal_outstanding(&self) -> Result<Money, MoneyError> {
-        self.total.checked_sub(self.principal_paid)
+        self.owed_total()?.checked_sub(self.principal_paid)
+    }
+
+    /// The day its delay ended for good: paid in full, or its issue once voided.
+    pub fn delay_ends_on(&self) -> Option<Date> {
+        if self.voided_on.is_some() {
+            Some(self.issued_on)
+        } else {
+            self.paid_in_full_on
+        }
     }
 
     /// What §5.9 needs to know about this invoice, with the agreement's force majeure
@@ -94,9 +122,9 @@ impl InvoicePosition {
     ) -> InvoiceDelayFacts<'a> {
         InvoiceDelayFacts {
             number: self.number,
-            total: self.total,
+            total: self.owed_total().unwrap_or(self.total),
             due_on: self.due_on,
-            paid_in_full_on: self.paid_in_full_on,
+            paid_in_full_on: self.delay_ends_on(),
             exchange_rate: self.exchange_rate.as_ref(),
             force_majeure,
         }
@@ -109,7 +137,13 @@ impl InvoicePosition {
         }
     }
 
-    fn settle(&mut self, part: SettledPart, amount: Money, on: Date) -> Result<(), MoneyError> {
+    fn settle(
+        &mut self,
+        part: SettledPart,
+        amount: Money,
+        on: Date,
+        payment: Option<&str>,
+    ) -> Result<(), MoneyError> {
         let slot = match part {
             SettledPart::Principal => &mut self.principal_paid,
             SettledPart::Penalty => &mut self.penalty.paid,
@@ -118,11 +152,70 @@ impl InvoicePosition {
         *slot = slot.checked_add(amount)?;
         // Facts are folded in effective-date order, so the money that completes the
         // principal is the latest to settle it (§5.5).
-        if part == SettledPart::Principal
-            && amount.is_positive()
-            && self.principal_outstanding()?.is_zero()
-        {
-            self.paid_in_full_on = Some(on);
+        if part == SettledPart::Principal && amount.is_positive() {
+            self.principal_settlements
+                .push((on, amount, payment.map(str::to_owned)));
+            if self.principal_outstanding()?.is_zero() {
+                self.paid_in_full_on = Some(on);
+            }
+        }
+        Ok(())
+    }
+
+    /// The latest effective date of money still settling its principal.
+    fn principal_settled_on(&self) -> Option<Date> {
+        self.principal_settlements.iter().map(|(on, _, _)| *on).max()
+    }
+
+    /// Takes `amount` of principal settlements `from` selects, latest first (as the
+    /// aggregate does), and marks the invoice paid in full again if nothing is
+    /// outstanding: on the latest money still settling it, or its issue.
+    fn take_principal(
+        &mut self,
+        amount: Money,
+        from: impl Fn(&Option<String>) -> bool,
+    ) -> Result<(), MoneyError> {
+        let mut left = amount;
+        for (_, settled, payment) in self.principal_settlements.iter_mut().rev() {
+            if !left.is_positive() {
+                break;
+            }
+            if !from(payment) {
+                continue;
+            }
+            let take = left.min(*settled)?;
+            *settled = settled.checked_sub(take)?;
+            left = left.checked_sub(take)?;
+        }
+        self.principal_settlements.retain(|(_, settled, _)| settled.is_positive());
+        self.note_paid_in_full()
+    }
+
+    fn note_paid_in_full(&mut self) -> Result<(), MoneyError> {
+        self.paid_in_full_on = if self.voided_on.is_none() && self.principal_outstanding()?.is_zero() {
+            Some(self.principal_settled_on().unwrap_or(self.issued_on))
+        } else {
+            None
+        };
+        Ok(())
+    }
+
+    /// Takes back money that settled `part` (a reversal, BILLING.md 5.2): the invoice
+    /// reopens when principal is taken back.
+    fn unsettle(
+        &mut self,
+        part: SettledPart,
+        amount: Money,
+        payment: Option<&str>,
+    ) -> Result<(), MoneyError> {
+        let slot = match part {
+            SettledPart::Principal => &mut self.principal_paid,
+            SettledPart::Penalty => &mut self.penalty.paid,
+            SettledPart::Fine => &mut self.fine.paid,
+        };
+        *slot = slot.checked_sub(amount)?;
+        if part == SettledPart::Principal && amount.is_positive() {
+            self.take_principal(amount, |source| source.as_deref() == payment)?;
         }
         Ok(())
     }
@@ -175,6 +268,9 @@ impl AgreementPosition {
                             exchange_rate: exchange_rate.clone(),
                             principal_paid: zero,
                             paid_in_full_on: None,
+                            principal_settlements: Vec::new(),
+                            credited: zero,
+                            voided_on: None,
                             penalty: LateChargePosition::zero(zero),
                             fine: LateChargePosition::zero(zero),
                             fine_charged_as: None,
@@ -182,19 +278,20 @@ impl AgreementPosition {
                     );
                 }
                 LedgerFact::Payment {
+                    reference,
                     amount,
                     allocations,
                     advance,
-                    ..
                 } => {
                     position.received = position.received.checked_add(*amount)?;
                     position.advance = position.advance.checked_add(*advance)?;
                     for allocation in allocations {
                         if let Some(invoice) = position.invoices.get_mut(&allocation.invoice_number)
                         {
-                            invoice.settle(SettledPart::Principal, allocation.principal, on)?;
-                            invoice.settle(SettledPart::Penalty, allocation.penalty, on)?;
-                            invoice.settle(SettledPart::Fine, allocation.fine, on)?;
+                            let source = Some(reference.as_str());
+                            invoice.settle(SettledPart::Principal, allocation.principal, on, source)?;
+                            invoice.settle(SettledPart::Penalty, allocation.penalty, on, source)?;
+                            invoice.settle(SettledPart::Fine, allocation.fine, on, source)?;
                         }
                     }
                 }
@@ -202,10 +299,11 @@ impl AgreementPosition {
                     invoice_number,
                     part,
                     amount,
+                    payment,
                 } => {
                     position.advance = position.advance.checked_sub(*amount)?;
                     if let Some(invoice) = position.invoices.get_mut(invoice_number) {
-                        invoice.settle(*part, *amount, on)?;
+                        invoice.settle(*part, *amount, on, payment.as_deref())?;
                     }
                 }
                 LedgerFact::Charged {
@@ -261,6 +359,66 @@ impl AgreementPosition {
                     if let Some(invoice) = position.invoices.get_mut(invoice_number) {
                         let charge = invoice.charge_mut(*kind);
                         charge.paid = charge.paid.checked_sub(*amount)?;
+                    }
+                }
+                LedgerFact::PaymentReversed {
+                    reference,
+                    amount,
+                    taken_back,
+                    advance_removed,
+                    advance_undone,
+                    ..
+                } => {
+                    position.received = position.received.checked_sub(*amount)?;
+                    position.advance = position.advance.checked_sub(*advance_removed)?;
+                    for taken in taken_back {
+                        if let Some(invoice) = position.invoices.get_mut(&taken.invoice_number) {
+                            let source = Some(reference.as_str());
+                            invoice.unsettle(SettledPart::Principal, taken.principal, source)?;
+                            invoice.unsettle(SettledPart::Penalty, taken.penalty, source)?;
+                            invoice.unsettle(SettledPart::Fine, taken.fine, source)?;
+                        }
+                    }
+                    for undone in advance_undone {
+                        if let Some(invoice) = position.invoices.get_mut(&undone.invoice_number) {
+                            invoice.unsettle(undone.part, undone.amount, None)?;
+                        }
+                    }
+                }
+                LedgerFact::AdvanceRefunded { amount, .. } => {
+                    position.received = position.received.checked_sub(*amount)?;
+                    position.advance = position.advance.checked_sub(*amount)?;
+                }
+                LedgerFact::InvoiceVoided {
+                    number,
+                    penalty_cancelled,
+                    fine_cancelled,
+                    ..
+                } => {
+                    if let Some(invoice) = position.invoices.get_mut(number) {
+                        invoice.voided_on = Some(on);
+                        invoice.paid_in_full_on = None;
+                        // Its fine, like all of it, is cancelled: it accrues nothing.
+                        invoice.fine_charged_as = None;
+                        invoice.penalty.charged =
+                            invoice.penalty.charged.checked_sub(*penalty_cancelled)?;
+                        invoice.fine.charged = invoice.fine.charged.checked_sub(*fine_cancelled)?;
+                    }
+                }
+                LedgerFact::CreditNote {
+                    related_invoice,
+                    total,
+                    to_advance,
+                    ..
+                } => {
+                    position.advance = position.advance.checked_add(*to_advance)?;
+                    if let Some(invoice) = position.invoices.get_mut(related_invoice) {
+                        invoice.credited = invoice.credited.checked_add(*total)?;
+                        invoice.principal_paid = invoice.principal_paid.checked_sub(*to_advance)?;
+                        // As known from the credit note on, the invoice owed only what is
+                        // left: paid in full on the latest money still settling it, or on
+                        // its issue when it owed nothing.
+                        invoice.take_principal(*to_advance, |_| true)?;
                     }
                 }
                 LedgerFact::ForceMajeureDeclared { started_on } => {

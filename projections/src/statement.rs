@@ -104,6 +104,55 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
             *amount,
             because.clause().as_str(),
         ),
+        // The bank took the money back: what it had credited is owed again.
+        LedgerFact::PaymentReversed {
+            reference,
+            amount,
+            reason,
+            ..
+        } => (
+            format!("reversal of payment {reference}: {reason}"),
+            *amount,
+            zero,
+            Clause::REVERSAL.as_str(),
+        ),
+        LedgerFact::AdvanceRefunded {
+            reference, amount, ..
+        } => (
+            format!("refund {reference} of advance"),
+            *amount,
+            zero,
+            Clause::REFUND.as_str(),
+        ),
+        // The statement keeps the invoice and shows its cancellation, with the charges
+        // on it cancelled with it.
+        LedgerFact::InvoiceVoided {
+            number,
+            total,
+            penalty_cancelled,
+            fine_cancelled,
+            reason,
+            ..
+        } => (
+            format!("cancellation of invoice {number}: {reason}"),
+            zero,
+            total
+                .checked_add(*penalty_cancelled)
+                .and_then(|sum| sum.checked_add(*fine_cancelled))
+                .unwrap_or(*total),
+            Clause::CORRECTION.as_str(),
+        ),
+        LedgerFact::CreditNote {
+            number,
+            related_invoice,
+            total,
+            ..
+        } => (
+            format!("credit note {number} to invoice {related_invoice}"),
+            zero,
+            *total,
+            Clause::CORRECTION.as_str(),
+        ),
         // An advance applied moves money between the participant's own accounts, and a
         // waiver of what was never charged was never owed: neither is a document here.
         LedgerFact::AdvanceApplied { .. }

@@ -25,8 +25,9 @@ impl AgreementLedger {
     /// Format 2 (2026-12-01): the agreement's restriction records who imposed a
     /// suspension (§5.9). Format 3: force majeure periods are facts (§8.1).
     /// Format 5 (issue 15): facts in effective-date order, withdrawals of charges, and
-    /// invoices that remember each charge (§5.5).
-    pub const STORED_FORMAT: u8 = 5;
+    /// invoices that remember each charge (§5.5). Format 6: reversals, refunds, voids and
+    /// credit notes (BILLING.md 5.2-5.3); invoices keep their settlements by source.
+    pub const STORED_FORMAT: u8 = 6;
 
     /// The stored form: [`Self::STORED_FORMAT`], then the ledger in postcard, a compact
     /// binary serde format (a fifth of the JSON, several times faster to write and read,

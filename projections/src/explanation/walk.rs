@@ -93,21 +93,21 @@ impl BalanceExplanation {
             invoiced: FigureExplanation::new(
                 "invoiced",
                 b.invoiced,
-                "the sum of the totals of the invoices issued up to as_of; each total is its net amount plus VAT at the rate in force on its issue date (§5.11)",
+                "the sum of the totals of the invoices issued up to as_of, less their credit notes and the invoices voided (BILLING.md 5.3); each total is its net amount plus VAT at the rate in force on its issue date (§5.11)",
                 Clause::VAT,
                 invoiced,
             )?,
             paid: FigureExplanation::new(
                 "paid",
                 b.paid,
-                "the sum of the payments received up to as_of, each on the day the money reached the operator's account (§5.5)",
+                "the sum of the payments received up to as_of, each on the day the money reached the operator's account (§5.5), less the payments the bank returned (BILLING.md 5.2) and the advance refunded (§5.10)",
                 Clause::PAYMENT_MOMENT,
                 paid,
             )?,
             outstanding: FigureExplanation::new(
                 "outstanding",
                 b.outstanding,
-                "per invoice: its total less the principal settled on it by payments and advances, which go to the named invoice or else the oldest open one, principal before penalties and fines (Civil Code art. 282)",
+                "per invoice: its total less its credit notes (nothing once voided, BILLING.md 5.3) less the principal settled on it by payments and advances, which go to the named invoice or else the oldest open one, principal before penalties and fines (Civil Code art. 282)",
                 Clause::ALLOCATION,
                 outstanding,
             )?,
@@ -189,14 +189,43 @@ impl BalanceExplanation {
     }
 }
 
+impl IssuedInvoice {
+    /// Takes `amount` of the principal settlements `from` selects, latest effective date
+    /// first (then latest recorded), as the position and the aggregate do.
+    fn take_principal(
+        &mut self,
+        amount: Money,
+        from: impl Fn(&Option<String>) -> bool,
+    ) -> Result<(), ProjectionError> {
+        let mut order: Vec<usize> = (0..self.settlements.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse((self.settlements[i].0.on, self.settlements[i].0.sequence)));
+        let mut left = amount;
+        for index in order {
+            if !left.is_positive() {
+                break;
+            }
+            let (_, settled, payment) = &mut self.settlements[index];
+            if !from(payment) {
+                continue;
+            }
+            let take = left.min(*settled)?;
+            *settled = settled.checked_sub(take)?;
+            left = left.checked_sub(take)?;
+        }
+        self.settlements.retain(|(_, settled, _)| settled.is_positive());
+        Ok(())
+    }
+}
+
 /// What the walk knows of an invoice issued so far.
 #[derive(Debug)]
 struct IssuedInvoice {
     issued: EventRef,
-    total: Money,
-    principal_settled: Money,
-    /// The event whose settlement completed the principal (§5.5), once it is.
-    paid_in_full_by: Option<EventRef>,
+    /// The money settling its principal: the event, the amount and the payment (`None`
+    /// for the advance), taken back latest first as the position does.
+    settlements: Vec<(EventRef, Money, Option<String>)>,
+    /// The latest credit note on it (BILLING.md 5.3).
+    credited_by: Option<EventRef>,
 }
 
 /// The terms of each figure, collected fact by fact.
@@ -293,9 +322,8 @@ impl Walk {
                     *number,
                     IssuedInvoice {
                         issued,
-                        total: *total,
-                        principal_settled: Money::zero(total.currency()),
-                        paid_in_full_by: None,
+                        settlements: Vec::new(),
+                        credited_by: None,
                     },
                 );
             }
@@ -341,7 +369,7 @@ impl Walk {
                             money(settled),
                             part_name(part),
                         );
-                        self.settle(number, part, settled, what, &received)?;
+                        self.settle(number, part, settled, what, &received, Some(reference))?;
                     }
                 }
             }
@@ -349,6 +377,7 @@ impl Walk {
                 invoice_number,
                 part,
                 amount,
+                payment,
             } => {
                 let applied = source("AdvanceApplied");
                 let what = format!(
@@ -364,7 +393,14 @@ impl Walk {
                     vec![applied.clone()],
                 ));
                 if self.invoices.contains_key(invoice_number) {
-                    self.settle(*invoice_number, *part, *amount, what, &applied)?;
+                    self.settle(
+                        *invoice_number,
+                        *part,
+                        *amount,
+                        what,
+                        &applied,
+                        payment.as_deref(),
+                    )?;
                 }
             }
             LedgerFact::Charged {
@@ -506,6 +542,188 @@ impl Walk {
                     ));
                 }
             }
+            LedgerFact::PaymentReversed {
+                reference,
+                amount,
+                taken_back,
+                advance_removed,
+                advance_undone,
+                reason,
+            } => {
+                let reversed = source("PaymentReversed");
+                let reversal = format!("payment {reference} reversed on {on} ({reason})");
+                self.paid.push(term(
+                    negative(*amount)?,
+                    format!("{reversal}: {} returned by the bank", money(*amount)),
+                    Clause::REVERSAL,
+                    None,
+                    vec![reversed.clone()],
+                ));
+                if advance_removed.is_positive() {
+                    self.advance.push(term(
+                        negative(*advance_removed)?,
+                        format!(
+                            "{reversal}: {} of the advance it left removed",
+                            money(*advance_removed)
+                        ),
+                        Clause::REVERSAL,
+                        None,
+                        vec![reversed.clone()],
+                    ));
+                }
+                for taken in taken_back {
+                    for (part, amount) in [
+                        (SettledPart::Principal, taken.principal),
+                        (SettledPart::Penalty, taken.penalty),
+                        (SettledPart::Fine, taken.fine),
+                    ] {
+                        let what = format!(
+                            "{reversal}: the {} of invoice {} it settled, {}, is owed again",
+                            part_name(part),
+                            taken.invoice_number,
+                            money(amount),
+                        );
+                        self.unsettle(
+                            taken.invoice_number,
+                            part,
+                            amount,
+                            what,
+                            &reversed,
+                            Some(reference),
+                        )?;
+                    }
+                }
+                for undone in advance_undone {
+                    let what = format!(
+                        "{reversal}: the advance it left had settled {} of the {} of invoice {}, which is owed again",
+                        money(undone.amount),
+                        part_name(undone.part),
+                        undone.invoice_number,
+                    );
+                    self.unsettle(
+                        undone.invoice_number,
+                        undone.part,
+                        undone.amount,
+                        what,
+                        &reversed,
+                        None,
+                    )?;
+                }
+            }
+            LedgerFact::AdvanceRefunded {
+                reference,
+                amount,
+                reason,
+            } => {
+                let refunded = source("AdvanceRefunded");
+                let what = format!(
+                    "refund {reference} on {on}: {} of the advance paid back ({reason}; §5.10: only unallocated money)",
+                    money(*amount)
+                );
+                for terms in [&mut self.paid, &mut self.advance] {
+                    terms.push(term(
+                        negative(*amount)?,
+                        what.clone(),
+                        Clause::REFUND,
+                        None,
+                        vec![refunded.clone()],
+                    ));
+                }
+            }
+            LedgerFact::InvoiceVoided {
+                number,
+                total,
+                penalty_cancelled,
+                fine_cancelled,
+                reason,
+                ..
+            } => {
+                let voided = source("InvoiceVoided");
+                let what = format!(
+                    "invoice {number} voided on {on} ({reason}): its total {} is cancelled; its number stays used",
+                    money(*total)
+                );
+                for terms in [&mut self.invoiced, &mut self.outstanding] {
+                    terms.push(term(
+                        negative(*total)?,
+                        what.clone(),
+                        Clause::CORRECTION,
+                        Some(*number),
+                        vec![voided.clone()],
+                    ));
+                }
+                for (kind, amount) in [
+                    (LateChargeKind::Penalty, penalty_cancelled),
+                    (LateChargeKind::Fine, fine_cancelled),
+                ] {
+                    if !amount.is_positive() {
+                        continue;
+                    }
+                    let what = format!(
+                        "{} charged on invoice {number}, {}, cancelled with it",
+                        kind.code(),
+                        money(*amount)
+                    );
+                    let (charges, owed) = self.charged_and_owed(kind);
+                    for terms in [charges, owed] {
+                        terms.push(term(
+                            negative(*amount)?,
+                            what.clone(),
+                            Clause::CORRECTION,
+                            Some(*number),
+                            vec![voided.clone()],
+                        ));
+                    }
+                }
+            }
+            LedgerFact::CreditNote {
+                number,
+                related_invoice,
+                net,
+                vat,
+                total,
+                to_advance,
+                reason,
+            } => {
+                let credited = source("CreditNoteIssued");
+                let what = format!(
+                    "credit note {number} on {on} to invoice {related_invoice} ({reason}): net {} + VAT {} at the invoice's rate = {}",
+                    money(*net),
+                    money(*vat),
+                    money(*total),
+                );
+                self.invoiced.push(term(
+                    negative(*total)?,
+                    what.clone(),
+                    Clause::CORRECTION,
+                    Some(*related_invoice),
+                    vec![credited.clone()],
+                ));
+                let reduces = total.checked_sub(*to_advance)?;
+                self.outstanding.push(term(
+                    negative(reduces)?,
+                    format!("{what}: lowers what the invoice owes by {}", money(reduces)),
+                    Clause::CORRECTION,
+                    Some(*related_invoice),
+                    vec![credited.clone()],
+                ));
+                if to_advance.is_positive() {
+                    self.advance.push(term(
+                        *to_advance,
+                        format!(
+                            "{what}: {} the invoice had been paid beyond what it owes now, kept as an advance",
+                            money(*to_advance)
+                        ),
+                        Clause::CORRECTION,
+                        Some(*related_invoice),
+                        vec![credited.clone()],
+                    ));
+                }
+                if let Some(invoice) = self.invoices.get_mut(related_invoice) {
+                    invoice.take_principal(*to_advance, |_| true)?;
+                    invoice.credited_by = Some(credited.clone());
+                }
+            }
             // No money moves; the accrual terms name the days it exempts (§8.1).
             LedgerFact::ForceMajeureDeclared { .. } | LedgerFact::ForceMajeureEnded { .. } => {}
         }
@@ -524,6 +742,7 @@ impl Walk {
     }
 
     /// Money (a payment's allocation or an advance) settled `part` of an issued invoice.
+    #[allow(clippy::too_many_arguments)]
     fn settle(
         &mut self,
         number: InvoiceNumber,
@@ -531,15 +750,15 @@ impl Walk {
         amount: Money,
         what: String,
         source: &EventRef,
+        payment: Option<&str>,
     ) -> Result<(), ProjectionError> {
         let Some(invoice) = self.invoices.get_mut(&number) else {
             return Ok(());
         };
-        if part == SettledPart::Principal {
-            invoice.principal_settled = invoice.principal_settled.checked_add(amount)?;
-            if invoice.paid_in_full_by.is_none() && invoice.principal_settled == invoice.total {
-                invoice.paid_in_full_by = Some(source.clone());
-            }
+        if part == SettledPart::Principal && amount.is_positive() {
+            invoice
+                .settlements
+                .push((source.clone(), amount, payment.map(str::to_owned)));
         }
         if amount.is_zero() {
             return Ok(());
@@ -553,6 +772,42 @@ impl Walk {
             negative(amount)?,
             what,
             Clause::ALLOCATION,
+            Some(number),
+            vec![source.clone()],
+        ));
+        Ok(())
+    }
+
+    /// Money that settled `part` of an invoice taken back (a reversal, BILLING.md 5.2):
+    /// owed again; the invoice is no longer paid in full.
+    #[allow(clippy::too_many_arguments)]
+    fn unsettle(
+        &mut self,
+        number: InvoiceNumber,
+        part: SettledPart,
+        amount: Money,
+        what: String,
+        source: &EventRef,
+        payment: Option<&str>,
+    ) -> Result<(), ProjectionError> {
+        let Some(invoice) = self.invoices.get_mut(&number) else {
+            return Ok(());
+        };
+        if amount.is_zero() {
+            return Ok(());
+        }
+        if part == SettledPart::Principal {
+            invoice.take_principal(amount, |source| source.as_deref() == payment)?;
+        }
+        let terms = match part {
+            SettledPart::Principal => &mut self.outstanding,
+            SettledPart::Penalty => &mut self.penalties_owed,
+            SettledPart::Fine => &mut self.fines_owed,
+        };
+        terms.push(term(
+            amount,
+            what,
+            Clause::REVERSAL,
             Some(number),
             vec![source.clone()],
         ));
@@ -582,7 +837,18 @@ impl Walk {
             let mut sources = Vec::new();
             if let Some(issued) = self.invoices.get(&invoice.number) {
                 sources.push(issued.issued.clone());
-                sources.extend(issued.paid_in_full_by.clone());
+                // The money that completed it (§5.5): the latest still settling it, dated
+                // the day it was paid in full; a credit note when it owed nothing.
+                if let Some(paid) = invoice.paid_in_full_on.filter(|paid| *paid <= as_of) {
+                    let by = issued
+                        .settlements
+                        .iter()
+                        .rev()
+                        .find(|(source, _, _)| source.on == paid)
+                        .map(|(source, _, _)| source.clone())
+                        .or_else(|| issued.credited_by.clone());
+                    sources.extend(by);
+                }
             }
             self.penalties_accrued.push(term(
                 penalty.amount,

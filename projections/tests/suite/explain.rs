@@ -31,6 +31,9 @@ fn known_clauses() -> BTreeSet<&'static str> {
         Clause::LATE_PAYMENT,
         Clause::VAT,
         Clause::ALLOCATION,
+        Clause::REVERSAL,
+        Clause::REFUND,
+        Clause::CORRECTION,
     ]
     .map(Clause::as_str)
     .into()
@@ -47,6 +50,13 @@ fn concerns(event: &AgreementEvent, number: InvoiceNumber) -> bool {
         AgreementEvent::PenaltyCharged(e) => e.invoice_number == number,
         AgreementEvent::FineCharged(e) => e.invoice_number == number,
         AgreementEvent::LateChargeWaived(e) => e.invoice_number == number,
+        AgreementEvent::LateChargeWithdrawn(e) => e.invoice_number == number,
+        AgreementEvent::PaymentReversed(e) => {
+            e.taken_back.iter().any(|a| a.invoice_number == number)
+                || e.advance_undone.iter().any(|u| u.invoice_number == number)
+        }
+        AgreementEvent::InvoiceVoided(e) => e.number == number,
+        AgreementEvent::CreditNoteIssued(e) => e.related_invoice == number,
         _ => false,
     }
 }
@@ -159,7 +169,11 @@ fn explained_balance_holds(recorded: &Recorded, as_of: Date) -> Result<(), TestC
             let paid = view.paid_in_full_on.filter(|paid| *paid <= as_of);
             prop_assert_eq!(term.sources.len(), 1 + usize::from(paid.is_some()));
             if let Some(paid) = paid {
-                prop_assert_eq!(term.sources[1].on, paid);
+                // Paid in full on the money that completed it, or (owing nothing after
+                // its credit notes) on its issue, by the credit note (BILLING.md 5.3).
+                if term.sources[1].event_type != "CreditNoteIssued" {
+                    prop_assert_eq!(term.sources[1].on, paid);
+                }
             }
         }
     }

@@ -96,16 +96,35 @@ proptest! {
             _ => None,
         }).collect();
         for view in &views {
-            let total = view.total.amount();
+            // The penalty base: the total less its credit notes, nothing once voided
+            // (BILLING.md 5.3); a void invoice's delay ends on its issue.
+            let total = if view.voided_on.is_some() {
+                Decimal::ZERO
+            } else {
+                view.total.amount() - view.credited.amount()
+            };
             let cap = round2(total * Decimal::new(5, 2));
-            let end = view.paid_in_full_on.filter(|paid| *paid <= as_of).unwrap_or(as_of);
+            let ended = if view.voided_on.is_some() { Some(view.issued_on) } else { view.paid_in_full_on };
+            let end = ended.filter(|paid| *paid <= as_of).unwrap_or(as_of);
             let days = (end - view.due_on).whole_days().max(0);
             prop_assert_eq!(i64::from(view.days_late), days, "{:?}", view);
             let expected = round2(total * Decimal::new(1, 3) * Decimal::from(days)).min(cap);
             prop_assert_eq!(view.penalty_accrued.amount(), expected, "{:?}", view);
             prop_assert!(!view.penalty_accrued.is_negative());
             prop_assert!(view.penalty_accrued.amount() <= cap);
-            prop_assert!(view.penalty_charged.amount() <= cap, "{:?}", view);
+            // A void invoice owes nothing; what was charged and waived on it before
+            // stays its history (BILLING.md 5.3).
+            if view.voided_on.is_some() {
+                prop_assert!(view.penalty_owed.is_zero() && view.fine_owed.is_zero(), "{:?}", view);
+                continue;
+            }
+            // What stands charged (less what was waived of it) never passes the cap;
+            // without credit notes, neither does what was charged.
+            let waived_charged = position.invoices[&view.number].penalty.waived_charged;
+            prop_assert!(sub(view.penalty_charged, waived_charged).amount() <= cap, "{:?}", view);
+            if view.credited.is_zero() {
+                prop_assert!(view.penalty_charged.amount() <= cap, "{:?}", view);
+            }
             prop_assert_eq!(view.penalty_accrued.currency(), recorded.currency);
 
             // The fine: 2 MRP of the first day of delay.
@@ -132,10 +151,22 @@ proptest! {
 
             let invoice = &position.invoices[&view.number];
             let charged_or_waived = add(invoice.penalty.charged, invoice.penalty.waived_uncharged);
-            prop_assert!(charged_or_waived.amount() <= view.penalty_accrued.amount(), "{:?}", invoice);
+            // A credit note lowers the base (BILLING.md 5.3): what was waived before
+            // charging may then pass what accrues, but no charge stands beyond it.
+            let standing = sub(invoice.penalty.charged, invoice.penalty.waived_charged);
+            prop_assert!(
+                charged_or_waived.amount() <= view.penalty_accrued.amount()
+                    || (view.credited.is_positive() && standing.is_zero()),
+                "{:?}", invoice
+            );
             let charged_or_waived = add(invoice.fine.charged, invoice.fine.waived_uncharged);
+            let standing = sub(invoice.fine.charged, invoice.fine.waived_charged);
             if let Some(fine) = view.fine {
-                prop_assert!(charged_or_waived.amount() <= fine.amount(), "{:?}", invoice);
+                prop_assert!(
+                    charged_or_waived.amount() <= fine.amount()
+                        || (view.credited.is_positive() && standing.is_zero()),
+                    "{:?}", invoice
+                );
             }
             prop_assert!(!invoice.penalty.owed().unwrap().is_negative());
             prop_assert!(!invoice.fine.owed().unwrap().is_negative());
@@ -145,6 +176,11 @@ proptest! {
         if let Ok(before) = ledger.invoices(earlier, &reference) {
             for old in before {
                 let now = views.iter().find(|v| v.number == old.number).unwrap();
+                // A credit note lowers the base and a void ends the delay from then on
+                // (BILLING.md 5.3): the one way accrual goes down.
+                if now.credited != old.credited || now.voided_on.is_some() {
+                    continue;
+                }
                 prop_assert!(old.penalty_accrued.amount() <= now.penalty_accrued.amount());
                 if let (Some(old_fine), Some(now_fine)) = (old.fine, now.fine) {
                     prop_assert!(old_fine.amount() <= now_fine.amount());
@@ -196,7 +232,9 @@ proptest! {
         prop_assert_eq!(buckets.iter().fold(zero, |s, b| add(s, *b)), aging.buckets.total);
 
         for view in ledger.invoices(as_of, &reference).unwrap() {
-            let expected = if view.outstanding.is_zero() {
+            let expected = if view.voided_on.is_some() {
+                InvoiceStatus::Void
+            } else if view.outstanding.is_zero() {
                 InvoiceStatus::Paid
             } else if as_of > view.due_on {
                 InvoiceStatus::Overdue
@@ -204,7 +242,12 @@ proptest! {
                 InvoiceStatus::Open
             };
             prop_assert_eq!(view.status, expected);
-            prop_assert_eq!(add(view.paid, view.outstanding), view.total);
+            if view.voided_on.is_some() {
+                prop_assert!(view.paid.is_zero() && view.outstanding.is_zero());
+                prop_assert!(view.paid_in_full_on.is_none());
+                continue;
+            }
+            prop_assert_eq!(add(view.paid, view.outstanding), sub(view.total, view.credited));
             prop_assert_eq!(view.paid_in_full_on.is_some(), view.outstanding.is_zero());
         }
     }
@@ -275,6 +318,19 @@ proptest! {
                     }
                 }
                 AgreementEvent::PaymentReceived(e) => paid = add(paid, e.amount),
+                // The corrections (BILLING.md 5.2-5.3).
+                AgreementEvent::PaymentReversed(e) => paid = sub(paid, e.amount),
+                AgreementEvent::AdvanceRefunded(e) => paid = sub(paid, e.amount),
+                AgreementEvent::CreditNoteIssued(e) => invoiced = sub(invoiced, e.total),
+                AgreementEvent::InvoiceVoided(e) => {
+                    invoiced = sub(invoiced, e.total);
+                    penalties = sub(penalties, e.penalty_cancelled);
+                    fines = sub(fines, e.fine_cancelled);
+                }
+                AgreementEvent::LateChargeWithdrawn(e) => match e.kind {
+                    LateChargeKind::Penalty => penalties = sub(penalties, e.amount),
+                    LateChargeKind::Fine => fines = sub(fines, e.amount),
+                },
                 _ => {}
             }
         }
@@ -448,6 +504,17 @@ fn histories_are_rich() {
                 AgreementEvent::PaymentReceived(_) => "payments",
                 AgreementEvent::Suspended(_) | AgreementEvent::Blocked(_) => "restrictions",
                 AgreementEvent::TerminationRequested(_) => "termination notices",
+                AgreementEvent::PaymentReversed(e) if !e.advance_undone.is_empty() => {
+                    "reversals reopening later invoices"
+                }
+                AgreementEvent::PaymentReversed(_) => "reversals",
+                AgreementEvent::AdvanceRefunded(_) => "refunds",
+                AgreementEvent::InvoiceVoided(_) => "voids",
+                AgreementEvent::CreditNoteIssued(e) if e.to_advance.is_positive() => {
+                    "credit notes to the advance"
+                }
+                AgreementEvent::CreditNoteIssued(_) => "credit notes",
+                AgreementEvent::LateChargeWithdrawn(_) => "charges withdrawn by credit notes",
                 _ => "other",
             };
             *counts.entry(name).or_default() += 1;
@@ -478,11 +545,18 @@ fn histories_are_rich() {
     counts.insert("signed after a payment", signed_after_payment);
     println!("64 histories: {counts:#?}");
     for (what, at_least) in [
-        ("invoices", 150),
+        ("invoices", 80),
         ("payments", 100),
         ("named payments", 10),
-        ("penalties charged", 20),
-        ("fines charged", 20),
+        ("penalties charged", 8),
+        ("fines charged", 8),
+        ("reversals", 10),
+        ("reversals reopening later invoices", 3),
+        ("refunds", 5),
+        ("voids", 2),
+        ("credit notes", 8),
+        ("credit notes to the advance", 5),
+        ("charges withdrawn by credit notes", 2),
         ("waivers of charged", 5),
         ("waivers of uncharged", 5),
         ("advances applied", 10),
@@ -499,3 +573,4 @@ fn histories_are_rich() {
         );
     }
 }
+

@@ -21,7 +21,8 @@ use aggregates::reference::ReferenceSources;
 use aggregates::{AgreementServices, ParticipantAgreement, ReferenceData};
 use commands::{
     AgreementCommand, ChargeLatePayment, InvoiceLineRequest, IssueInvoice, LiftRestriction,
-    ReceivePayment, Register, RequestTermination, RestrictAccess, SignAgreement, WaiveLatePayment,
+    IssueCreditNote, ReceivePayment, RefundAdvance, Register, RequestTermination, RestrictAccess,
+    ReversePayment, SignAgreement, VoidInvoice, WaiveLatePayment,
 };
 use events::{
     AgreementEvent, Amount, Currency, EmailAddress, InvoiceKind, InvoiceNumber, LateChargeKind,
@@ -107,6 +108,23 @@ pub enum Action {
     Block,
     Unblock,
     Terminate,
+    /// The bank returns the `payment`-th payment recorded (BILLING.md 5.2).
+    Reverse {
+        payment: usize,
+    },
+    /// Refund `share` percent of the advance held (BILLING.md 5.2).
+    Refund {
+        share: u8,
+    },
+    /// Void an invoice (refused unless nothing is allocated to it).
+    Void {
+        invoice: usize,
+    },
+    /// Credit `share` percent of an invoice's remaining net (BILLING.md 5.3).
+    Credit {
+        invoice: usize,
+        share: u8,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +172,10 @@ pub fn action() -> impl Strategy<Value = Action> {
         1 => Just(Action::Block),
         1 => Just(Action::Unblock),
         1 => Just(Action::Terminate),
+        2 => (0usize..8).prop_map(|payment| Action::Reverse { payment }),
+        1 => (1u8..=100).prop_map(|share| Action::Refund { share }),
+        1 => (0usize..8).prop_map(|invoice| Action::Void { invoice }),
+        2 => (0usize..8, 1u8..=100).prop_map(|(invoice, share)| Action::Credit { invoice, share }),
     ]
 }
 
@@ -249,7 +271,10 @@ pub fn record(plan: &Plan) -> Recorded {
         };
         if let Ok(decided) = agreement.decide(command, &services) {
             for event in decided {
-                if matches!(event, AgreementEvent::InvoiceIssued(_)) {
+                if matches!(
+                    event,
+                    AgreementEvent::InvoiceIssued(_) | AgreementEvent::CreditNoteIssued(_)
+                ) {
                     next_invoice += 1;
                 }
                 agreement.apply(event.clone());
@@ -275,6 +300,7 @@ pub fn record(plan: &Plan) -> Recorded {
 
     let mut date = registered_on;
     let mut payments = 0u32;
+    let mut refunds = 0u32;
     let mut last_payment: Option<ReceivePayment> = None;
     let sign = |date: Date| {
         AgreementCommand::Sign(SignAgreement {
@@ -383,6 +409,54 @@ pub fn record(plan: &Plan) -> Recorded {
                 notice_received_on: date,
                 effective_on: None,
             }),
+            Action::Reverse { payment } => {
+                if payments == 0 {
+                    continue;
+                }
+                let n = (*payment as u32 % payments) + 1;
+                AgreementCommand::ReversePayment(ReversePayment {
+                    reference: PaymentReference::parse(&format!("BANK-{n}")).unwrap(),
+                    on: date,
+                    reason: ReasonNote::parse("returned by the bank").unwrap(),
+                })
+            }
+            Action::Refund { share } => {
+                let advance = agreement.advance().map(|a| a.amount()).unwrap_or_default();
+                let part = round2(advance * Decimal::from(*share) / Decimal::from(100));
+                let cents = (part * Decimal::from(100)).to_u64().unwrap_or(0).max(1);
+                refunds += 1;
+                AgreementCommand::RefundAdvance(RefundAdvance {
+                    reference: PaymentReference::parse(&format!("REFUND-{refunds}")).unwrap(),
+                    on: date,
+                    amount: money_text(cents),
+                    reason: ReasonNote::parse("overpayment").unwrap(),
+                })
+            }
+            Action::Void { invoice } => {
+                let Some(number) = pick(*invoice) else {
+                    continue;
+                };
+                AgreementCommand::VoidInvoice(VoidInvoice {
+                    number,
+                    on: date,
+                    reason: ReasonNote::parse("issued by mistake").unwrap(),
+                })
+            }
+            Action::Credit { invoice, share } => {
+                let Some(number) = pick(*invoice) else {
+                    continue;
+                };
+                let creditable = agreement.invoice(number).unwrap().net_creditable().amount();
+                let part = round2(creditable * Decimal::from(*share) / Decimal::from(100));
+                let cents = (part * Decimal::from(100)).to_u64().unwrap_or(0).max(1);
+                AgreementCommand::IssueCreditNote(IssueCreditNote {
+                    invoice_number: number,
+                    on: date,
+                    reason: ReasonNote::parse("price corrected").unwrap(),
+                    lines: None,
+                    net: Some(money_text(cents)),
+                })
+            }
         };
         run(command, &mut agreement);
     }
