@@ -196,6 +196,12 @@ pub enum AgreementError {
     CreditNoteLinesOrNet,
     #[error("the credit note's net amount is zero")]
     ZeroCredit,
+    #[error("{what} {date} falls in a closed period: the months through {closed_through} are closed and their documents final (BILLING.md 5.4)")]
+    PeriodClosed {
+        what: &'static str,
+        date: Date,
+        closed_through: Date,
+    },
 }
 
 impl AgreementError {
@@ -209,7 +215,8 @@ impl AgreementError {
             | InvoiceAlreadyVoided { .. }
             | InvoiceHasMoney { .. }
             | InvoiceCredited { .. }
-            | InvoiceVoid { .. } => ErrorKind::Conflict,
+            | InvoiceVoid { .. }
+            | PeriodClosed { .. } => ErrorKind::Conflict,
             ReversalBeforePayment { .. }
             | RefundBeyondAdvance { .. }
             | ZeroRefund
@@ -294,6 +301,7 @@ impl AgreementError {
             | CreditBeyondInvoice { .. }
             | CreditNoteLinesOrNet
             | ZeroCredit => Some(Clause::CORRECTION),
+            PeriodClosed { .. } => Some(Clause::PERIOD_CLOSE),
             MissingReferenceData(ReferenceError::NoVatRate(_)) => Some(Clause::VAT),
             MissingReferenceData(ReferenceError::NoExchangeRate(_)) => Some(Clause::CURRENCY),
             _ => None,

@@ -44,6 +44,7 @@ pub(crate) fn services_on(today: Date, next: u64) -> AgreementServices {
         reference: reference(),
         today,
         next_invoice_number: Some(InvoiceNumber::new(next).unwrap()),
+        closed_through: None,
     }
 }
 

@@ -39,4 +39,14 @@ pub struct AgreementServices {
     /// an `IssueInvoice` or `IssueCreditNote` command needs one (one gapless series); the store refuses the commit if another
     /// invoice took it meanwhile, and the command is retried with the next.
     pub next_invoice_number: Option<events::InvoiceNumber>,
+    /// The last day of the latest month the operator closed (BILLING.md 5.4): no entry
+    /// dated on or before it is recorded, except a bank payment, posted on the day after.
+    pub closed_through: Option<Date>,
+}
+
+impl AgreementServices {
+    /// The first day not in a closed month, when a month is closed.
+    pub fn first_open_day(&self) -> Option<Date> {
+        self.closed_through.and_then(|day| day.next_day())
+    }
 }

@@ -52,6 +52,7 @@ fn history(
         reference: reference.clone(),
         today: date!(2026 - 12 - 31),
         next_invoice_number: Some(InvoiceNumber::new(number).unwrap()),
+        closed_through: None,
     };
     let mut commands = vec![
         AgreementCommand::Register(command(json!({

@@ -300,6 +300,15 @@ pub struct PaymentReceived {
     pub allocations: Vec<PaymentAllocation>,
     /// The part of this payment kept as an advance.
     pub advance: Money,
+    /// Set when `received_on` falls in a closed month (BILLING.md 5.4): the payment is
+    /// posted (statement, journal, totals) on this day, the first open day, while its
+    /// true date still decides penalties (§5.5). Absent otherwise.
+    #[serde(
+        default,
+        with = "business_date::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub posted_on: Option<Date>,
 }
 
 /// Access was suspended (§4.2; for debt, §5.9).
@@ -364,6 +373,14 @@ pub struct LateChargeWithdrawn {
     /// The credit note whose lower penalty base removes the charge (since 2026-12-04).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credit_note: Option<InvoiceNumber>,
+    /// Set when the withdrawal's effective date falls in a closed month (BILLING.md
+    /// 5.4): posted on this day, the first open day, instead.
+    #[serde(
+        default,
+        with = "business_date::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub posted_on: Option<Date>,
     /// The day it was recorded: the agreement's latest business date then.
     #[serde(with = "business_date")]
     pub on: Date,

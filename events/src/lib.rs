@@ -11,6 +11,7 @@ mod invoice;
 mod late_payment;
 mod money;
 mod participant;
+mod period;
 mod reference;
 mod schema;
 mod text;
@@ -30,6 +31,10 @@ pub use late_payment::{
     PenaltyAccrual, PenaltyCharged,
 };
 pub use money::{amount_max, Amount, AmountError, Currency, Money, MoneyError};
+pub use period::{
+    PeriodClosed, PeriodTotals, PERIOD_AGGREGATE_TYPE, PERIOD_CLOSED, PERIOD_EVENT_VERSION,
+    PERIOD_STREAM_ID,
+};
 pub use participant::{ParticipantId, ParticipantIdError, ParticipantKind};
 pub use reference::{
     ReferenceContent, ReferenceTable, ReferenceVersionPublished, REFERENCE_AGGREGATE_TYPE,

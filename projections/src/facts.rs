@@ -26,6 +26,10 @@ pub enum LedgerFact {
     },
     Payment {
         reference: String,
+        /// The day the money arrived (§5.5): what settles its invoices. The fact's own
+        /// date is when it is posted: the same, unless that day was in a closed month
+        /// (BILLING.md 5.4).
+        received_on: Date,
         amount: Money,
         allocations: Vec<PaymentAllocation>,
         advance: Money,
@@ -180,10 +184,11 @@ pub(crate) fn facts_of(
             exchange_rate: e.exchange_rate.clone(),
         },
         AgreementEvent::PaymentReceived(e) => {
+            let posted_on = e.posted_on.unwrap_or(e.received_on);
             let issued_later = |number: &InvoiceNumber| {
                 before
                     .invoice(*number)
-                    .filter(|invoice| invoice.issued_on > e.received_on)
+                    .filter(|invoice| invoice.issued_on > posted_on)
                     .map(|invoice| invoice.issued_on)
             };
             let mut advance = e.advance;
@@ -215,9 +220,10 @@ pub(crate) fn facts_of(
                 }
             }
             let mut facts = vec![(
-                on,
+                posted_on,
                 LedgerFact::Payment {
                     reference: e.reference.as_str().to_owned(),
+                    received_on: e.received_on,
                     amount: e.amount,
                     allocations,
                     advance,
@@ -246,7 +252,7 @@ pub(crate) fn facts_of(
         },
         AgreementEvent::LateChargeWithdrawn(e) => {
             let mut facts = vec![(
-                event.business_date(),
+                e.posted_on.unwrap_or(event.business_date()),
                 LedgerFact::Withdrawn {
                     invoice_number: e.invoice_number,
                     kind: e.kind,

@@ -155,6 +155,7 @@ fn postings(fact: &DatedFact) -> Result<Vec<Posting>, MoneyError> {
             amount,
             allocations,
             advance,
+            ..
         } => {
             let zero = Money::zero(amount.currency());
             let document = format!("payment {reference}");

@@ -175,11 +175,15 @@ impl InvoicePosition {
         amount: Money,
         from: impl Fn(&Option<String>) -> bool,
     ) -> Result<(), MoneyError> {
+        // Latest settlement date first (then latest folded), as the aggregate does.
+        let mut order: Vec<usize> = (0..self.principal_settlements.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse((self.principal_settlements[i].0, i)));
         let mut left = amount;
-        for (_, settled, payment) in self.principal_settlements.iter_mut().rev() {
+        for index in order {
             if !left.is_positive() {
                 break;
             }
+            let (_, settled, payment) = &mut self.principal_settlements[index];
             if !from(payment) {
                 continue;
             }
@@ -279,6 +283,7 @@ impl AgreementPosition {
                 }
                 LedgerFact::Payment {
                     reference,
+                    received_on,
                     amount,
                     allocations,
                     advance,
@@ -288,10 +293,13 @@ impl AgreementPosition {
                     for allocation in allocations {
                         if let Some(invoice) = position.invoices.get_mut(&allocation.invoice_number)
                         {
+                            // Settled as of the day the money arrived (§5.5), or the
+                            // invoice's issue when it arrived before.
+                            let settles_on = (*received_on).max(invoice.issued_on);
                             let source = Some(reference.as_str());
-                            invoice.settle(SettledPart::Principal, allocation.principal, on, source)?;
-                            invoice.settle(SettledPart::Penalty, allocation.penalty, on, source)?;
-                            invoice.settle(SettledPart::Fine, allocation.fine, on, source)?;
+                            invoice.settle(SettledPart::Principal, allocation.principal, settles_on, source)?;
+                            invoice.settle(SettledPart::Penalty, allocation.penalty, settles_on, source)?;
+                            invoice.settle(SettledPart::Fine, allocation.fine, settles_on, source)?;
                         }
                     }
                 }

@@ -315,6 +315,7 @@ impl ParticipantAgreement {
                 &[invoice.number],
                 WithdrawalCause::CreditNote(number),
                 on,
+                services.first_open_day(),
             )?);
         }
         Ok(events)

@@ -86,9 +86,10 @@ impl ParticipantAgreement {
         Ok(())
     }
 
-    /// A business date of a new entry: not before registration, not before the latest
-    /// recorded entry (the ledger keeps each agreement's history in date order, so that
-    /// any `as_of` view is exact), and not in the future.
+    /// A business date of a new entry: not before registration, not in a closed month
+    /// (BILLING.md 5.4), not before the latest recorded entry (the ledger keeps each
+    /// agreement's history in date order, so that any `as_of` view is exact), and not in
+    /// the future. A payment alone is checked by [`Self::check_date_bounds`] only.
     pub(crate) fn check_date(
         &self,
         what: &'static str,
@@ -96,6 +97,16 @@ impl ParticipantAgreement {
         services: &AgreementServices,
     ) -> Result<(), AgreementError> {
         self.check_date_bounds(what, date, services)?;
+        // BILLING.md 5.4: a closed month's documents are final.
+        if let Some(closed_through) = services.closed_through {
+            if date <= closed_through {
+                return Err(AgreementError::PeriodClosed {
+                    what,
+                    date,
+                    closed_through,
+                });
+            }
+        }
         if let Some(latest) = self.latest_business_date {
             if date < latest {
                 return Err(AgreementError::Backdated { what, date, latest });

@@ -74,6 +74,10 @@ impl ParticipantAgreement {
             });
         let received_on = command.received_on;
         let reference = command.reference;
+        // BILLING.md 5.4: money received in a closed month is posted on the first open
+        // day; its true date still decides penalties (§5.5).
+        let first_open_day = services.first_open_day();
+        let posted_on = first_open_day.filter(|open| received_on < *open);
         let payment = AgreementEvent::PaymentReceived(PaymentReceived {
             reference: reference.clone(),
             received_on,
@@ -81,6 +85,7 @@ impl ParticipantAgreement {
             named_invoice: command.invoice_number,
             allocations,
             advance,
+            posted_on,
         });
         // What the payment changes is decided on the state after it: which charges its
         // true date withdraws, which restriction it lifts. An in-order payment with no
@@ -99,7 +104,8 @@ impl ParticipantAgreement {
         let on = after
             .latest_business_date
             .unwrap_or(received_on)
-            .max(received_on);
+            .max(received_on)
+            .max(first_open_day.unwrap_or(received_on));
         let withdrawals = if completes_charged {
             let completed: Vec<InvoiceNumber> = match &events[0] {
                 AgreementEvent::PaymentReceived(e) => {
@@ -111,7 +117,7 @@ impl ParticipantAgreement {
                 reference: &reference,
                 received_on,
             };
-            after.withdrawals_of_excess(&completed, cause, on)?
+            after.withdrawals_of_excess(&completed, cause, on, first_open_day)?
         } else {
             Vec::new()
         };
@@ -155,6 +161,7 @@ impl ParticipantAgreement {
         invoices: &[InvoiceNumber],
         cause: WithdrawalCause<'_>,
         on: time::Date,
+        first_open_day: Option<time::Date>,
     ) -> Result<Vec<AgreementEvent>, AgreementError> {
         let mut withdrawals = Vec::new();
         for invoice in self.invoices.values() {
@@ -229,6 +236,10 @@ impl ParticipantAgreement {
                         payment,
                         received_on,
                         credit_note,
+                        // Effective on a day of a closed month: posted on the first open
+                        // day instead (BILLING.md 5.4).
+                        posted_on: first_open_day
+                            .filter(|open| credit_note.is_none() && charge.on < *open),
                         on,
                     }));
                 }

@@ -338,6 +338,7 @@ pub async fn dunning_preview(
         reference,
         today: as_of.max(ledger.today()),
         next_invoice_number: None,
+        closed_through: None,
     };
     let command = SweepAgreement {
         as_of,

@@ -76,6 +76,7 @@ impl Generator {
                 reference: Arc::new(ReferenceData::embedded()?),
                 today: TODAY,
                 next_invoice_number: None,
+                closed_through: None,
             },
             last_invoice_number: 0,
             next_prefix: 25_014_000_000,
@@ -163,6 +164,7 @@ impl Generator {
             let services = match &command {
                 AgreementCommand::IssueInvoice(_) => AgreementServices {
                     next_invoice_number: Some(InvoiceNumber::new(self.last_invoice_number + 1)?),
+                    closed_through: None,
                     ..self.services.clone()
                 },
                 _ => self.services.clone(),

@@ -109,6 +109,7 @@ fn example() -> AgreementLedger {
             reference: reference.clone(),
             today: date!(2026 - 12 - 31),
             next_invoice_number: Some(number(1)),
+            closed_through: None,
         };
         let name = command.name();
         let decided = agreement

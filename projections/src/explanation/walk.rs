@@ -329,12 +329,19 @@ impl Walk {
             }
             LedgerFact::Payment {
                 reference,
+                received_on,
                 amount,
                 allocations,
                 advance,
             } => {
                 let received = source("PaymentReceived");
-                let payment = format!("payment {reference} received on {on}");
+                let payment = if *received_on == on {
+                    format!("payment {reference} received on {on}")
+                } else {
+                    format!(
+                        "payment {reference} received on {received_on}, posted on {on} (its month was closed, BILLING.md 5.4)"
+                    )
+                };
                 self.paid.push(term(
                     *amount,
                     format!("{payment}: {}", money(*amount)),
@@ -845,6 +852,7 @@ impl Walk {
                         .iter()
                         .rev()
                         .find(|(source, _, _)| source.on == paid)
+                        .or(issued.settlements.last())
                         .map(|(source, _, _)| source.clone())
                         .or_else(|| issued.credited_by.clone());
                     sources.extend(by);

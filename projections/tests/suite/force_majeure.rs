@@ -31,6 +31,7 @@ fn history() -> Vec<(u64, AgreementEvent)> {
         reference,
         today: date!(2026 - 12 - 31),
         next_invoice_number: Some(InvoiceNumber::new(1).unwrap()),
+        closed_through: None,
     };
     let commands = vec![
         AgreementCommand::Register(Register {

@@ -88,6 +88,7 @@ fn record(actions: &[(u16, Action)]) -> Vec<(u64, AgreementEvent)> {
                 reference: reference.clone(),
                 today: TODAY,
                 next_invoice_number: Some(InvoiceNumber::new(*next).unwrap()),
+                closed_through: None,
             };
             if let Ok(decided) = agreement.decide(command, &services) {
                 for event in decided {

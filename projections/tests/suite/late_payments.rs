@@ -98,12 +98,35 @@ enum Step {
 
 struct Recording {
     events: Vec<(u64, AgreementEvent)>,
+    /// With months closed: each month closed while recording, with its totals at the
+    /// close (BILLING.md 5.4).
+    sealed: Vec<(Date, Date, Option<events::PeriodTotals>)>,
     /// After each step: how many events were recorded, the date, and the balance the
     /// ledger gave then as of that date (what `known_at` must reproduce).
     answers: Vec<(usize, Date, projections::BalanceView)>,
 }
 
+/// The last day of the month before `day`'s.
+fn end_of_month_before(day: Date) -> Date {
+    day.replace_day(1).unwrap().previous_day().unwrap()
+}
+
+/// When months are closed while recording: on the 10th of each month the one before is
+/// closed (BILLING.md 5.4), so on `day` the months through this date are closed.
+fn closed_through_on(day: Date) -> Date {
+    let last_closed = end_of_month_before(day);
+    if day.day() < 10 {
+        end_of_month_before(last_closed)
+    } else {
+        last_closed
+    }
+}
+
 fn record(history: &History, late: bool) -> Recording {
+    record_closing(history, late, false)
+}
+
+fn record_closing(history: &History, late: bool, close_months: bool) -> Recording {
     let reference = reference();
     let mut steps: Vec<(Date, u8, usize, Step)> = Vec::new();
     let mut issued_on = START;
@@ -138,6 +161,8 @@ fn record(history: &History, late: bool) -> Recording {
     let mut ledger = AgreementLedger::default();
     let mut events: Vec<(u64, AgreementEvent)> = Vec::new();
     let mut answers = Vec::new();
+    let mut sealed: Vec<(Date, Date, Option<events::PeriodTotals>)> = Vec::new();
+    let closed_through = std::cell::Cell::new(None::<Date>);
     let mut numbers: Vec<Option<InvoiceNumber>> = vec![None; history.bills.len()];
     let mut next_invoice = 1u64;
     let run = |command: AgreementCommand,
@@ -150,6 +175,7 @@ fn record(history: &History, late: bool) -> Recording {
             reference: reference.clone(),
             today: TODAY,
             next_invoice_number: Some(InvoiceNumber::new(*next_invoice).unwrap()),
+            closed_through: closed_through.get(),
         };
         let mut issued = None;
         if let Ok(decided) = agreement.decide(command, &services) {
@@ -190,6 +216,28 @@ fn record(history: &History, late: bool) -> Recording {
     );
     for (on, _, _, step) in steps {
         let step_kind = step.clone();
+        if close_months {
+            // Months closed by this day: their totals as the ledger has them now.
+            let now_closed = match closed_through.get() {
+                Some(before) => closed_through_on(on).max(before),
+                None => closed_through_on(on),
+            };
+            let mut month_end = sealed.last().map_or(end_of_month_before(START), |m| m.1);
+            loop {
+                let next_end = {
+                    let first = month_end.next_day().unwrap();
+                    let next_month = (first + Duration::days(31)).replace_day(1).unwrap();
+                    next_month.previous_day().unwrap()
+                };
+                if next_end > now_closed {
+                    break;
+                }
+                let from = next_end.replace_day(1).unwrap();
+                sealed.push((from, next_end, ledger.period_totals(from, next_end).unwrap()));
+                month_end = next_end;
+            }
+            closed_through.set(Some(now_closed));
+        }
         let command = match step {
             Step::Issue { bill } => AgreementCommand::IssueInvoice(IssueInvoice {
                 kind: InvoiceKind::Subscription,
@@ -247,7 +295,11 @@ fn record(history: &History, late: bool) -> Recording {
             answers.push((events.len(), on, balance));
         }
     }
-    Recording { events, answers }
+    Recording {
+        events,
+        sealed,
+        answers,
+    }
 }
 
 /// Every date from the start to a week after the last step.
@@ -318,5 +370,35 @@ proptest! {
             state.debt().unwrap(),
             now.total_due
         );
+    }
+
+    /// BILLING.md 5.4: months closed while payments arrive up to 30 days late. A closed
+    /// month's totals never change (a payment received in it is posted on the first open
+    /// day); every figure as of today is what the same facts recorded in date order give
+    /// (the true dates decide penalties, §5.5); the journal balances.
+    #[test]
+    fn a_closed_month_never_changes_and_late_payments_still_count_from_their_true_dates(
+        history in history()
+    ) {
+        let reference = reference();
+        let in_date_order = record(&history, false);
+        let closing = record_closing(&history, true, true);
+        let ordered = AgreementLedger::from_events(in_date_order.events.iter().map(|(s, e)| (*s, e)));
+        let late = AgreementLedger::from_events(closing.events.iter().map(|(s, e)| (*s, e)));
+        for (from, to, at_close) in &closing.sealed {
+            prop_assert_eq!(&late.period_totals(*from, *to).unwrap(), at_close, "{} to {}", from, to);
+        }
+        prop_assert_eq!(
+            late.balance(TODAY, &reference).unwrap(),
+            ordered.balance(TODAY, &reference).unwrap()
+        );
+        prop_assert_eq!(
+            late.penalties(TODAY, &reference).unwrap(),
+            ordered.penalties(TODAY, &reference).unwrap()
+        );
+        for as_of in dates().step_by(7) {
+            let journal = late.journal(as_of).unwrap();
+            prop_assert_eq!(journal.debits, journal.credits, "the journal as of {}", as_of);
+        }
     }
 }

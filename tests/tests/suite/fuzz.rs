@@ -228,6 +228,7 @@ fn run_case(
             reference: reference.clone(),
             today: TODAY,
             next_invoice_number: Some(InvoiceNumber::new(next_invoice).unwrap()),
+            closed_through: None,
         };
         let Ok(decided) = agreement.decide(command, &services) else {
             continue;

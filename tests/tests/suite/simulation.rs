@@ -144,6 +144,7 @@ impl Simulated {
             reference: reference.clone(),
             today: END,
             next_invoice_number: Some(InvoiceNumber::new(*next).unwrap()),
+            closed_through: None,
         };
         let events = self.agreement.decide(command, &services).expect("accepted");
         let mut issued = None;

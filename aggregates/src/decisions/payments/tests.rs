@@ -427,4 +427,5 @@ fn all_principal_is_settled_before_any_penalty_across_invoices() {
     );
 }
 
+mod closed;
 mod late;

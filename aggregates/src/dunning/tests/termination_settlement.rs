@@ -140,6 +140,7 @@ fn services_without_mrp_2026() -> AgreementServices {
         reference: Arc::new(ReferenceData::parse(&sources).unwrap()),
         today: date!(2026 - 12 - 31),
         next_invoice_number: None,
+        closed_through: None,
     }
 }
 

@@ -126,6 +126,7 @@ impl Ledger {
             reference: loaded.reference.clone(),
             today: self.clock.today(),
             next_invoice_number,
+            closed_through: None,
         };
         let sink = EventSink::default();
         agreement.handle(command.clone(), &services, &sink).await?;

@@ -268,6 +268,7 @@ pub fn record(plan: &Plan) -> Recorded {
             reference: reference.clone(),
             today: TODAY,
             next_invoice_number: Some(InvoiceNumber::new(next_invoice).unwrap()),
+            closed_through: None,
         };
         if let Ok(decided) = agreement.decide(command, &services) {
             for event in decided {

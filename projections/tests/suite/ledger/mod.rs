@@ -97,6 +97,7 @@ impl Recorder {
             reference: self.reference.clone(),
             today: TODAY,
             next_invoice_number: Some(number(self.next_invoice)),
+            closed_through: None,
         };
         let name = command.name();
         let decided = self

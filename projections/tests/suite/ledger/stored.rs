@@ -223,6 +223,7 @@ fn a_signature_recorded_after_a_payment_shows_from_its_own_date() {
         reference: r.reference.clone(),
         today: TODAY,
         next_invoice_number: Some(number(1)),
+        closed_through: None,
     };
     // Dated before the payment: refused, so the history stays in date order.
     assert!(matches!(
