@@ -109,7 +109,7 @@ impl ParticipantAgreement {
         if self.signing.is_none() || self.termination.is_some_and(|t| t.terminated_on.is_some()) {
             return Ok(Vec::new());
         }
-        self.check_date("the sweep date", as_of, services)?;
+        self.check_document_date("the sweep date", as_of, services)?;
         let mut state = self.clone();
         let mut events = Vec::new();
         let mut record = |state: &mut ParticipantAgreement, new: Vec<AgreementEvent>| {

@@ -137,6 +137,42 @@ impl AgreementEvent {
     }
 }
 
+impl AgreementEvent {
+    /// For a document (what a statement, a journal or a month's totals show: invoices,
+    /// credit notes, voids, payments, reversals, refunds, advances applied, charges,
+    /// waivers, withdrawals), the day it is posted on: its business date, or for a
+    /// payment or withdrawal effective in a closed month the first open day (BILLING.md
+    /// 5.4). `None` for what is not a document.
+    pub fn posted_on(&self) -> Option<Date> {
+        match self {
+            Self::PaymentReceived(event) => Some(event.posted_on.unwrap_or(event.received_on)),
+            Self::LateChargeWithdrawn(event) => {
+                Some(event.posted_on.unwrap_or(self.business_date()))
+            }
+            Self::InvoiceIssued(_)
+            | Self::AdvanceApplied(_)
+            | Self::PenaltyCharged(_)
+            | Self::FineCharged(_)
+            | Self::LateChargeWaived(_)
+            | Self::PaymentReversed(_)
+            | Self::AdvanceRefunded(_)
+            | Self::InvoiceVoided(_)
+            | Self::CreditNoteIssued(_) => Some(self.business_date()),
+            Self::Registered(_)
+            | Self::AgreementSigned(_)
+            | Self::Suspended(_)
+            | Self::Reinstated(_)
+            | Self::Blocked(_)
+            | Self::Unblocked(_)
+            | Self::TerminationRequested(_)
+            | Self::Terminated(_)
+            | Self::ForceMajeureDeclared(_)
+            | Self::ForceMajeureEnded(_)
+            | Self::SubscriptionExtended(_) => None,
+        }
+    }
+}
+
 impl cqrs_es::DomainEvent for AgreementEvent {
     fn event_type(&self) -> String {
         self.type_name().to_owned()

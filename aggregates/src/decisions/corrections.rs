@@ -46,7 +46,7 @@ impl ParticipantAgreement {
                 received_on: payment.received_on,
             });
         }
-        self.check_date("the reversal date", command.on, services)?;
+        self.check_document_date("the reversal date", command.on, services)?;
 
         let zero = Money::zero(currency);
         let mut remaining = payment.amount;
@@ -146,7 +146,7 @@ impl ParticipantAgreement {
         if amount.is_zero() {
             return Err(AgreementError::ZeroRefund);
         }
-        self.check_date("the refund date", command.on, services)?;
+        self.check_document_date("the refund date", command.on, services)?;
         let advance = self.advance.unwrap_or(Money::zero(currency));
         if amount.amount() > advance.amount() {
             return Err(AgreementError::RefundBeyondAdvance {
@@ -197,7 +197,7 @@ impl ParticipantAgreement {
                 number: command.number,
             });
         }
-        self.check_date("the void date", command.on, services)?;
+        self.check_document_date("the void date", command.on, services)?;
         Ok(vec![AgreementEvent::InvoiceVoided(InvoiceVoided {
             number: command.number,
             total: invoice.total,
@@ -229,7 +229,7 @@ impl ParticipantAgreement {
                 number: command.invoice_number,
             });
         }
-        self.check_date("the credit note's date", command.on, services)?;
+        self.check_document_date("the credit note's date", command.on, services)?;
         let (lines, net) = match (command.lines, command.net) {
             (Some(requested), None) => {
                 if requested.is_empty() {

@@ -37,7 +37,7 @@ impl ParticipantAgreement {
                 });
             }
         }
-        self.check_date("the issue date", issued_on, services)?;
+        self.check_document_date("the issue date", issued_on, services)?;
         // §10.3: no invoice for a day after the termination's effective date.
         if let Some(termination) = &self.termination {
             if issued_on > termination.effective_on {

@@ -29,7 +29,7 @@ impl ParticipantAgreement {
                 number: command.invoice_number,
             });
         }
-        self.check_date("the charge date", command.on, services)?;
+        self.check_document_date("the charge date", command.on, services)?;
         let facts = invoice.delay_facts(&self.force_majeure);
         let (charged, _paid, _waived_charged, waived_uncharged) = invoice.late_charge(command.kind);
         let (accrued, event) = match command.kind {
@@ -140,7 +140,7 @@ impl ParticipantAgreement {
                 number: command.invoice_number,
             });
         }
-        self.check_date("the waiver date", on, services)?;
+        self.check_document_date("the waiver date", on, services)?;
         let amount = command.amount.in_currency(currency);
         if amount.is_zero() {
             return Err(AgreementError::ZeroWaiver);

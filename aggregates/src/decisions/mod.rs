@@ -86,10 +86,10 @@ impl ParticipantAgreement {
         Ok(())
     }
 
-    /// A business date of a new entry: not before registration, not in a closed month
-    /// (BILLING.md 5.4), not before the latest recorded entry (the ledger keeps each
-    /// agreement's history in date order, so that any `as_of` view is exact), and not in
-    /// the future. A payment alone is checked by [`Self::check_date_bounds`] only.
+    /// A business date of a new entry: not before registration, not before the latest
+    /// recorded entry (the ledger keeps each agreement's history in date order, so that
+    /// any `as_of` view is exact), and not in the future. A payment alone is checked by
+    /// [`Self::check_date_bounds`] only.
     pub(crate) fn check_date(
         &self,
         what: &'static str,
@@ -97,7 +97,26 @@ impl ParticipantAgreement {
         services: &AgreementServices,
     ) -> Result<(), AgreementError> {
         self.check_date_bounds(what, date, services)?;
-        // BILLING.md 5.4: a closed month's documents are final.
+        if let Some(latest) = self.latest_business_date {
+            if date < latest {
+                return Err(AgreementError::Backdated { what, date, latest });
+            }
+        }
+        Ok(())
+    }
+
+    /// The date of a new document (an invoice, a credit note, a charge, a waiver, a
+    /// void, a reversal, a refund, a sweep's charges): [`Self::check_date`], and not in a
+    /// closed month (BILLING.md 5.4: a closed month's documents are final). Registration,
+    /// signing, restrictions, notices and force majeure are not documents: no statement
+    /// or total shows them.
+    pub(crate) fn check_document_date(
+        &self,
+        what: &'static str,
+        date: Date,
+        services: &AgreementServices,
+    ) -> Result<(), AgreementError> {
+        self.check_date_bounds(what, date, services)?;
         if let Some(closed_through) = services.closed_through {
             if date <= closed_through {
                 return Err(AgreementError::PeriodClosed {
@@ -107,12 +126,7 @@ impl ParticipantAgreement {
                 });
             }
         }
-        if let Some(latest) = self.latest_business_date {
-            if date < latest {
-                return Err(AgreementError::Backdated { what, date, latest });
-            }
-        }
-        Ok(())
+        self.check_date(what, date, services)
     }
 
     /// The part of [`Self::check_date`] that does not depend on the order of entries:
