@@ -232,6 +232,26 @@ pub async fn events_known_at(
     Ok(stored)
 }
 
+/// The refund of advance recorded under `reference` on the agreement, if any (BILLING.md
+/// 5.2): a repeated refund records nothing and is answered with what the first one
+/// recorded, including the advance it left, which only its event keeps.
+pub async fn recorded_refund(
+    ledger: &Ledger,
+    id: &ParticipantId,
+    reference: &events::PaymentReference,
+) -> Result<Option<events::AdvanceRefunded>, LedgerError> {
+    Ok(ledger
+        .history(id)
+        .await?
+        .into_iter()
+        .find_map(|envelope| match envelope.payload {
+            AgreementEvent::AdvanceRefunded(refund) if refund.reference == *reference => {
+                Some(refund)
+            }
+            _ => None,
+        }))
+}
+
 /// Every agreement's id, in order (what a report as known at a past moment walks).
 async fn participant_ids(ledger: &Ledger) -> Result<Vec<ParticipantId>, LedgerError> {
     let mut ids = Vec::new();

@@ -11,19 +11,28 @@ use time::Date;
 
 use aggregates::ParticipantAgreement;
 use commands::{
-    AgreementCommand, ChargeLatePayment, DeclareForceMajeure, EndForceMajeure, IssueInvoice,
-    LiftRestriction, ReceivePayment, Register, RequestTermination, RestrictAccess, SignAgreement,
-    WaiveLatePayment,
+    AgreementCommand, ChargeLatePayment, CreditNoteRequest, DeclareForceMajeure, EndForceMajeure,
+    IssueCreditNote, IssueInvoice, LiftRestriction, ReceivePayment, RefundAdvance, Register,
+    RequestTermination, RestrictAccess, ReversalRequest, ReversePayment, SignAgreement,
+    VoidInvoice, VoidRequest, WaiveLatePayment,
 };
-use events::{business_date, AgreementEvent, ParticipantId};
+use events::{business_date, AgreementEvent, InvoiceNumber, ParticipantId, PaymentReference};
 use projections::{AgreementView, InvoiceView, PaymentView};
 
 use super::error::ApiError;
 use super::extract::{
-    parse_known_at, AgreementId, KnownAtQuery, RequestContext, StrictJson, StrictQuery,
+    parse_known_at, AgreementId, AgreementItem, KnownAtQuery, RequestContext, StrictJson,
+    StrictQuery,
 };
 use super::AppState;
 use crate::application::commands::{metadata, CommandContext, Committed};
+
+mod corrections;
+
+pub use corrections::{
+    CreditNoteAnswer, RefundAnswer, ReopenedInvoice, ReversalAnswer, VoidAnswer,
+    WithdrawnChargeView,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -47,6 +56,19 @@ pub fn router() -> Router<AppState> {
         .route(
             "/v1/agreements/{id}/force-majeure/end",
             post(end_force_majeure),
+        )
+        .route(
+            "/v1/agreements/{id}/payments/{reference}/reversal",
+            post(reverse_payment),
+        )
+        .route("/v1/agreements/{id}/refunds", post(refund_advance))
+        .route(
+            "/v1/agreements/{id}/invoices/{number}/void",
+            post(void_invoice),
+        )
+        .route(
+            "/v1/agreements/{id}/invoices/{number}/credit-notes",
+            post(issue_credit_note),
         )
 }
 
@@ -555,6 +577,122 @@ pub async fn end_force_majeure(
         AgreementCommand::EndForceMajeure(command),
         &context,
         force_majeure_answer,
+    )
+    .await
+}
+
+#[utoipa::path(post, path = "/v1/agreements/{id}/payments/{reference}/reversal", tag = "agreements",
+    request_body = commands::ReversalRequest,
+    params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"),
+        ("reference" = String, Path, description = "The reference the reversed payment was recorded under")),
+    responses((status = 200, description = "The bank returned the payment (BILLING.md 5.2): undone as if never received; the invoices it reopened, their delay running from their due date (§5.9). 404: no such payment; 409: already reversed", body = ReversalAnswer)))]
+async fn reverse_payment(
+    State(state): State<AppState>,
+    AgreementItem(id, reference): AgreementItem<PaymentReference>,
+    RequestContext(context): RequestContext,
+    StrictJson(request): StrictJson<ReversalRequest>,
+) -> Result<Response, ApiError> {
+    let command = ReversePayment {
+        reference,
+        on: request.on,
+        reason: request.reason,
+    };
+    answered(
+        &state,
+        &id,
+        AgreementCommand::ReversePayment(command),
+        &context,
+        |committed| corrections::reversal_answer(committed).map(Json),
+    )
+    .await
+}
+
+#[utoipa::path(post, path = "/v1/agreements/{id}/refunds", tag = "agreements",
+    request_body = commands::RefundAdvance,
+    params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")),
+    responses((status = 201, description = "Advance paid back (BILLING.md 5.2); 422 (§5.10) beyond the advance held", body = RefundAnswer),
+        (status = 200, description = "A repeat of a reference already recorded with the same amount and date: the first refund, nothing recorded", body = RefundAnswer)))]
+async fn refund_advance(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<RefundAdvance>,
+) -> Result<Response, ApiError> {
+    // A repeated reference records nothing and is answered with the first refund; the
+    // advance it left is kept only by its event, read here before the command runs.
+    let original =
+        crate::application::queries::recorded_refund(&state.ledger, &id, &command.reference)
+            .await?;
+    let requested = command.clone();
+    answered(
+        &state,
+        &id,
+        AgreementCommand::RefundAdvance(command),
+        &context,
+        move |committed| {
+            let (status, answer) =
+                corrections::refund_answer(committed, original.as_ref(), &requested);
+            Ok((status, Json(answer)))
+        },
+    )
+    .await
+}
+
+#[utoipa::path(post, path = "/v1/agreements/{id}/invoices/{number}/void", tag = "agreements",
+    request_body = commands::VoidRequest,
+    params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"),
+        ("number" = String, Path, description = "The invoice's number")),
+    responses((status = 200, description = "Invoice voided (BILLING.md 5.3): its number stays used; its unpaid charges cancelled. 409 when money is allocated to it or it is already void", body = VoidAnswer)))]
+async fn void_invoice(
+    State(state): State<AppState>,
+    AgreementItem(id, number): AgreementItem<InvoiceNumber>,
+    RequestContext(context): RequestContext,
+    StrictJson(request): StrictJson<VoidRequest>,
+) -> Result<Response, ApiError> {
+    let command = VoidInvoice {
+        number,
+        on: request.on,
+        reason: request.reason,
+    };
+    answered(
+        &state,
+        &id,
+        AgreementCommand::VoidInvoice(command),
+        &context,
+        |committed| Ok(Json(corrections::void_answer(committed))),
+    )
+    .await
+}
+
+#[utoipa::path(post, path = "/v1/agreements/{id}/invoices/{number}/credit-notes", tag = "agreements",
+    request_body = commands::CreditNoteRequest,
+    params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"),
+        ("number" = String, Path, description = "The number of the invoice credited")),
+    responses((status = 201, description = "Credit note issued (BILLING.md 5.3): the next number of the series, VAT at the invoice's own rate (§5.11); beyond the outstanding, advance; charges its lower penalty base no longer accrues withdrawn. 422 beyond the net not yet credited, or `lines` and `net` both or neither", body = CreditNoteAnswer)))]
+async fn issue_credit_note(
+    State(state): State<AppState>,
+    AgreementItem(id, invoice_number): AgreementItem<InvoiceNumber>,
+    RequestContext(context): RequestContext,
+    StrictJson(request): StrictJson<CreditNoteRequest>,
+) -> Result<Response, ApiError> {
+    let command = IssueCreditNote {
+        invoice_number,
+        on: request.on,
+        reason: request.reason,
+        lines: request.lines,
+        net: request.net,
+    };
+    answered(
+        &state,
+        &id,
+        AgreementCommand::IssueCreditNote(command),
+        &context,
+        |committed| {
+            Ok((
+                StatusCode::CREATED,
+                Json(corrections::credit_note_answer(committed)),
+            ))
+        },
     )
     .await
 }

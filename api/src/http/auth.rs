@@ -71,7 +71,12 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             "/v1/agreements/{id}/invoices"
             | "/v1/agreements/{id}/payments"
             | "/v1/sweeps"
-            | "/v1/reference/exchange-rates/import",
+            | "/v1/reference/exchange-rates/import"
+            // The corrections (API.md, "v1, second part"; BILLING.md 5.2-5.3).
+            | "/v1/agreements/{id}/payments/{reference}/reversal"
+            | "/v1/agreements/{id}/refunds"
+            | "/v1/agreements/{id}/invoices/{number}/void"
+            | "/v1/agreements/{id}/invoices/{number}/credit-notes",
         ) => Access::Roles(BILLING_COMMANDS),
         (
             "POST",
@@ -184,6 +189,18 @@ mod tests {
             access(&post, "/v1/agreements/{id}/waivers"),
             Access::Roles(OPERATOR_COMMANDS)
         );
+        for correction in [
+            "/v1/agreements/{id}/payments/{reference}/reversal",
+            "/v1/agreements/{id}/refunds",
+            "/v1/agreements/{id}/invoices/{number}/void",
+            "/v1/agreements/{id}/invoices/{number}/credit-notes",
+        ] {
+            assert_eq!(
+                access(&post, correction),
+                Access::Roles(BILLING_COMMANDS),
+                "{correction}: operator, billing (API.md, v1 second part)"
+            );
+        }
         assert_eq!(
             access(&post, "/v1/some/new/command"),
             Access::Roles(OPERATOR_COMMANDS),

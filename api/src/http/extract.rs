@@ -1,7 +1,8 @@
 //! The extractors every handler shares: each rejection is a problem+json with a message
 //! a person understands, naming the field, parameter or path segment at fault. A JSON
 //! body (`StrictJson`), query parameters (`StrictQuery`, `parse_date`), the agreement id
-//! in the path (`AgreementId`), and who asks under which request (`RequestContext`).
+//! in the path (`AgreementId`) and the payment or invoice after it (`AgreementItem`), and
+//! who asks under which request (`RequestContext`).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
@@ -171,6 +172,48 @@ impl<S: Send + Sync> FromRequestParts<S> for AgreementId {
         ParticipantId::parse(&id).map(AgreementId).map_err(|error| {
             ApiError::bad_request(format!("the agreement id in the path: {error}"))
         })
+    }
+}
+
+/// The participant id and the item named after it in the path, parsed: a payment's
+/// reference (`/v1/agreements/{id}/payments/{reference}/...`) or an invoice's number
+/// (`/v1/agreements/{id}/invoices/{number}/...`).
+pub struct AgreementItem<T>(pub ParticipantId, pub T);
+
+/// What a path segment after the agreement id names, and how it is read.
+pub trait PathItem: Sized {
+    /// In words, for the 400 that refuses a malformed one.
+    const WHAT: &'static str;
+    fn parse_segment(segment: &str) -> Result<Self, String>;
+}
+
+impl PathItem for events::PaymentReference {
+    const WHAT: &'static str = "the payment reference in the path";
+    fn parse_segment(segment: &str) -> Result<Self, String> {
+        Self::parse(segment).map_err(|error| error.to_string())
+    }
+}
+
+impl PathItem for events::InvoiceNumber {
+    const WHAT: &'static str = "the invoice number in the path";
+    fn parse_segment(segment: &str) -> Result<Self, String> {
+        Self::parse(segment).map_err(|error| error.to_string())
+    }
+}
+
+impl<S: Send + Sync, T: PathItem> FromRequestParts<S> for AgreementItem<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path((id, item)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+        let id = ParticipantId::parse(&id).map_err(|error| {
+            ApiError::bad_request(format!("the agreement id in the path: {error}"))
+        })?;
+        let item = T::parse_segment(&item)
+            .map_err(|error| ApiError::bad_request(format!("{}: {error}", T::WHAT)))?;
+        Ok(Self(id, item))
     }
 }
 

@@ -36,6 +36,10 @@ use super::queries;
         agreements::waive,
         agreements::declare_force_majeure,
         agreements::end_force_majeure,
+        agreements::reverse_payment,
+        agreements::refund_advance,
+        agreements::void_invoice,
+        agreements::issue_credit_note,
         queries::list,
         queries::agreement,
         queries::balance,
@@ -258,6 +262,10 @@ mod tests {
         ("post", "/v1/agreements/{id}/waivers"),
         ("post", "/v1/agreements/{id}/force-majeure"),
         ("post", "/v1/agreements/{id}/force-majeure/end"),
+        ("post", "/v1/agreements/{id}/payments/{reference}/reversal"),
+        ("post", "/v1/agreements/{id}/refunds"),
+        ("post", "/v1/agreements/{id}/invoices/{number}/void"),
+        ("post", "/v1/agreements/{id}/invoices/{number}/credit-notes"),
         ("get", "/v1/agreements/{id}/balance"),
         ("get", "/v1/agreements/{id}/penalties"),
         ("get", "/v1/agreements/{id}/statement"),
@@ -574,6 +582,36 @@ mod tests {
             ("InvoiceLineRequest", &["unit_price"]),
             ("ReceivePayment", &["amount"]),
             ("WaiveLatePayment", &["amount"]),
+            ("ReversalAnswer", &["amount", "advance_removed", "advance"]),
+            (
+                "ReopenedInvoice",
+                &[
+                    "total",
+                    "taken_back",
+                    "paid",
+                    "outstanding",
+                    "penalty_owed",
+                    "fine_owed",
+                ],
+            ),
+            ("RefundAdvance", &["amount"]),
+            ("RefundAnswer", &["amount", "advance_remaining"]),
+            (
+                "VoidAnswer",
+                &["total_cancelled", "penalty_cancelled", "fine_cancelled"],
+            ),
+            ("CreditNoteRequest", &["net"]),
+            (
+                "CreditNoteAnswer",
+                &[
+                    "net",
+                    "vat",
+                    "total",
+                    "to_advance",
+                    "related_invoice_outstanding",
+                ],
+            ),
+            ("WithdrawnChargeView", &["amount", "moved_to_advance"]),
         ];
         for (schema, fields) in money {
             for field in fields {
@@ -632,6 +670,11 @@ mod tests {
                 let id = &operation["parameters"][0];
                 assert_eq!(id["required"], true, "{method} {path}");
                 assert_eq!(id["schema"]["$ref"], "#/components/schemas/ParticipantId");
+            }
+            for item in ["reference", "number"] {
+                if path.contains(&format!("{{{item}}}")) {
+                    expected.push(("path".to_owned(), item.to_owned()));
+                }
             }
             let query: &[&str] = match (*method, *path) {
                 ("get", "/v1/agreements") => &["status", "page", "per_page", "as_of", "known_at"],

@@ -137,6 +137,33 @@ fn endpoints(own: &str, other: &str, digest: &Value) -> Vec<(Method, String, Opt
             Some(json!({"ended_on": "2026-03-04"})),
             Rule::Operator,
         ),
+        // The corrections (API.md, v1 second part: operator, billing).
+        (
+            Method::POST,
+            a("/payments/AUTH-1/reversal"),
+            Some(json!({"on": "2026-03-04", "reason": "returned by the bank"})),
+            Rule::Billing,
+        ),
+        (
+            Method::POST,
+            a("/refunds"),
+            Some(
+                json!({"reference": "AUTH-R1", "on": "2026-03-04", "amount": "0.01", "reason": "asked back"}),
+            ),
+            Rule::Billing,
+        ),
+        (
+            Method::POST,
+            a("/invoices/1/credit-notes"),
+            Some(json!({"on": "2026-03-04", "reason": "a day of outage", "net": "1.00"})),
+            Rule::Billing,
+        ),
+        (
+            Method::POST,
+            a("/invoices/1/void"),
+            Some(json!({"on": "2026-03-04", "reason": "issued by mistake"})),
+            Rule::Billing,
+        ),
         (
             Method::POST,
             "/v1/sweeps".into(),

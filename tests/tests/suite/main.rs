@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod concurrency;
+mod corrections;
 mod explain;
 mod fuzz;
 mod http_flow;

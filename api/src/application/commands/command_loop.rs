@@ -27,7 +27,9 @@ impl Ledger {
         context: &CommandContext,
         render: Option<&RenderAnswer<'_>>,
     ) -> Result<(Option<Committed>, Option<Answer>), LedgerError> {
-        let issues_invoice = matches!(command, AgreementCommand::IssueInvoice(_));
+        // An invoice or a credit note takes the next number of the operator's one gapless
+        // series (BILLING.md 5.3).
+        let takes_invoice_number = command.takes_invoice_number();
         let answer_of = |committed: &Committed| -> Result<Option<Answer>, LedgerError> {
             render
                 .map(|render| {
@@ -41,8 +43,9 @@ impl Ledger {
                 })
                 .transpose()
         };
-        // The agreement's stripe first, then (for an invoice) the numbering lock: always
-        // in this order, so the two never wait on each other in a cycle.
+        // The agreement's stripe first, then (for an invoice or a credit note) the
+        // numbering lock: always in this order, so the two never wait on each other in a
+        // cycle.
         let _agreement_write = self.agreement_writes[stripe_of(participant)].lock().await;
         for attempt in 1..=COMMAND_ATTEMPTS_MAX {
             if render.is_some() {
@@ -50,13 +53,13 @@ impl Ledger {
                     return Ok((None, Some(stored)));
                 }
             }
-            let _numbering = if issues_invoice {
+            let _numbering = if takes_invoice_number {
                 Some(self.invoice_numbering.lock().await)
             } else {
                 None
             };
             let (mut connection, loaded) = self.load(participant).await?;
-            let next_invoice_number = if issues_invoice {
+            let next_invoice_number = if takes_invoice_number {
                 Some(
                     self.repository
                         .next_invoice_number_on(&mut connection)

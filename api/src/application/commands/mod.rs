@@ -33,6 +33,7 @@ pub use outcome::{
     Answer, CommandContext, Committed, IdempotencyClaim, LedgerError, RenderAnswer, SweepMark,
     IDEMPOTENCY_TTL_DEFAULT,
 };
+pub(crate) use seal::claimed_invoice_number;
 
 /// The keys of an event's metadata (in their own module, shared with the reference
 /// stream).
@@ -47,9 +48,9 @@ pub struct Ledger {
     event_store: PersistedEventStore<LedgerEventRepository, ParticipantAgreement>,
     reference: ReferenceSource,
     clock: Arc<dyn Clock>,
-    /// Serializes invoice issuance within this process, so that concurrent invoices take
-    /// consecutive numbers without losing races; across processes the counter's
-    /// compare-and-set keeps numbers unique and gapless on its own.
+    /// Serializes invoice and credit note issuance within this process, so that
+    /// concurrent ones take consecutive numbers without losing races; across processes
+    /// the counter's compare-and-set keeps numbers unique and gapless on its own.
     invoice_numbering: tokio::sync::Mutex<()>,
     /// Serializes commands on one agreement within this process (striped by agreement,
     /// [`AGREEMENT_WRITE_STRIPES`] locks, so memory stays fixed): concurrent commands on a

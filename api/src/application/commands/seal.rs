@@ -65,10 +65,7 @@ impl Ledger {
         crate::hash_chain::chain(&mut serialized, loaded.head_hash);
         let invoice_numbers = envelopes
             .iter()
-            .filter_map(|e| match &e.payload {
-                AgreementEvent::InvoiceIssued(invoice) => Some(invoice.number),
-                _ => None,
-            })
+            .filter_map(|e| claimed_invoice_number(&e.payload))
             .collect();
         Ok(Sealed {
             envelopes,
@@ -122,5 +119,15 @@ impl Ledger {
                 }
             })
             .collect()
+    }
+}
+
+/// The number an event takes from the operator's one gapless series: an invoice's, or a
+/// credit note's (BILLING.md 5.3: its own number from the same series).
+pub(crate) fn claimed_invoice_number(event: &AgreementEvent) -> Option<InvoiceNumber> {
+    match event {
+        AgreementEvent::InvoiceIssued(invoice) => Some(invoice.number),
+        AgreementEvent::CreditNoteIssued(credit_note) => Some(credit_note.number),
+        _ => None,
     }
 }

@@ -54,11 +54,13 @@ pub async fn import<R: BufRead>(
             event.reference_version().map_err(|e| {
                 reader.format_error(format!("a reference event cannot be read: {e}"))
             })?;
-        } else if let AgreementEvent::InvoiceIssued(issued) = event
-            .decode()
-            .map_err(|e| reader.format_error(format!("the event cannot be read: {e}")))?
-        {
-            let number = i64::try_from(issued.number.value())
+        } else if let Some(claimed) = crate::application::commands::claimed_invoice_number(
+            &event
+                .decode()
+                .map_err(|e| reader.format_error(format!("the event cannot be read: {e}")))?,
+        ) {
+            // Invoices and credit notes share one gapless series (BILLING.md 5.3).
+            let number = i64::try_from(claimed.value())
                 .map_err(|_| reader.format_error("an invoice number beyond i64"))?;
             numbers.push((number, event.aggregate_id.clone(), event.sequence));
         }
