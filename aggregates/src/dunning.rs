@@ -156,7 +156,15 @@ impl ParticipantAgreement {
             .termination
             .is_some_and(|t| t.terminated_on.is_none() && as_of >= t.effective_on);
         if settling {
-            let numbers: Vec<_> = state.invoices.keys().copied().collect();
+            // A void invoice owes nothing and accrues nothing (BILLING.md 5.3): there is
+            // nothing to settle on it (charging it is refused, which must not stop the
+            // sweep nor the termination).
+            let numbers: Vec<_> = state
+                .invoices
+                .values()
+                .filter(|invoice| !invoice.is_void())
+                .map(|invoice| invoice.number)
+                .collect();
             for number in numbers {
                 for kind in [LateChargeKind::Penalty, LateChargeKind::Fine] {
                     match state.charge_accrued(number, kind, as_of, services)? {

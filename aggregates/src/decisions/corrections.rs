@@ -72,9 +72,13 @@ impl ParticipantAgreement {
         }
         // What it no longer settles (a credit note or a withdrawal moved it) was
         // advance: taken from what is held, then from what the advance settled since,
-        // newest first.
+        // newest first. Only since: a settlement by the advance dated before the payment
+        // was received was made with other money (an earlier payment's advance), and
+        // reopening it would put an invoice the payment never touched back into delay
+        // from its due date; what cannot be found so is refused (ReversalNotHeld).
         let advance_removed = remaining.min(self.advance.unwrap_or(zero))?.max(zero)?;
         remaining = remaining.checked_sub(advance_removed)?;
+        let received_on = payment.received_on;
         let mut by_advance: Vec<(time::Date, events::InvoiceNumber, SettledPart, Money)> = self
             .invoices
             .values()
@@ -82,7 +86,7 @@ impl ParticipantAgreement {
                 invoice
                     .settlements
                     .iter()
-                    .filter(|s| s.payment.is_none())
+                    .filter(|s| s.payment.is_none() && s.on >= received_on)
                     .map(|s| (s.on, invoice.number, s.part, s.amount))
             })
             .collect();
