@@ -301,8 +301,7 @@ impl InvoiceState {
             payment: source.map(str::to_owned),
         });
         if part == SettledPart::Principal {
-            self.principal_settled_on =
-                Some(self.principal_settled_on.map_or(on, |d| d.max(on)));
+            self.principal_settled_on = Some(self.principal_settled_on.map_or(on, |d| d.max(on)));
             self.note_paid_in_full();
         }
     }

@@ -167,7 +167,10 @@ pub enum AgreementError {
     #[error("no payment with reference {reference} is recorded on this agreement")]
     UnknownPayment { reference: String },
     #[error("payment {reference} was already reversed on {reversed_on}: a payment is reversed once (BILLING.md 5.2)")]
-    PaymentAlreadyReversed { reference: String, reversed_on: Date },
+    PaymentAlreadyReversed {
+        reference: String,
+        reversed_on: Date,
+    },
     #[error("the reversal date {on} is before the payment was received on {received_on}")]
     ReversalBeforePayment { on: Date, received_on: Date },
     #[error("payment {reference} cannot be reversed: {shortfall} of its money is no longer held (the advance it left has been refunded); record the bank's return once that money is accounted for (BILLING.md 5.2)", shortfall = shortfall.to_json_string())]
@@ -179,12 +182,15 @@ pub enum AgreementError {
     #[error("refund reference {reference} was already recorded with another amount or date; a reference identifies one refund")]
     RefundReferenceReused { reference: String },
     #[error("invoice {number} was already voided on {voided_on}")]
-    InvoiceAlreadyVoided { number: InvoiceNumber, voided_on: Date },
+    InvoiceAlreadyVoided {
+        number: InvoiceNumber,
+        voided_on: Date,
+    },
     #[error("invoice {number} has {paid} allocated to it: reverse that payment or move the money before voiding it (BILLING.md 5.3)", paid = paid.to_json_string())]
     InvoiceHasMoney { number: InvoiceNumber, paid: Money },
     #[error("invoice {number} has credit notes: correct it with another credit note rather than voiding it (BILLING.md 5.3)")]
     InvoiceCredited { number: InvoiceNumber },
-    #[error("invoice {number} is void: there is nothing to credit (BILLING.md 5.3)")]
+    #[error("invoice {number} is void: it owes nothing, so nothing is charged, waived or credited on it (BILLING.md 5.3)")]
     InvoiceVoid { number: InvoiceNumber },
     #[error("a credit note on invoice {number} may credit at most {creditable} net of VAT (what is not yet credited); {requested} was asked (BILLING.md 5.3)", creditable = creditable.to_json_string(), requested = requested.to_json_string())]
     CreditBeyondInvoice {
@@ -288,9 +294,9 @@ impl AgreementError {
                 Some(Clause::FORCE_MAJEURE_TERM)
             }
             PaymentReferenceReused { .. } | ZeroPayment => Some(Clause::PAYMENT_MOMENT),
-            PaymentAlreadyReversed { .. } | ReversalBeforePayment { .. } | ReversalNotHeld { .. } => {
-                Some(Clause::REVERSAL)
-            }
+            PaymentAlreadyReversed { .. }
+            | ReversalBeforePayment { .. }
+            | ReversalNotHeld { .. } => Some(Clause::REVERSAL),
             RefundBeyondAdvance { .. } | ZeroRefund | RefundReferenceReused { .. } => {
                 Some(Clause::REFUND)
             }

@@ -18,11 +18,12 @@ mod text;
 pub mod upcast;
 
 pub use agreement_event::{
-    AdvanceApplied, AdvanceRefunded, AdvanceUndone, AgreementEvent, CreditNoteIssued, InvoiceVoided, PaymentReversed, AgreementSigned, Blocked, DayKind, DueRule,
-    ForceMajeureDeclared, ForceMajeureEnded, InvoiceIssued, InvoiceLine, LateChargeWithdrawn,
-    PaymentAllocation, PaymentReceived, Registered, Reinstated, ServicePeriod, SettledPart,
-    SubscriptionExtended, Suspended, Terminated, TerminationGround, TerminationRequested,
-    Unblocked, UsdRate, VatApplied, EVENT_VERSION,
+    AdvanceApplied, AdvanceRefunded, AdvanceUndone, AgreementEvent, AgreementSigned, Blocked,
+    CreditNoteIssued, DayKind, DueRule, ForceMajeureDeclared, ForceMajeureEnded, InvoiceIssued,
+    InvoiceLine, InvoiceVoided, LateChargeWithdrawn, PaymentAllocation, PaymentReceived,
+    PaymentReversed, Registered, Reinstated, ServicePeriod, SettledPart, SubscriptionExtended,
+    Suspended, Terminated, TerminationGround, TerminationRequested, Unblocked, UsdRate, VatApplied,
+    EVENT_VERSION,
 };
 pub use clause::Clause;
 pub use invoice::{InvoiceKind, InvoiceNumber, InvoiceNumberError, Quantity, QuantityError};
@@ -31,11 +32,11 @@ pub use late_payment::{
     PenaltyAccrual, PenaltyCharged,
 };
 pub use money::{amount_max, Amount, AmountError, Currency, Money, MoneyError};
+pub use participant::{ParticipantId, ParticipantIdError, ParticipantKind};
 pub use period::{
     PeriodClosed, PeriodTotals, PERIOD_AGGREGATE_TYPE, PERIOD_CLOSED, PERIOD_EVENT_VERSION,
     PERIOD_STREAM_ID,
 };
-pub use participant::{ParticipantId, ParticipantIdError, ParticipantKind};
 pub use reference::{
     ReferenceContent, ReferenceTable, ReferenceVersionPublished, REFERENCE_AGGREGATE_TYPE,
     REFERENCE_EVENT_VERSION, REFERENCE_STREAM_ID, REFERENCE_VERSION_PUBLISHED,

@@ -6,8 +6,8 @@ use time::Date;
 
 use aggregates::ParticipantAgreement;
 use events::{
-    AdvanceUndone, AgreementEvent, FineAssessment, InvoiceKind, InvoiceNumber, LateChargeKind, Money, MoneyError,
-    PaymentAllocation, SettledPart, UsdRate,
+    AdvanceUndone, AgreementEvent, FineAssessment, InvoiceKind, InvoiceNumber, LateChargeKind,
+    Money, MoneyError, PaymentAllocation, SettledPart, UsdRate,
 };
 
 /// A money-moving fact of the agreement, as the projection keeps it. (Externally tagged:
@@ -125,7 +125,10 @@ pub enum LedgerFact {
 #[serde(rename_all = "snake_case")]
 pub enum WithdrawalReason {
     /// A payment recorded late, received early enough to end the delay earlier (§5.5).
-    Payment { reference: String, received_on: Date },
+    Payment {
+        reference: String,
+        received_on: Date,
+    },
     /// A credit note lowering the invoice's penalty base (BILLING.md 5.3).
     CreditNote { number: InvoiceNumber },
 }

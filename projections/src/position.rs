@@ -164,7 +164,10 @@ impl InvoicePosition {
 
     /// The latest effective date of money still settling its principal.
     fn principal_settled_on(&self) -> Option<Date> {
-        self.principal_settlements.iter().map(|(on, _, _)| *on).max()
+        self.principal_settlements
+            .iter()
+            .map(|(on, _, _)| *on)
+            .max()
     }
 
     /// Takes `amount` of principal settlements `from` selects, latest first (as the
@@ -191,16 +194,18 @@ impl InvoicePosition {
             *settled = settled.checked_sub(take)?;
             left = left.checked_sub(take)?;
         }
-        self.principal_settlements.retain(|(_, settled, _)| settled.is_positive());
+        self.principal_settlements
+            .retain(|(_, settled, _)| settled.is_positive());
         self.note_paid_in_full()
     }
 
     fn note_paid_in_full(&mut self) -> Result<(), MoneyError> {
-        self.paid_in_full_on = if self.voided_on.is_none() && self.principal_outstanding()?.is_zero() {
-            Some(self.principal_settled_on().unwrap_or(self.issued_on))
-        } else {
-            None
-        };
+        self.paid_in_full_on =
+            if self.voided_on.is_none() && self.principal_outstanding()?.is_zero() {
+                Some(self.principal_settled_on().unwrap_or(self.issued_on))
+            } else {
+                None
+            };
         Ok(())
     }
 
@@ -297,9 +302,24 @@ impl AgreementPosition {
                             // invoice's issue when it arrived before.
                             let settles_on = (*received_on).max(invoice.issued_on);
                             let source = Some(reference.as_str());
-                            invoice.settle(SettledPart::Principal, allocation.principal, settles_on, source)?;
-                            invoice.settle(SettledPart::Penalty, allocation.penalty, settles_on, source)?;
-                            invoice.settle(SettledPart::Fine, allocation.fine, settles_on, source)?;
+                            invoice.settle(
+                                SettledPart::Principal,
+                                allocation.principal,
+                                settles_on,
+                                source,
+                            )?;
+                            invoice.settle(
+                                SettledPart::Penalty,
+                                allocation.penalty,
+                                settles_on,
+                                source,
+                            )?;
+                            invoice.settle(
+                                SettledPart::Fine,
+                                allocation.fine,
+                                settles_on,
+                                source,
+                            )?;
                         }
                     }
                 }

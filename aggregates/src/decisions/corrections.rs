@@ -28,12 +28,12 @@ impl ParticipantAgreement {
     ) -> Result<Vec<AgreementEvent>, AgreementError> {
         let currency = self.registered()?.currency;
         let reference = command.reference.as_str();
-        let payment = self
-            .payments
-            .get(reference)
-            .ok_or_else(|| AgreementError::UnknownPayment {
-                reference: reference.to_owned(),
-            })?;
+        let payment =
+            self.payments
+                .get(reference)
+                .ok_or_else(|| AgreementError::UnknownPayment {
+                    reference: reference.to_owned(),
+                })?;
         if let Some(reversed_on) = payment.reversed_on {
             return Err(AgreementError::PaymentAlreadyReversed {
                 reference: reference.to_owned(),

@@ -59,9 +59,7 @@ impl ParticipantAgreement {
             AgreementCommand::ReversePayment(command) => self.reverse_payment(command, services),
             AgreementCommand::RefundAdvance(command) => self.refund_advance(command, services),
             AgreementCommand::VoidInvoice(command) => self.void_invoice(command, services),
-            AgreementCommand::IssueCreditNote(command) => {
-                self.issue_credit_note(command, services)
-            }
+            AgreementCommand::IssueCreditNote(command) => self.issue_credit_note(command, services),
         }
     }
 

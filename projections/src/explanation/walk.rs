@@ -198,7 +198,9 @@ impl IssuedInvoice {
         from: impl Fn(&Option<String>) -> bool,
     ) -> Result<(), ProjectionError> {
         let mut order: Vec<usize> = (0..self.settlements.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse((self.settlements[i].0.on, self.settlements[i].0.sequence)));
+        order.sort_by_key(|&i| {
+            std::cmp::Reverse((self.settlements[i].0.on, self.settlements[i].0.sequence))
+        });
         let mut left = amount;
         for index in order {
             if !left.is_positive() {
@@ -212,7 +214,8 @@ impl IssuedInvoice {
             *settled = settled.checked_sub(take)?;
             left = left.checked_sub(take)?;
         }
-        self.settlements.retain(|(_, settled, _)| settled.is_positive());
+        self.settlements
+            .retain(|(_, settled, _)| settled.is_positive());
         Ok(())
     }
 }

@@ -233,7 +233,11 @@ fn record_closing(history: &History, late: bool, close_months: bool) -> Recordin
                     break;
                 }
                 let from = next_end.replace_day(1).unwrap();
-                sealed.push((from, next_end, ledger.period_totals(from, next_end).unwrap()));
+                sealed.push((
+                    from,
+                    next_end,
+                    ledger.period_totals(from, next_end).unwrap(),
+                ));
                 month_end = next_end;
             }
             closed_through.set(Some(now_closed));

@@ -573,4 +573,3 @@ fn histories_are_rich() {
         );
     }
 }
-

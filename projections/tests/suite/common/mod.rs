@@ -20,8 +20,8 @@ use time::{Date, Duration};
 use aggregates::reference::ReferenceSources;
 use aggregates::{AgreementServices, ParticipantAgreement, ReferenceData};
 use commands::{
-    AgreementCommand, ChargeLatePayment, InvoiceLineRequest, IssueInvoice, LiftRestriction,
-    IssueCreditNote, ReceivePayment, RefundAdvance, Register, RequestTermination, RestrictAccess,
+    AgreementCommand, ChargeLatePayment, InvoiceLineRequest, IssueCreditNote, IssueInvoice,
+    LiftRestriction, ReceivePayment, RefundAdvance, Register, RequestTermination, RestrictAccess,
     ReversePayment, SignAgreement, VoidInvoice, WaiveLatePayment,
 };
 use events::{

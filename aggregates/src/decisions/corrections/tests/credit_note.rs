@@ -349,6 +349,7 @@ fn a_credit_note_lowers_the_penalty_base_and_withdraws_the_excess_charged() {
             payment: None,
             received_on: None,
             credit_note: Some(number(2)),
+            posted_on: None,
             on: date!(2026 - 02 - 26),
         }]
     );
