@@ -158,6 +158,12 @@ pub struct VerifyReport {
     pub ok: bool,
     /// The first event whose chain is broken, in participant order.
     pub first_broken: Option<BrokenEvent>,
+    /// How many closed months' seals were checked (BILLING.md 5.4): each month's totals
+    /// recomputed from the events alone and compared with its seal.
+    pub periods_checked: u64,
+    /// The sealed months whose recomputed totals differ from the seal, each with what
+    /// differs.
+    pub periods_differing: Vec<String>,
 }
 
 /// Checks one stream's chain, given its events in stored order.

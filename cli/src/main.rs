@@ -1,9 +1,10 @@
 //! `edoc-ledger`: the ledger's command-line program. The subcommands are in a module per
-//! group (`serve`, `replay`, `sweep`, `verify`, `export`, `token`, `reference`, `bench`);
+//! group (`serve`, `replay`, `sweep`, `verify`, `export`, `token`, `reference`, `period`, `bench`);
 //! the server, the store and everything they run are the `api` library's.
 
 mod bench;
 mod export;
+mod period;
 mod reference;
 mod replay;
 mod serve;
@@ -24,6 +25,7 @@ use tracing_subscriber::EnvFilter;
 use api::settings::{LogFormat, LogSettings, ServeSettings, StoreSettings};
 use bench::{bench, load};
 use export::{audit, export, import};
+use period::{period, PeriodAction};
 use reference::{reference, ReferenceAction};
 use replay::replay;
 use serve::{migrate, serve};
@@ -179,6 +181,12 @@ enum Command {
         #[command(subcommand)]
         action: ReferenceAction,
     },
+    /// Close a month (BILLING.md 5.4) or list the months, open or closed. A closed
+    /// month's documents are final: none dated in it is recorded afterwards.
+    Period {
+        #[command(subcommand)]
+        action: PeriodAction,
+    },
     /// Load an export into an empty store: verified first, then every event exactly as
     /// exported (hashes included), the invoice numbers and the stored projections.
     Import {
@@ -233,6 +241,7 @@ async fn main() -> ExitCode {
             out.as_deref(),
         ),
         Command::Import { file } => import(&cli.store, &file).await,
+        Command::Period { action } => period(&cli.store, &cli.serve, action).await,
         Command::Token { action } => token(&cli.store, action).await,
         Command::Reference { action } => reference(&cli.store, &cli.serve, action).await,
         Command::Sweep { as_of, no_fines } => sweep(&cli.store, &cli.serve, as_of, !no_fines).await,

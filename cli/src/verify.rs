@@ -37,7 +37,7 @@ pub async fn verify(store: &StoreSettings, digest: Option<&std::path::Path>) -> 
     let elapsed = started.elapsed();
     let rate = u128::from(report.events_checked) * 1_000_000 / elapsed.as_micros().max(1);
     println!(
-        "checked {} events in {} streams (the agreements and the reference stream) in {elapsed:.1?} ({rate} events/s){}",
+        "checked {} events in {} streams (the agreements, the reference stream and the period stream) in {elapsed:.1?} ({rate} events/s){}",
         report.events_checked,
         report.streams_checked,
         if kept.is_some() {
@@ -47,11 +47,19 @@ pub async fn verify(store: &StoreSettings, digest: Option<&std::path::Path>) -> 
         }
     );
     repository.close().await;
+    println!(
+        "checked {} closed months: each month's totals recomputed from the events (BILLING.md 5.4)",
+        report.periods_checked
+    );
+    for differing in &report.periods_differing {
+        println!("SEAL DIFFERS for {differing}");
+    }
     match &report.first_broken {
-        None => {
-            println!("ok: no event was altered, removed or reordered");
+        None if report.periods_differing.is_empty() => {
+            println!("ok: no event was altered, removed or reordered, and every sealed month adds up as sealed");
             Ok(ReplayOutcome::Clean)
         }
+        None => Ok(ReplayOutcome::Differences),
         Some(broken) => {
             println!(
                 "BROKEN at {} sequence {}: {}",

@@ -71,16 +71,20 @@ impl AgreementLedger {
         Ok(any.then_some(totals))
     }
 
-    /// Whether any document is posted from `from` to `to` (both included).
-    pub fn has_documents(&self, from: Date, to: Date) -> bool {
-        self.facts.iter().any(|f| {
-            f.on >= from
-                && f.on <= to
-                && !matches!(
-                    f.fact,
-                    LedgerFact::ForceMajeureDeclared { .. } | LedgerFact::ForceMajeureEnded { .. }
-                )
-        })
+    /// The first day from `from` to `to` (both included) a document is posted on.
+    pub fn first_document_on(&self, from: Date, to: Date) -> Option<Date> {
+        self.facts
+            .iter()
+            .find(|f| {
+                f.on >= from
+                    && f.on <= to
+                    && !matches!(
+                        f.fact,
+                        LedgerFact::ForceMajeureDeclared { .. }
+                            | LedgerFact::ForceMajeureEnded { .. }
+                    )
+            })
+            .map(|f| f.on)
     }
 }
 

@@ -59,10 +59,19 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
             zero,
             kind.due_clause().as_str(),
         ),
+        // Posted in an open month after its own was closed (BILLING.md 5.4): the line
+        // is dated the day it is posted and says the day the money arrived.
         LedgerFact::Payment {
-            reference, amount, ..
+            reference,
+            amount,
+            received_on,
+            ..
         } => (
-            format!("payment {reference}"),
+            if *received_on == fact.on {
+                format!("payment {reference}")
+            } else {
+                format!("payment {reference} received on {received_on}")
+            },
             zero,
             *amount,
             Clause::PAYMENT_MOMENT.as_str(),

@@ -33,6 +33,29 @@ pub async fn verify_store(
     progress: impl FnMut(u64),
 ) -> Result<VerifyReport, crate::store::StoreError> {
     let mut report = repository.verify_chains(progress).await?;
+    // BILLING.md 5.4: every sealed month's totals, recomputed from the events.
+    let periods = crate::application::periods::verify_periods(repository)
+        .await
+        .map_err(|e| match e {
+            crate::application::periods::PeriodError::Store(e) => e,
+            other => crate::store::StoreError::Corrupt(other.to_string()),
+        })?;
+    report.periods_checked = periods.periods_checked;
+    report.periods_differing = periods
+        .mismatches
+        .iter()
+        .map(|m| {
+            format!(
+                "{}: sealed {}, recomputed from the events {}",
+                m.period,
+                serde_json::to_string(&m.sealed).unwrap_or_default(),
+                serde_json::to_string(&m.recomputed).unwrap_or_default()
+            )
+        })
+        .collect();
+    if !report.periods_differing.is_empty() {
+        report.ok = false;
+    }
     let Some(kept) = kept.filter(|_| report.ok) else {
         return Ok(report);
     };

@@ -12,12 +12,14 @@
 //! - `export/`: the auditor's export, its offline verification and recomputation, and the
 //!   import into an empty store.
 //! - `replay`: rebuild the stored projections, or check them against a replay.
+//! - `periods`: closing a month (BILLING.md 5.4), the seals, their verification.
 //! - `reference_book`: the reference stream: the tables in force, publishing versions.
 //! - `tokens`: bearer tokens and roles (who may call what is `http::auth`'s table).
 
 pub mod audit;
 pub mod commands;
 pub mod export;
+pub mod periods;
 pub mod queries;
 pub mod reference_book;
 pub mod replay;

@@ -358,7 +358,9 @@ pub async fn dunning_preview(
         reference,
         today: as_of.max(ledger.today()),
         next_invoice_number: None,
-        closed_through: None,
+        // A sweep as of a day in a closed month would be refused (BILLING.md 5.4): so is
+        // its preview (the agreement is listed as skipped, with why).
+        closed_through: ledger.closed_through().await?,
     };
     let command = SweepAgreement {
         as_of,

@@ -55,6 +55,8 @@ pub enum SweepError {
     InTheFuture { as_of: Date, today: Date },
     #[error("a sweep as of {latest} already ran; a sweep for the earlier date {as_of} is refused")]
     EarlierThanLatest { as_of: Date, latest: String },
+    #[error("the sweep date {as_of} falls in a closed period: the months through {closed_through} are closed and their documents final (BILLING.md 5.4)")]
+    PeriodClosed { as_of: Date, closed_through: Date },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -83,6 +85,14 @@ pub async fn run(
     let today = ledger.today();
     if as_of > today {
         return Err(SweepError::InTheFuture { as_of, today });
+    }
+    if let Some(closed_through) = ledger.closed_through_now().await? {
+        if as_of <= closed_through {
+            return Err(SweepError::PeriodClosed {
+                as_of,
+                closed_through,
+            });
+        }
     }
     let repository = ledger.repository();
     let date = business_date::format(as_of);

@@ -62,6 +62,7 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             | "/v1/audit/verify"
             | "/v1/audit/digest"
             | "/v1/reference/{table}"
+            | "/v1/periods"
             | "/metrics",
         ) => Access::Roles(STAFF_READS),
         // Verifying against a kept digest reads only: the auditor's own tool.
@@ -90,7 +91,9 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             | "/v1/agreements/{id}/charges"
             | "/v1/agreements/{id}/waivers"
             | "/v1/agreements/{id}/force-majeure"
-            | "/v1/agreements/{id}/force-majeure/end",
+            | "/v1/agreements/{id}/force-majeure/end"
+            // Closing a month (BILLING.md 5.4).
+            | "/v1/periods/{period}/close",
         )
         | ("PUT", "/v1/reference/{table}/{range}") => Access::Roles(OPERATOR_COMMANDS),
         _ => return None,

@@ -56,6 +56,8 @@ pub enum ApiError {
     Sweep(#[from] crate::application::sweep::SweepError),
     #[error(transparent)]
     Reference(#[from] crate::application::reference_book::ReferenceBookError),
+    #[error(transparent)]
+    Period(#[from] crate::application::periods::PeriodError),
 }
 
 impl From<crate::application::queries::QueryError> for ApiError {
@@ -183,6 +185,12 @@ impl ApiError {
                 self.to_string(),
                 None,
             ),
+            Self::Sweep(crate::application::sweep::SweepError::PeriodClosed { .. }) => (
+                StatusCode::CONFLICT,
+                "period-closed",
+                self.to_string(),
+                Some(events::Clause::PERIOD_CLOSE.as_str()),
+            ),
             Self::Sweep(crate::application::sweep::SweepError::EarlierThanLatest { .. }) => (
                 StatusCode::CONFLICT,
                 "state-conflict",
@@ -217,7 +225,45 @@ impl ApiError {
                 None,
             ),
             Self::Reference(ReferenceBookError::Store(_)) => internal(),
+            Self::Period(error) => period_problem(error),
         }
+    }
+}
+
+/// Why a month cannot be closed (BILLING.md 5.4).
+fn period_problem(
+    error: &crate::application::periods::PeriodError,
+) -> (StatusCode, &'static str, String, Option<&'static str>) {
+    use crate::application::periods::PeriodError;
+    let clause = Some(events::Clause::PERIOD_CLOSE.as_str());
+    let detail = error.to_string();
+    match error {
+        PeriodError::InvalidPeriod(_) => (StatusCode::BAD_REQUEST, "invalid-request", detail, None),
+        PeriodError::AlreadyClosed { .. } => (
+            StatusCode::CONFLICT,
+            "period-already-closed",
+            detail,
+            clause,
+        ),
+        PeriodError::NotOver { .. } => (StatusCode::CONFLICT, "period-not-over", detail, clause),
+        PeriodError::EarlierMonthOpen { .. } => {
+            (StatusCode::CONFLICT, "earlier-period-open", detail, clause)
+        }
+        PeriodError::Contended => (StatusCode::CONFLICT, "concurrent-write", detail, None),
+        PeriodError::Money(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "amount-out-of-range",
+            detail,
+            clause,
+        ),
+        PeriodError::Store(crate::application::StoreError::Unavailable(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store-unavailable",
+            "the event store does not answer; retry the close later (a closed month answers 409)"
+                .to_owned(),
+            None,
+        ),
+        PeriodError::Store(_) => internal(),
     }
 }
 
@@ -226,6 +272,11 @@ fn refusal_problem(
 ) -> (StatusCode, &'static str, String, Option<&'static str>) {
     let clause = refusal.clause().map(|c| c.as_str());
     let detail = refusal.to_string();
+    // BILLING.md 5.4: its own problem type, so that a feed can tell it from a state
+    // conflict it could wait out.
+    if let AgreementError::PeriodClosed { .. } = refusal {
+        return (StatusCode::CONFLICT, "period-closed", detail, clause);
+    }
     match refusal.kind() {
         ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not-found", detail, clause),
         ErrorKind::Conflict => (StatusCode::CONFLICT, "state-conflict", detail, clause),

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod openapi;
+pub mod periods;
 pub mod queries;
 pub mod reference;
 pub mod sweeps;
@@ -49,6 +50,7 @@ pub fn app(state: AppState) -> Router {
         .merge(agreements::router())
         .merge(queries::router())
         .merge(sweeps::router())
+        .merge(periods::router())
         .merge(reference::router())
         .merge(audit::router())
         .merge(<utoipa_scalar::Scalar<_> as utoipa_scalar::Servable<_>>::with_url(

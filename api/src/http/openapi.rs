@@ -52,6 +52,8 @@ use super::queries;
         super::metrics,
         super::sweeps::sweep,
         super::sweeps::dunning,
+        super::periods::close,
+        super::periods::list,
         super::audit::verify,
         super::audit::digest,
         super::audit::verify_digest,
@@ -276,6 +278,8 @@ mod tests {
         ("get", "/v1/audit/digest"),
         ("post", "/v1/audit/digest/verify"),
         ("post", "/v1/sweeps"),
+        ("get", "/v1/periods"),
+        ("post", "/v1/periods/{period}/close"),
         ("get", "/v1/reference/{table}"),
         ("put", "/v1/reference/{table}/{range}"),
         ("post", "/v1/reference/exchange-rates/import"),
@@ -687,12 +691,15 @@ mod tests {
                     "/healthz" | "/openapi.json" | "/metrics" | "/v1/audit/verify"
                     | "/v1/audit/digest",
                 ) => &[],
-                ("get", "/v1/reference/{table}") => &["known_at"],
+                ("get", "/v1/reference/{table}" | "/v1/periods") => &["known_at"],
                 ("get", _) => &["as_of", "known_at"],
                 _ => &[],
             };
             if path.starts_with("/v1/reference/{table}") {
                 expected.push(("path".to_owned(), "table".to_owned()));
+            }
+            if path.starts_with("/v1/periods/{period}") {
+                expected.push(("path".to_owned(), "period".to_owned()));
             }
             expected.extend(query.iter().map(|q| ("query".to_owned(), q.to_string())));
             if path.ends_with("{range}") {

@@ -171,7 +171,7 @@ async fn record_sqlite(
 
 impl Transaction<'_> {
     /// Writes one agreement's new events and its ledger row.
-    async fn record(
+    pub(super) async fn record(
         &mut self,
         events: &[SerializedEvent],
         ledger: Option<&LedgerRow>,
@@ -237,6 +237,29 @@ impl LedgerEventRepository {
         ledger: Option<&LedgerRow>,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), AppendError> {
+        self.append_guarded(
+            connection,
+            events,
+            invoice_numbers,
+            ledger,
+            idempotency,
+            None,
+        )
+        .await
+    }
+
+    /// [`Self::append_on`], with a [`PeriodGuard`] for documents dated in a past month:
+    /// checked after the events are written (so that on PostgreSQL the write waits for a
+    /// close holding the table, and the check then sees its seal) and before the commit.
+    pub async fn append_guarded(
+        &self,
+        connection: &mut CommandConnection,
+        events: &[SerializedEvent],
+        invoice_numbers: &[InvoiceNumber],
+        ledger: Option<&LedgerRow>,
+        idempotency: Option<&IdempotencyRecord>,
+        guard: Option<super::periods::PeriodGuard>,
+    ) -> Result<(), AppendError> {
         let first = events.first();
         if first.is_none() && idempotency.is_none() {
             return Ok(());
@@ -248,7 +271,11 @@ impl LedgerEventRepository {
             );
         }
         if let CommandConnection::Postgres(connection) = &mut *connection {
-            if first.is_some() && invoice_numbers.is_empty() && idempotency.is_none() {
+            if first.is_some()
+                && invoice_numbers.is_empty()
+                && idempotency.is_none()
+                && guard.is_none()
+            {
                 // One statement, atomic by itself: no BEGIN and COMMIT round trips.
                 return record_pg(&mut **connection, events, ledger).await;
             }
@@ -261,6 +288,12 @@ impl LedgerEventRepository {
                 tx.claim_invoice_number(*number, first).await?;
             }
             tx.record(events, ledger).await?;
+            if let Some(guard) = guard {
+                let closed = tx.closed_through().await?;
+                if closed.is_some_and(|closed| guard.earliest_posting <= closed) {
+                    return Err(AppendError::Conflict("a period closed meanwhile"));
+                }
+            }
         }
         if let Some(record) = idempotency {
             tx.store_idempotency(record).await?;
@@ -300,8 +333,8 @@ impl LedgerEventRepository {
     }
 
     /// Calls `visit` with the agreements' events (one participant's, or all) in
-    /// participant and sequence order, exactly as stored, and with the whole reference
-    /// stream (last: its id sorts after every BIN/IIN). The events are read in one
+    /// participant and sequence order, exactly as stored, and with the whole reference and
+    /// period streams (last: their ids sort after every BIN/IIN). The events are read in one
     /// statement, so they are a consistent snapshot of the store.
     pub async fn for_each_event<E: From<StoreError>>(
         &self,
@@ -309,9 +342,9 @@ impl LedgerEventRepository {
         mut visit: impl FnMut(EventRow) -> Result<(), E>,
     ) -> Result<(), E> {
         let filter = if participant.is_some() {
-            "(aggregate_type = 'ParticipantAgreement' AND aggregate_id = $1) OR aggregate_type = 'ReferenceData'"
+            "(aggregate_type = 'ParticipantAgreement' AND aggregate_id = $1) OR aggregate_type IN ('ReferenceData', 'LedgerPeriods')"
         } else {
-            "(aggregate_type = 'ParticipantAgreement' AND $1 IS NULL) OR aggregate_type = 'ReferenceData'"
+            "(aggregate_type = 'ParticipantAgreement' AND $1 IS NULL) OR aggregate_type IN ('ReferenceData', 'LedgerPeriods')"
         };
         on_pool!(&*self.backend, |pool, dialect| {
             let query = format!(
@@ -370,7 +403,7 @@ impl LedgerEventRepository {
         mut progress: impl FnMut(u64),
     ) -> Result<crate::hash_chain::VerifyReport, StoreError> {
         let query = "SELECT aggregate_id, sequence, event_type, event_version, payload, metadata
-                     FROM events WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData')
+                     FROM events WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData', 'LedgerPeriods')
                      ORDER BY aggregate_id, sequence";
         let mut report = crate::hash_chain::VerifyReport::default();
         let mut stream: Vec<(i64, String, String, Value, Value)> = Vec::new();
@@ -430,9 +463,9 @@ impl LedgerEventRepository {
     ) -> Result<(Vec<crate::hash_chain::StreamHead>, u64), StoreError> {
         let query = "SELECT e.aggregate_id, e.sequence, e.metadata FROM events e
              JOIN (SELECT aggregate_id, MAX(sequence) AS last FROM events
-                   WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData') GROUP BY aggregate_id) h
+                   WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData', 'LedgerPeriods') GROUP BY aggregate_id) h
                ON e.aggregate_id = h.aggregate_id AND e.sequence = h.last
-             WHERE e.aggregate_type IN ('ParticipantAgreement', 'ReferenceData')
+             WHERE e.aggregate_type IN ('ParticipantAgreement', 'ReferenceData', 'LedgerPeriods')
              ORDER BY e.aggregate_id";
         let head = |id: String, sequence: i64, metadata: Value| crate::hash_chain::StreamHead {
             participant_id: id,
@@ -464,7 +497,7 @@ impl LedgerEventRepository {
     ) -> Result<Option<String>, StoreError> {
         let metadata: Option<Value> = on_pool!(&*self.backend, |pool, _dialect| {
             sqlx::query_scalar(
-                "SELECT metadata FROM events WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData') AND aggregate_id = $1 AND sequence = $2",
+                "SELECT metadata FROM events WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData', 'LedgerPeriods') AND aggregate_id = $1 AND sequence = $2",
             )
             .bind(participant_id)
             .bind(sequence)

@@ -109,6 +109,7 @@ mod idempotency;
 mod import;
 mod invoice_numbers;
 mod ledgers;
+mod periods;
 mod sweeps;
 mod tokens;
 
@@ -119,6 +120,7 @@ pub use ledgers::{
     LedgerRow, RebuildCount, StoredAgreementState, LEDGERS_TABLE, PAGE_SIZE_MAX,
     SCRATCH_LEDGERS_TABLE,
 };
+pub use periods::PeriodGuard;
 pub use tokens::{ActiveToken, TokenRow};
 // What the store's modules share with each other.
 use event_table::*;

@@ -24,6 +24,7 @@ mod late_payments;
 mod observability;
 mod openapi;
 mod outage;
+mod periods;
 mod queries;
 mod reference;
 mod replay;

@@ -14,7 +14,7 @@ use super::{
     Answer, CommandContext, Committed, Ledger, LedgerError, RenderAnswer, AGREEMENT_WRITE_STRIPES,
     COMMAND_ATTEMPTS_MAX,
 };
-use crate::store::AppendError;
+use crate::store::{AppendError, PeriodGuard};
 
 impl Ledger {
     /// The command loop; with `render`, also the answer (stored under the context's
@@ -58,6 +58,8 @@ impl Ledger {
             } else {
                 None
             };
+            // Before the connection is held: never two connections at once (`load`).
+            let closed_through = self.closed_through().await?;
             let (mut connection, loaded) = self.load(participant).await?;
             let next_invoice_number = if takes_invoice_number {
                 Some(
@@ -68,7 +70,23 @@ impl Ledger {
             } else {
                 None
             };
-            let (agreement, decided) = self.decide(&loaded, &command, next_invoice_number).await?;
+            let (agreement, decided) = self
+                .decide(&loaded, &command, next_invoice_number, closed_through)
+                .await?;
+            // BILLING.md 5.4: documents posted in a month before this one may fall in a
+            // month closed since the cache was read (by this process or another): read it
+            // afresh, decide again if it moved, and have the append check it once more.
+            let month_start = self.clock.today().replace_day(1).expect("day 1 exists");
+            let earliest_posting = decided.iter().filter_map(AgreementEvent::posted_on).min();
+            let guard = match earliest_posting.filter(|posting| *posting < month_start) {
+                Some(earliest_posting) => {
+                    if self.closed_through_now_on(&mut connection).await? != closed_through {
+                        continue;
+                    }
+                    Some(PeriodGuard { earliest_posting })
+                }
+                None => None,
+            };
             let sealed = self.seal(participant, loaded, decided, &command, context)?;
             let committed = Committed {
                 events: sealed.envelopes,
@@ -82,12 +100,13 @@ impl Ledger {
                 .and_then(|answer| self.idempotency_record(context, answer));
             let appended = self
                 .repository
-                .append_on(
+                .append_guarded(
                     &mut connection,
                     &sealed.serialized,
                     &sealed.invoice_numbers,
                     sealed.ledger_row.as_ref(),
                     record.as_ref(),
+                    guard,
                 )
                 .await;
             match appended {
@@ -123,13 +142,14 @@ impl Ledger {
         loaded: &Loaded,
         command: &AgreementCommand,
         next_invoice_number: Option<InvoiceNumber>,
+        closed_through: Option<time::Date>,
     ) -> Result<(ParticipantAgreement, Vec<AgreementEvent>), LedgerError> {
         let mut agreement = loaded.ledger.agreement.clone();
         let services = AgreementServices {
             reference: loaded.reference.clone(),
             today: self.clock.today(),
             next_invoice_number,
-            closed_through: None,
+            closed_through,
         };
         let sink = EventSink::default();
         agreement.handle(command.clone(), &services, &sink).await?;

@@ -59,6 +59,10 @@ pub struct Ledger {
     /// the optimistic check on the event sequence still decides, as before.
     agreement_writes: Box<[tokio::sync::Mutex<()>]>,
     idempotency_ttl: Duration,
+    /// The months closed (BILLING.md 5.4) as last read from the store: `None` until
+    /// read. Commands decide with it; one whose documents fall in a past month reads it
+    /// afresh, and its append checks it again (`store::PeriodGuard`).
+    closed_through: std::sync::RwLock<Option<Option<Date>>>,
 }
 
 /// Where a ledger takes its reference tables from.
@@ -90,7 +94,45 @@ impl Ledger {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             idempotency_ttl: IDEMPOTENCY_TTL_DEFAULT,
+            closed_through: std::sync::RwLock::new(None),
         }
+    }
+
+    /// The last day of the latest closed month (BILLING.md 5.4), as cached; read from
+    /// the store the first time.
+    pub async fn closed_through(&self) -> Result<Option<Date>, StoreError> {
+        let cached = *self
+            .closed_through
+            .read()
+            .expect("the lock is never poisoned");
+        match cached {
+            Some(closed_through) => Ok(closed_through),
+            None => self.closed_through_now().await,
+        }
+    }
+
+    /// [`Self::closed_through`] read afresh from the store (and cached).
+    pub async fn closed_through_now(&self) -> Result<Option<Date>, StoreError> {
+        let closed_through = self.repository.closed_through().await?;
+        self.cache_closed_through(closed_through);
+        Ok(closed_through)
+    }
+
+    /// [`Self::closed_through_now`] on the connection a command holds.
+    pub(crate) async fn closed_through_now_on(
+        &self,
+        connection: &mut crate::store::CommandConnection,
+    ) -> Result<Option<Date>, StoreError> {
+        let closed_through = self.repository.closed_through_on(connection).await?;
+        self.cache_closed_through(closed_through);
+        Ok(closed_through)
+    }
+
+    fn cache_closed_through(&self, closed_through: Option<Date>) {
+        *self
+            .closed_through
+            .write()
+            .expect("the lock is never poisoned") = Some(closed_through);
     }
 
     /// Takes the reference tables from the store's reference stream: every command and

@@ -54,6 +54,9 @@ pub async fn import<R: BufRead>(
             event.reference_version().map_err(|e| {
                 reader.format_error(format!("a reference event cannot be read: {e}"))
             })?;
+        } else if event.is_period() {
+            serde_json::from_value::<events::PeriodClosed>(event.payload.clone())
+                .map_err(|e| reader.format_error(format!("a period seal cannot be read: {e}")))?;
         } else if let Some(claimed) = crate::application::commands::claimed_invoice_number(
             &event
                 .decode()

@@ -151,6 +151,17 @@ impl ExportedEvent {
         self.aggregate_type == REFERENCE_AGGREGATE_TYPE
     }
 
+    /// True for an event of the period stream (a month's seal, BILLING.md 5.4).
+    pub fn is_period(&self) -> bool {
+        self.aggregate_type == events::PERIOD_AGGREGATE_TYPE
+    }
+
+    /// True for an event of an operator-wide stream (reference tables, period seals):
+    /// exported whole, in a partial export too.
+    pub fn is_operator(&self) -> bool {
+        self.is_reference() || self.is_period()
+    }
+
     /// The reference version, for an event of the reference stream.
     pub fn reference_version(&self) -> Result<ReferenceVersionPublished, serde_json::Error> {
         serde_json::from_value(self.payload.clone())

@@ -110,7 +110,7 @@ pub fn recompute(
         let ExportLine::Event(event) = line else {
             continue;
         };
-        if event.is_reference() || participant.is_some_and(|p| p != event.aggregate_id) {
+        if event.is_operator() || participant.is_some_and(|p| p != event.aggregate_id) {
             continue;
         }
         let decoded = event

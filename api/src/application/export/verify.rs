@@ -206,10 +206,13 @@ impl<'k> ExportVerifier<'k> {
             self.streams += 1;
             self.stream_id = Some(event.aggregate_id.clone());
         }
-        // The reference stream is `kz-reference` of type `ReferenceData`, every other
-        // stream an agreement: a relabelled type would vanish from the store's checks.
+        // The reference stream is `kz-reference` of type `ReferenceData`, the period
+        // stream `periods` of type `LedgerPeriods`, every other stream an agreement: a
+        // relabelled type would vanish from the store's checks.
         let expected_type = if event.aggregate_id == events::REFERENCE_STREAM_ID {
             REFERENCE_AGGREGATE_TYPE
+        } else if event.aggregate_id == events::PERIOD_STREAM_ID {
+            events::PERIOD_AGGREGATE_TYPE
         } else {
             AGGREGATE_TYPE
         };
@@ -225,7 +228,7 @@ impl<'k> ExportVerifier<'k> {
         }
         // A partial export carries one participant's events and the whole reference
         // stream.
-        if !event.is_reference()
+        if !event.is_operator()
             && self
                 .header
                 .participant

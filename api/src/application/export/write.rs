@@ -46,8 +46,9 @@ pub async fn export(
                 ..StreamCut::default()
             };
         }
-        // The reference stream is exported whole: the tables any figure may need.
-        if let Some(as_of) = selection.as_of.filter(|_| !event.is_reference()) {
+        // The operator's streams are exported whole: the tables any figure may need, and
+        // the seals of the closed months.
+        if let Some(as_of) = selection.as_of.filter(|_| !event.is_operator()) {
             let on = event
                 .decode()
                 .map_err(|e| {

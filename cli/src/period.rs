@@ -1,0 +1,77 @@
+//! `edoc-ledger period close 2026-11` and `edoc-ledger period list` (BILLING.md 5.4):
+//! closing a month from the command line, as `POST /v1/periods/{period}/close` does.
+
+use std::sync::Arc;
+
+use clap::Subcommand;
+
+use api::settings::{ServeSettings, StoreSettings};
+use api::store::{LedgerEventRepository, StoreLocation};
+
+use crate::{ReplayOutcome, RunResult};
+
+#[derive(Debug, Subcommand)]
+pub enum PeriodAction {
+    /// Close a month (YYYY-MM): record its seal, the digest over every chain and the
+    /// month's totals per currency. Refused when the month is not over, is already
+    /// closed, or an earlier month with documents is still open.
+    Close {
+        /// The month, YYYY-MM.
+        period: String,
+        /// A note kept with the seal.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// List the months from the first with a document, open or closed, with their seals.
+    List,
+}
+
+pub async fn period(
+    store: &StoreSettings,
+    serve: &ServeSettings,
+    action: PeriodAction,
+) -> RunResult {
+    let (shipped, _) = api::reference_files::shipped_versions(serve.reference_dir.as_deref())?;
+    let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
+    let repository = LedgerEventRepository::connect(&location).await?;
+    let book = Arc::new(
+        api::application::reference_book::ReferenceBook::open(
+            repository.clone(),
+            &shipped,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await?,
+    );
+    let ledger = api::application::commands::Ledger::new(
+        repository.clone(),
+        book.cached().data.clone(),
+        Arc::new(api::application::commands::SystemClock),
+    )
+    .with_reference_book(book);
+    let outcome = match action {
+        PeriodAction::Close { period, note } => {
+            let closer = api::application::periods::Closer {
+                actor: "edoc-ledger period close".to_owned(),
+                request_id: format!("cli-{}", time::OffsetDateTime::now_utc().unix_timestamp()),
+                note,
+            };
+            match api::application::periods::close_period(&ledger, &period, &closer).await {
+                Ok(seal) => {
+                    println!("{}", serde_json::to_string_pretty(&seal)?);
+                    ReplayOutcome::Clean
+                }
+                Err(refused) => {
+                    eprintln!("edoc-ledger: {refused}");
+                    ReplayOutcome::Differences
+                }
+            }
+        }
+        PeriodAction::List => {
+            let periods = api::application::periods::periods(&ledger, None).await?;
+            println!("{}", serde_json::to_string_pretty(&periods)?);
+            ReplayOutcome::Clean
+        }
+    };
+    repository.close().await;
+    Ok(outcome)
+}
