@@ -39,7 +39,7 @@ use api::store::{LedgerEventRepository, StoreLocation, LEDGERS_TABLE};
 use crate::history::{self, HistoryShape};
 use crate::http_load::{self, LoadPlan, LoadReport, RequestKind, RequestMix};
 use crate::{BoxError, LatencySummary};
-use phases::{commands_in_process, count_events, limit_insert, raw_read};
+use phases::{commands_in_process, count_events, limit_insert, period_close, raw_read, PeriodCloseFigures};
 
 /// The database the benchmark creates (and drops) on the server it is pointed at.
 pub const BENCH_DATABASE: &str = "edoc_bench";
@@ -106,6 +106,9 @@ pub struct BenchReport {
     /// Late payments per second over in-order payments per second: what the
     /// effective-date fold costs.
     pub late_to_in_order: f64,
+    /// Closing the history's first month (BILLING.md 5.4): every agreement's month
+    /// summed under the close's lock.
+    pub period_close: PeriodCloseFigures,
     pub http_payments: LoadReport,
     pub http_to_limit: f64,
     pub as_of_reads: LoadReport,
@@ -289,6 +292,18 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
         late_to_in_order * 100.0
     );
 
+    // 4c. Closing a month: the history's first month with documents, sealed.
+    println!("\n[4c/6] period close: the history's first month sealed");
+    let period_close = period_close(&repository).await?;
+    println!(
+        "{}: months listed in {:.2} s, closed in {:.2} s over {} chains ({:.0} agreements/s)",
+        period_close.period,
+        period_close.list_seconds,
+        period_close.close_seconds,
+        period_close.chains,
+        period_close.agreements_per_second
+    );
+
     // 5 and 6. Through the real server.
     println!("\n[5/6] HTTP: the same payments through edoc-ledger serve on loopback");
     let (_, token) = api::application::tokens::create(
@@ -358,6 +373,7 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
         late_payments,
         late_payments_to_limit,
         late_to_in_order,
+        period_close,
         http_payments,
         http_to_limit,
         as_of_reads,
@@ -486,6 +502,15 @@ fn print_table(report: &BenchReport) {
         report.late_payments.per_second,
         ms(report.late_payments.latency),
         format!("{:.2}", report.late_payments_to_limit),
+    );
+    line(
+        &format!(
+            "period close {} ({:.2} s), agreements",
+            report.period_close.period, report.period_close.close_seconds
+        ),
+        report.period_close.agreements_per_second,
+        String::new(),
+        String::new(),
     );
     line(
         "HTTP (edoc-ledger serve), payments",

@@ -225,3 +225,61 @@ pub(super) async fn commands_in_process(
         reached,
     ))
 }
+
+/// What closing a month cost (BILLING.md 5.4).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PeriodCloseFigures {
+    /// The month closed: the history's first with documents.
+    pub period: String,
+    /// `GET /v1/periods` in process: every stored ledger read once.
+    pub list_seconds: f64,
+    /// The close: every agreement's month summed under the lock, the digest, the seal.
+    pub close_seconds: f64,
+    /// Chains the seal's digest covers (the agreements and the operator's streams).
+    pub chains: u64,
+    pub agreements_per_second: f64,
+}
+
+/// Closes the history's first month with documents, timing the list and the close.
+pub(super) async fn period_close(
+    repository: &LedgerEventRepository,
+) -> Result<PeriodCloseFigures, BoxError> {
+    let (shipped, _) = api::reference_files::shipped_versions(None)?;
+    let book = Arc::new(
+        api::application::reference_book::ReferenceBook::open(
+            repository.clone(),
+            &shipped,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await?,
+    );
+    let ledger = Ledger::new(
+        repository.clone(),
+        book.cached().data.clone(),
+        Arc::new(SystemClock),
+    )
+    .with_reference_book(book);
+    let started = Instant::now();
+    let periods = api::application::periods::periods(&ledger, None).await?;
+    let list_seconds = started.elapsed().as_secs_f64();
+    let period = periods
+        .months
+        .first()
+        .map(|m| m.period.clone())
+        .ok_or("the history has no document")?;
+    let closer = api::application::periods::Closer {
+        actor: "bench".to_owned(),
+        request_id: "bench-period-close".to_owned(),
+        note: None,
+    };
+    let started = Instant::now();
+    let seal = api::application::periods::close_period(&ledger, &period, &closer).await?;
+    let elapsed = started.elapsed();
+    Ok(PeriodCloseFigures {
+        period,
+        list_seconds,
+        close_seconds: elapsed.as_secs_f64(),
+        chains: seal.chains,
+        agreements_per_second: rate(seal.chains, elapsed),
+    })
+}
