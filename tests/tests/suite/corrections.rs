@@ -8,6 +8,11 @@
 //! (the invoice list, the agreement's advance): the figures are the spec's (BILLING.md
 //! 5.2-5.3 with §5.9's penalty: total x 0.1% x days from the day after the due date).
 //!
+//! The stories also read the reconciliation statement (`.../statement?from=&to=`: the
+//! corrected document and its correction on lines of their own) and the journal
+//! (`.../journal?as_of=`: balanced, its receivable what the balance says is due and its
+//! advance account the advance held).
+//!
 //! The server's today is fixed at 2026-04-30 (`spawn_app_on`), so that a date after it
 //! is refused whatever day the tests run on. Invoice 1 is 10,000.00 net, VAT 16%:
 //! 11,600.00, issued 2026-02-02, due 2026-02-09.
@@ -132,6 +137,84 @@ async fn invoice_row(app: &TestApp, as_of: &str, number: &str) -> Value {
         .clone()
 }
 
+/// The statement from `from` to `to`, checked to add up (closing = opening + debits -
+/// credits), and its lines as `[date, document, debit, credit, clause]`.
+async fn statement(app: &TestApp, from: &str, to: &str) -> (Value, Value) {
+    let statement = app
+        .get_json(&path(&format!("/statement?from={from}&to={to}")))
+        .await;
+    let amount = |field: &str| -> rust_decimal::Decimal {
+        statement[field].as_str().unwrap().parse().unwrap()
+    };
+    assert_eq!(
+        amount("closing"),
+        amount("opening") + amount("debits") - amount("credits"),
+        "{statement}"
+    );
+    let lines = statement["lines"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{statement}"))
+        .iter()
+        .map(|l| {
+            json!([
+                l["date"],
+                l["document"],
+                l["debit"],
+                l["credit"],
+                l["clause"]
+            ])
+        })
+        .collect();
+    (statement, lines)
+}
+
+/// The journal as of `as_of`, checked: debits equal credits, the receivable is the
+/// balance's `total_due` and the advance account (a credit) the balance's `advance`.
+async fn journal(app: &TestApp, as_of: &str) -> Value {
+    let journal = app
+        .get_json(&path(&format!("/journal?as_of={as_of}")))
+        .await;
+    assert_eq!(journal["debits"], journal["credits"], "{journal}");
+    let balance = app
+        .get_json(&path(&format!("/balance?as_of={as_of}")))
+        .await;
+    let account = |name: &str| -> rust_decimal::Decimal {
+        journal["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["account"] == name)
+            .map_or(rust_decimal::Decimal::ZERO, |a| {
+                a["balance"].as_str().unwrap().parse().unwrap()
+            })
+    };
+    let figure = |field: &str| -> rust_decimal::Decimal {
+        balance[field].as_str().unwrap().parse().unwrap()
+    };
+    assert_eq!(
+        account("receivable"),
+        figure("total_due"),
+        "{journal}\n{balance}"
+    );
+    assert_eq!(
+        -account("advance"),
+        figure("advance"),
+        "{journal}\n{balance}"
+    );
+    journal
+}
+
+/// The journal's postings of one document, as `[date, account, debit, credit]`.
+fn postings(journal: &Value, document: &str) -> Value {
+    journal["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["document"] == document)
+        .map(|e| json!([e["date"], e["account"], e["debit"], e["credit"]]))
+        .collect()
+}
+
 /// Invoice 1 paid in full on 2026-02-05 (before its due date) by BANK-1, and the bank's
 /// return of that payment recorded on 2026-03-02; the reversal's answer.
 async fn returned_payment(app: &TestApp) -> Value {
@@ -185,6 +268,35 @@ async fn a_returned_payment_reopens_its_invoice(store: Store) {
     assert_eq!(payload["taken_back"][0]["invoice_number"], "1");
     assert_eq!(payload["taken_back"][0]["principal"]["amount"], "11600.00");
     assert_eq!(payload["advance_removed"]["amount"], "0.00");
+    // The statement keeps the payment and shows the bank's return of it, a debit: the
+    // invoice is owed again.
+    let (shown, lines) = statement(&app, "2026-02-01", "2026-03-31").await;
+    assert_eq!(
+        lines,
+        json!([
+            ["2026-02-02", "invoice 1", "11600.00", "0.00", "5.4"],
+            ["2026-02-05", "payment BANK-1", "0.00", "11600.00", "5.5"],
+            [
+                "2026-03-02",
+                "reversal of payment BANK-1: returned by the bank: account closed",
+                "11600.00",
+                "0.00",
+                "BILLING-5.2"
+            ],
+        ]),
+        "{shown}"
+    );
+    assert_eq!(shown["closing"], "11600.00", "{shown}");
+    // The journal takes the money out of the bank and puts it back on the receivable.
+    let entries = journal(&app, "2026-03-31").await;
+    assert_eq!(
+        postings(&entries, "reversal of payment BANK-1"),
+        json!([
+            ["2026-03-02", "bank", "0.00", "11600.00"],
+            ["2026-03-02", "receivable", "11600.00", "0.00"],
+        ]),
+        "{entries}"
+    );
     app.finish().await;
 }
 
@@ -316,6 +428,44 @@ async fn a_refund_pays_back_the_advance_and_no_more(store: Store) {
         Some("5.10"),
     )
     .await;
+    // The statement shows the refund once, a debit (the money went back): nothing is
+    // owed either way.
+    let (shown, lines) = statement(&app, "2026-02-01", "2026-02-28").await;
+    assert_eq!(
+        lines,
+        json!([
+            ["2026-02-02", "invoice 1", "11600.00", "0.00", "5.4"],
+            ["2026-02-05", "payment OVER-1", "0.00", "12600.00", "5.5"],
+            [
+                "2026-02-10",
+                "refund REFUND-1 of advance",
+                "1000.00",
+                "0.00",
+                "5.10"
+            ],
+        ]),
+        "{shown}"
+    );
+    assert_eq!(shown["closing"], "0.00", "{shown}");
+    // The journal pays the advance out of the bank.
+    let entries = journal(&app, "2026-02-28").await;
+    assert_eq!(
+        postings(&entries, "payment OVER-1"),
+        json!([
+            ["2026-02-05", "bank", "12600.00", "0.00"],
+            ["2026-02-05", "receivable", "0.00", "11600.00"],
+            ["2026-02-05", "advance", "0.00", "1000.00"],
+        ]),
+        "{entries}"
+    );
+    assert_eq!(
+        postings(&entries, "refund REFUND-1 of advance"),
+        json!([
+            ["2026-02-10", "advance", "1000.00", "0.00"],
+            ["2026-02-10", "bank", "0.00", "1000.00"],
+        ]),
+        "{entries}"
+    );
     app.finish().await;
 }
 
@@ -338,6 +488,17 @@ async fn a_refund_emptying_the_advance_in_the_views(store: Store) {
     let balance = app.get_json(&path("/balance?as_of=2026-02-28")).await;
     assert_eq!(balance["advance"], "0.00", "{balance}");
     assert_eq!(balance["total_due"], "0.00", "{balance}");
+    // The journal agrees: the advance account and the receivable are both at zero.
+    let entries = journal(&app, "2026-02-28").await;
+    assert!(
+        entries["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["account"] == "advance" || a["account"] == "receivable")
+            .all(|a| a["balance"] == "0.00"),
+        "{entries}"
+    );
     app.finish().await;
 }
 
@@ -370,6 +531,35 @@ async fn voided_then_reissued(app: &TestApp) -> Value {
         Some("BILLING-5.3"),
     )
     .await;
+    // The statement shows the invoice and its cancellation, a credit of its total: the
+    // invoice alone closes at zero.
+    let (shown, lines) = statement(app, "2026-02-01", "2026-02-03").await;
+    assert_eq!(
+        lines,
+        json!([
+            ["2026-02-02", "invoice 1", "11600.00", "0.00", "5.4"],
+            [
+                "2026-02-03",
+                "cancellation of invoice 1: issued to the wrong participant",
+                "0.00",
+                "11600.00",
+                "BILLING-5.3"
+            ],
+        ]),
+        "{shown}"
+    );
+    assert_eq!(shown["closing"], "0.00", "{shown}");
+    // The journal reverses the invoice's entries.
+    let entries = journal(app, "2026-02-03").await;
+    assert_eq!(
+        postings(&entries, "cancellation of invoice 1"),
+        json!([
+            ["2026-02-03", "revenue", "10000.00", "0.00"],
+            ["2026-02-03", "vat_payable", "1600.00", "0.00"],
+            ["2026-02-03", "receivable", "0.00", "11600.00"],
+        ]),
+        "{entries}"
+    );
     let next = issue_invoice(app, "2026-02-03").await;
     assert_eq!(next["number"], "2", "{next}");
     voided
@@ -395,6 +585,17 @@ async fn a_void_invoices_number_is_never_reused(store: Store) {
     // An unknown invoice is 404; a malformed number in the path 400.
     refused(&app, "/invoices/99/void", &void("2026-02-03"), 404, None).await;
     refused(&app, "/invoices/x1/void", &void("2026-02-03"), 400, None).await;
+    // The statement keeps the void invoice and its cancellation; invoice 2 is what is
+    // owed.
+    let (shown, lines) = statement(&app, "2026-02-01", "2026-02-28").await;
+    assert_eq!(lines.as_array().unwrap().len(), 3, "{shown}");
+    assert_eq!(
+        lines[2],
+        json!(["2026-02-03", "invoice 2", "11600.00", "0.00", "5.4"]),
+        "{shown}"
+    );
+    assert_eq!(shown["closing"], "11600.00", "{shown}");
+    journal(&app, "2026-02-28").await;
     app.finish().await;
 }
 
@@ -451,6 +652,50 @@ async fn an_invoice_with_money_is_voided_only_once_the_money_is_reversed(store: 
     assert_eq!(retry.headers()["idempotent-replayed"], "true");
     assert_eq!(retry.json::<Value>().await.unwrap(), first);
     assert_eq!(app.event_count().await, events);
+    // The statement: the invoice, the payment and its reversal, the cancellation; the
+    // invoice alone closes at zero.
+    let (shown, lines) = statement(&app, "2026-02-01", "2026-02-28").await;
+    assert_eq!(
+        lines,
+        json!([
+            ["2026-02-02", "invoice 1", "11600.00", "0.00", "5.4"],
+            ["2026-02-05", "payment PART-1", "0.00", "100.00", "5.5"],
+            [
+                "2026-02-06",
+                "reversal of payment PART-1: misdirected",
+                "100.00",
+                "0.00",
+                "BILLING-5.2"
+            ],
+            [
+                "2026-02-06",
+                "cancellation of invoice 1: issued to the wrong participant",
+                "0.00",
+                "11600.00",
+                "BILLING-5.3"
+            ],
+        ]),
+        "{shown}"
+    );
+    assert_eq!(shown["closing"], "0.00", "{shown}");
+    let entries = journal(&app, "2026-02-28").await;
+    assert_eq!(
+        postings(&entries, "reversal of payment PART-1"),
+        json!([
+            ["2026-02-06", "bank", "0.00", "100.00"],
+            ["2026-02-06", "receivable", "100.00", "0.00"],
+        ]),
+        "{entries}"
+    );
+    assert_eq!(
+        postings(&entries, "cancellation of invoice 1"),
+        json!([
+            ["2026-02-06", "revenue", "10000.00", "0.00"],
+            ["2026-02-06", "vat_payable", "1600.00", "0.00"],
+            ["2026-02-06", "receivable", "0.00", "11600.00"],
+        ]),
+        "{entries}"
+    );
     app.finish().await;
 }
 
@@ -490,6 +735,38 @@ async fn credited(app: &TestApp, issued: &Value) -> Value {
     );
     let next = issue_invoice(app, "2026-02-20").await;
     assert_eq!(next["number"], "3", "{next}");
+    // The statement shows the credit note against its invoice, a credit of its total.
+    let (shown, lines) = statement(app, "2026-02-01", "2026-02-28").await;
+    assert_eq!(
+        lines,
+        json!([
+            ["2026-02-02", "invoice 1", "11600.00", "0.00", "5.4"],
+            [
+                "2026-02-20",
+                "credit note 2 to invoice 1",
+                "0.00",
+                "2900.00",
+                "BILLING-5.3"
+            ],
+            ["2026-02-20", "invoice 3", "11600.00", "0.00", "5.4"],
+        ]),
+        "{shown}"
+    );
+    assert_eq!(
+        shown["closing"], "20300.00",
+        "11,600.00 - 2,900.00 + 11,600.00: {shown}"
+    );
+    // The journal takes revenue and VAT back off the receivable.
+    let entries = journal(app, "2026-02-28").await;
+    assert_eq!(
+        postings(&entries, "credit note 2 to invoice 1"),
+        json!([
+            ["2026-02-20", "revenue", "2500.00", "0.00"],
+            ["2026-02-20", "vat_payable", "400.00", "0.00"],
+            ["2026-02-20", "receivable", "0.00", "2900.00"],
+        ]),
+        "{entries}"
+    );
     credit
 }
 
@@ -522,6 +799,32 @@ async fn a_credit_note_lowers_the_outstanding_and_takes_the_next_number(store: S
     assert_eq!(by_lines["vat"], "160.00");
     assert_eq!(by_lines["total"], "1160.00");
     assert_eq!(by_lines["related_invoice_outstanding"], "7540.00");
+    let (shown, lines) = statement(&app, "2026-02-01", "2026-02-28").await;
+    assert_eq!(
+        lines[3],
+        json!([
+            "2026-02-20",
+            "credit note 4 to invoice 1",
+            "0.00",
+            "1160.00",
+            "BILLING-5.3"
+        ]),
+        "{shown}"
+    );
+    assert_eq!(
+        shown["closing"], "19140.00",
+        "20,300.00 - 1,160.00: {shown}"
+    );
+    let entries = journal(&app, "2026-02-28").await;
+    assert_eq!(
+        postings(&entries, "credit note 4 to invoice 1"),
+        json!([
+            ["2026-02-20", "revenue", "1000.00", "0.00"],
+            ["2026-02-20", "vat_payable", "160.00", "0.00"],
+            ["2026-02-20", "receivable", "0.00", "1160.00"],
+        ]),
+        "{entries}"
+    );
     app.finish().await;
 }
 
@@ -576,6 +879,49 @@ async fn a_credit_note_withdraws_the_penalty_its_lower_base_no_longer_accrues(st
     assert_eq!(withdrawn["type"], "LateChargeWithdrawn", "{withdrawn}");
     assert_eq!(withdrawn["payload"]["credit_note"], credit["number"]);
     assert_eq!(withdrawn["clause"], "BILLING-5.3");
+    // The statement: the penalty, the credit note and the part of the penalty withdrawn.
+    let (shown, lines) = statement(&app, "2026-02-01", "2026-03-31").await;
+    let lines = lines.as_array().unwrap();
+    assert_eq!(lines.len(), 4, "{shown}");
+    assert_eq!(
+        lines[..3],
+        [
+            json!(["2026-02-02", "invoice 1", "11600.00", "0.00", "5.4"]),
+            json!([
+                "2026-03-01",
+                "penalty on invoice 1",
+                "232.00",
+                "0.00",
+                "5.9"
+            ]),
+            json!([
+                "2026-03-01",
+                "credit note 2 to invoice 1",
+                "0.00",
+                "5800.00",
+                "BILLING-5.3"
+            ]),
+        ],
+        "{shown}"
+    );
+    assert_eq!(lines[3][0], "2026-03-01", "{shown}");
+    assert!(
+        lines[3][1]
+            .as_str()
+            .unwrap()
+            .starts_with("withdrawal of penalty on invoice 1"),
+        "{shown}"
+    );
+    assert_eq!(
+        (&lines[3][2], &lines[3][3], &lines[3][4]),
+        (&json!("0.00"), &json!("116.00"), &json!("BILLING-5.3")),
+        "{shown}"
+    );
+    assert_eq!(
+        shown["closing"], "5916.00",
+        "11,600.00 + 232.00 - 5,800.00 - 116.00: {shown}"
+    );
+    journal(&app, "2026-03-31").await;
     app.finish().await;
 }
 
@@ -611,6 +957,50 @@ async fn a_credit_note_beyond_what_is_owed_becomes_advance(store: Store) {
     )
     .await;
     assert_eq!(refunded["advance_remaining"], "0.00", "{refunded}");
+    // The statement: the credit note's whole total a credit, the refund a debit.
+    let (shown, lines) = statement(&app, "2026-02-01", "2026-02-28").await;
+    assert_eq!(
+        lines,
+        json!([
+            ["2026-02-02", "invoice 1", "11600.00", "0.00", "5.4"],
+            ["2026-02-05", "payment BANK-1", "0.00", "11600.00", "5.5"],
+            [
+                "2026-02-10",
+                "credit note 2 to invoice 1",
+                "0.00",
+                "1160.00",
+                "BILLING-5.3"
+            ],
+            [
+                "2026-02-10",
+                "refund REFUND-1 of advance",
+                "1160.00",
+                "0.00",
+                "5.10"
+            ],
+        ]),
+        "{shown}"
+    );
+    assert_eq!(shown["closing"], "0.00", "{shown}");
+    // In the journal the credit note's total goes to the advance, not the receivable.
+    let entries = journal(&app, "2026-02-28").await;
+    assert_eq!(
+        postings(&entries, "credit note 2 to invoice 1"),
+        json!([
+            ["2026-02-10", "revenue", "1000.00", "0.00"],
+            ["2026-02-10", "vat_payable", "160.00", "0.00"],
+            ["2026-02-10", "advance", "0.00", "1160.00"],
+        ]),
+        "{entries}"
+    );
+    assert_eq!(
+        postings(&entries, "refund REFUND-1 of advance"),
+        json!([
+            ["2026-02-10", "advance", "1160.00", "0.00"],
+            ["2026-02-10", "bank", "0.00", "1160.00"],
+        ]),
+        "{entries}"
+    );
     app.finish().await;
 }
 

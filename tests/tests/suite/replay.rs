@@ -1,7 +1,9 @@
 //! Replay: the stored projections (`agreement_ledgers`) equal a fold of the events; a
 //! hand-altered row is found by `replay --check` down to its JSON path and repaired by
-//! `replay`. On PostgreSQL also under a randomized load of more than 1,000 agreements,
-//! and through the `edoc-ledger` binary's exit status.
+//! `replay`. On PostgreSQL also under a randomized load of 1,000 agreements with the
+//! corrections of BILLING.md 5.2-5.3 among their commands (reversals, refunds, voids,
+//! credit notes), whose statements and journals are checked against what the events
+//! recorded.
 
 use std::time::{Duration, Instant};
 
@@ -13,8 +15,8 @@ use time::Date;
 use api::application::commands::{CommandContext, LedgerError};
 use api::application::replay::{CheckReport, Difference};
 use api::store::{StoreLocation, LEDGERS_TABLE};
-use commands::AgreementCommand;
-use events::{AgreementEvent, ParticipantId};
+use commands::{AgreementCommand, IssueCreditNote, ReversePayment, VoidInvoice};
+use events::{AgreementEvent, Money, ParticipantId};
 
 use crate::helpers::{invoice, participant_ids, registration, spawn_app, Store, TestApp};
 
@@ -371,6 +373,56 @@ struct Recorded {
     payments: u64,
     charges: u64,
     waivers: u64,
+    reversals: u64,
+    refunds: u64,
+    voids: u64,
+    credit_notes: u64,
+    /// The advance the agreement holds now, in cents, as its events tell it
+    /// ([`track_advance`]); not added up over agreements.
+    held: u64,
+}
+
+impl Recorded {
+    fn add(&mut self, other: &Recorded) {
+        self.commands += other.commands;
+        self.refused += other.refused;
+        self.invoices += other.invoices;
+        self.payments += other.payments;
+        self.charges += other.charges;
+        self.waivers += other.waivers;
+        self.reversals += other.reversals;
+        self.refunds += other.refunds;
+        self.voids += other.voids;
+        self.credit_notes += other.credit_notes;
+    }
+}
+
+/// An amount in cents (the ledger's amounts have two decimals).
+fn cents_of(money: Money) -> u64 {
+    use rust_decimal::prelude::ToPrimitive;
+    (money.amount() * rust_decimal::Decimal::ONE_HUNDRED)
+        .to_u64()
+        .expect("a non-negative amount in cents")
+}
+
+/// The advance held, in cents, as the events a command recorded tell it: what a payment,
+/// a credit note or a withdrawal left over adds to it, a reversal removes what it says,
+/// and an advance applied or refunded states what remains; enough to ask for refunds
+/// the ledger accepts.
+fn track_advance(advance: &mut u64, events: &[AgreementEvent]) {
+    for event in events {
+        match event {
+            AgreementEvent::PaymentReceived(p) => *advance += cents_of(p.advance),
+            AgreementEvent::CreditNoteIssued(c) => *advance += cents_of(c.to_advance),
+            AgreementEvent::LateChargeWithdrawn(w) => *advance += cents_of(w.moved_to_advance),
+            AgreementEvent::AdvanceApplied(a) => *advance = cents_of(a.advance_remaining),
+            AgreementEvent::AdvanceRefunded(r) => *advance = cents_of(r.advance_remaining),
+            AgreementEvent::PaymentReversed(r) => {
+                *advance = advance.saturating_sub(cents_of(r.advance_removed));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Runs one command; a refusal (422/409 over HTTP) is counted, anything else fails.
@@ -388,7 +440,12 @@ async fn run(
     };
     recorded.commands += 1;
     match app.ledger.execute(id, command.clone(), &context).await {
-        Ok(committed) => Some(committed.events.into_iter().map(|e| e.payload).collect()),
+        Ok(committed) => {
+            let events: Vec<AgreementEvent> =
+                committed.events.into_iter().map(|e| e.payload).collect();
+            track_advance(&mut recorded.held, &events);
+            Some(events)
+        }
         Err(LedgerError::Refused(_)) => {
             recorded.refused += 1;
             None
@@ -399,7 +456,12 @@ async fn run(
 
 /// One agreement's randomized history: registration and signing in January, one to
 /// three invoices, payments in full, in part, late or never, late charges and waivers,
-/// the odd suspension. Dates only move forward and stay before `last_day`.
+/// and the corrections of BILLING.md 5.2-5.3: payments the bank returned, refunds of part
+/// of the advance, voids of invoices with nothing paid (and the odd one refused for the
+/// money on it), credit notes by a net amount; the odd suspension. Dates only move
+/// forward and stay before `last_day`. A correction the ledger refuses (409 or 422 over
+/// HTTP: already reversed, nothing held to reverse, money on the invoice, beyond the
+/// advance or the net not yet credited) is counted as refused.
 async fn random_history(app: &TestApp, id: String, seed: u64, last_day: Date) -> Recorded {
     let mut rng = Lcg(seed);
     let mut recorded = Recorded::default();
@@ -435,6 +497,9 @@ async fn random_history(app: &TestApp, id: String, seed: u64, last_day: Date) ->
 
     let invoices = 1 + rng.below(3);
     let mut reference = 0;
+    // The payments received so far: the bank may return any of them.
+    let mut received: Vec<String> = Vec::new();
+    let reason = |text: &str| serde_json::from_value(json!(text)).unwrap();
     for _ in 0..invoices {
         advance(&mut day, &mut rng, 40);
         let net = 100 + rng.below(5_000_000); // 1.00 to 50,000.99
@@ -461,14 +526,14 @@ async fn random_history(app: &TestApp, id: String, seed: u64, last_day: Date) ->
             panic!("{id}: an invoice on {day} is refused");
         };
         recorded.invoices += 1;
-        let (number, total, due_on) = events
+        let (number, net, total, due_on) = events
             .iter()
             .find_map(|e| match e {
-                AgreementEvent::InvoiceIssued(i) => Some((i.number, i.total, i.due_on)),
+                AgreementEvent::InvoiceIssued(i) => Some((i.number, i.net, i.total, i.due_on)),
                 _ => None,
             })
             .expect("an invoice event");
-        let total_cents = u64::try_from(total.amount().mantissa()).unwrap();
+        let total_cents = cents_of(total);
         if rng.chance(10) {
             // Not late on its issue date: refused, and nothing recorded.
             let refused = run(
@@ -501,7 +566,9 @@ async fn random_history(app: &TestApp, id: String, seed: u64, last_day: Date) ->
         match plan {
             1 => {
                 advance(&mut day, &mut rng, 5);
-                payments.push(pay(total_cents, day));
+                // Now and then paid twice over by mistake: an advance to refund.
+                let over = if rng.chance(15) { total_cents } else { 0 };
+                payments.push(pay(total_cents + over, day));
             }
             2 => {
                 advance(&mut day, &mut rng, 5);
@@ -520,6 +587,10 @@ async fn random_history(app: &TestApp, id: String, seed: u64, last_day: Date) ->
             _ => advance(&mut day, &mut rng, 60),
         }
         for payment in payments {
+            let AgreementCommand::ReceivePayment(body) = &payment else {
+                unreachable!("a payment")
+            };
+            received.push(body.reference.as_str().to_owned());
             run(app, &participant, payment, &mut recorded)
                 .await
                 .expect("a payment is accepted");
@@ -558,6 +629,103 @@ async fn random_history(app: &TestApp, id: String, seed: u64, last_day: Date) ->
                 if waiver.is_some() {
                     recorded.waivers += 1;
                 }
+            }
+        }
+
+        // BILLING.md 5.3: an invoice never paid is sometimes voided (issued by mistake),
+        // what was charged on it cancelled with it; now and then any invoice is, and one
+        // with money on it (paid, or settled from the advance) is refused (409).
+        if (plan == 0 && rng.chance(25)) || rng.chance(2) {
+            advance(&mut day, &mut rng, 3);
+            let voided = run(
+                app,
+                &participant,
+                AgreementCommand::VoidInvoice(VoidInvoice {
+                    number,
+                    on: day,
+                    reason: reason("issued by mistake"),
+                }),
+                &mut recorded,
+            )
+            .await;
+            if voided.is_some() {
+                recorded.voids += 1;
+            }
+        }
+        // A credit note by a net amount, up to the invoice's net: what it credits beyond
+        // what is still owed becomes advance. Refused on a void invoice (409).
+        if rng.chance(12) {
+            advance(&mut day, &mut rng, 5);
+            let part = 1 + rng.below(cents_of(net));
+            let credited = run(
+                app,
+                &participant,
+                AgreementCommand::IssueCreditNote(IssueCreditNote {
+                    invoice_number: number,
+                    on: day,
+                    reason: reason("the service was down"),
+                    lines: None,
+                    net: Some(serde_json::from_value(json!(cents(part))).unwrap()),
+                }),
+                &mut recorded,
+            )
+            .await;
+            if credited.is_some() {
+                recorded.credit_notes += 1;
+            }
+        }
+        // BILLING.md 5.2: the bank returns one of the payments received so far; a second
+        // return of the same one is refused (409), and so is one whose money has left.
+        if !received.is_empty() && rng.chance(10) {
+            advance(&mut day, &mut rng, 5);
+            let returned = &received[rng.below(received.len() as u64) as usize];
+            let reversed = run(
+                app,
+                &participant,
+                AgreementCommand::ReversePayment(ReversePayment {
+                    reference: serde_json::from_value(json!(returned)).unwrap(),
+                    on: day,
+                    reason: reason("returned by the bank"),
+                }),
+                &mut recorded,
+            )
+            .await;
+            if reversed.is_some() {
+                recorded.reversals += 1;
+            }
+        }
+        // §5.10: part of the advance paid back at the participant's request: accepted
+        // whenever it is within what the events say is held; now and then a tiyn more
+        // than that, which is refused (422).
+        let held = recorded.held;
+        if held > 0 && rng.chance(50) {
+            advance(&mut day, &mut rng, 5);
+            let amount = if rng.chance(10) {
+                held + 1
+            } else {
+                1 + rng.below(held)
+            };
+            let refunded = run(
+                app,
+                &participant,
+                AgreementCommand::RefundAdvance(command!(json!({
+                    "reference": format!("REFUND-{id}-{number}"),
+                    "on": day.to_string(),
+                    "amount": cents(amount),
+                    "reason": "the participant asked for the overpayment back",
+                }))),
+                &mut recorded,
+            )
+            .await;
+            assert_eq!(
+                refunded.is_some(),
+                amount <= held,
+                "{id}: a refund of {} on {day} with {} of advance held",
+                cents(amount),
+                cents(held)
+            );
+            if refunded.is_some() {
+                recorded.refunds += 1;
             }
         }
     }
@@ -602,24 +770,22 @@ async fn postgres_check_is_clean_after_a_randomized_load_of_1000_agreements() {
     let ids = participant_ids(LOAD_AGREEMENTS);
     let started = Instant::now();
     let mut total = Recorded::default();
+    // What each agreement's history recorded, in the order of `ids`.
+    let mut histories_recorded = Vec::with_capacity(ids.len());
     for (chunk_index, chunk) in ids.chunks(LOAD_CONCURRENCY).enumerate() {
         let histories = chunk.iter().enumerate().map(|(index, id)| {
             let seed = (chunk_index * LOAD_CONCURRENCY + index) as u64 * 7_919 + 17;
             random_history(&app, id.clone(), seed, last_day)
         });
         for recorded in join_all(histories).await {
-            total.commands += recorded.commands;
-            total.refused += recorded.refused;
-            total.invoices += recorded.invoices;
-            total.payments += recorded.payments;
-            total.charges += recorded.charges;
-            total.waivers += recorded.waivers;
+            total.add(&recorded);
+            histories_recorded.push(recorded);
         }
     }
     let loaded = started.elapsed();
     let events = app.agreement_event_count().await;
     println!(
-        "load: {} agreements, {} commands ({} refused), {events} events: {} invoices, {} payments, {} charges, {} waivers in {:.1?}",
+        "load: {} agreements, {} commands ({} refused), {events} events: {} invoices, {} payments, {} charges, {} waivers, {} reversals, {} refunds, {} voids, {} credit notes in {:.1?}",
         ids.len(),
         total.commands,
         total.refused,
@@ -627,10 +793,21 @@ async fn postgres_check_is_clean_after_a_randomized_load_of_1000_agreements() {
         total.payments,
         total.charges,
         total.waivers,
+        total.reversals,
+        total.refunds,
+        total.voids,
+        total.credit_notes,
         loaded
     );
     assert!(total.invoices >= 1_000, "a load worth checking");
     assert!(total.charges >= 100 && total.waivers >= 10 && total.payments >= 500);
+    assert!(
+        total.reversals >= 50
+            && total.refunds >= 50
+            && total.voids >= 50
+            && total.credit_notes >= 50,
+        "every kind of correction among the commands"
+    );
     assert!(total.refused > 0, "some refusals among the commands");
 
     let started = Instant::now();
@@ -644,9 +821,22 @@ async fn postgres_check_is_clean_after_a_randomized_load_of_1000_agreements() {
     assert_eq!(report.rows_compared, LOAD_AGREEMENTS as u64);
     assert_eq!(report.rebuild.count.events as i64, events);
 
-    // A sample of agreements over HTTP: every journal balances and its receivable is
-    // what the balance says is due.
-    for id in ids.iter().step_by(50) {
+    // A sample of agreements over HTTP, every 50th and every 10th of those with a
+    // correction: every journal balances, its receivable is what the balance says is
+    // due, its advance what the events left held, and the statement from the
+    // registration closes on what the journal says is owed less the advance.
+    let corrected = (0..ids.len()).filter(|&i| {
+        let r = &histories_recorded[i];
+        r.reversals + r.refunds + r.voids + r.credit_notes > 0
+    });
+    let mut sample: Vec<usize> = (0..ids.len())
+        .step_by(50)
+        .chain(corrected.step_by(10))
+        .collect();
+    sample.sort_unstable();
+    sample.dedup();
+    for index in sample {
+        let id = &ids[index];
         let as_of = last_day.to_string();
         let journal = app
             .get_json(&format!("/v1/agreements/{id}/journal?as_of={as_of}"))
@@ -655,14 +845,39 @@ async fn postgres_check_is_clean_after_a_randomized_load_of_1000_agreements() {
             .get_json(&format!("/v1/agreements/{id}/balance?as_of={as_of}"))
             .await;
         assert_eq!(journal["debits"], journal["credits"], "{id}");
-        let receivable = journal["accounts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["account"] == "receivable")
-            .map(|a| a["balance"].clone())
-            .unwrap_or(json!("0.00"));
-        assert_eq!(receivable, balance["total_due"], "{id}: {journal}");
+        let decimal = |value: &Value| -> rust_decimal::Decimal {
+            value
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}: {value}"))
+                .parse()
+                .unwrap()
+        };
+        let account = |name: &str| {
+            journal["accounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["account"] == name)
+                .map_or(rust_decimal::Decimal::ZERO, |a| decimal(&a["balance"]))
+        };
+        let receivable = account("receivable");
+        assert_eq!(
+            receivable,
+            decimal(&balance["total_due"]),
+            "{id}: {journal}"
+        );
+        let held = rust_decimal::Decimal::new(histories_recorded[index].held as i64, 2);
+        assert_eq!(decimal(&balance["advance"]), held, "{id}: {balance}");
+        assert_eq!(-account("advance"), held, "{id}: {journal}");
+        let statement = app
+            .get_json(&format!("/v1/agreements/{id}/statement?to={as_of}"))
+            .await;
+        assert_eq!(statement["opening"], "0.00", "{id}: {statement}");
+        assert_eq!(
+            decimal(&statement["closing"]),
+            receivable - held,
+            "{id}: {statement}\n{journal}"
+        );
     }
     let aging = app
         .get_json(&format!("/v1/reports/aging?as_of={last_day}"))
