@@ -12,7 +12,10 @@ impl AgreementLedger {
     /// The totals of the documents posted from `from` to `to` (both included), or `None`
     /// when none was: invoices less credit notes and voids, their VAT, payments less
     /// reversals and refunds, penalties and fines charged less those withdrawn or
-    /// cancelled. The same lines as the statement and the journal of those days.
+    /// cancelled. The statement's lines of those days, waivers aside: a waiver is not
+    /// a charge's withdrawal but the operator's forgoing of what is owed, shown on the
+    /// statement and not in these totals. A month of corrections only can total less
+    /// than zero (refunds and reversals of money received earlier).
     pub fn period_totals(&self, from: Date, to: Date) -> Result<Option<PeriodTotals>, MoneyError> {
         let Some(currency) = self.currency() else {
             return Ok(None);
