@@ -1,8 +1,6 @@
 //! `edoc-ledger period close 2026-11` and `edoc-ledger period list` (BILLING.md 5.4):
 //! closing a month from the command line, as `POST /v1/periods/{period}/close` does.
 
-use std::sync::Arc;
-
 use clap::Subcommand;
 
 use api::settings::{ServeSettings, StoreSettings};
@@ -34,20 +32,7 @@ pub async fn period(
     let (shipped, _) = api::reference_files::shipped_versions(serve.reference_dir.as_deref())?;
     let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
     let repository = LedgerEventRepository::connect(&location).await?;
-    let book = Arc::new(
-        api::application::reference_book::ReferenceBook::open(
-            repository.clone(),
-            &shipped,
-            time::OffsetDateTime::now_utc(),
-        )
-        .await?,
-    );
-    let ledger = api::application::commands::Ledger::new(
-        repository.clone(),
-        book.cached().data.clone(),
-        Arc::new(api::application::commands::SystemClock),
-    )
-    .with_reference_book(book);
+    let ledger = api::application::commands::Ledger::on_store(repository.clone(), &shipped).await?;
     let outcome = match action {
         PeriodAction::Close { period, note } => {
             let closer = api::application::periods::Closer {

@@ -11,25 +11,11 @@ pub async fn sweep(
     as_of: Option<time::Date>,
     charge_fines: bool,
 ) -> RunResult {
-    use std::sync::Arc;
     let (shipped, _) = api::reference_files::shipped_versions(serve.reference_dir.as_deref())?;
     let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
     let repository = LedgerEventRepository::connect(&location).await?;
     // The tables the sweep applies are the store's reference stream, as a server's are.
-    let book = Arc::new(
-        api::application::reference_book::ReferenceBook::open(
-            repository.clone(),
-            &shipped,
-            time::OffsetDateTime::now_utc(),
-        )
-        .await?,
-    );
-    let ledger = api::application::commands::Ledger::new(
-        repository.clone(),
-        book.cached().data.clone(),
-        Arc::new(api::application::commands::SystemClock),
-    )
-    .with_reference_book(book);
+    let ledger = api::application::commands::Ledger::on_store(repository.clone(), &shipped).await?;
     let as_of = as_of.unwrap_or_else(|| ledger.today());
     let bar = progress_bar(
         0,

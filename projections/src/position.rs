@@ -179,23 +179,12 @@ impl InvoicePosition {
         from: impl Fn(&Option<String>) -> bool,
     ) -> Result<(), MoneyError> {
         // Latest settlement date first (then latest folded), as the aggregate does.
-        let mut order: Vec<usize> = (0..self.principal_settlements.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse((self.principal_settlements[i].0, i)));
-        let mut left = amount;
-        for index in order {
-            if !left.is_positive() {
-                break;
-            }
-            let (_, settled, payment) = &mut self.principal_settlements[index];
-            if !from(payment) {
-                continue;
-            }
-            let take = left.min(*settled)?;
-            *settled = settled.checked_sub(take)?;
-            left = left.checked_sub(take)?;
-        }
-        self.principal_settlements
-            .retain(|(_, settled, _)| settled.is_positive());
+        take_latest_first(
+            &mut self.principal_settlements,
+            amount,
+            |on, index| (*on, index),
+            from,
+        )?;
         self.note_paid_in_full()
     }
 
@@ -228,6 +217,36 @@ impl InvoicePosition {
         }
         Ok(())
     }
+}
+
+/// Takes `amount` out of `settlements` (each: what orders it, its amount, its payment or
+/// `None` for the advance), only from those `from` selects, the greatest `key` first, and
+/// drops those emptied: how a reversal or a credit note's excess takes money back
+/// (BILLING.md 5.2-5.3), the same order in the position and the explanation as in the
+/// aggregate.
+pub(crate) fn take_latest_first<A, K: Ord>(
+    settlements: &mut Vec<(A, Money, Option<String>)>,
+    amount: Money,
+    key: impl Fn(&A, usize) -> K,
+    from: impl Fn(&Option<String>) -> bool,
+) -> Result<(), MoneyError> {
+    let mut order: Vec<usize> = (0..settlements.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(key(&settlements[i].0, i)));
+    let mut left = amount;
+    for index in order {
+        if !left.is_positive() {
+            break;
+        }
+        let (_, settled, payment) = &mut settlements[index];
+        if !from(payment) {
+            continue;
+        }
+        let take = left.min(*settled)?;
+        *settled = settled.checked_sub(take)?;
+        left = left.checked_sub(take)?;
+    }
+    settlements.retain(|(_, settled, _)| settled.is_positive());
+    Ok(())
 }
 
 /// The agreement's money as of a date: the facts up to it, folded.

@@ -39,7 +39,9 @@ use api::store::{LedgerEventRepository, StoreLocation, LEDGERS_TABLE};
 use crate::history::{self, HistoryShape};
 use crate::http_load::{self, LoadPlan, LoadReport, RequestKind, RequestMix};
 use crate::{BoxError, LatencySummary};
-use phases::{commands_in_process, count_events, limit_insert, period_close, raw_read, PeriodCloseFigures};
+use phases::{
+    commands_in_process, count_events, limit_insert, period_close, raw_read, PeriodCloseFigures,
+};
 
 /// The database the benchmark creates (and drops) on the server it is pointed at.
 pub const BENCH_DATABASE: &str = "edoc_bench";

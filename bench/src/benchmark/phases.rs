@@ -139,22 +139,7 @@ pub(super) async fn commands_in_process(
     // The reference tables come from the store's reference stream, as a server's do:
     // each command reads the stream's last sequence first (issue 13).
     let (shipped, _) = api::reference_files::shipped_versions(None)?;
-    let book = Arc::new(
-        api::application::reference_book::ReferenceBook::open(
-            repository.clone(),
-            &shipped,
-            time::OffsetDateTime::now_utc(),
-        )
-        .await?,
-    );
-    let ledger = Arc::new(
-        Ledger::new(
-            repository.clone(),
-            book.cached().data.clone(),
-            Arc::new(SystemClock),
-        )
-        .with_reference_book(book),
-    );
+    let ledger = Arc::new(Ledger::on_store(repository.clone(), &shipped).await?);
     let today = SystemClock.today();
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -245,20 +230,7 @@ pub(super) async fn period_close(
     repository: &LedgerEventRepository,
 ) -> Result<PeriodCloseFigures, BoxError> {
     let (shipped, _) = api::reference_files::shipped_versions(None)?;
-    let book = Arc::new(
-        api::application::reference_book::ReferenceBook::open(
-            repository.clone(),
-            &shipped,
-            time::OffsetDateTime::now_utc(),
-        )
-        .await?,
-    );
-    let ledger = Ledger::new(
-        repository.clone(),
-        book.cached().data.clone(),
-        Arc::new(SystemClock),
-    )
-    .with_reference_book(book);
+    let ledger = Ledger::on_store(repository.clone(), &shipped).await?;
     let started = Instant::now();
     let periods = api::application::periods::periods(&ledger, None).await?;
     let list_seconds = started.elapsed().as_secs_f64();

@@ -197,25 +197,12 @@ impl IssuedInvoice {
         amount: Money,
         from: impl Fn(&Option<String>) -> bool,
     ) -> Result<(), ProjectionError> {
-        let mut order: Vec<usize> = (0..self.settlements.len()).collect();
-        order.sort_by_key(|&i| {
-            std::cmp::Reverse((self.settlements[i].0.on, self.settlements[i].0.sequence))
-        });
-        let mut left = amount;
-        for index in order {
-            if !left.is_positive() {
-                break;
-            }
-            let (_, settled, payment) = &mut self.settlements[index];
-            if !from(payment) {
-                continue;
-            }
-            let take = left.min(*settled)?;
-            *settled = settled.checked_sub(take)?;
-            left = left.checked_sub(take)?;
-        }
-        self.settlements
-            .retain(|(_, settled, _)| settled.is_positive());
+        crate::position::take_latest_first(
+            &mut self.settlements,
+            amount,
+            |source, _| (source.on, source.sequence),
+            from,
+        )?;
         Ok(())
     }
 }

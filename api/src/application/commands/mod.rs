@@ -135,6 +135,29 @@ impl Ledger {
             .expect("the lock is never poisoned") = Some(closed_through);
     }
 
+    /// A ledger on `repository` reading its reference stream, as a server's does: the
+    /// stream opened (recording the `shipped` versions it lacks), the system clock. What
+    /// the command line and the benchmark run commands with.
+    pub async fn on_store(
+        repository: LedgerEventRepository,
+        shipped: &[events::ReferenceVersionPublished],
+    ) -> Result<Self, crate::application::reference_book::ReferenceBookError> {
+        let book = Arc::new(
+            crate::application::reference_book::ReferenceBook::open(
+                repository.clone(),
+                shipped,
+                OffsetDateTime::now_utc(),
+            )
+            .await?,
+        );
+        Ok(Self::new(
+            repository,
+            book.cached().data.clone(),
+            Arc::new(SystemClock),
+        )
+        .with_reference_book(book))
+    }
+
     /// Takes the reference tables from the store's reference stream: every command and
     /// query uses the versions in force when it runs.
     pub fn with_reference_book(
