@@ -137,10 +137,6 @@ pub struct InvoiceState {
     /// the latest effective date of the money that settled it, whatever order that money
     /// was recorded in (a payment recorded late counts from its `received_on`).
     pub paid_in_full_on: Option<Date>,
-    /// The latest effective date of money settling the principal: a payment's
-    /// `received_on`, or the issue date when the money arrived before the invoice.
-    #[serde(default)]
-    pub principal_settled_on: Option<Date>,
     /// Every penalty and fine charged on it, with what of each is withdrawn (§5.5): what
     /// a payment recorded late withdraws, newest charge first.
     #[serde(default)]
@@ -288,11 +284,7 @@ impl InvoiceState {
         if !amount.is_positive() {
             return;
         }
-        let slot = match part {
-            SettledPart::Principal => &mut self.principal_paid,
-            SettledPart::Penalty => &mut self.penalty_paid,
-            SettledPart::Fine => &mut self.fine_paid,
-        };
+        let slot = self.paid_mut(part);
         *slot = add_or_keep(*slot, amount);
         self.settlements.push(Settlement {
             on,
@@ -301,9 +293,27 @@ impl InvoiceState {
             payment: source.map(str::to_owned),
         });
         if part == SettledPart::Principal {
-            self.principal_settled_on = Some(self.principal_settled_on.map_or(on, |d| d.max(on)));
             self.note_paid_in_full();
         }
+    }
+
+    /// What has been paid of `part`.
+    fn paid_mut(&mut self, part: SettledPart) -> &mut Money {
+        match part {
+            SettledPart::Principal => &mut self.principal_paid,
+            SettledPart::Penalty => &mut self.penalty_paid,
+            SettledPart::Fine => &mut self.fine_paid,
+        }
+    }
+
+    /// The latest effective date of money still settling the principal: a payment's
+    /// `received_on`, or the issue date when the money arrived before the invoice.
+    pub fn principal_settled_on(&self) -> Option<Date> {
+        self.settlements
+            .iter()
+            .filter(|s| s.part == SettledPart::Principal)
+            .map(|s| s.on)
+            .max()
     }
 
     /// Takes back `amount` of `part` from the settlements `from` selects, newest first
@@ -314,11 +324,7 @@ impl InvoiceState {
         if !amount.is_positive() {
             return;
         }
-        let slot = match part {
-            SettledPart::Principal => &mut self.principal_paid,
-            SettledPart::Penalty => &mut self.penalty_paid,
-            SettledPart::Fine => &mut self.fine_paid,
-        };
+        let slot = self.paid_mut(part);
         *slot = sub_or_keep(*slot, amount);
         // Latest effective date first, then latest recorded: the order the projections
         // take them back in too (they keep facts in effective-date order).
@@ -339,13 +345,6 @@ impl InvoiceState {
         }
         self.settlements.retain(|s| s.amount.is_positive());
         if part == SettledPart::Principal {
-            self.principal_settled_on = self
-                .settlements
-                .iter()
-                .filter(|s| s.part == SettledPart::Principal)
-                .map(|s| s.on)
-                .max();
-            self.paid_in_full_on = None;
             self.note_paid_in_full();
         }
     }
@@ -354,7 +353,7 @@ impl InvoiceState {
     /// settled it, or on its issue when nothing needed paying (all credited).
     fn note_paid_in_full(&mut self) {
         if self.is_paid() && self.voided_on.is_none() {
-            self.paid_in_full_on = Some(self.principal_settled_on.unwrap_or(self.issued_on));
+            self.paid_in_full_on = Some(self.principal_settled_on().unwrap_or(self.issued_on));
         } else {
             self.paid_in_full_on = None;
         }
@@ -597,7 +596,6 @@ impl ParticipantAgreement {
                         period: e.period,
                         principal_paid: zero,
                         paid_in_full_on: None,
-                        principal_settled_on: None,
                         charges: Vec::new(),
                         penalty_charged: zero,
                         penalty_paid: zero,

@@ -130,6 +130,15 @@ impl InvoicePosition {
         }
     }
 
+    /// What has been paid of `part`.
+    fn paid_mut(&mut self, part: SettledPart) -> &mut Money {
+        match part {
+            SettledPart::Principal => &mut self.principal_paid,
+            SettledPart::Penalty => &mut self.penalty.paid,
+            SettledPart::Fine => &mut self.fine.paid,
+        }
+    }
+
     fn charge_mut(&mut self, kind: LateChargeKind) -> &mut LateChargePosition {
         match kind {
             LateChargeKind::Penalty => &mut self.penalty,
@@ -144,11 +153,7 @@ impl InvoicePosition {
         on: Date,
         payment: Option<&str>,
     ) -> Result<(), MoneyError> {
-        let slot = match part {
-            SettledPart::Principal => &mut self.principal_paid,
-            SettledPart::Penalty => &mut self.penalty.paid,
-            SettledPart::Fine => &mut self.fine.paid,
-        };
+        let slot = self.paid_mut(part);
         *slot = slot.checked_add(amount)?;
         // Facts are folded in effective-date order, so the money that completes the
         // principal is the latest to settle it (§5.5).
@@ -206,11 +211,7 @@ impl InvoicePosition {
         amount: Money,
         payment: Option<&str>,
     ) -> Result<(), MoneyError> {
-        let slot = match part {
-            SettledPart::Principal => &mut self.principal_paid,
-            SettledPart::Penalty => &mut self.penalty.paid,
-            SettledPart::Fine => &mut self.fine.paid,
-        };
+        let slot = self.paid_mut(part);
         *slot = slot.checked_sub(amount)?;
         if part == SettledPart::Principal && amount.is_positive() {
             self.take_principal(amount, |source| source.as_deref() == payment)?;

@@ -176,10 +176,7 @@ impl ParticipantAgreement {
         services: &AgreementServices,
     ) -> Result<Vec<AgreementEvent>, AgreementError> {
         self.registered()?;
-        let invoice = self
-            .invoices
-            .get(&command.number)
-            .ok_or(AgreementError::UnknownInvoice(command.number))?;
+        let invoice = self.invoice_or_unknown(command.number)?;
         if let Some(voided_on) = invoice.voided_on {
             return Err(AgreementError::InvoiceAlreadyVoided {
                 number: command.number,
@@ -224,15 +221,7 @@ impl ParticipantAgreement {
         services: &AgreementServices,
     ) -> Result<Vec<AgreementEvent>, AgreementError> {
         let currency = self.registered()?.currency;
-        let invoice = self
-            .invoices
-            .get(&command.invoice_number)
-            .ok_or(AgreementError::UnknownInvoice(command.invoice_number))?;
-        if invoice.is_void() {
-            return Err(AgreementError::InvoiceVoid {
-                number: command.invoice_number,
-            });
-        }
+        let invoice = self.live_invoice(command.invoice_number)?;
         self.check_document_date("the credit note's date", command.on, services)?;
         let (lines, net) = match (command.lines, command.net) {
             (Some(requested), None) => {

@@ -20,15 +20,7 @@ impl ParticipantAgreement {
         services: &AgreementServices,
     ) -> Result<Vec<AgreementEvent>, AgreementError> {
         self.in_force("charged")?;
-        let invoice = self
-            .invoices
-            .get(&command.invoice_number)
-            .ok_or(AgreementError::UnknownInvoice(command.invoice_number))?;
-        if invoice.is_void() {
-            return Err(AgreementError::InvoiceVoid {
-                number: command.invoice_number,
-            });
-        }
+        let invoice = self.live_invoice(command.invoice_number)?;
         self.check_document_date("the charge date", command.on, services)?;
         let facts = invoice.delay_facts(&self.force_majeure);
         let (charged, _paid, _waived_charged, waived_uncharged) = invoice.late_charge(command.kind);
@@ -131,15 +123,7 @@ impl ParticipantAgreement {
         let currency = self.registered()?.currency;
         self.in_force("waived")?;
         let on = command.on.unwrap_or(services.today);
-        let invoice = self
-            .invoices
-            .get(&command.invoice_number)
-            .ok_or(AgreementError::UnknownInvoice(command.invoice_number))?;
-        if invoice.is_void() {
-            return Err(AgreementError::InvoiceVoid {
-                number: command.invoice_number,
-            });
-        }
+        let invoice = self.live_invoice(command.invoice_number)?;
         self.check_document_date("the waiver date", on, services)?;
         let amount = command.amount.in_currency(currency);
         if amount.is_zero() {

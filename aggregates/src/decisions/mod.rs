@@ -63,6 +63,29 @@ impl ParticipantAgreement {
         }
     }
 
+    /// The invoice `number` of this agreement, or the refusal naming it (404).
+    pub(crate) fn invoice_or_unknown(
+        &self,
+        number: events::InvoiceNumber,
+    ) -> Result<&crate::agreement::InvoiceState, AgreementError> {
+        self.invoices
+            .get(&number)
+            .ok_or(AgreementError::UnknownInvoice(number))
+    }
+
+    /// [`Self::invoice_or_unknown`], refused when the invoice is void (BILLING.md 5.3:
+    /// it owes nothing, so nothing is charged, waived or credited on it).
+    pub(crate) fn live_invoice(
+        &self,
+        number: events::InvoiceNumber,
+    ) -> Result<&crate::agreement::InvoiceState, AgreementError> {
+        let invoice = self.invoice_or_unknown(number)?;
+        if invoice.is_void() {
+            return Err(AgreementError::InvoiceVoid { number });
+        }
+        Ok(invoice)
+    }
+
     pub(crate) fn registered(&self) -> Result<&Registration, AgreementError> {
         self.registration
             .as_ref()

@@ -66,6 +66,20 @@ pub async fn fingerprint(request: Request, next: Next) -> Result<Response, ApiEr
     Ok(next.run(request).await)
 }
 
+/// A 200 answer of `body` as JSON, not yet stored: what an operation outside the
+/// command loop (a sweep, a period close) stores under its Idempotency-Key.
+pub fn json_answer(body: &impl serde::Serialize) -> Result<Answer, super::error::ApiError> {
+    Ok(Answer {
+        status: 200,
+        body: serde_json::to_string(body).map_err(|e| {
+            super::error::ApiError::Ledger(crate::application::commands::LedgerError::Render(
+                e.to_string(),
+            ))
+        })?,
+        replayed: false,
+    })
+}
+
 /// The HTTP answer of a command's [`Answer`].
 pub fn response(answer: Answer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);

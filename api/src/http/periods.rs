@@ -11,7 +11,6 @@ use events::ReasonNote;
 use super::error::ApiError;
 use super::extract::StrictJson;
 use super::AppState;
-use crate::application::commands::{Answer, LedgerError};
 use crate::application::periods::{self, Closer, PeriodSealView, PeriodsView};
 
 pub fn router() -> Router<AppState> {
@@ -55,12 +54,7 @@ pub async fn close(
         note: request.note.map(|note| note.to_string()),
     };
     let seal = periods::close_period(&state.ledger, &period, &closer).await?;
-    let answer = Answer {
-        status: 200,
-        body: serde_json::to_string(&seal)
-            .map_err(|e| ApiError::Ledger(LedgerError::Render(e.to_string())))?,
-        replayed: false,
-    };
+    let answer = super::idempotency::json_answer(&seal)?;
     Ok(super::idempotency::response(
         state.ledger.remember_answer(&context, answer).await?,
     ))

@@ -54,15 +54,7 @@ pub async fn sweep(
         request.charge_fines.unwrap_or(true),
     )
     .await?;
-    let answer = crate::application::commands::Answer {
-        status: 200,
-        body: serde_json::to_string(&report).map_err(|e| {
-            ApiError::Ledger(crate::application::commands::LedgerError::Render(
-                e.to_string(),
-            ))
-        })?,
-        replayed: false,
-    };
+    let answer = super::idempotency::json_answer(&report)?;
     Ok(super::idempotency::response(
         state.ledger.remember_answer(&context, answer).await?,
     ))

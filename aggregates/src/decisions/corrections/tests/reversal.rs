@@ -46,7 +46,7 @@ fn a_payment_that_paid_an_invoice_in_full_reversed_reopens_it_from_its_due_date(
     assert_eq!(invoice.principal_paid, kzt("0"));
     assert_eq!(invoice.principal_outstanding(), kzt("11600.00"));
     assert_eq!(invoice.paid_in_full_on, None);
-    assert_eq!(invoice.principal_settled_on, None);
+    assert_eq!(invoice.principal_settled_on(), None);
     assert!(invoice.settlements.is_empty());
     let state = state_of(&all);
     assert_eq!(state.debt().unwrap(), kzt("11600.00"));
@@ -418,7 +418,7 @@ fn a_reversal_of_one_of_two_payments_reopens_the_invoice_from_the_other_ones_dat
     let without_late = after(&given, reverse("P-2", date!(2026 - 02 - 21)));
     let invoice = invoice_one(&without_late);
     assert_eq!(invoice.principal_outstanding(), kzt("5800.00"));
-    assert_eq!(invoice.principal_settled_on, Some(date!(2026 - 02 - 05)));
+    assert_eq!(invoice.principal_settled_on(), Some(date!(2026 - 02 - 05)));
     assert_eq!(invoice.paid_in_full_on, None);
     // The base stays the total after a partial payment (DOMAIN.md).
     assert_eq!(
@@ -429,7 +429,7 @@ fn a_reversal_of_one_of_two_payments_reopens_the_invoice_from_the_other_ones_dat
     let without_early = after(&given, reverse("P-1", date!(2026 - 02 - 21)));
     let invoice = invoice_one(&without_early);
     assert_eq!(invoice.principal_outstanding(), kzt("5800.00"));
-    assert_eq!(invoice.principal_settled_on, Some(date!(2026 - 02 - 20)));
+    assert_eq!(invoice.principal_settled_on(), Some(date!(2026 - 02 - 20)));
     assert_eq!(invoice.paid_in_full_on, None);
 }
 
