@@ -4,10 +4,9 @@
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use aggregates::ParticipantAgreement;
 use events::{
-    AdvanceUndone, AgreementEvent, FineAssessment, InvoiceKind, InvoiceNumber, LateChargeKind,
-    Money, MoneyError, PaymentAllocation, SettledPart, UsdRate,
+    AdvanceUndone, FineAssessment, InvoiceKind, InvoiceNumber, LateChargeKind, Money,
+    PaymentAllocation, SettledPart, UsdRate,
 };
 
 /// A money-moving fact of the agreement, as the projection keeps it. (Externally tagged:
@@ -38,9 +37,13 @@ pub enum LedgerFact {
         invoice_number: InvoiceNumber,
         part: SettledPart,
         amount: Money,
-        /// The payment whose money this is, when a payment received before the invoice
-        /// settles it on its issue (so a reversal takes it back, BILLING.md 5.2).
+        /// The payment whose money this is, when a payment recorded late settles what
+        /// opened only after it was posted (so a reversal takes it back, BILLING.md 5.2).
         payment: Option<String>,
+        /// That payment's `received_on`: the principal it settles counts as paid from
+        /// then (or the invoice's issue, when later), not from the day it was applied
+        /// (§5.5).
+        received_on: Option<Date>,
     },
     Charged {
         invoice_number: InvoiceNumber,
@@ -65,13 +68,19 @@ pub enum LedgerFact {
         kind: LateChargeKind,
         amount: Money,
         because: WithdrawalReason,
+        /// The withdrawal event's business date (the charge's date, or the credit
+        /// note's), which the fact's own date is not when posted after a closed month.
+        event_on: Date,
     },
-    /// What had been paid of a withdrawn charge, returned to the advance on the day the
-    /// withdrawal was recorded.
+    /// What had been paid of a withdrawn charge, returned to the advance: from the first
+    /// day the money that paid it had reached it, the day the withdrawal was recorded at
+    /// the latest.
     ChargePaymentReleased {
         invoice_number: InvoiceNumber,
         kind: LateChargeKind,
         amount: Money,
+        /// The withdrawal event's business date.
+        event_on: Date,
     },
     /// A payment the bank returned (BILLING.md 5.2), dated the day the return was
     /// recorded: what it still settled is taken back, then the advance it left, then the
@@ -161,183 +170,4 @@ pub struct DatedFact {
     pub sequence: u64,
     pub on: Date,
     pub fact: LedgerFact,
-}
-
-/// The facts `event` records, each with its effective date, given the agreement as it
-/// was before the event. Most events record one fact on their business date; two split:
-/// - a payment's allocation to an invoice issued after the money was received (a bank
-///   statement recorded late, BILLING.md 5.1) is advance until that invoice's issue
-///   date, when it settles it: the payment fact keeps it as advance and an
-///   `AdvanceApplied` fact on the issue date applies it;
-/// - a withdrawal is effective on the charge's date, and what had been paid of the
-///   charge returns to the advance on the day it was recorded.
-pub(crate) fn facts_of(
-    event: &AgreementEvent,
-    before: &ParticipantAgreement,
-) -> Result<Vec<(Date, LedgerFact)>, MoneyError> {
-    let on = event.business_date();
-    let fact = match event {
-        AgreementEvent::InvoiceIssued(e) => LedgerFact::Invoice {
-            number: e.number,
-            kind: e.kind,
-            due_on: e.due_on,
-            net: e.net,
-            vat: e.vat.amount,
-            total: e.total,
-            exchange_rate: e.exchange_rate.clone(),
-        },
-        AgreementEvent::PaymentReceived(e) => {
-            let posted_on = e.posted_on.unwrap_or(e.received_on);
-            let issued_later = |number: &InvoiceNumber| {
-                before
-                    .invoice(*number)
-                    .filter(|invoice| invoice.issued_on > posted_on)
-                    .map(|invoice| invoice.issued_on)
-            };
-            let mut advance = e.advance;
-            let mut allocations = Vec::new();
-            let mut later = Vec::new();
-            for allocation in &e.allocations {
-                match issued_later(&allocation.invoice_number) {
-                    None => allocations.push(allocation.clone()),
-                    Some(issued_on) => {
-                        for (part, amount) in [
-                            (SettledPart::Principal, allocation.principal),
-                            (SettledPart::Penalty, allocation.penalty),
-                            (SettledPart::Fine, allocation.fine),
-                        ] {
-                            if amount.is_positive() {
-                                advance = advance.checked_add(amount)?;
-                                later.push((
-                                    issued_on,
-                                    LedgerFact::AdvanceApplied {
-                                        invoice_number: allocation.invoice_number,
-                                        part,
-                                        amount,
-                                        payment: Some(e.reference.as_str().to_owned()),
-                                    },
-                                ));
-                            }
-                        }
-                    }
-                }
-            }
-            let mut facts = vec![(
-                posted_on,
-                LedgerFact::Payment {
-                    reference: e.reference.as_str().to_owned(),
-                    received_on: e.received_on,
-                    amount: e.amount,
-                    allocations,
-                    advance,
-                },
-            )];
-            facts.extend(later);
-            return Ok(facts);
-        }
-        AgreementEvent::AdvanceApplied(e) => LedgerFact::AdvanceApplied {
-            invoice_number: e.invoice_number,
-            part: e.part,
-            amount: e.amount,
-            payment: None,
-        },
-        AgreementEvent::PenaltyCharged(e) => LedgerFact::Charged {
-            invoice_number: e.invoice_number,
-            kind: LateChargeKind::Penalty,
-            amount: e.amount,
-            fine: None,
-        },
-        AgreementEvent::FineCharged(e) => LedgerFact::Charged {
-            invoice_number: e.invoice_number,
-            kind: LateChargeKind::Fine,
-            amount: e.amount,
-            fine: Some(e.assessment.clone()),
-        },
-        AgreementEvent::LateChargeWithdrawn(e) => {
-            let mut facts = vec![(
-                e.posted_on.unwrap_or(event.business_date()),
-                LedgerFact::Withdrawn {
-                    invoice_number: e.invoice_number,
-                    kind: e.kind,
-                    amount: e.amount,
-                    because: match (&e.payment, e.credit_note) {
-                        (None, Some(number)) => WithdrawalReason::CreditNote { number },
-                        _ => WithdrawalReason::Payment {
-                            reference: e
-                                .payment
-                                .as_ref()
-                                .map(|p| p.as_str().to_owned())
-                                .unwrap_or_default(),
-                            received_on: e.received_on.unwrap_or(e.charged_on),
-                        },
-                    },
-                },
-            )];
-            if e.moved_to_advance.is_positive() {
-                facts.push((
-                    e.on,
-                    LedgerFact::ChargePaymentReleased {
-                        invoice_number: e.invoice_number,
-                        kind: e.kind,
-                        amount: e.moved_to_advance,
-                    },
-                ));
-            }
-            return Ok(facts);
-        }
-        AgreementEvent::PaymentReversed(e) => LedgerFact::PaymentReversed {
-            reference: e.reference.as_str().to_owned(),
-            amount: e.amount,
-            taken_back: e.taken_back.clone(),
-            advance_removed: e.advance_removed,
-            advance_undone: e.advance_undone.clone(),
-            reason: e.reason.to_string(),
-        },
-        AgreementEvent::AdvanceRefunded(e) => LedgerFact::AdvanceRefunded {
-            reference: e.reference.as_str().to_owned(),
-            amount: e.amount,
-            reason: e.reason.to_string(),
-        },
-        AgreementEvent::InvoiceVoided(e) => {
-            let zero = Money::zero(e.total.currency());
-            let (net, vat) = before
-                .invoice(e.number)
-                .map(|invoice| (invoice.net, invoice.vat.amount))
-                .unwrap_or((e.total, zero));
-            LedgerFact::InvoiceVoided {
-                number: e.number,
-                net,
-                vat,
-                total: e.total,
-                penalty_cancelled: e.penalty_cancelled,
-                fine_cancelled: e.fine_cancelled,
-                reason: e.reason.to_string(),
-            }
-        }
-        AgreementEvent::CreditNoteIssued(e) => LedgerFact::CreditNote {
-            number: e.number,
-            related_invoice: e.related_invoice,
-            net: e.net,
-            vat: e.vat.amount,
-            total: e.total,
-            to_advance: e.to_advance,
-            reason: e.reason.to_string(),
-        },
-        AgreementEvent::ForceMajeureDeclared(e) => LedgerFact::ForceMajeureDeclared {
-            started_on: e.started_on,
-        },
-        AgreementEvent::ForceMajeureEnded(e) => LedgerFact::ForceMajeureEnded {
-            ended_on: e.ended_on,
-        },
-        AgreementEvent::LateChargeWaived(e) => LedgerFact::Waived {
-            invoice_number: e.invoice_number,
-            kind: e.kind,
-            amount: e.amount,
-            charged_part: e.charged_part,
-            uncharged_part: e.uncharged_part,
-            reason: e.reason.to_string(),
-        },
-        _ => return Ok(Vec::new()),
-    };
-    Ok(vec![(on, fact)])
 }

@@ -221,6 +221,7 @@ fn postings(fact: &DatedFact) -> Result<Vec<Posting>, MoneyError> {
             kind,
             amount,
             because,
+            ..
         } => {
             let zero = Money::zero(amount.currency());
             let document = format!(
@@ -332,6 +333,7 @@ fn postings(fact: &DatedFact) -> Result<Vec<Posting>, MoneyError> {
             invoice_number,
             kind,
             amount,
+            ..
         } => {
             let zero = Money::zero(amount.currency());
             let document = format!(

@@ -29,8 +29,9 @@ use cqrs_es::{Aggregate, EventEnvelope};
 use events::{AgreementEvent, Currency};
 
 use crate::error::ProjectionError;
-use crate::facts::{facts_of, DatedFact};
+use crate::facts::DatedFact;
 use crate::position::AgreementPosition;
+use crate::recording::facts_of;
 use crate::views::{AgreementHeader, AgreementView};
 
 /// The agreement's header (status, dates, reasons) from a date on.
@@ -90,7 +91,7 @@ impl AgreementLedger {
         // allocation needs its invoices' issue dates). A history whose amounts do not
         // add up was refused when recorded; should one be read, its fact is left out
         // (`replay --check` and the audit then show the difference).
-        match facts_of(event, &self.agreement) {
+        match facts_of(event, &self.agreement, &self.facts) {
             Ok(facts) => {
                 for (effective_on, fact) in facts {
                     let at = self

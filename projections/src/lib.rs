@@ -22,6 +22,7 @@ mod ledger;
 mod penalties;
 mod period;
 mod position;
+mod recording;
 mod statement;
 mod stored;
 mod views;

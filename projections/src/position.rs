@@ -61,9 +61,10 @@ pub struct InvoicePosition {
     pub exchange_rate: Option<UsdRate>,
     pub principal_paid: Money,
     pub paid_in_full_on: Option<Date>,
-    /// The money settling its principal, in effective-date order: its date, amount and
-    /// payment (`None` for the advance).
-    pub principal_settlements: Vec<(Date, Money, Option<String>)>,
+    /// The money settling its principal, in effective-date order: the day it counts from
+    /// (§5.5) and the sequence of the event that recorded it, its amount and its payment
+    /// (`None` for the advance).
+    pub principal_settlements: Vec<((Date, u64), Money, Option<String>)>,
     /// The total of its credit notes (BILLING.md 5.3).
     pub credited: Money,
     /// The day it was voided (BILLING.md 5.3).
@@ -150,19 +151,18 @@ impl InvoicePosition {
         &mut self,
         part: SettledPart,
         amount: Money,
-        on: Date,
+        (on, sequence): (Date, u64),
         payment: Option<&str>,
     ) -> Result<(), MoneyError> {
         let slot = self.paid_mut(part);
         *slot = slot.checked_add(amount)?;
-        // Facts are folded in effective-date order, so the money that completes the
-        // principal is the latest to settle it (§5.5).
+        // Paid in full as of the latest effective date of the money settling it (§5.5):
+        // a payment recorded late counts from the day it arrived, not the day its money
+        // could be applied.
         if part == SettledPart::Principal && amount.is_positive() {
             self.principal_settlements
-                .push((on, amount, payment.map(str::to_owned)));
-            if self.principal_outstanding()?.is_zero() {
-                self.paid_in_full_on = Some(on);
-            }
+                .push(((on, sequence), amount, payment.map(str::to_owned)));
+            self.note_paid_in_full()?;
         }
         Ok(())
     }
@@ -171,7 +171,7 @@ impl InvoicePosition {
     fn principal_settled_on(&self) -> Option<Date> {
         self.principal_settlements
             .iter()
-            .map(|(on, _, _)| *on)
+            .map(|((on, _), _, _)| *on)
             .max()
     }
 
@@ -181,13 +181,13 @@ impl InvoicePosition {
     fn take_principal(
         &mut self,
         amount: Money,
-        from: impl Fn(&Option<String>) -> bool,
+        from: impl Fn(&(Date, u64), &Option<String>) -> bool,
     ) -> Result<(), MoneyError> {
         // Latest settlement date first (then latest folded), as the aggregate does.
         take_latest_first(
             &mut self.principal_settlements,
             amount,
-            |on, index| (*on, index),
+            |(on, _), index| (*on, index),
             from,
         )?;
         self.note_paid_in_full()
@@ -214,7 +214,7 @@ impl InvoicePosition {
         let slot = self.paid_mut(part);
         *slot = slot.checked_sub(amount)?;
         if part == SettledPart::Principal && amount.is_positive() {
-            self.take_principal(amount, |source| source.as_deref() == payment)?;
+            self.take_principal(amount, |_, source| source.as_deref() == payment)?;
         }
         Ok(())
     }
@@ -229,7 +229,7 @@ pub(crate) fn take_latest_first<A, K: Ord>(
     settlements: &mut Vec<(A, Money, Option<String>)>,
     amount: Money,
     key: impl Fn(&A, usize) -> K,
-    from: impl Fn(&Option<String>) -> bool,
+    from: impl Fn(&A, &Option<String>) -> bool,
 ) -> Result<(), MoneyError> {
     let mut order: Vec<usize> = (0..settlements.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(key(&settlements[i].0, i)));
@@ -238,8 +238,8 @@ pub(crate) fn take_latest_first<A, K: Ord>(
         if !left.is_positive() {
             break;
         }
-        let (_, settled, payment) = &mut settlements[index];
-        if !from(payment) {
+        let (what, settled, payment) = &mut settlements[index];
+        if !from(what, payment) {
             continue;
         }
         let take = left.min(*settled)?;
@@ -267,15 +267,48 @@ impl AgreementPosition {
         currency: Currency,
         facts: impl Iterator<Item = &'a DatedFact>,
     ) -> Result<Self, ProjectionError> {
+        let mut position = Self::empty(currency);
+        for dated in facts {
+            position.apply(dated)?;
+        }
+        Ok(position)
+    }
+
+    /// Before any fact.
+    pub(crate) fn empty(currency: Currency) -> Self {
         let zero = Money::zero(currency);
-        let mut position = Self {
+        Self {
             currency,
             invoices: BTreeMap::new(),
             received: zero,
             advance: zero,
             force_majeure: Vec::new(),
+        }
+    }
+
+    /// What is still owed of `part` of invoice `number`: nothing before it is issued.
+    pub(crate) fn open(
+        &self,
+        number: InvoiceNumber,
+        part: SettledPart,
+    ) -> Result<Money, MoneyError> {
+        let zero = Money::zero(self.currency);
+        let Some(invoice) = self.invoices.get(&number) else {
+            return Ok(zero);
         };
-        for dated in facts {
+        let open = match part {
+            SettledPart::Principal => invoice.principal_outstanding()?,
+            SettledPart::Penalty => invoice.penalty.owed()?,
+            SettledPart::Fine => invoice.fine.owed()?,
+        };
+        open.max(zero)
+    }
+
+    /// Folds one more fact, the next in effective-date order.
+    pub(crate) fn apply(&mut self, dated: &DatedFact) -> Result<(), ProjectionError> {
+        let zero = Money::zero(self.currency);
+        let position = self;
+        {
             let on = dated.on;
             match &dated.fact {
                 LedgerFact::Invoice {
@@ -325,19 +358,19 @@ impl AgreementPosition {
                             invoice.settle(
                                 SettledPart::Principal,
                                 allocation.principal,
-                                settles_on,
+                                (settles_on, dated.sequence),
                                 source,
                             )?;
                             invoice.settle(
                                 SettledPart::Penalty,
                                 allocation.penalty,
-                                settles_on,
+                                (settles_on, dated.sequence),
                                 source,
                             )?;
                             invoice.settle(
                                 SettledPart::Fine,
                                 allocation.fine,
-                                settles_on,
+                                (settles_on, dated.sequence),
                                 source,
                             )?;
                         }
@@ -348,10 +381,19 @@ impl AgreementPosition {
                     part,
                     amount,
                     payment,
+                    received_on,
                 } => {
                     position.advance = position.advance.checked_sub(*amount)?;
                     if let Some(invoice) = position.invoices.get_mut(invoice_number) {
-                        invoice.settle(*part, *amount, on, payment.as_deref())?;
+                        // A payment's money settles as of the day it arrived (§5.5), or
+                        // the invoice's issue when it arrived before.
+                        let settles_on = received_on.map_or(on, |r| r.max(invoice.issued_on));
+                        invoice.settle(
+                            *part,
+                            *amount,
+                            (settles_on, dated.sequence),
+                            payment.as_deref(),
+                        )?;
                     }
                 }
                 LedgerFact::Charged {
@@ -402,6 +444,7 @@ impl AgreementPosition {
                     invoice_number,
                     kind,
                     amount,
+                    ..
                 } => {
                     position.advance = position.advance.checked_add(*amount)?;
                     if let Some(invoice) = position.invoices.get_mut(invoice_number) {
@@ -465,8 +508,13 @@ impl AgreementPosition {
                         invoice.principal_paid = invoice.principal_paid.checked_sub(*to_advance)?;
                         // As known from the credit note on, the invoice owed only what is
                         // left: paid in full on the latest money still settling it, or on
-                        // its issue when it owed nothing.
-                        invoice.take_principal(*to_advance, |_| true)?;
+                        // its issue when it owed nothing. The money it returns is what the
+                        // aggregate saw when it was recorded: not a payment recorded after
+                        // it, though dated before (BILLING.md 5.1).
+                        let credited_at = dated.sequence;
+                        invoice.take_principal(*to_advance, |(_, recorded), _| {
+                            *recorded < credited_at
+                        })?;
                     }
                 }
                 LedgerFact::ForceMajeureDeclared { started_on } => {
@@ -482,6 +530,6 @@ impl AgreementPosition {
                 }
             }
         }
-        Ok(position)
+        Ok(())
     }
 }

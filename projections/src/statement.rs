@@ -103,6 +103,7 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
             kind,
             amount,
             because,
+            ..
         } => (
             format!(
                 "withdrawal of {} on invoice {invoice_number}: {}",

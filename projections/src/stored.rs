@@ -27,7 +27,9 @@ impl AgreementLedger {
     /// Format 5 (issue 15): facts in effective-date order, withdrawals of charges, and
     /// invoices that remember each charge (§5.5). Format 6: reversals, refunds, voids and
     /// credit notes (BILLING.md 5.2-5.3); invoices keep their settlements by source.
-    pub const STORED_FORMAT: u8 = 6;
+    /// Format 7: a payment recorded late is held as advance until what it settles opened
+    /// (BILLING.md 5.1), its `AdvanceApplied` facts carrying its `received_on`.
+    pub const STORED_FORMAT: u8 = 7;
 
     /// The stored form: [`Self::STORED_FORMAT`], then the ledger in postcard, a compact
     /// binary serde format (a fifth of the JSON, several times faster to write and read,

@@ -195,25 +195,35 @@ impl IssuedInvoice {
     fn take_principal(
         &mut self,
         amount: Money,
-        from: impl Fn(&Option<String>) -> bool,
+        from: impl Fn(&Settling, &Option<String>) -> bool,
     ) -> Result<(), ProjectionError> {
         crate::position::take_latest_first(
             &mut self.settlements,
             amount,
-            |source, _| (source.on, source.sequence),
+            |s, _| (s.settles_on, s.folded_on, s.source.sequence),
             from,
         )?;
         Ok(())
     }
 }
 
+/// The money settling a principal: its event, the day it counts from (§5.5) and the
+/// date of the fact that applied it (the order the position takes it back in).
+#[derive(Debug)]
+struct Settling {
+    source: EventRef,
+    settles_on: Date,
+    folded_on: Date,
+}
+
 /// What the walk knows of an invoice issued so far.
 #[derive(Debug)]
 struct IssuedInvoice {
     issued: EventRef,
-    /// The money settling its principal: the event, the amount and the payment (`None`
-    /// for the advance), taken back latest first as the position does.
-    settlements: Vec<(EventRef, Money, Option<String>)>,
+    /// The money settling its principal: the event and the day the money counts from
+    /// (§5.5), the amount and the payment (`None` for the advance), taken back latest
+    /// first as the position does.
+    settlements: Vec<(Settling, Money, Option<String>)>,
     /// The latest credit note on it (BILLING.md 5.3).
     credited_by: Option<EventRef>,
 }
@@ -267,12 +277,16 @@ fn charged_event(kind: LateChargeKind) -> &'static str {
 impl Walk {
     fn fact(&mut self, dated: &DatedFact) -> Result<(), ProjectionError> {
         let on = dated.on;
-        let source = |event_type: &'static str| EventRef {
+        // The event behind the fact, dated as the event is (its business date), which
+        // for a few facts is not the fact's own date: a payment posted after a closed
+        // month or applied once what it settles opened is dated by its `received_on`.
+        let dated_source = |event_type: &'static str, on: Date| EventRef {
             sequence: dated.sequence,
             event_type,
             on,
             hash: None,
         };
+        let source = |event_type: &'static str| dated_source(event_type, on);
         match &dated.fact {
             LedgerFact::Invoice {
                 number,
@@ -324,7 +338,7 @@ impl Walk {
                 allocations,
                 advance,
             } => {
-                let received = source("PaymentReceived");
+                let received = dated_source("PaymentReceived", *received_on);
                 let payment = if *received_on == on {
                     format!("payment {reference} received on {on}")
                 } else {
@@ -366,7 +380,14 @@ impl Walk {
                             money(settled),
                             part_name(part),
                         );
-                        self.settle(number, part, settled, what, &received, Some(reference))?;
+                        self.settle(
+                            number,
+                            part,
+                            settled,
+                            what,
+                            (&received, on, Some(*received_on)),
+                            Some(reference),
+                        )?;
                     }
                 }
             }
@@ -375,13 +396,28 @@ impl Walk {
                 part,
                 amount,
                 payment,
+                received_on,
             } => {
-                let applied = source("AdvanceApplied");
-                let what = format!(
-                    "advance applied on {on} to the {} of invoice {invoice_number}: {}",
-                    part_name(*part),
-                    money(*amount),
-                );
+                let what = match (payment, received_on) {
+                    // A payment recorded late, held as advance until what it settles
+                    // opened (BILLING.md 5.1): its own event.
+                    (Some(reference), Some(received_on)) => format!(
+                        "payment {reference} received on {received_on}, held as advance until {on}, when the {} of invoice {invoice_number} it was allocated to was open: {}",
+                        part_name(*part),
+                        money(*amount),
+                    ),
+                    _ => format!(
+                        "advance applied on {on} to the {} of invoice {invoice_number}: {}",
+                        part_name(*part),
+                        money(*amount),
+                    ),
+                };
+                let applied = match received_on {
+                    Some(received_on) if payment.is_some() => {
+                        dated_source("PaymentReceived", *received_on)
+                    }
+                    _ => source("AdvanceApplied"),
+                };
                 self.advance.push(term(
                     negative(*amount)?,
                     what.clone(),
@@ -395,7 +431,7 @@ impl Walk {
                         *part,
                         *amount,
                         what,
-                        &applied,
+                        (&applied, on, *received_on),
                         payment.as_deref(),
                     )?;
                 }
@@ -477,11 +513,12 @@ impl Walk {
                 kind,
                 amount,
                 because,
+                event_on,
             } => {
                 if !self.invoices.contains_key(invoice_number) {
                     return Ok(());
                 }
-                let withdrawn = source("LateChargeWithdrawn");
+                let withdrawn = dated_source("LateChargeWithdrawn", *event_on);
                 let why = match because {
                     WithdrawalReason::Payment {
                         reference,
@@ -511,8 +548,9 @@ impl Walk {
                 invoice_number,
                 kind,
                 amount,
+                event_on,
             } => {
-                let released = source("LateChargeWithdrawn");
+                let released = dated_source("LateChargeWithdrawn", *event_on);
                 let what = format!(
                     "{} paid of the {} withdrawn on invoice {invoice_number}, returned to the advance on {on}",
                     money(*amount),
@@ -717,7 +755,12 @@ impl Walk {
                     ));
                 }
                 if let Some(invoice) = self.invoices.get_mut(related_invoice) {
-                    invoice.take_principal(*to_advance, |_| true)?;
+                    // What the aggregate saw: not a payment recorded after the credit
+                    // note, though dated before (BILLING.md 5.1).
+                    let credited_at = credited.sequence;
+                    invoice.take_principal(*to_advance, |settling, _| {
+                        settling.source.sequence < credited_at
+                    })?;
                     invoice.credited_by = Some(credited.clone());
                 }
             }
@@ -739,23 +782,32 @@ impl Walk {
     }
 
     /// Money (a payment's allocation or an advance) settled `part` of an issued invoice.
-    #[allow(clippy::too_many_arguments)]
+    /// `source` is the fact's event, with the fact's date and, for a payment's money, the
+    /// day it arrived: the principal counts as paid from then, or from the invoice's
+    /// issue (§5.5).
     fn settle(
         &mut self,
         number: InvoiceNumber,
         part: SettledPart,
         amount: Money,
         what: String,
-        source: &EventRef,
+        (source, folded_on, received_on): (&EventRef, Date, Option<Date>),
         payment: Option<&str>,
     ) -> Result<(), ProjectionError> {
         let Some(invoice) = self.invoices.get_mut(&number) else {
             return Ok(());
         };
         if part == SettledPart::Principal && amount.is_positive() {
-            invoice
-                .settlements
-                .push((source.clone(), amount, payment.map(str::to_owned)));
+            let settles_on = received_on.map_or(folded_on, |r| r.max(invoice.issued.on));
+            invoice.settlements.push((
+                Settling {
+                    source: source.clone(),
+                    settles_on,
+                    folded_on,
+                },
+                amount,
+                payment.map(str::to_owned),
+            ));
         }
         if amount.is_zero() {
             return Ok(());
@@ -794,7 +846,7 @@ impl Walk {
             return Ok(());
         }
         if part == SettledPart::Principal {
-            invoice.take_principal(amount, |source| source.as_deref() == payment)?;
+            invoice.take_principal(amount, |_, source| source.as_deref() == payment)?;
         }
         let terms = match part {
             SettledPart::Principal => &mut self.outstanding,
@@ -841,9 +893,9 @@ impl Walk {
                         .settlements
                         .iter()
                         .rev()
-                        .find(|(source, _, _)| source.on == paid)
+                        .find(|(settling, _, _)| settling.settles_on == paid)
                         .or(issued.settlements.last())
-                        .map(|(source, _, _)| source.clone())
+                        .map(|(settling, _, _)| settling.source.clone())
                         .or_else(|| issued.credited_by.clone());
                     sources.extend(by);
                 }

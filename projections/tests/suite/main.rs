@@ -9,6 +9,7 @@ mod common;
 mod explain;
 mod force_majeure;
 mod invariants;
+mod late_allocation;
 mod late_payments;
 mod ledger;
 mod properties;

@@ -428,6 +428,59 @@ proptest! {
         prop_assert_eq!(Some(view.header.status), aggregate.status());
     }
 
+    /// Payments recorded up to 60 days late (BILLING.md 5.1), some naming no invoice, among
+    /// reversals, refunds, voids, credit notes and charges: a late payment is allocated
+    /// to what is open when it is recorded, which may have opened after its posting date
+    /// (an invoice issued later, a charge dated later, a principal reopened by a later
+    /// reversal). Whatever the order, no figure as of any date is below zero, the journal
+    /// balances, and as of today the projection owes what the aggregate owes.
+    #[test]
+    fn late_payments_never_make_a_figure_below_zero(
+        plan in plan_with_late_payments(),
+    ) {
+        let recorded = record(&plan);
+        let ledger = ledger_of(&recorded.events);
+        let reference = reference();
+        let mut dates: Vec<Date> = recorded
+            .events
+            .iter()
+            .flat_map(|(_, e)| {
+                let on = e.business_date();
+                [on.previous_day().unwrap(), on, on.next_day().unwrap()]
+            })
+            .collect();
+        dates.sort();
+        dates.dedup();
+        for as_of in dates {
+            let Ok(balance) = ledger.balance(as_of, &reference) else {
+                continue;
+            };
+            for (name, figure) in never_below_zero(&balance) {
+                prop_assert!(!figure.is_negative(), "{} as of {}: {}", name, as_of, figure);
+            }
+            for invoice in ledger.invoices(as_of, &reference).unwrap() {
+                prop_assert!(!invoice.outstanding.is_negative(), "invoice {} as of {}", invoice.number, as_of);
+                prop_assert!(!invoice.penalty_owed.is_negative(), "invoice {} as of {}", invoice.number, as_of);
+                prop_assert!(!invoice.fine_owed.is_negative(), "invoice {} as of {}", invoice.number, as_of);
+            }
+            let journal = ledger.journal(as_of).unwrap();
+            prop_assert_eq!(journal.debits, journal.credits, "the journal as of {}", as_of);
+        }
+        let aggregate = fold(&recorded.events);
+        let Ok(position) = ledger.position(TODAY) else {
+            return Ok(());
+        };
+        for invoice in aggregate.invoices() {
+            let projected = &position.invoices[&invoice.number];
+            prop_assert_eq!(projected.principal_outstanding().unwrap(), invoice.principal_outstanding());
+            prop_assert_eq!(projected.penalty.owed().unwrap(), invoice.penalty_outstanding());
+            prop_assert_eq!(projected.fine.owed().unwrap(), invoice.fine_outstanding());
+            prop_assert_eq!(projected.paid_in_full_on, invoice.paid_in_full_on, "invoice {}", invoice.number);
+        }
+        prop_assert_eq!(Some(position.advance), aggregate.advance());
+        prop_assert_eq!(Some(ledger.balance(TODAY, &reference).unwrap().total_due), aggregate.debt().ok());
+    }
+
     /// Replaying twice gives identical ledgers; JSON round trips; the cqrs-es `View`
     /// path builds the same ledger; a redelivered event changes nothing.
     #[test]

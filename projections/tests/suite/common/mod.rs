@@ -88,6 +88,9 @@ pub enum Action {
     Pay {
         cents: u64,
         named: Option<usize>,
+        /// Received this many days before it is recorded (a bank statement arriving
+        /// late, BILLING.md 5.1); 0 in the ordinary generator.
+        early: u8,
     },
     /// The bank feed sends the last payment message again: it records nothing.
     Repeat,
@@ -158,7 +161,7 @@ pub fn action() -> impl Strategy<Value = Action> {
         )
             .prop_map(|(kind, quantity, cents)| Action::Invoice { kind, quantity, cents }),
         5 => (100u64..4_000_000, proptest::option::weighted(0.3, 0usize..8))
-            .prop_map(|(cents, named)| Action::Pay { cents, named }),
+            .prop_map(|(cents, named)| Action::Pay { cents, named, early: 0 }),
         1 => Just(Action::Repeat),
         3 => (0usize..8, kind()).prop_map(|(invoice, kind)| Action::Charge { invoice, kind }),
         3 => (0usize..8, kind(), 1u64..400_000, proptest::option::of(1u8..=100))
@@ -201,6 +204,19 @@ pub fn plan_with(sign_at: impl Strategy<Value = usize>) -> impl Strategy<Value =
 /// The ordinary history: the signature is the first command after registration.
 pub fn plan() -> impl Strategy<Value = Plan> {
     plan_with(Just(0usize))
+}
+
+/// The ordinary history with payments recorded up to 60 days after they were received
+/// (BILLING.md 5.1), so after invoices, charges and reversals dated later.
+pub fn plan_with_late_payments() -> impl Strategy<Value = Plan> {
+    (plan(), proptest::collection::vec(0u8..60, 40)).prop_map(|(mut plan, lags)| {
+        for ((_, action), lag) in plan.actions.iter_mut().zip(lags) {
+            if let Action::Pay { early, .. } = action {
+                *early = lag;
+            }
+        }
+        plan
+    })
 }
 
 /// A history where the agreement is signed after a few other commands (payments may be
@@ -335,11 +351,15 @@ pub fn record(plan: &Plan) -> Recorded {
                     period: None,
                 })
             }
-            Action::Pay { cents, named } => {
+            Action::Pay {
+                cents,
+                named,
+                early,
+            } => {
                 payments += 1;
                 let payment = ReceivePayment {
                     reference: PaymentReference::parse(&format!("BANK-{payments}")).unwrap(),
-                    received_on: date,
+                    received_on: date - Duration::days(i64::from(*early)),
                     amount: money_text(*cents),
                     currency: Some(currency),
                     invoice_number: named.and_then(pick),
@@ -465,6 +485,18 @@ pub fn record(plan: &Plan) -> Recorded {
         run(sign(date), &mut agreement);
     }
     Recorded { events, currency }
+}
+
+/// The figures of a balance that are never below zero, as of any date, whatever order
+/// the events were recorded in.
+pub fn never_below_zero(balance: &projections::BalanceView) -> [(&'static str, Money); 5] {
+    [
+        ("outstanding", balance.outstanding),
+        ("penalties_owed", balance.penalties_owed),
+        ("fines_owed", balance.fines_owed),
+        ("advance", balance.advance),
+        ("total_due", balance.total_due),
+    ]
 }
 
 pub fn ledger_of<'a>(
