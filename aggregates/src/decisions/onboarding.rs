@@ -61,11 +61,11 @@ impl ParticipantAgreement {
             });
         }
         // A signature may precede the registration (§3.2), but not an entry recorded after
-        // the registration (a payment): histories stay in date order, so any as-of view
-        // is a prefix of the events.
+        // the registration (a payment, its reversal, a refund): histories stay in date
+        // order, so any as-of view is a prefix of the events.
         // (Compared through the date it enters into force, §10.1: a signature before a
         // registration-day payment still takes effect from that day.)
-        if let Some(latest) = self.payments.values().map(|p| p.received_on).max() {
+        if let Some(latest) = self.latest_business_date {
             if command.signed_on.max(registration.registered_on) < latest {
                 return Err(AgreementError::Backdated {
                     what: "the signing date",

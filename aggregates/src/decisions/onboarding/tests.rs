@@ -83,3 +83,31 @@ fn a_signature_may_precede_registration_but_not_a_recorded_payment() {
     .unwrap();
     assert_eq!(accepted.len(), 1);
 }
+
+#[test]
+fn a_signature_may_not_precede_a_reversal_recorded_before_it() {
+    let paid = then(
+        &[registered_event(Currency::KZT, true)],
+        AgreementCommand::ReceivePayment(payment_command("ADV-1", date!(2026 - 01 - 20), "100.00")),
+    );
+    let reversed = then(
+        &paid,
+        AgreementCommand::ReversePayment(commands::ReversePayment {
+            reference: events::PaymentReference::parse("ADV-1").unwrap(),
+            on: date!(2026 - 01 - 25),
+            reason: events::ReasonNote::parse("returned by the bank").unwrap(),
+        }),
+    );
+    let refused = decide(
+        &reversed,
+        AgreementCommand::Sign(SignAgreement {
+            signed_on: date!(2026 - 01 - 22),
+        }),
+        &services(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(refused, AgreementError::Backdated { latest, .. } if latest == date!(2026 - 01 - 25)),
+        "{refused:?}"
+    );
+}
