@@ -469,6 +469,9 @@ pub struct ParticipantAgreement {
     /// Force majeure periods, oldest first; the last may be ongoing (§8).
     #[serde(default)]
     pub(crate) force_majeure: Vec<ForceMajeurePeriod>,
+    /// The subscription by date and what the billing run invoiced (BILLING.md 2, 4).
+    #[serde(default)]
+    pub(crate) subscription: crate::subscription::SubscriptionState,
 }
 
 impl ParticipantAgreement {
@@ -511,6 +514,11 @@ impl ParticipantAgreement {
 
     pub fn events_applied(&self) -> u64 {
         self.events_applied
+    }
+
+    /// The subscription by date and what the billing run invoiced (BILLING.md 2, 4).
+    pub fn subscription(&self) -> &crate::subscription::SubscriptionState {
+        &self.subscription
     }
 
     pub fn force_majeure(&self) -> &[ForceMajeurePeriod] {
@@ -578,6 +586,9 @@ impl ParticipantAgreement {
                 });
             }
             AgreementEvent::InvoiceIssued(e) => {
+                if let Some(billing) = &e.billing {
+                    self.subscription.invoiced(e.kind, e.number, billing);
+                }
                 let zero = Money::zero(e.currency);
                 self.invoices.insert(
                     e.number,
@@ -690,6 +701,9 @@ impl ParticipantAgreement {
                     period.ended_on = Some(e.ended_on);
                 }
             }
+            AgreementEvent::SubscriptionStarted(e) => self.subscription.started(&e),
+            AgreementEvent::SubscriptionChanged(e) => self.subscription.changed(&e),
+            AgreementEvent::SubscriptionEnded(e) => self.subscription.ended(&e),
             AgreementEvent::SubscriptionExtended(e) => {
                 if let Some(period) = self
                     .invoices

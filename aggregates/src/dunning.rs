@@ -240,6 +240,11 @@ impl ParticipantAgreement {
                     &mut state,
                     vec![AgreementEvent::Terminated(Terminated { on: as_of })],
                 );
+                // The termination ends the subscription (BILLING.md 2); its month is
+                // billed whole (§5.10).
+                if let Some(ended) = state.subscription_ended_by_termination(as_of) {
+                    record(&mut state, vec![ended]);
+                }
             }
         }
         Ok(events)

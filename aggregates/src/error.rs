@@ -208,6 +208,26 @@ pub enum AgreementError {
         date: Date,
         closed_through: Date,
     },
+    #[error("tariff: no tariff `{tariff}` is published (GET /v1/tariffs lists them)")]
+    UnknownTariff { tariff: String },
+    #[error("tariff: `{tariff}` has no version in force on {on}: its first version takes effect later (BILLING.md 2)")]
+    NoTariffVersion { tariff: String, on: Date },
+    #[error("from: a subscription may start at most a year ahead; {from} is more than a year after {today}")]
+    SubscriptionTooFarAhead { from: Date, today: Date },
+    #[error("from: the subscription cannot start on {from}, before the agreement is in force on {in_force_from} (§10.1)")]
+    SubscriptionBeforeInForce { from: Date, in_force_from: Date },
+    #[error("the subscription ends on {last_day}, before a change from {from} would take effect: end it later or start a new one after it")]
+    SubscriptionEndsBeforeChange { last_day: Date, from: Date },
+    #[error("the agreement has no subscription to end")]
+    NoSubscription,
+    #[error("on: a subscription ends on a month's last day (BILLING.md 2); {on} is not one")]
+    SubscriptionEndNotMonthEnd { on: Date },
+    #[error(
+        "on: {on} is before today ({today}): a subscription ends on a month's last day still ahead"
+    )]
+    SubscriptionEndInThePast { on: Date, today: Date },
+    #[error("on: {on} is before the subscription starts on {from}")]
+    SubscriptionEndBeforeStart { on: Date, from: Date },
 }
 
 impl AgreementError {
@@ -222,7 +242,16 @@ impl AgreementError {
             | InvoiceHasMoney { .. }
             | InvoiceCredited { .. }
             | InvoiceVoid { .. }
-            | PeriodClosed { .. } => ErrorKind::Conflict,
+            | PeriodClosed { .. }
+            | SubscriptionEndsBeforeChange { .. }
+            | NoSubscription => ErrorKind::Conflict,
+            UnknownTariff { .. }
+            | NoTariffVersion { .. }
+            | SubscriptionTooFarAhead { .. }
+            | SubscriptionBeforeInForce { .. }
+            | SubscriptionEndNotMonthEnd { .. }
+            | SubscriptionEndInThePast { .. }
+            | SubscriptionEndBeforeStart { .. } => ErrorKind::RuleViolation,
             ReversalBeforePayment { .. }
             | RefundBeyondAdvance { .. }
             | ZeroRefund
@@ -308,6 +337,14 @@ impl AgreementError {
             | CreditNoteLinesOrNet
             | ZeroCredit => Some(Clause::CORRECTION),
             PeriodClosed { .. } => Some(Clause::PERIOD_CLOSE),
+            UnknownTariff { .. } | NoTariffVersion { .. } => Some(Clause::TARIFF_PLAN),
+            SubscriptionBeforeInForce { .. } => Some(Clause::IN_FORCE),
+            SubscriptionTooFarAhead { .. }
+            | SubscriptionEndsBeforeChange { .. }
+            | NoSubscription
+            | SubscriptionEndNotMonthEnd { .. }
+            | SubscriptionEndInThePast { .. }
+            | SubscriptionEndBeforeStart { .. } => Some(Clause::SUBSCRIPTION),
             MissingReferenceData(ReferenceError::NoVatRate(_)) => Some(Clause::VAT),
             MissingReferenceData(ReferenceError::NoExchangeRate(_)) => Some(Clause::CURRENCY),
             _ => None,

@@ -41,6 +41,7 @@ pub(crate) fn reference() -> Arc<ReferenceData> {
 
 pub(crate) fn services_on(today: Date, next: u64) -> AgreementServices {
     AgreementServices {
+        tariffs: Default::default(),
         reference: reference(),
         today,
         next_invoice_number: Some(InvoiceNumber::new(next).unwrap()),

@@ -14,6 +14,8 @@ mod fixture;
 mod force_majeure;
 pub mod late_payment;
 pub mod reference;
+pub mod subscription;
+pub mod tariffs;
 
 use std::sync::Arc;
 
@@ -42,6 +44,10 @@ pub struct AgreementServices {
     /// The last day of the latest month the operator closed (BILLING.md 5.4): no entry
     /// dated on or before it is recorded, except a bank payment, posted on the day after.
     pub closed_through: Option<Date>,
+    /// The tariff catalog (BILLING.md 2): what subscriptions name and the billing run
+    /// prices with. Only the subscription and billing commands read it; others may get
+    /// an empty or stale one.
+    pub tariffs: Arc<tariffs::TariffCatalog>,
 }
 
 impl AgreementServices {

@@ -49,6 +49,7 @@ fn history(
     let mut agreement = ParticipantAgreement::default();
     let mut events = Vec::new();
     let services = AgreementServices {
+        tariffs: Default::default(),
         reference: reference.clone(),
         today: date!(2026 - 12 - 31),
         next_invoice_number: Some(InvoiceNumber::new(number).unwrap()),

@@ -11,7 +11,7 @@ use time::Date;
 use events::{
     business_date, Amount, Currency, EmailAddress, InvoiceKind, InvoiceNumber, LateChargeKind,
     LineDescription, ParticipantId, ParticipantKind, ParticipantName, PaymentReference, Quantity,
-    ReasonNote, RestrictionReason, ServicePeriod, TerminationGround,
+    ReasonNote, RestrictionReason, ServicePeriod, TariffCode, TerminationGround,
 };
 
 /// The most lines one invoice may carry.
@@ -38,6 +38,8 @@ pub enum AgreementCommand {
     RefundAdvance(RefundAdvance),
     VoidInvoice(VoidInvoice),
     IssueCreditNote(IssueCreditNote),
+    Subscribe(Subscribe),
+    EndSubscription(EndSubscription),
 }
 
 impl AgreementCommand {
@@ -62,6 +64,8 @@ impl AgreementCommand {
             Self::RefundAdvance(_) => "RefundAdvance",
             Self::VoidInvoice(_) => "VoidInvoice",
             Self::IssueCreditNote(_) => "IssueCreditNote",
+            Self::Subscribe(_) => "Subscribe",
+            Self::EndSubscription(_) => "EndSubscription",
         }
     }
 
@@ -70,6 +74,35 @@ impl AgreementCommand {
     pub fn takes_invoice_number(&self) -> bool {
         matches!(self, Self::IssueInvoice(_) | Self::IssueCreditNote(_))
     }
+
+    /// Whether the command reads the tariff catalog (BILLING.md 2): the caller then
+    /// passes the catalog as it is now, not a cached one.
+    pub fn reads_tariffs(&self) -> bool {
+        matches!(self, Self::Subscribe(_))
+    }
+}
+
+/// Subscribe to a tariff, or change the tariff (BILLING.md 2):
+/// `POST /v1/agreements/{id}/subscription`. A start counts from `from`; a change from the
+/// first day of a month (`from` when it is one and still ahead, else the next).
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subscribe {
+    #[schema(value_type = String, example = "standard")]
+    pub tariff: TariffCode,
+    #[serde(with = "business_date")]
+    #[schema(value_type = String, example = "2027-01-01")]
+    pub from: Date,
+}
+
+/// End the subscription on a month's last day (BILLING.md 2):
+/// `DELETE /v1/agreements/{id}/subscription`.
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndSubscription {
+    #[serde(with = "business_date")]
+    #[schema(value_type = String, example = "2027-03-31")]
+    pub on: Date,
 }
 
 /// Register a participant (§1.13): `POST /v1/agreements`.

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::{
-    business_date, Clause, Currency, EmailAddress, FineCharged, ImposedBy, InvoiceKind,
-    InvoiceNumber, LateChargeKind, LateChargeWaived, LineDescription, Money, ParticipantId,
-    ParticipantKind, ParticipantName, PaymentReference, PenaltyCharged, Quantity, ReasonNote,
-    RestrictionReason,
+    business_date, CalendarMonth, Clause, Currency, EmailAddress, FineCharged, ImposedBy,
+    InvoiceKind, InvoiceNumber, LateChargeKind, LateChargeWaived, LineDescription, MetricName,
+    Money, ParticipantId, ParticipantKind, ParticipantName, PaymentReference, PenaltyCharged,
+    Quantity, ReasonNote, RestrictionReason, TariffCode,
 };
 
 /// The version every event is written with today.
@@ -43,6 +43,9 @@ pub enum AgreementEvent {
     AdvanceRefunded(AdvanceRefunded),
     InvoiceVoided(InvoiceVoided),
     CreditNoteIssued(CreditNoteIssued),
+    SubscriptionStarted(SubscriptionStarted),
+    SubscriptionChanged(SubscriptionChanged),
+    SubscriptionEnded(SubscriptionEnded),
 }
 
 impl AgreementEvent {
@@ -71,6 +74,9 @@ impl AgreementEvent {
             Self::AdvanceRefunded(_) => "AdvanceRefunded",
             Self::InvoiceVoided(_) => "InvoiceVoided",
             Self::CreditNoteIssued(_) => "CreditNoteIssued",
+            Self::SubscriptionStarted(_) => "SubscriptionStarted",
+            Self::SubscriptionChanged(_) => "SubscriptionChanged",
+            Self::SubscriptionEnded(_) => "SubscriptionEnded",
         }
     }
 
@@ -86,6 +92,9 @@ impl AgreementEvent {
             Self::PaymentReversed(_) => Clause::REVERSAL,
             Self::AdvanceRefunded(_) => Clause::REFUND,
             Self::InvoiceVoided(_) | Self::CreditNoteIssued(_) => Clause::CORRECTION,
+            Self::SubscriptionStarted(_)
+            | Self::SubscriptionChanged(_)
+            | Self::SubscriptionEnded(_) => Clause::SUBSCRIPTION,
             Self::Suspended(event) => event.reason.clause(),
             Self::Blocked(event) => event.reason.clause(),
             Self::Reinstated(_) | Self::Unblocked(_) => Clause::RESTRICTION,
@@ -133,6 +142,9 @@ impl AgreementEvent {
             Self::AdvanceRefunded(event) => event.on,
             Self::InvoiceVoided(event) => event.on,
             Self::CreditNoteIssued(event) => event.issued_on,
+            Self::SubscriptionStarted(event) => event.on,
+            Self::SubscriptionChanged(event) => event.on,
+            Self::SubscriptionEnded(event) => event.on,
         }
     }
 }
@@ -168,7 +180,10 @@ impl AgreementEvent {
             | Self::Terminated(_)
             | Self::ForceMajeureDeclared(_)
             | Self::ForceMajeureEnded(_)
-            | Self::SubscriptionExtended(_) => None,
+            | Self::SubscriptionExtended(_)
+            | Self::SubscriptionStarted(_)
+            | Self::SubscriptionChanged(_)
+            | Self::SubscriptionEnded(_) => None,
         }
     }
 }
@@ -286,6 +301,77 @@ pub struct InvoiceIssued {
     pub total: Money,
     pub currency: Currency,
     pub exchange_rate: Option<UsdRate>,
+    /// For an invoice the billing run issued (BILLING.md 4): the month it bills and the
+    /// tariff version that priced it (§5.3), so that it is issued once and never repriced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing: Option<InvoiceBilling>,
+}
+
+/// What a billing run's invoice bills (BILLING.md 4): at most one invoice per agreement,
+/// month and kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceBilling {
+    /// The month billed: a subscription invoice's own month (prepaid, §5.4), a usage
+    /// invoice's previous month (on credit, §5.8).
+    pub month: CalendarMonth,
+    /// The tariff version that priced the subscription fee (§4.1, §5.3); for a usage
+    /// invoice, the version of the billed month's subscription invoice.
+    pub tariff: TariffApplied,
+    /// A month subscribed from a day after its first: the fee for the days left
+    /// (BILLING.md 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proration: Option<Proration>,
+    /// A usage invoice's lines, per month of occurrence and metric (BILLING.md 3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub usage: Vec<UsageBilled>,
+    /// A usage invoice: the usage store's position through which it counted records;
+    /// the next one counts those after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_through: Option<u64>,
+}
+
+/// A tariff version as an invoice names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TariffApplied {
+    pub code: TariffCode,
+    pub version: u32,
+    #[serde(with = "business_date")]
+    pub effective_from: Date,
+}
+
+/// A month's fee prorated (BILLING.md 2, decision): `fee x days / days_in_month`, rounded
+/// once, half away from zero.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proration {
+    pub fee: Money,
+    pub days: u8,
+    pub days_in_month: u8,
+}
+
+/// What a usage invoice bills of one metric used in one month (BILLING.md 3): the
+/// records it bills (their count and a SHA-256 digest over their ids and quantities,
+/// which `verify` recomputes), the month's volume included by its tariff version, and
+/// what is billed beyond it at that version's price (§5.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageBilled {
+    /// The month the usage occurred in: earlier than the invoice's for records reported
+    /// late.
+    pub month: CalendarMonth,
+    pub metric: MetricName,
+    /// The month's usage of the metric as billed by this invoice and those before it.
+    pub quantity: u64,
+    pub included: u64,
+    /// Units billed by this invoice: the month's usage beyond what is included, less what
+    /// earlier invoices billed of it.
+    pub billed: u64,
+    pub unit_price: Money,
+    pub amount: Money,
+    /// The tariff version whose price and volume apply: the month's subscription
+    /// invoice's.
+    pub tariff: TariffApplied,
+    /// The records this invoice bills, and the digest over them.
+    pub records: u64,
+    pub digest: String,
 }
 
 /// An advance (money paid beyond what was owed) settled part or all of a new invoice on
@@ -605,6 +691,43 @@ pub struct ForceMajeureEnded {
     #[serde(with = "business_date")]
     pub ended_on: Date,
     pub days: u32,
+}
+
+/// The agreement subscribed to a tariff (BILLING.md 2, §4.1): billed by it from `from`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionStarted {
+    pub tariff: TariffCode,
+    #[serde(with = "business_date")]
+    pub from: Date,
+    /// The day it was recorded.
+    #[serde(with = "business_date")]
+    pub on: Date,
+}
+
+/// The subscription moves to another tariff from `from`, the first day of a month
+/// (BILLING.md 2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionChanged {
+    pub tariff: TariffCode,
+    pub previous: TariffCode,
+    #[serde(with = "business_date")]
+    pub from: Date,
+    #[serde(with = "business_date")]
+    pub on: Date,
+}
+
+/// The subscription ends after `last_day`: a month's last day when ended on request; the
+/// termination's day when the agreement ended (its month is billed whole, §5.10).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionEnded {
+    pub tariff: TariffCode,
+    #[serde(with = "business_date")]
+    pub last_day: Date,
+    #[serde(with = "business_date")]
+    pub on: Date,
+    /// Ended because the agreement was terminated (§10).
+    #[serde(default)]
+    pub by_termination: bool,
 }
 
 /// A prepaid subscription period was extended by the duration of force majeure (§8.3).

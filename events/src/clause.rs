@@ -18,6 +18,11 @@ impl Clause {
     pub const CONCLUSION: Clause = Clause("3.2");
     /// §4.2: the operator's right to suspend or block access.
     pub const RESTRICTION: Clause = Clause("4.2");
+    /// §4.1: the operator invoices by the participant's chosen tariff plan, at the tariffs
+    /// in force when the services are rendered.
+    pub const TARIFF_PLAN: Clause = Clause("4.1");
+    /// §4.2: the operator may change the tariffs unilaterally, by publishing them.
+    pub const TARIFF_CHANGE: Clause = Clause("4.2");
     /// §5.1: currency of settlement; non-residents may pay in USD.
     pub const CURRENCY: Clause = Clause("5.1");
     /// §5.3: tariffs change unilaterally; what is paid is never repriced.
@@ -51,6 +56,13 @@ impl Clause {
     pub const TERMINATION_COURT: Clause = Clause("10.2.3");
     /// §10.3: termination requires full settlement.
     pub const SETTLEMENT: Clause = Clause("10.3");
+    /// BILLING.md 2: subscriptions, their changes and ends, and the proration of a month
+    /// started after its first day (the offer is silent; the decision is the operator's).
+    pub const SUBSCRIPTION: Clause = Clause("BILLING-2");
+    /// BILLING.md 3: usage records, their ingestion and billing.
+    pub const USAGE: Clause = Clause("BILLING-3");
+    /// BILLING.md 4: the monthly billing run, one invoice per agreement, period and kind.
+    pub const BILLING_RUN: Clause = Clause("BILLING-4");
     /// BILLING.md 5.2: a payment the bank returned is undone as if never received.
     pub const REVERSAL: Clause = Clause("BILLING-5.2");
     /// BILLING.md 5.3: voiding an invoice and crediting it (the offer is silent; the

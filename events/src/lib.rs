@@ -10,20 +10,23 @@ mod clause;
 mod invoice;
 mod late_payment;
 mod money;
+mod month;
 mod participant;
 mod period;
 mod reference;
 mod schema;
+mod tariff;
 mod text;
 pub mod upcast;
 
 pub use agreement_event::{
     AdvanceApplied, AdvanceRefunded, AdvanceUndone, AgreementEvent, AgreementSigned, Blocked,
-    CreditNoteIssued, DayKind, DueRule, ForceMajeureDeclared, ForceMajeureEnded, InvoiceIssued,
-    InvoiceLine, InvoiceVoided, LateChargeWithdrawn, PaymentAllocation, PaymentReceived,
-    PaymentReversed, Registered, Reinstated, ServicePeriod, SettledPart, SubscriptionExtended,
-    Suspended, Terminated, TerminationGround, TerminationRequested, Unblocked, UsdRate, VatApplied,
-    EVENT_VERSION,
+    CreditNoteIssued, DayKind, DueRule, ForceMajeureDeclared, ForceMajeureEnded, InvoiceBilling,
+    InvoiceIssued, InvoiceLine, InvoiceVoided, LateChargeWithdrawn, PaymentAllocation,
+    PaymentReceived, PaymentReversed, Proration, Registered, Reinstated, ServicePeriod,
+    SettledPart, SubscriptionChanged, SubscriptionEnded, SubscriptionExtended, SubscriptionStarted,
+    Suspended, TariffApplied, Terminated, TerminationGround, TerminationRequested, Unblocked,
+    UsageBilled, UsdRate, VatApplied, EVENT_VERSION,
 };
 pub use clause::Clause;
 pub use invoice::{InvoiceKind, InvoiceNumber, InvoiceNumberError, Quantity, QuantityError};
@@ -32,6 +35,7 @@ pub use late_payment::{
     PenaltyAccrual, PenaltyCharged,
 };
 pub use money::{amount_max, Amount, AmountError, Currency, Money, MoneyError};
+pub use month::{CalendarMonth, CalendarMonthError};
 pub use participant::{ParticipantId, ParticipantIdError, ParticipantKind};
 pub use period::{
     PeriodClosed, PeriodTotals, PERIOD_AGGREGATE_TYPE, PERIOD_CLOSED, PERIOD_EVENT_VERSION,
@@ -41,8 +45,13 @@ pub use reference::{
     ReferenceContent, ReferenceTable, ReferenceVersionPublished, REFERENCE_AGGREGATE_TYPE,
     REFERENCE_EVENT_VERSION, REFERENCE_STREAM_ID, REFERENCE_VERSION_PUBLISHED,
 };
+pub use tariff::{
+    Prices, TariffVersionPublished, TARIFF_AGGREGATE_TYPE, TARIFF_EVENT_VERSION, TARIFF_STREAM_ID,
+    TARIFF_VERSION_PUBLISHED,
+};
 pub use text::{
-    EmailAddress, LineDescription, ParticipantName, PaymentReference, ReasonNote, TextError,
+    EmailAddress, LineDescription, MetricName, ParticipantName, PaymentReference, ReasonNote,
+    TariffCode, TariffName, TextError,
 };
 
 /// Why access was suspended or blocked (§4.2). Only `Overdue` is ever applied or lifted

@@ -17,6 +17,8 @@ pub enum TextError {
     ControlCharacter { what: &'static str },
     #[error("`{0}` is not an e-mail address")]
     NotAnEmail(String),
+    #[error("{what} `{text}` must start with a lowercase letter and hold only lowercase letters, digits, `-` and `_`")]
+    NotACode { what: &'static str, text: String },
 }
 
 fn bounded(text: &str, what: &'static str, max: usize) -> Result<String, TextError> {
@@ -94,6 +96,48 @@ bounded_text!(
     EmailAddress, "the e-mail address", 254
 );
 
+bounded_text!(
+    /// A tariff's code (`standard`, `business`): what subscriptions and invoices name.
+    TariffCode, "the tariff code", 40
+);
+bounded_text!(
+    /// A usage metric (`documents`, `signatures`): what the portal counts (BILLING.md 3).
+    MetricName, "the metric", 40
+);
+bounded_text!(
+    /// A tariff's name as shown to participants ("Стандарт").
+    TariffName, "the tariff name", 200
+);
+
+/// A code: a lowercase letter, then lowercase letters, digits, `-` and `_`.
+fn code(text: &str, what: &'static str, max: usize) -> Result<String, TextError> {
+    let text = bounded(text, what, max)?;
+    let mut chars = text.chars();
+    let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if well_formed {
+        Ok(text)
+    } else {
+        Err(TextError::NotACode { what, text })
+    }
+}
+
+impl TariffCode {
+    fn check(text: &str) -> Result<String, TextError> {
+        code(text, "the tariff code", Self::MAX_CHARS)
+    }
+}
+impl MetricName {
+    fn check(text: &str) -> Result<String, TextError> {
+        code(text, "the metric", Self::MAX_CHARS)
+    }
+}
+impl TariffName {
+    fn check(text: &str) -> Result<String, TextError> {
+        bounded(text, "the tariff name", Self::MAX_CHARS)
+    }
+}
+
 impl ParticipantName {
     fn check(text: &str) -> Result<String, TextError> {
         bounded(text, "the name", Self::MAX_CHARS)
@@ -157,6 +201,19 @@ mod tests {
         assert!(matches!(
             ReasonNote::parse("a\u{1b}[31m"),
             Err(TextError::ControlCharacter { .. })
+        ));
+    }
+
+    #[test]
+    fn codes_are_lowercase_identifiers() {
+        assert_eq!(TariffCode::parse("standard").unwrap().as_str(), "standard");
+        assert!(MetricName::parse("e_signatures-2").is_ok());
+        for bad in ["Standard", "1st", "-x", "a b", "тариф", ""] {
+            assert!(TariffCode::parse(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            MetricName::parse(&"d".repeat(41)),
+            Err(TextError::TooLong { .. })
         ));
     }
 

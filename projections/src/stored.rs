@@ -29,7 +29,9 @@ impl AgreementLedger {
     /// credit notes (BILLING.md 5.2-5.3); invoices keep their settlements by source.
     /// Format 7: a payment recorded late is held as advance until what it settles opened
     /// (BILLING.md 5.1), its `AdvanceApplied` facts carrying its `received_on`.
-    pub const STORED_FORMAT: u8 = 7;
+    /// Format 8 (issue 16): the agreement keeps its subscription and what the billing run
+    /// invoiced (BILLING.md 2, 4).
+    pub const STORED_FORMAT: u8 = 8;
 
     /// The stored form: [`Self::STORED_FORMAT`], then the ledger in postcard, a compact
     /// binary serde format (a fifth of the JSON, several times faster to write and read,

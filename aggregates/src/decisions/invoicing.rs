@@ -140,6 +140,7 @@ impl ParticipantAgreement {
             total,
             currency,
             exchange_rate,
+            billing: None,
         };
         assert_invoice_adds_up(&issued);
         let mut events = vec![AgreementEvent::InvoiceIssued(issued)];

@@ -19,6 +19,7 @@ mod late_charges;
 mod onboarding;
 mod payments;
 mod restrictions;
+mod subscriptions;
 mod termination;
 #[cfg(test)]
 mod tests;
@@ -60,6 +61,8 @@ impl ParticipantAgreement {
             AgreementCommand::RefundAdvance(command) => self.refund_advance(command, services),
             AgreementCommand::VoidInvoice(command) => self.void_invoice(command, services),
             AgreementCommand::IssueCreditNote(command) => self.issue_credit_note(command, services),
+            AgreementCommand::Subscribe(command) => self.subscribe(command, services),
+            AgreementCommand::EndSubscription(command) => self.end_subscription(command, services),
         }
     }
 

@@ -14,6 +14,7 @@
 //! - `replay`: rebuild the stored projections, or check them against a replay.
 //! - `periods`: closing a month (BILLING.md 5.4), the seals, their verification.
 //! - `reference_book`: the reference stream: the tables in force, publishing versions.
+//! - `tariff_book`: the tariff stream (BILLING.md 2): the catalog, publishing versions.
 //! - `tokens`: bearer tokens and roles (who may call what is `http::auth`'s table).
 
 pub mod audit;
@@ -24,6 +25,7 @@ pub mod queries;
 pub mod reference_book;
 pub mod replay;
 pub mod sweep;
+pub mod tariff_book;
 pub mod tokens;
 
 /// The store's error, as the use cases report it.

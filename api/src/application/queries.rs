@@ -355,6 +355,7 @@ pub async fn dunning_preview(
         Some(known_at) => ledger.reference_known_at(known_at).await?,
     };
     let services = AgreementServices {
+        tariffs: Default::default(),
         reference,
         today: as_of.max(ledger.today()),
         next_invoice_number: None,

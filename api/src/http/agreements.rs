@@ -12,9 +12,9 @@ use time::Date;
 use aggregates::ParticipantAgreement;
 use commands::{
     AgreementCommand, ChargeLatePayment, CreditNoteRequest, DeclareForceMajeure, EndForceMajeure,
-    IssueCreditNote, IssueInvoice, LiftRestriction, ReceivePayment, RefundAdvance, Register,
-    RequestTermination, RestrictAccess, ReversalRequest, ReversePayment, SignAgreement,
-    VoidInvoice, VoidRequest, WaiveLatePayment,
+    EndSubscription, IssueCreditNote, IssueInvoice, LiftRestriction, ReceivePayment, RefundAdvance,
+    Register, RequestTermination, RestrictAccess, ReversalRequest, ReversePayment, SignAgreement,
+    Subscribe, VoidInvoice, VoidRequest, WaiveLatePayment,
 };
 use events::{business_date, AgreementEvent, InvoiceNumber, ParticipantId, PaymentReference};
 use projections::{AgreementView, InvoiceView, PaymentView};
@@ -28,11 +28,13 @@ use super::AppState;
 use crate::application::commands::{metadata, CommandContext, Committed};
 
 mod corrections;
+mod subscription;
 
 pub use corrections::{
     CreditNoteAnswer, RefundAnswer, ReopenedInvoice, ReversalAnswer, VoidAnswer,
     WithdrawnChargeView,
 };
+pub use subscription::{SubscriptionAnswer, SubscriptionChange, SubscriptionSpanView};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -69,6 +71,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/v1/agreements/{id}/invoices/{number}/credit-notes",
             post(issue_credit_note),
+        )
+        .route(
+            "/v1/agreements/{id}/subscription",
+            post(subscribe).delete(end_subscription),
         )
 }
 
@@ -692,6 +698,54 @@ async fn issue_credit_note(
                 StatusCode::CREATED,
                 Json(corrections::credit_note_answer(committed)),
             ))
+        },
+    )
+    .await
+}
+
+#[utoipa::path(post, path = "/v1/agreements/{id}/subscription", tag = "agreements",
+    request_body = commands::Subscribe,
+    params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")),
+    responses(
+        (status = 201, description = "Subscribed from `from` (BILLING.md 2, §4.1)", body = SubscriptionAnswer),
+        (status = 200, description = "The tariff changes from the first day of a month (`from` when it is one and still ahead, else the next); the same tariff again records nothing", body = SubscriptionAnswer)))]
+pub async fn subscribe(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<Subscribe>,
+) -> Result<Response, ApiError> {
+    answered(
+        &state,
+        &id,
+        AgreementCommand::Subscribe(command),
+        &context,
+        |committed| {
+            let (status, answer) = subscription::subscription_answer(committed);
+            Ok((status, Json(answer)))
+        },
+    )
+    .await
+}
+
+#[utoipa::path(delete, path = "/v1/agreements/{id}/subscription", tag = "agreements",
+    request_body = commands::EndSubscription,
+    params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)")),
+    responses((status = 200, description = "The subscription ends on `on`, a month's last day not before today (BILLING.md 2)", body = SubscriptionAnswer)))]
+pub async fn end_subscription(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    RequestContext(context): RequestContext,
+    StrictJson(command): StrictJson<EndSubscription>,
+) -> Result<Response, ApiError> {
+    answered(
+        &state,
+        &id,
+        AgreementCommand::EndSubscription(command),
+        &context,
+        |committed| {
+            let (status, answer) = subscription::subscription_answer(committed);
+            Ok((status, Json(answer)))
         },
     )
     .await

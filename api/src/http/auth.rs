@@ -52,7 +52,10 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             | "/v1/agreements/{id}/penalties"
             | "/v1/agreements/{id}/statement"
             | "/v1/agreements/{id}/journal"
-            | "/v1/agreements/{id}/events",
+            | "/v1/agreements/{id}/events"
+            // The published tariffs are for everyone (API.md: all).
+            | "/v1/tariffs"
+            | "/v1/tariffs/{code}",
         ) => Access::Roles(AGREEMENT_READS),
         (
             "GET",
@@ -77,8 +80,11 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             | "/v1/agreements/{id}/payments/{reference}/reversal"
             | "/v1/agreements/{id}/refunds"
             | "/v1/agreements/{id}/invoices/{number}/void"
-            | "/v1/agreements/{id}/invoices/{number}/credit-notes",
-        ) => Access::Roles(BILLING_COMMANDS),
+            | "/v1/agreements/{id}/invoices/{number}/credit-notes"
+            // Subscriptions (BILLING.md 2).
+            | "/v1/agreements/{id}/subscription",
+        )
+        | ("DELETE", "/v1/agreements/{id}/subscription") => Access::Roles(BILLING_COMMANDS),
         (
             "POST",
             "/v1/agreements"
@@ -95,7 +101,9 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             // Closing a month (BILLING.md 5.4).
             | "/v1/periods/{period}/close",
         )
-        | ("PUT", "/v1/reference/{table}/{range}") => Access::Roles(OPERATOR_COMMANDS),
+        | ("PUT", "/v1/reference/{table}/{range}" | "/v1/tariffs/{code}") => {
+            Access::Roles(OPERATOR_COMMANDS)
+        }
         _ => return None,
     })
 }

@@ -58,6 +58,8 @@ pub enum ApiError {
     Reference(#[from] crate::application::reference_book::ReferenceBookError),
     #[error(transparent)]
     Period(#[from] crate::application::periods::PeriodError),
+    #[error(transparent)]
+    Tariff(#[from] crate::application::tariff_book::TariffBookError),
 }
 
 impl From<crate::application::queries::QueryError> for ApiError {
@@ -226,7 +228,39 @@ impl ApiError {
             ),
             Self::Reference(ReferenceBookError::Store(_)) => internal(),
             Self::Period(error) => period_problem(error),
+            Self::Tariff(error) => tariff_problem(error),
         }
+    }
+}
+
+/// Why a tariff version was not published (BILLING.md 2): the detail names the field;
+/// nothing was recorded.
+fn tariff_problem(
+    error: &crate::application::tariff_book::TariffBookError,
+) -> (StatusCode, &'static str, String, Option<&'static str>) {
+    use crate::application::tariff_book::TariffBookError;
+    let detail = error.to_string();
+    match error {
+        TariffBookError::Invalid(aggregates::tariffs::TariffError::NotInTheFuture { .. }) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-tariff-version",
+            detail,
+            Some(events::Clause::TARIFF_CHANGE.as_str()),
+        ),
+        TariffBookError::Invalid(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-tariff-version",
+            detail,
+            None,
+        ),
+        TariffBookError::Contended(_) => (StatusCode::CONFLICT, "concurrent-write", detail, None),
+        TariffBookError::Store(StoreError::Unavailable(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store-unavailable",
+            "the event store does not answer; retry later (publishing the same version again records nothing new)".to_owned(),
+            None,
+        ),
+        TariffBookError::Store(_) => internal(),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod periods;
 pub mod queries;
 pub mod reference;
 pub mod sweeps;
+pub mod tariffs;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +53,7 @@ pub fn app(state: AppState) -> Router {
         .merge(sweeps::router())
         .merge(periods::router())
         .merge(reference::router())
+        .merge(tariffs::router())
         .merge(audit::router())
         .merge(<utoipa_scalar::Scalar<_> as utoipa_scalar::Servable<_>>::with_url(
             openapi::DOCS_PATH,

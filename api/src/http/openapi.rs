@@ -40,6 +40,8 @@ use super::queries;
         agreements::refund_advance,
         agreements::void_invoice,
         agreements::issue_credit_note,
+        agreements::subscribe,
+        agreements::end_subscription,
         queries::list,
         queries::agreement,
         queries::balance,
@@ -60,6 +62,9 @@ use super::queries;
         super::reference::versions,
         super::reference::publish,
         super::reference::import_rates,
+        super::tariffs::list,
+        super::tariffs::tariff,
+        super::tariffs::publish,
         openapi_json,
     ),
     components(schemas(
@@ -268,6 +273,11 @@ mod tests {
         ("post", "/v1/agreements/{id}/refunds"),
         ("post", "/v1/agreements/{id}/invoices/{number}/void"),
         ("post", "/v1/agreements/{id}/invoices/{number}/credit-notes"),
+        ("post", "/v1/agreements/{id}/subscription"),
+        ("delete", "/v1/agreements/{id}/subscription"),
+        ("get", "/v1/tariffs"),
+        ("get", "/v1/tariffs/{code}"),
+        ("put", "/v1/tariffs/{code}"),
         ("get", "/v1/agreements/{id}/balance"),
         ("get", "/v1/agreements/{id}/penalties"),
         ("get", "/v1/agreements/{id}/statement"),
@@ -428,8 +438,8 @@ mod tests {
                 .into_iter()
                 .flatten()
                 .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header");
-            let command =
-                (*method == "post" || *method == "put") && *path != "/v1/audit/digest/verify";
+            let command = (*method == "post" || *method == "put" || *method == "delete")
+                && *path != "/v1/audit/digest/verify";
             assert_eq!(
                 keyed, command,
                 "{method} {path}: Idempotency-Key on commands"
@@ -691,7 +701,10 @@ mod tests {
                     "/healthz" | "/openapi.json" | "/metrics" | "/v1/audit/verify"
                     | "/v1/audit/digest",
                 ) => &[],
-                ("get", "/v1/reference/{table}" | "/v1/periods") => &["known_at"],
+                (
+                    "get",
+                    "/v1/reference/{table}" | "/v1/periods" | "/v1/tariffs" | "/v1/tariffs/{code}",
+                ) => &["known_at"],
                 ("get", _) => &["as_of", "known_at"],
                 _ => &[],
             };
@@ -701,11 +714,16 @@ mod tests {
             if path.starts_with("/v1/periods/{period}") {
                 expected.push(("path".to_owned(), "period".to_owned()));
             }
+            if path.starts_with("/v1/tariffs/{code}") {
+                expected.push(("path".to_owned(), "code".to_owned()));
+            }
             expected.extend(query.iter().map(|q| ("query".to_owned(), q.to_string())));
             if path.ends_with("{range}") {
                 expected.push(("path".to_owned(), "range".to_owned()));
             }
-            if (*method == "post" || *method == "put") && *path != "/v1/audit/digest/verify" {
+            if (*method == "post" || *method == "put" || *method == "delete")
+                && *path != "/v1/audit/digest/verify"
+            {
                 expected.push(("header".to_owned(), "Idempotency-Key".to_owned()));
             }
             assert_eq!(parameters, expected, "{method} {path}");
@@ -739,7 +757,7 @@ mod tests {
                     "{method} {path} {status}"
                 );
             }
-            let is_command = *method == "post" || *method == "put";
+            let is_command = *method == "post" || *method == "put" || *method == "delete";
             assert_eq!(
                 operation["requestBody"].is_object(),
                 is_command,

@@ -342,9 +342,9 @@ impl LedgerEventRepository {
         mut visit: impl FnMut(EventRow) -> Result<(), E>,
     ) -> Result<(), E> {
         let filter = if participant.is_some() {
-            "(aggregate_type = 'ParticipantAgreement' AND aggregate_id = $1) OR aggregate_type IN ('ReferenceData', 'LedgerPeriods')"
+            "(aggregate_type = 'ParticipantAgreement' AND aggregate_id = $1) OR aggregate_type IN ('ReferenceData', 'LedgerPeriods', 'TariffCatalog')"
         } else {
-            "(aggregate_type = 'ParticipantAgreement' AND $1 IS NULL) OR aggregate_type IN ('ReferenceData', 'LedgerPeriods')"
+            "(aggregate_type = 'ParticipantAgreement' AND $1 IS NULL) OR aggregate_type IN ('ReferenceData', 'LedgerPeriods', 'TariffCatalog')"
         };
         on_pool!(&*self.backend, |pool, dialect| {
             let query = format!(
@@ -375,12 +375,25 @@ impl LedgerEventRepository {
     /// The last sequence of the reference stream (0 when empty): one look-up on the
     /// events' primary key, asked before every command and query (api::application::reference_book).
     pub async fn reference_last_sequence(&self) -> Result<i64, StoreError> {
+        self.stream_last_sequence(
+            events::REFERENCE_AGGREGATE_TYPE,
+            events::REFERENCE_STREAM_ID,
+        )
+        .await
+    }
+
+    /// The last sequence of one stream (0 when it has no event): an indexed look-up.
+    pub async fn stream_last_sequence(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<i64, StoreError> {
         on_pool!(&*self.backend, |pool, _dialect| {
             Ok(sqlx::query_scalar(
                 "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
             )
-            .bind(events::REFERENCE_AGGREGATE_TYPE)
-            .bind(events::REFERENCE_STREAM_ID)
+            .bind(aggregate_type)
+            .bind(aggregate_id)
             .fetch_one(pool)
             .await?)
         })
@@ -403,7 +416,7 @@ impl LedgerEventRepository {
         mut progress: impl FnMut(u64),
     ) -> Result<crate::hash_chain::VerifyReport, StoreError> {
         let query = "SELECT aggregate_id, sequence, event_type, event_version, payload, metadata
-                     FROM events WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData', 'LedgerPeriods')
+                     FROM events WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData', 'LedgerPeriods', 'TariffCatalog')
                      ORDER BY aggregate_id, sequence";
         let mut report = crate::hash_chain::VerifyReport::default();
         let mut stream: Vec<(i64, String, String, Value, Value)> = Vec::new();
@@ -463,9 +476,9 @@ impl LedgerEventRepository {
     ) -> Result<(Vec<crate::hash_chain::StreamHead>, u64), StoreError> {
         let query = "SELECT e.aggregate_id, e.sequence, e.metadata FROM events e
              JOIN (SELECT aggregate_id, MAX(sequence) AS last FROM events
-                   WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData', 'LedgerPeriods') GROUP BY aggregate_id) h
+                   WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData', 'LedgerPeriods', 'TariffCatalog') GROUP BY aggregate_id) h
                ON e.aggregate_id = h.aggregate_id AND e.sequence = h.last
-             WHERE e.aggregate_type IN ('ParticipantAgreement', 'ReferenceData', 'LedgerPeriods')
+             WHERE e.aggregate_type IN ('ParticipantAgreement', 'ReferenceData', 'LedgerPeriods', 'TariffCatalog')
              ORDER BY e.aggregate_id";
         let head = |id: String, sequence: i64, metadata: Value| crate::hash_chain::StreamHead {
             participant_id: id,
@@ -497,7 +510,7 @@ impl LedgerEventRepository {
     ) -> Result<Option<String>, StoreError> {
         let metadata: Option<Value> = on_pool!(&*self.backend, |pool, _dialect| {
             sqlx::query_scalar(
-                "SELECT metadata FROM events WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData', 'LedgerPeriods') AND aggregate_id = $1 AND sequence = $2",
+                "SELECT metadata FROM events WHERE aggregate_type IN ('ParticipantAgreement', 'ReferenceData', 'LedgerPeriods', 'TariffCatalog') AND aggregate_id = $1 AND sequence = $2",
             )
             .bind(participant_id)
             .bind(sequence)

@@ -73,6 +73,7 @@ impl Generator {
         Ok(Self {
             rng: Rng(seed),
             services: AgreementServices {
+                tariffs: Default::default(),
                 reference: Arc::new(ReferenceData::embedded()?),
                 today: TODAY,
                 next_invoice_number: None,
@@ -163,6 +164,7 @@ impl Generator {
             };
             let services = match &command {
                 AgreementCommand::IssueInvoice(_) => AgreementServices {
+                    tariffs: Default::default(),
                     next_invoice_number: Some(InvoiceNumber::new(self.last_invoice_number + 1)?),
                     closed_through: None,
                     ..self.services.clone()

@@ -106,6 +106,7 @@ fn example() -> AgreementLedger {
     ];
     for command in commands {
         let services = AgreementServices {
+            tariffs: Default::default(),
             reference: reference.clone(),
             today: date!(2026 - 12 - 31),
             next_invoice_number: Some(number(1)),

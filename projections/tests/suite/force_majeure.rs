@@ -28,6 +28,7 @@ fn kzt(text: &str) -> Money {
 fn history() -> Vec<(u64, AgreementEvent)> {
     let reference = Arc::new(ReferenceData::embedded().unwrap());
     let services = AgreementServices {
+        tariffs: Default::default(),
         reference,
         today: date!(2026 - 12 - 31),
         next_invoice_number: Some(InvoiceNumber::new(1).unwrap()),

@@ -85,6 +85,7 @@ fn record(actions: &[(u16, Action)]) -> Vec<(u64, AgreementEvent)> {
     let mut run =
         |command: AgreementCommand, agreement: &mut ParticipantAgreement, next: &mut u64| {
             let services = AgreementServices {
+                tariffs: Default::default(),
                 reference: reference.clone(),
                 today: TODAY,
                 next_invoice_number: Some(InvoiceNumber::new(*next).unwrap()),

@@ -172,6 +172,7 @@ fn record_closing(history: &History, late: bool, close_months: bool) -> Recordin
                next_invoice: &mut u64|
      -> Option<InvoiceNumber> {
         let services = AgreementServices {
+            tariffs: Default::default(),
             reference: reference.clone(),
             today: TODAY,
             next_invoice_number: Some(InvoiceNumber::new(*next_invoice).unwrap()),

@@ -506,6 +506,7 @@ fn run_case(
         };
         outcome.decoded += 1;
         let services = AgreementServices {
+            tariffs: Default::default(),
             reference: reference.clone(),
             today: TODAY,
             next_invoice_number: Some(InvoiceNumber::new(next_invoice).unwrap()),

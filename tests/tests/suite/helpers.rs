@@ -238,6 +238,24 @@ impl TestApp {
             .expect("the server answers")
     }
 
+    pub async fn put(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .put(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    pub async fn delete(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
     pub async fn post_raw(
         &self,
         path: &str,

@@ -33,3 +33,4 @@ mod schemathesis;
 mod simulation;
 mod store;
 mod sweeps;
+mod tariffs;

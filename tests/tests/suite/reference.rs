@@ -9,15 +9,6 @@ use time::macros::date;
 
 use crate::helpers::{invoice, spawn_app_on, Store, TestApp, OPERATOR_BIN};
 
-async fn put(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .put(app.url(path))
-        .json(body)
-        .send()
-        .await
-        .expect("the server answers")
-}
-
 async fn issue(app: &TestApp, participant: &str, body: &Value) -> Value {
     let response = app
         .post(&format!("/v1/agreements/{participant}/invoices"), body)
@@ -137,25 +128,25 @@ async fn a_2027_fine_waits_for_the_2027_mrp_and_the_sweep_goes_on(store: Store) 
     assert_eq!(app.event_count().await, before);
 
     // The budget law is published: the fine is priced with the 2027 MRP.
-    let published = put(
-        &app,
-        "/v1/reference/mrp/2027",
-        &json!({"mrp": "4500", "source": "Law on the republican budget 2027-2029"}),
-    )
-    .await;
+    let published = app
+        .put(
+            "/v1/reference/mrp/2027",
+            &json!({"mrp": "4500", "source": "Law on the republican budget 2027-2029"}),
+        )
+        .await;
     assert_eq!(published.status(), 200);
     let published: Value = published.json().await.unwrap();
     assert_eq!(published["version"], "kz-mrp-2027-1", "{published}");
     assert_eq!(published["recorded"], true);
-    let again: Value = put(
-        &app,
-        "/v1/reference/mrp/2027",
-        &json!({"mrp": "4500.00", "source": "the same again"}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let again: Value = app
+        .put(
+            "/v1/reference/mrp/2027",
+            &json!({"mrp": "4500.00", "source": "the same again"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(again["recorded"], false, "{again}");
     assert!(
         again["detail"].as_str().unwrap().contains("no change"),
@@ -203,7 +194,7 @@ async fn a_published_calendar_changes_new_due_dates_not_old_ones(store: Store) {
         "provisional": false,
         "source": "Government decree on moving days off in 2027"
     });
-    let response = put(&app, "/v1/reference/calendar/2027", &body).await;
+    let response = app.put("/v1/reference/calendar/2027", &body).await;
     let status = response.status();
     let published: Value = response.json().await.unwrap();
     assert_eq!(status, 200, "{published}");
@@ -276,12 +267,12 @@ async fn published_and_imported_rates_price_usd_invoices(store: Store) {
         .await;
     assert_eq!(refused.status(), 422, "no rate for 2026-12-28 yet");
 
-    let published = put(
-        &app,
-        "/v1/reference/exchange-rates/2026-12-28",
-        &json!({"USD": "512.34", "source": "National Bank, rate of 28.12.2026"}),
-    )
-    .await;
+    let published = app
+        .put(
+            "/v1/reference/exchange-rates/2026-12-28",
+            &json!({"USD": "512.34", "source": "National Bank, rate of 28.12.2026"}),
+        )
+        .await;
     assert_eq!(published.status(), 200);
     let priced = issue(&app, id, &invoice("2026-12-28", "100.00")).await;
     assert_eq!(priced["exchange_rate"], "512.34", "{priced}");
@@ -396,7 +387,7 @@ async fn bad_reference_input_is_refused_and_records_nothing(store: Store) {
         ),
     ];
     for (path, body, status, names) in cases {
-        let response = put(&app, path, &body).await;
+        let response = app.put(path, &body).await;
         assert_eq!(response.status(), status, "PUT {path} {body}");
         assert_eq!(
             response.headers()["content-type"],
@@ -470,12 +461,12 @@ async fn a_published_version_is_seen_at_once_by_every_server(store: Store) {
     let path = format!("/v1/agreements/{OPERATOR_BIN}/penalties?as_of=2027-01-23");
     let before = second.get_json(&path).await;
     assert_eq!(before[0]["fine"], Value::Null, "{before}");
-    let response = put(
-        &app,
-        "/v1/reference/mrp/2027",
-        &json!({"mrp": "4500", "source": "budget law"}),
-    )
-    .await;
+    let response = app
+        .put(
+            "/v1/reference/mrp/2027",
+            &json!({"mrp": "4500", "source": "budget law"}),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     // A command on the second server prices the fine with it at once.
     let charged = second
@@ -535,8 +526,7 @@ async fn an_export_carries_the_reference_stream_and_audits_to_the_same_figures(s
     assert_eq!(figures["balance"], app.get_json(&balance_path).await);
     assert_eq!(figures["penalties"][0]["fine"], Value::Null);
 
-    put(
-        &app,
+    app.put(
         "/v1/reference/mrp/2027",
         &json!({"mrp": "4500", "source": "budget law"}),
     )

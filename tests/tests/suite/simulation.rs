@@ -196,6 +196,7 @@ impl Simulated {
         reference: &Arc<ReferenceData>,
     ) -> Option<(InvoiceNumber, Date, Money)> {
         let services = AgreementServices {
+            tariffs: Default::default(),
             reference: reference.clone(),
             today: END,
             next_invoice_number: Some(InvoiceNumber::new(*next).unwrap()),

@@ -233,6 +233,7 @@ fn a_charged_fine_is_never_repriced_by_a_later_mrp_version() {
         })
         .unwrap();
     let later = AgreementServices {
+        tariffs: Default::default(),
         reference: Arc::new(republished),
         ..services()
     };

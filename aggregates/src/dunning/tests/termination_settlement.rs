@@ -137,6 +137,7 @@ fn services_without_mrp_2026() -> AgreementServices {
         ..ReferenceSources::embedded()
     };
     AgreementServices {
+        tariffs: Default::default(),
         reference: Arc::new(ReferenceData::parse(&sources).unwrap()),
         today: date!(2026 - 12 - 31),
         next_invoice_number: None,

@@ -145,7 +145,14 @@ impl Ledger {
         closed_through: Option<time::Date>,
     ) -> Result<(ParticipantAgreement, Vec<AgreementEvent>), LedgerError> {
         let mut agreement = loaded.ledger.agreement.clone();
+        // Only the commands that read tariffs ask the store for the catalog (BILLING.md 2).
+        let tariffs = if command.reads_tariffs() {
+            self.tariffs().catalog().await?
+        } else {
+            Default::default()
+        };
         let services = AgreementServices {
+            tariffs,
             reference: loaded.reference.clone(),
             today: self.clock.today(),
             next_invoice_number,

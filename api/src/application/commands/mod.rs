@@ -63,6 +63,8 @@ pub struct Ledger {
     /// read. Commands decide with it; one whose documents fall in a past month reads it
     /// afresh, and its append checks it again (`store::PeriodGuard`).
     closed_through: std::sync::RwLock<Option<Option<Date>>>,
+    /// The tariff stream (BILLING.md 2), read by the commands that need the catalog.
+    tariffs: Arc<crate::application::tariff_book::TariffBook>,
 }
 
 /// Where a ledger takes its reference tables from.
@@ -86,7 +88,6 @@ impl Ledger {
         Self {
             event_store: PersistedEventStore::new_event_store(repository.clone())
                 .with_upcasters(events::upcast::upcasters()),
-            repository,
             reference: ReferenceSource::Fixed(reference),
             clock,
             invoice_numbering: tokio::sync::Mutex::new(()),
@@ -95,7 +96,16 @@ impl Ledger {
                 .collect(),
             idempotency_ttl: IDEMPOTENCY_TTL_DEFAULT,
             closed_through: std::sync::RwLock::new(None),
+            tariffs: Arc::new(crate::application::tariff_book::TariffBook::new(
+                repository.clone(),
+            )),
+            repository,
         }
+    }
+
+    /// The tariff stream (BILLING.md 2).
+    pub fn tariffs(&self) -> &Arc<crate::application::tariff_book::TariffBook> {
+        &self.tariffs
     }
 
     /// The last day of the latest closed month (BILLING.md 5.4), as cached; read from

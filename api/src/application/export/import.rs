@@ -57,6 +57,11 @@ pub async fn import<R: BufRead>(
         } else if event.is_period() {
             serde_json::from_value::<events::PeriodClosed>(event.payload.clone())
                 .map_err(|e| reader.format_error(format!("a period seal cannot be read: {e}")))?;
+        } else if event.is_tariff() {
+            serde_json::from_value::<events::TariffVersionPublished>(event.payload.clone())
+                .map_err(|e| {
+                    reader.format_error(format!("a tariff version cannot be read: {e}"))
+                })?;
         } else if let Some(claimed) = crate::application::commands::claimed_invoice_number(
             &event
                 .decode()

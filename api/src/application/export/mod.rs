@@ -156,10 +156,15 @@ impl ExportedEvent {
         self.aggregate_type == events::PERIOD_AGGREGATE_TYPE
     }
 
-    /// True for an event of an operator-wide stream (reference tables, period seals):
-    /// exported whole, in a partial export too.
+    /// True for an event of the tariff stream (a published tariff version, BILLING.md 2).
+    pub fn is_tariff(&self) -> bool {
+        self.aggregate_type == events::TARIFF_AGGREGATE_TYPE
+    }
+
+    /// True for an event of an operator-wide stream (reference tables, period seals,
+    /// tariffs): exported whole, in a partial export too.
     pub fn is_operator(&self) -> bool {
-        self.is_reference() || self.is_period()
+        self.is_reference() || self.is_period() || self.is_tariff()
     }
 
     /// The reference version, for an event of the reference stream.

@@ -207,12 +207,15 @@ impl<'k> ExportVerifier<'k> {
             self.stream_id = Some(event.aggregate_id.clone());
         }
         // The reference stream is `kz-reference` of type `ReferenceData`, the period
-        // stream `periods` of type `LedgerPeriods`, every other stream an agreement: a
-        // relabelled type would vanish from the store's checks.
+        // stream `periods` of type `LedgerPeriods`, the tariff stream `tariffs` of type
+        // `TariffCatalog`, every other stream an agreement: a relabelled type would vanish
+        // from the store's checks.
         let expected_type = if event.aggregate_id == events::REFERENCE_STREAM_ID {
             REFERENCE_AGGREGATE_TYPE
         } else if event.aggregate_id == events::PERIOD_STREAM_ID {
             events::PERIOD_AGGREGATE_TYPE
+        } else if event.aggregate_id == events::TARIFF_STREAM_ID {
+            events::TARIFF_AGGREGATE_TYPE
         } else {
             AGGREGATE_TYPE
         };

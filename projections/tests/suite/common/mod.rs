@@ -281,6 +281,7 @@ pub fn record(plan: &Plan) -> Recorded {
     let mut next_invoice = 1u64;
     let mut run = |command: AgreementCommand, agreement: &mut ParticipantAgreement| {
         let services = AgreementServices {
+            tariffs: Default::default(),
             reference: reference.clone(),
             today: TODAY,
             next_invoice_number: Some(InvoiceNumber::new(next_invoice).unwrap()),

@@ -94,6 +94,7 @@ impl Recorder {
     /// Decides and applies `command`; panics if it is refused.
     fn run(&mut self, command: AgreementCommand) -> Vec<AgreementEvent> {
         let services = AgreementServices {
+            tariffs: Default::default(),
             reference: self.reference.clone(),
             today: TODAY,
             next_invoice_number: Some(number(self.next_invoice)),

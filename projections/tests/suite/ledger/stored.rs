@@ -220,6 +220,7 @@ fn a_signature_recorded_after_a_payment_shows_from_its_own_date() {
     r.run(register(date!(2026 - 01 - 05)));
     r.run(pay("ADV-1", date!(2026 - 01 - 20), "100.00"));
     let services = AgreementServices {
+        tariffs: Default::default(),
         reference: r.reference.clone(),
         today: TODAY,
         next_invoice_number: Some(number(1)),

@@ -6,6 +6,7 @@ use crate::fixture::*;
 /// Services with February 2026 closed.
 fn february_closed() -> AgreementServices {
     AgreementServices {
+        tariffs: Default::default(),
         closed_through: Some(date!(2026 - 02 - 28)),
         ..services()
     }
