@@ -228,6 +228,12 @@ pub enum AgreementError {
     SubscriptionEndInThePast { on: Date, today: Date },
     #[error("on: {on} is before the subscription starts on {from}")]
     SubscriptionEndBeforeStart { on: Date, from: Date },
+    /// The billing run skips the agreement for the month, saying why (BILLING.md 4).
+    #[error("not billed for {month}: {reason}")]
+    NotBillable {
+        month: events::CalendarMonth,
+        reason: String,
+    },
 }
 
 impl AgreementError {
@@ -244,7 +250,8 @@ impl AgreementError {
             | InvoiceVoid { .. }
             | PeriodClosed { .. }
             | SubscriptionEndsBeforeChange { .. }
-            | NoSubscription => ErrorKind::Conflict,
+            | NoSubscription
+            | NotBillable { .. } => ErrorKind::Conflict,
             UnknownTariff { .. }
             | NoTariffVersion { .. }
             | SubscriptionTooFarAhead { .. }
@@ -345,6 +352,7 @@ impl AgreementError {
             | SubscriptionEndNotMonthEnd { .. }
             | SubscriptionEndInThePast { .. }
             | SubscriptionEndBeforeStart { .. } => Some(Clause::SUBSCRIPTION),
+            NotBillable { .. } => Some(Clause::BILLING_RUN),
             MissingReferenceData(ReferenceError::NoVatRate(_)) => Some(Clause::VAT),
             MissingReferenceData(ReferenceError::NoExchangeRate(_)) => Some(Clause::CURRENCY),
             _ => None,

@@ -26,6 +26,7 @@ pub use agreement::{
     ParticipantAgreement, RecordedPayment, RecordedRefund, Registration, RestrictionKind,
     Settlement, Signing, TerminationState,
 };
+pub use decisions::prorated_fee;
 pub use error::{AgreementError, ErrorKind};
 pub use reference::ReferenceData;
 

@@ -3,6 +3,7 @@
 //! the server, the store and everything they run are the `api` library's.
 
 mod bench;
+mod bill;
 mod export;
 mod period;
 mod reference;
@@ -24,6 +25,7 @@ use tracing_subscriber::EnvFilter;
 
 use api::settings::{LogFormat, LogSettings, ServeSettings, StoreSettings};
 use bench::{bench, load};
+use bill::bill;
 use export::{audit, export, import};
 use period::{period, PeriodAction};
 use reference::{reference, ReferenceAction};
@@ -77,6 +79,16 @@ enum Command {
         /// Do not charge the §5.9 fine automatically (the operator's policy charges it).
         #[arg(long)]
         no_fines: bool,
+    },
+    /// The monthly billing run (BILLING.md 4): every subscribed agreement's invoice for
+    /// the month, with a progress bar and a summary. Running it again issues nothing new.
+    Bill {
+        /// The month billed (YYYY-MM).
+        #[arg(long, value_parser = parse_month)]
+        period: events::CalendarMonth,
+        /// The invoices' issue date (YYYY-MM-DD, Kazakhstan); today by default.
+        #[arg(long, value_parser = parse_date)]
+        issued_on: Option<time::Date>,
     },
     /// Print a digest of the store (JSON): the Merkle root over every agreement's chain
     /// head, with the heads. Keep it outside the database.
@@ -195,6 +207,10 @@ enum Command {
     },
 }
 
+fn parse_month(text: &str) -> Result<events::CalendarMonth, String> {
+    events::CalendarMonth::parse(text).map_err(|e| e.to_string())
+}
+
 fn parse_date(text: &str) -> Result<time::Date, String> {
     events::business_date::parse(text)
 }
@@ -245,6 +261,9 @@ async fn main() -> ExitCode {
         Command::Token { action } => token(&cli.store, action).await,
         Command::Reference { action } => reference(&cli.store, &cli.serve, action).await,
         Command::Sweep { as_of, no_fines } => sweep(&cli.store, &cli.serve, as_of, !no_fines).await,
+        Command::Bill { period, issued_on } => {
+            bill(&cli.store, &cli.serve, period, issued_on).await
+        }
         Command::Bench {
             agreements,
             months,

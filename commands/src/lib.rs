@@ -9,9 +9,10 @@ use serde::Deserialize;
 use time::Date;
 
 use events::{
-    business_date, Amount, Currency, EmailAddress, InvoiceKind, InvoiceNumber, LateChargeKind,
-    LineDescription, ParticipantId, ParticipantKind, ParticipantName, PaymentReference, Quantity,
-    ReasonNote, RestrictionReason, ServicePeriod, TariffCode, TerminationGround,
+    business_date, Amount, CalendarMonth, Currency, EmailAddress, InvoiceKind, InvoiceNumber,
+    LateChargeKind, LineDescription, ParticipantId, ParticipantKind, ParticipantName,
+    PaymentReference, Quantity, ReasonNote, RestrictionReason, ServicePeriod, TariffCode,
+    TerminationGround,
 };
 
 /// The most lines one invoice may carry.
@@ -40,6 +41,7 @@ pub enum AgreementCommand {
     IssueCreditNote(IssueCreditNote),
     Subscribe(Subscribe),
     EndSubscription(EndSubscription),
+    BillMonth(BillMonth),
 }
 
 impl AgreementCommand {
@@ -66,19 +68,23 @@ impl AgreementCommand {
             Self::IssueCreditNote(_) => "IssueCreditNote",
             Self::Subscribe(_) => "Subscribe",
             Self::EndSubscription(_) => "EndSubscription",
+            Self::BillMonth(_) => "BillMonth",
         }
     }
 
     /// Whether the command takes a number from the operator's gapless invoice series
     /// (an invoice or a credit note).
     pub fn takes_invoice_number(&self) -> bool {
-        matches!(self, Self::IssueInvoice(_) | Self::IssueCreditNote(_))
+        matches!(
+            self,
+            Self::IssueInvoice(_) | Self::IssueCreditNote(_) | Self::BillMonth(_)
+        )
     }
 
     /// Whether the command reads the tariff catalog (BILLING.md 2): the caller then
     /// passes the catalog as it is now, not a cached one.
     pub fn reads_tariffs(&self) -> bool {
-        matches!(self, Self::Subscribe(_))
+        matches!(self, Self::Subscribe(_) | Self::BillMonth(_))
     }
 }
 
@@ -364,4 +370,12 @@ mod tests {
             None
         );
     }
+}
+
+/// The billing run's command for one agreement (BILLING.md 4): its subscription invoice
+/// for `month`, issued on `issued_on`; nothing when that month is invoiced already.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BillMonth {
+    pub month: CalendarMonth,
+    pub issued_on: Date,
 }

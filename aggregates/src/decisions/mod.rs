@@ -12,6 +12,8 @@ use events::AgreementEvent;
 use crate::agreement::{ParticipantAgreement, Registration};
 use crate::{AgreementError, AgreementServices};
 
+mod billing;
+pub use billing::prorated_fee;
 mod corrections;
 mod force_majeure;
 mod invoicing;
@@ -63,6 +65,7 @@ impl ParticipantAgreement {
             AgreementCommand::IssueCreditNote(command) => self.issue_credit_note(command, services),
             AgreementCommand::Subscribe(command) => self.subscribe(command, services),
             AgreementCommand::EndSubscription(command) => self.end_subscription(command, services),
+            AgreementCommand::BillMonth(command) => self.bill_month(command, services),
         }
     }
 

@@ -6,6 +6,8 @@
 //!   answer, append), the clock, what a command is run with and gives back.
 //! - `queries`: what billing staff read: an agreement's stored ledger, pages of
 //!   agreements, the aging report, the dunning preview.
+//! - `billing`: the monthly billing run (BILLING.md 4), each agreement's invoice recorded
+//!   like any command.
 //! - `sweep`: the dunning sweep as of a date (§4.2, §5.9, §10.3), each agreement's step
 //!   recorded like any command.
 //! - `audit`: verify the store's hash chains, take and check a digest.
@@ -18,6 +20,7 @@
 //! - `tokens`: bearer tokens and roles (who may call what is `http::auth`'s table).
 
 pub mod audit;
+pub mod billing;
 pub mod commands;
 pub mod export;
 pub mod periods;

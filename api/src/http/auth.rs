@@ -66,6 +66,7 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             | "/v1/audit/digest"
             | "/v1/reference/{table}"
             | "/v1/periods"
+            | "/v1/billing-runs/{period}"
             | "/metrics",
         ) => Access::Roles(STAFF_READS),
         // Verifying against a kept digest reads only: the auditor's own tool.
@@ -81,8 +82,9 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             | "/v1/agreements/{id}/refunds"
             | "/v1/agreements/{id}/invoices/{number}/void"
             | "/v1/agreements/{id}/invoices/{number}/credit-notes"
-            // Subscriptions (BILLING.md 2).
-            | "/v1/agreements/{id}/subscription",
+            // Subscriptions and the billing run (BILLING.md 2, 4).
+            | "/v1/agreements/{id}/subscription"
+            | "/v1/billing-runs",
         )
         | ("DELETE", "/v1/agreements/{id}/subscription") => Access::Roles(BILLING_COMMANDS),
         (

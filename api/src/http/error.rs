@@ -60,6 +60,8 @@ pub enum ApiError {
     Period(#[from] crate::application::periods::PeriodError),
     #[error(transparent)]
     Tariff(#[from] crate::application::tariff_book::TariffBookError),
+    #[error(transparent)]
+    Billing(#[from] crate::application::billing::BillingError),
 }
 
 impl From<crate::application::queries::QueryError> for ApiError {
@@ -229,6 +231,19 @@ impl ApiError {
             Self::Reference(ReferenceBookError::Store(_)) => internal(),
             Self::Period(error) => period_problem(error),
             Self::Tariff(error) => tariff_problem(error),
+            Self::Billing(crate::application::billing::BillingError::Store(StoreError::Unavailable(_))) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store-unavailable",
+                "the event store does not answer; run the month again later (what was issued is not issued twice)".to_owned(),
+                None,
+            ),
+            Self::Billing(crate::application::billing::BillingError::Store(_)) => internal(),
+            Self::Billing(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-billing-run",
+                self.to_string(),
+                Some(events::Clause::BILLING_RUN.as_str()),
+            ),
         }
     }
 }

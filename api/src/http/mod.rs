@@ -4,6 +4,7 @@
 pub mod agreements;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -54,6 +55,7 @@ pub fn app(state: AppState) -> Router {
         .merge(periods::router())
         .merge(reference::router())
         .merge(tariffs::router())
+        .merge(billing::router())
         .merge(audit::router())
         .merge(<utoipa_scalar::Scalar<_> as utoipa_scalar::Servable<_>>::with_url(
             openapi::DOCS_PATH,

@@ -65,6 +65,8 @@ use super::queries;
         super::tariffs::list,
         super::tariffs::tariff,
         super::tariffs::publish,
+        super::billing::run,
+        super::billing::report,
         openapi_json,
     ),
     components(schemas(
@@ -278,6 +280,8 @@ mod tests {
         ("get", "/v1/tariffs"),
         ("get", "/v1/tariffs/{code}"),
         ("put", "/v1/tariffs/{code}"),
+        ("post", "/v1/billing-runs"),
+        ("get", "/v1/billing-runs/{period}"),
         ("get", "/v1/agreements/{id}/balance"),
         ("get", "/v1/agreements/{id}/penalties"),
         ("get", "/v1/agreements/{id}/statement"),
@@ -705,13 +709,18 @@ mod tests {
                     "get",
                     "/v1/reference/{table}" | "/v1/periods" | "/v1/tariffs" | "/v1/tariffs/{code}",
                 ) => &["known_at"],
+                // A run's report is a log of what the runs did, not a figure: the invoices
+                // it lists are events, read with `known_at` from the agreements' invoices.
+                ("get", "/v1/billing-runs/{period}") => &[],
                 ("get", _) => &["as_of", "known_at"],
                 _ => &[],
             };
             if path.starts_with("/v1/reference/{table}") {
                 expected.push(("path".to_owned(), "table".to_owned()));
             }
-            if path.starts_with("/v1/periods/{period}") {
+            if path.starts_with("/v1/periods/{period}")
+                || path.starts_with("/v1/billing-runs/{period}")
+            {
                 expected.push(("path".to_owned(), "period".to_owned()));
             }
             if path.starts_with("/v1/tariffs/{code}") {

@@ -104,6 +104,7 @@ macro_rules! on_transaction {
     };
 }
 
+mod billing_runs;
 mod event_table;
 mod idempotency;
 mod import;

@@ -13,6 +13,7 @@ mod architecture;
 mod audit;
 mod auth;
 mod bad_input;
+mod billing_runs;
 mod concurrency;
 mod corrections;
 mod explain;

@@ -1,0 +1,308 @@
+//! The monthly billing run (BILLING.md 4): for one month, every agreement's subscription
+//! invoice, each decided and recorded by the ledger like any command.
+//!
+//! At most one invoice per (agreement, month, kind): the agreement remembers what the run
+//! invoiced, so a second run for the month issues nothing new, two runs racing (two
+//! servers) decide on the agreement's latest state and the loser issues nothing, and a
+//! run killed midway is simply run again to complete the rest. Numbers stay gapless: an
+//! invoice takes its number in the transaction that records it.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use commands::{AgreementCommand, BillMonth};
+use events::{
+    business_date, AgreementEvent, CalendarMonth, Currency, InvoiceKind, Money, ParticipantId,
+};
+
+use crate::application::commands::{CommandContext, Ledger, LedgerError};
+use crate::store::StoreError;
+
+/// How many agreements a run bills at once (each is its own transaction).
+pub const BILLING_CONCURRENCY: usize = 8;
+
+/// An invoice the run issued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IssuedInvoiceLine {
+    pub participant_id: String,
+    #[schema(value_type = String, example = "42")]
+    pub number: String,
+    #[schema(value_type = String, example = "subscription")]
+    pub kind: InvoiceKind,
+    /// With 2 decimals, in `currency`.
+    #[schema(example = "5600.00")]
+    pub total: String,
+    pub currency: Currency,
+    /// The tariff version that priced it (§4.1, §5.3).
+    pub tariff: String,
+}
+
+/// An agreement the run did not invoice, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NotInvoiced {
+    pub participant_id: String,
+    pub reason: String,
+}
+
+/// The totals of what was issued in one currency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IssuedTotal {
+    pub currency: Currency,
+    pub invoices: u64,
+    /// With 2 decimals.
+    pub total: String,
+}
+
+/// The run's report (API.md: `POST /v1/billing-runs`, `GET /v1/billing-runs/{period}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BillingRunReport {
+    #[schema(value_type = String, example = "2027-01")]
+    pub period: CalendarMonth,
+    #[serde(with = "business_date")]
+    #[schema(value_type = String, format = Date)]
+    pub issued_on: Date,
+    /// How many agreements the run looked at.
+    pub agreements: u64,
+    /// What was issued: by this run in its answer; in the stored report, by every run
+    /// for the month.
+    pub issued: Vec<IssuedInvoiceLine>,
+    /// Agreements already invoiced for the month (by an earlier or concurrent run).
+    pub already_invoiced: Vec<String>,
+    /// Not billed, with the reason: no subscription, blocked, terminated (BILLING.md 4).
+    pub skipped: Vec<NotInvoiced>,
+    /// Billing was refused, with the error (a missing table, a closed month...); nothing
+    /// was recorded for them.
+    pub refused: Vec<NotInvoiced>,
+    pub totals: Vec<IssuedTotal>,
+    /// `BILLING-4`.
+    pub clause: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BillingError {
+    #[error("period: {0}")]
+    InvalidPeriod(#[from] events::CalendarMonthError),
+    #[error("issued_on: {issued_on} is in the future (today is {today} in Kazakhstan)")]
+    IssuedInTheFuture { issued_on: Date, today: Date },
+    #[error("period: {period} is more than a month after issued_on {issued_on}: a subscription is billed in advance for the next month at most (§5.4)")]
+    TooFarAhead {
+        period: CalendarMonth,
+        issued_on: Date,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Runs the billing of `period` over every agreement; `progress` sees (done, total).
+pub async fn run(
+    ledger: &Ledger,
+    actor: &str,
+    period: CalendarMonth,
+    issued_on: Date,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<BillingRunReport, BillingError> {
+    let today = ledger.today();
+    if issued_on > today {
+        return Err(BillingError::IssuedInTheFuture { issued_on, today });
+    }
+    if period > CalendarMonth::of(issued_on).next() {
+        return Err(BillingError::TooFarAhead { period, issued_on });
+    }
+    let repository = ledger.repository();
+    let key = period.to_string();
+    repository
+        .start_billing_run(&key, &business_date::format(issued_on))
+        .await?;
+    let ids = repository.participant_ids().await?;
+    let total = ids.len() as u64;
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let context = CommandContext {
+        actor: actor.to_owned(),
+        request_id: format!("billing-run-{key}-{run_id}"),
+        sweep: None,
+        idempotency: None,
+    };
+    let mut report = BillingRunReport {
+        period,
+        issued_on,
+        agreements: 0,
+        issued: Vec::new(),
+        already_invoiced: Vec::new(),
+        skipped: Vec::new(),
+        refused: Vec::new(),
+        totals: Vec::new(),
+        clause: events::Clause::BILLING_RUN.as_str().to_owned(),
+    };
+    let mut steps = futures::stream::iter(ids.into_iter().map(|id| {
+        let context = &context;
+        async move {
+            let outcome = match ParticipantId::parse(&id) {
+                Ok(participant) => Some(
+                    ledger
+                        .execute(
+                            &participant,
+                            AgreementCommand::BillMonth(BillMonth {
+                                month: period,
+                                issued_on,
+                            }),
+                            context,
+                        )
+                        .await,
+                ),
+                Err(_) => None,
+            };
+            (id, outcome)
+        }
+    }))
+    .buffer_unordered(BILLING_CONCURRENCY);
+    let mut done = 0u64;
+    while let Some((id, outcome)) = steps.next().await {
+        done += 1;
+        progress(done, total);
+        report.agreements += 1;
+        match outcome {
+            None => {}
+            Some(Ok(committed)) => {
+                let issued: Vec<_> = committed
+                    .events
+                    .iter()
+                    .filter_map(|envelope| match &envelope.payload {
+                        AgreementEvent::InvoiceIssued(invoice) => Some(IssuedInvoiceLine {
+                            participant_id: id.clone(),
+                            number: invoice.number.to_string(),
+                            kind: invoice.kind,
+                            total: invoice.total.to_json_string(),
+                            currency: invoice.currency,
+                            tariff: invoice
+                                .billing
+                                .as_ref()
+                                .map(|b| format!("{}-v{}", b.tariff.code, b.tariff.version))
+                                .unwrap_or_default(),
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                if issued.is_empty() {
+                    report.already_invoiced.push(id);
+                } else {
+                    report.issued.extend(issued);
+                }
+            }
+            Some(Err(LedgerError::Refused(aggregates::AgreementError::NotBillable {
+                reason,
+                ..
+            }))) => report.skipped.push(NotInvoiced {
+                participant_id: id,
+                reason,
+            }),
+            Some(Err(LedgerError::Store(error))) => return Err(error.into()),
+            Some(Err(other)) => report.refused.push(NotInvoiced {
+                participant_id: id,
+                reason: other.to_string(),
+            }),
+        }
+    }
+    drop(steps);
+    report
+        .issued
+        .sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
+    report.already_invoiced.sort();
+    report
+        .skipped
+        .sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
+    report
+        .refused
+        .sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
+    report.totals = totals(&report.issued);
+    progress(total, total);
+
+    // The stored report: what every run issued for the month, this run's skips.
+    let mut stored = report.clone();
+    if let Some(earlier) = repository.billing_run_report(&key).await? {
+        if let Ok(earlier) = serde_json::from_value::<BillingRunReport>(earlier) {
+            let mut issued: BTreeMap<String, IssuedInvoiceLine> = earlier
+                .issued
+                .into_iter()
+                .map(|line| (line.number.clone(), line))
+                .collect();
+            for line in &report.issued {
+                issued.insert(line.number.clone(), line.clone());
+            }
+            stored.issued = issued.into_values().collect();
+            stored
+                .issued
+                .sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
+            stored
+                .already_invoiced
+                .retain(|id| !stored.issued.iter().any(|line| &line.participant_id == id));
+            stored.totals = totals(&stored.issued);
+        }
+    }
+    repository
+        .finish_billing_run(&key, &serde_json::to_value(&stored).unwrap_or_default())
+        .await?;
+    tracing::info!(
+        period = %key,
+        agreements = report.agreements,
+        issued = report.issued.len(),
+        already_invoiced = report.already_invoiced.len(),
+        skipped = report.skipped.len(),
+        refused = report.refused.len(),
+        "billing run finished"
+    );
+    Ok(report)
+}
+
+/// [`run`] in a task of its own, so that it finishes even if the caller goes away.
+pub async fn run_detached(
+    ledger: std::sync::Arc<Ledger>,
+    actor: String,
+    period: CalendarMonth,
+    issued_on: Date,
+) -> Result<BillingRunReport, BillingError> {
+    tokio::spawn(async move { run(&ledger, &actor, period, issued_on, |_, _| {}).await })
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("the billing run failed: {e}")))?
+}
+
+/// The stored report of the month's runs.
+pub async fn report(
+    ledger: &Ledger,
+    period: CalendarMonth,
+) -> Result<Option<BillingRunReport>, StoreError> {
+    let Some(stored) = ledger
+        .repository()
+        .billing_run_report(&period.to_string())
+        .await?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_value(stored)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(format!("a billing run report cannot be read: {e}")))
+}
+
+fn totals(issued: &[IssuedInvoiceLine]) -> Vec<IssuedTotal> {
+    let mut totals: BTreeMap<Currency, (u64, Money)> = BTreeMap::new();
+    for line in issued {
+        let (count, sum) = totals
+            .entry(line.currency)
+            .or_insert((0, Money::zero(line.currency)));
+        *count += 1;
+        let amount = events::Amount::parse(&line.total)
+            .map(|a| a.in_currency(line.currency))
+            .unwrap_or(Money::zero(line.currency));
+        *sum = sum.checked_add(amount).unwrap_or(*sum);
+    }
+    totals
+        .into_iter()
+        .map(|(currency, (invoices, total))| IssuedTotal {
+            currency,
+            invoices,
+            total: total.to_json_string(),
+        })
+        .collect()
+}

@@ -1,0 +1,62 @@
+//! `edoc-ledger bill`: the monthly billing run (BILLING.md 4) with a progress bar and a
+//! summary. Running it again for the same month issues nothing new; a run interrupted
+//! midway, run again, completes the rest.
+
+use api::settings::{ServeSettings, StoreSettings};
+use api::store::{LedgerEventRepository, StoreLocation};
+use events::CalendarMonth;
+
+use crate::{progress_bar, ReplayOutcome, RunResult};
+
+pub async fn bill(
+    store: &StoreSettings,
+    serve: &ServeSettings,
+    period: CalendarMonth,
+    issued_on: Option<time::Date>,
+) -> RunResult {
+    let (shipped, _) = api::reference_files::shipped_versions(serve.reference_dir.as_deref())?;
+    let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
+    let repository = LedgerEventRepository::connect(&location).await?;
+    let ledger = api::application::commands::Ledger::on_store(repository.clone(), &shipped).await?;
+    let issued_on = issued_on.unwrap_or_else(|| ledger.today());
+    let bar = progress_bar(
+        0,
+        "billing [{bar:40}] {pos}/{len} agreements ({per_sec}, {eta} left)",
+    );
+    let started = std::time::Instant::now();
+    let report = api::application::billing::run(
+        &ledger,
+        "edoc-ledger bill",
+        period,
+        issued_on,
+        |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    )
+    .await?;
+    bar.finish_and_clear();
+    println!(
+        "billing run for {period}, issued on {issued_on}, over {} agreements in {:.1?}: {} invoices issued, {} already invoiced, {} skipped, {} refused",
+        report.agreements,
+        started.elapsed(),
+        report.issued.len(),
+        report.already_invoiced.len(),
+        report.skipped.len(),
+        report.refused.len(),
+    );
+    for total in &report.totals {
+        println!(
+            "  {} {}: {} invoices",
+            total.total, total.currency, total.invoices
+        );
+    }
+    for skipped in &report.skipped {
+        println!("  skipped {}: {}", skipped.participant_id, skipped.reason);
+    }
+    for refused in &report.refused {
+        println!("  refused {}: {}", refused.participant_id, refused.reason);
+    }
+    repository.close().await;
+    Ok(ReplayOutcome::Clean)
+}
