@@ -82,7 +82,9 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             | "/v1/agreements/{id}/invoices/{number}/void"
             | "/v1/agreements/{id}/invoices/{number}/credit-notes"
             // Subscriptions (BILLING.md 2).
-            | "/v1/agreements/{id}/subscription",
+            | "/v1/agreements/{id}/subscription"
+            // Usage ingestion (BILLING.md 3).
+            | "/v1/usage",
         )
         | ("DELETE", "/v1/agreements/{id}/subscription") => Access::Roles(BILLING_COMMANDS),
         (

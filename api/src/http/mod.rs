@@ -13,6 +13,7 @@ pub mod queries;
 pub mod reference;
 pub mod sweeps;
 pub mod tariffs;
+pub mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +55,7 @@ pub fn app(state: AppState) -> Router {
         .merge(periods::router())
         .merge(reference::router())
         .merge(tariffs::router())
+        .merge(usage::router())
         .merge(audit::router())
         .merge(<utoipa_scalar::Scalar<_> as utoipa_scalar::Servable<_>>::with_url(
             openapi::DOCS_PATH,

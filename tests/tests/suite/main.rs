@@ -34,3 +34,4 @@ mod simulation;
 mod store;
 mod sweeps;
 mod tariffs;
+mod usage;
