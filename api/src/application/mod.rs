@@ -18,6 +18,7 @@
 //! - `reference_book`: the reference stream: the tables in force, publishing versions.
 //! - `tariff_book`: the tariff stream (BILLING.md 2): the catalog, publishing versions.
 //! - `tokens`: bearer tokens and roles (who may call what is `http::auth`'s table).
+//! - `usage`: usage ingestion (BILLING.md 3): batches of the portal's usage records.
 
 pub mod audit;
 pub mod billing;
@@ -30,6 +31,7 @@ pub mod replay;
 pub mod sweep;
 pub mod tariff_book;
 pub mod tokens;
+pub mod usage;
 
 /// The store's error, as the use cases report it.
 pub use crate::store::StoreError;

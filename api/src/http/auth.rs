@@ -82,8 +82,9 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             | "/v1/agreements/{id}/refunds"
             | "/v1/agreements/{id}/invoices/{number}/void"
             | "/v1/agreements/{id}/invoices/{number}/credit-notes"
-            // Subscriptions and the billing run (BILLING.md 2, 4).
+            // Subscriptions, usage and the billing run (BILLING.md 2-4).
             | "/v1/agreements/{id}/subscription"
+            | "/v1/usage"
             | "/v1/billing-runs",
         )
         | ("DELETE", "/v1/agreements/{id}/subscription") => Access::Roles(BILLING_COMMANDS),

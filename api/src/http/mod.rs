@@ -14,6 +14,7 @@ pub mod queries;
 pub mod reference;
 pub mod sweeps;
 pub mod tariffs;
+pub mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +57,7 @@ pub fn app(state: AppState) -> Router {
         .merge(reference::router())
         .merge(tariffs::router())
         .merge(billing::router())
+        .merge(usage::router())
         .merge(audit::router())
         .merge(<utoipa_scalar::Scalar<_> as utoipa_scalar::Servable<_>>::with_url(
             openapi::DOCS_PATH,

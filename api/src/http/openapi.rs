@@ -67,6 +67,7 @@ use super::queries;
         super::tariffs::publish,
         super::billing::run,
         super::billing::report,
+        super::usage::ingest,
         openapi_json,
     ),
     components(schemas(
@@ -297,6 +298,7 @@ mod tests {
         ("get", "/v1/reference/{table}"),
         ("put", "/v1/reference/{table}/{range}"),
         ("post", "/v1/reference/exchange-rates/import"),
+        ("post", "/v1/usage"),
     ];
 
     const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -791,9 +793,13 @@ mod tests {
                 let problem = &responses
                     .get(status)
                     .unwrap_or_else(|| panic!("{method} {path}: no {status}"))["content"];
+                // A refused usage batch lists its records besides the problem's fields.
+                let schema = match (*method, *path, status) {
+                    ("post", "/v1/usage", "422") => "#/components/schemas/UsageProblem",
+                    _ => "#/components/schemas/Problem",
+                };
                 assert_eq!(
-                    problem["application/problem+json"]["schema"]["$ref"],
-                    "#/components/schemas/Problem",
+                    problem["application/problem+json"]["schema"]["$ref"], schema,
                     "{method} {path} {status}"
                 );
             }

@@ -307,6 +307,10 @@ async fn publish_answered(
         )
         .await?;
     let answer = answer_of(&publication)?;
+    // Versions recorded committed the key with them; only "no change" stores it now.
+    if !publication.recorded.is_empty() {
+        return Ok(super::idempotency::response(answer));
+    }
     Ok(super::idempotency::response(
         state.ledger.remember_answer(context, answer).await?,
     ))

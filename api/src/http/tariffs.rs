@@ -186,6 +186,10 @@ pub async fn publish(
         )
         .await?;
     let answer = answer_of(&publication)?;
+    // A recorded version committed the key with it; only "nothing recorded" stores it now.
+    if publication.recorded {
+        return Ok(super::idempotency::response(answer));
+    }
     Ok(super::idempotency::response(
         state.ledger.remember_answer(&context, answer).await?,
     ))

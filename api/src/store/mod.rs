@@ -10,8 +10,9 @@
 //! One module per table or concern: `event_table` (appends, stream reads, chain checks,
 //! cqrs-es's repository interface, the export's scan), `ledgers` (the stored
 //! projections), `invoice_numbers`, `idempotency`, `sweeps`, `tokens` (`api_tokens`),
-//! `import` (loading an export); this module holds the connection, the location, the
-//! errors, and how code is written once for both databases:
+//! `import` (loading an export), `usage` (the usage records, BILLING.md 3); this module
+//! holds the connection, the location, the errors, and how code is written once for
+//! both databases:
 //! - `Dialect` names the SQL a statement is written in. Most statements have one text
 //!   for both (sqlx binds `$1`, `$2`... on SQLite too, and `serde_json::Value` reads and
 //!   writes jsonb and SQLite's text alike); where the SQL differs, `Dialect::pick`
@@ -113,6 +114,7 @@ mod ledgers;
 mod periods;
 mod sweeps;
 mod tokens;
+mod usage;
 
 pub use event_table::{EventRow, StoredEvent};
 pub use idempotency::IdempotencyRecord;
@@ -123,6 +125,10 @@ pub use ledgers::{
 };
 pub use periods::PeriodGuard;
 pub use tokens::{ActiveToken, TokenRow};
+pub use usage::{
+    StoredUsageRecord, UsageConflict, UsageInsertError, UsageInsertion, UsageRecord,
+    USAGE_ID_CHARS_MAX,
+};
 // What the store's modules share with each other.
 use event_table::*;
 use invoice_numbers::*;

@@ -35,3 +35,4 @@ mod simulation;
 mod store;
 mod sweeps;
 mod tariffs;
+mod usage;

@@ -1,0 +1,436 @@
+//! Usage ingestion (BILLING.md 3): the portal's usage records, taken in batches of at
+//! most [`BATCH_RECORDS_MAX`], idempotent by the portal's record id.
+//!
+//! A batch is read leniently (each record a JSON value) so that every invalid record is
+//! named, each with its index, id and what is wrong with it, before anything is written:
+//! a batch with any invalid record records nothing. Valid records are written in one
+//! transaction (`store::usage`): a record already stored with the same content is a
+//! duplicate, counted; one whose id is stored with other content refuses the batch,
+//! listed like an invalid record. Usage is kept apart from the agreements' events
+//! (high volume) and is not billed here: the billing run reads it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use events::{business_date, MetricName, ParticipantId};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use time::Date;
+
+use super::Ledger;
+use crate::store::{
+    IdempotencyRecord, StoreError, UsageConflict, UsageInsertError, UsageRecord, USAGE_ID_CHARS_MAX,
+};
+
+/// The most records one batch may hold.
+pub const BATCH_RECORDS_MAX: usize = 1_000;
+
+/// The largest quantity one record may report: a limit on everything, and room for the
+/// sums of a month's records of one metric.
+pub const QUANTITY_MAX: i64 = 1_000_000_000;
+
+/// The fields of a record, in the order they are checked.
+const FIELDS: [&str; 5] = ["id", "participant_id", "metric", "quantity", "occurred_on"];
+
+/// What a batch recorded (`POST /v1/usage`, 200).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct UsageAccepted {
+    /// Records written now.
+    pub accepted: u64,
+    /// Records already stored with the same content (or repeated in the batch): counted,
+    /// not written again.
+    pub duplicates: u64,
+}
+
+/// One record of a batch that is refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct UsageRecordError {
+    /// Its place in `records` (from 0).
+    pub index: usize,
+    /// Its `id` as sent, when that is a string.
+    pub id: Option<String>,
+    /// Everything wrong with it, in words.
+    pub detail: String,
+}
+
+/// Why a batch was not recorded. Nothing of it was written.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    /// The body is not `{"records": [...]}` (400).
+    #[error("{0}")]
+    Malformed(String),
+    /// More records than a batch may hold; `errors` lists those beyond the limit.
+    #[error("the batch holds {count} records; at most {BATCH_RECORDS_MAX} are taken in one request: nothing was recorded, send them in batches of at most {BATCH_RECORDS_MAX}")]
+    TooMany {
+        count: usize,
+        errors: Vec<UsageRecordError>,
+    },
+    /// Records that are invalid, every one listed.
+    #[error("{} of the batch's {count} records are invalid (listed in `errors`): nothing was recorded", .errors.len())]
+    Invalid {
+        count: usize,
+        errors: Vec<UsageRecordError>,
+    },
+    /// Records whose ids are already recorded with other content.
+    #[error("{} of the batch's {count} records have ids already recorded with other content (listed in `errors`): a usage record is never changed; nothing was recorded", .errors.len())]
+    Conflicts {
+        count: usize,
+        errors: Vec<UsageRecordError>,
+    },
+    /// A concurrent request with the same Idempotency-Key recorded first: its answer
+    /// is the one to give.
+    #[error("a concurrent request with the same Idempotency-Key recorded first")]
+    IdempotencyKeyTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl UsageError {
+    /// The records listed, for the answers that list them.
+    pub fn errors(&self) -> Option<&[UsageRecordError]> {
+        match self {
+            Self::TooMany { errors, .. }
+            | Self::Invalid { errors, .. }
+            | Self::Conflicts { errors, .. } => Some(errors),
+            Self::Malformed(_) | Self::IdempotencyKeyTaken | Self::Store(_) => None,
+        }
+    }
+}
+
+/// Reads, checks and records a batch (`{"records": [...]}`) as of the ledger's today.
+/// `remember` gives the Idempotency-Key record of the answer, stored in the records'
+/// transaction.
+pub async fn ingest(
+    ledger: &Ledger,
+    body: &Value,
+    remember: impl FnOnce(&UsageAccepted) -> Option<IdempotencyRecord>,
+) -> Result<UsageAccepted, UsageError> {
+    let items = records_of(body)?;
+    if items.len() > BATCH_RECORDS_MAX {
+        let errors = items
+            .iter()
+            .enumerate()
+            .skip(BATCH_RECORDS_MAX)
+            .map(|(index, item)| UsageRecordError {
+                index,
+                id: id_as_sent(item),
+                detail: format!(
+                    "beyond the {BATCH_RECORDS_MAX} records a batch may hold: send it in another batch"
+                ),
+            })
+            .collect();
+        return Err(UsageError::TooMany {
+            count: items.len(),
+            errors,
+        });
+    }
+    let today = ledger.today();
+    let checked: Vec<Result<UsageRecord, Vec<String>>> =
+        items.iter().map(|item| check_record(item, today)).collect();
+    let participants: BTreeSet<ParticipantId> = items.iter().filter_map(participant_of).collect();
+    let registered = if participants.is_empty() {
+        BTreeSet::new()
+    } else {
+        let ids = participants.iter().map(ParticipantId::as_str).collect();
+        ledger.repository().registered_participants(&ids).await?
+    };
+    let errors = batch_errors(items, &checked, &registered);
+    if !errors.is_empty() {
+        return Err(UsageError::Invalid {
+            count: items.len(),
+            errors,
+        });
+    }
+    let records: Vec<UsageRecord> = checked.into_iter().filter_map(Result::ok).collect();
+    let recorded_at = ledger
+        .now_utc()
+        .to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| StoreError::Corrupt(format!("the time cannot be written: {e}")))?;
+    let answer_of = |insertion: &crate::store::UsageInsertion| UsageAccepted {
+        accepted: insertion.accepted,
+        duplicates: insertion.duplicates,
+    };
+    match ledger
+        .repository()
+        .insert_usage(&records, &recorded_at, |insertion| {
+            remember(&answer_of(insertion))
+        })
+        .await
+    {
+        Ok(insertion) => Ok(answer_of(&insertion)),
+        Err(UsageInsertError::Conflicts(conflicts)) => Err(UsageError::Conflicts {
+            count: records.len(),
+            errors: conflicts
+                .iter()
+                .map(|conflict| conflict_error(&records, conflict))
+                .collect(),
+        }),
+        Err(UsageInsertError::IdempotencyKeyTaken) => Err(UsageError::IdempotencyKeyTaken),
+        Err(UsageInsertError::Store(error)) => Err(error.into()),
+    }
+}
+
+/// The batch's records, each still a JSON value.
+fn records_of(body: &Value) -> Result<&[Value], UsageError> {
+    let Some(object) = body.as_object() else {
+        return Err(UsageError::Malformed(
+            "the request body must be an object: {\"records\": [...]}".to_owned(),
+        ));
+    };
+    if let Some(unknown) = object.keys().find(|key| *key != "records") {
+        return Err(UsageError::Malformed(format!(
+            "unknown field `{unknown}`, expected `records`"
+        )));
+    }
+    match object.get("records") {
+        Some(Value::Array(records)) => Ok(records),
+        Some(_) => Err(UsageError::Malformed(
+            "`records` must be an array of usage records".to_owned(),
+        )),
+        None => Err(UsageError::Malformed("missing field `records`".to_owned())),
+    }
+}
+
+/// A record's `participant_id`, when it is a valid BIN/IIN.
+fn participant_of(item: &Value) -> Option<ParticipantId> {
+    ParticipantId::parse(item.get("participant_id")?.as_str()?).ok()
+}
+
+/// A record's `id` as sent, when it is a string.
+fn id_as_sent(item: &Value) -> Option<String> {
+    item.get("id").and_then(Value::as_str).map(str::to_owned)
+}
+
+/// One record, field by field: the record, or everything wrong with it.
+fn check_record(item: &Value, today: Date) -> Result<UsageRecord, Vec<String>> {
+    let Some(fields) = item.as_object() else {
+        return Err(vec![
+            "a usage record must be an object with `id`, `participant_id`, `metric`, `quantity` and `occurred_on`".to_owned(),
+        ]);
+    };
+    let mut problems: Vec<String> = fields
+        .keys()
+        .filter(|key| !FIELDS.contains(&key.as_str()))
+        .map(|key| format!("unknown field `{key}`"))
+        .collect();
+    let id = text_field(fields, "id").and_then(|id| check_id(id).map(str::to_owned));
+    let participant = text_field(fields, "participant_id")
+        .and_then(|text| ParticipantId::parse(text).map_err(|e| format!("`participant_id`: {e}")));
+    let metric = text_field(fields, "metric")
+        .and_then(|text| MetricName::parse(text).map_err(|e| format!("`metric`: {e}")));
+    let quantity = check_quantity(fields.get("quantity"));
+    let occurred_on = text_field(fields, "occurred_on").and_then(|text| {
+        let date = business_date::parse(text).map_err(|e| format!("`occurred_on`: {e}"))?;
+        if date > today {
+            return Err(format!(
+                "`occurred_on` {text} is after today ({}): usage is reported once it occurred",
+                business_date::format(today)
+            ));
+        }
+        Ok(date)
+    });
+    match (id, participant, metric, quantity, occurred_on) {
+        (Ok(id), Ok(participant_id), Ok(metric), Ok(quantity), Ok(occurred_on))
+            if problems.is_empty() =>
+        {
+            Ok(UsageRecord {
+                id,
+                participant_id,
+                metric,
+                quantity,
+                occurred_on,
+            })
+        }
+        (id, participant, metric, quantity, occurred_on) => {
+            problems.extend(
+                [
+                    id.err(),
+                    participant.err(),
+                    metric.err(),
+                    quantity.err(),
+                    occurred_on.err(),
+                ]
+                .into_iter()
+                .flatten(),
+            );
+            Err(problems)
+        }
+    }
+}
+
+fn text_field<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Err(format!("`{name}` is missing")),
+        Some(Value::String(text)) => Ok(text),
+        Some(other) => Err(format!("`{name}` must be a string, not {other}")),
+    }
+}
+
+/// The portal's id: 1 to [`USAGE_ID_CHARS_MAX`] characters, no control character; kept
+/// exactly as sent.
+fn check_id(id: &str) -> Result<&str, String> {
+    if id.trim().is_empty() {
+        return Err("`id` must not be empty".to_owned());
+    }
+    if id.chars().count() > USAGE_ID_CHARS_MAX {
+        return Err(format!(
+            "`id` is longer than {USAGE_ID_CHARS_MAX} characters"
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Err("`id` contains a control character".to_owned());
+    }
+    Ok(id)
+}
+
+/// A positive whole number, at most [`QUANTITY_MAX`], written as a JSON number.
+fn check_quantity(value: Option<&Value>) -> Result<i64, String> {
+    let refuse = |what: String| {
+        Err(format!(
+            "`quantity` must be a positive whole number of at most {QUANTITY_MAX}, not {what}"
+        ))
+    };
+    match value {
+        None | Some(Value::Null) => Err("`quantity` is missing".to_owned()),
+        Some(Value::Number(number)) => match number.as_i64() {
+            Some(quantity) if (1..=QUANTITY_MAX).contains(&quantity) => Ok(quantity),
+            _ => refuse(number.to_string()),
+        },
+        Some(other) => refuse(other.to_string()),
+    }
+}
+
+/// Every invalid record of the batch: its own fields, an unknown participant, and an id
+/// the batch gives twice with different content (named at each later record).
+fn batch_errors(
+    items: &[Value],
+    checked: &[Result<UsageRecord, Vec<String>>],
+    registered: &BTreeSet<String>,
+) -> Vec<UsageRecordError> {
+    let mut first_of_id: BTreeMap<&str, (usize, &UsageRecord)> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (index, (item, record)) in items.iter().zip(checked).enumerate() {
+        let mut problems = match record {
+            Err(problems) => problems.clone(),
+            Ok(record) => {
+                let mut problems = Vec::new();
+                match first_of_id.get(record.id.as_str()) {
+                    Some((first, same_id)) if *same_id != record => {
+                        problems.push(format!(
+                            "`id` {} is also record {first}'s in this batch, with other content",
+                            record.id
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        first_of_id.insert(&record.id, (index, record));
+                    }
+                }
+                problems
+            }
+        };
+        if let Some(participant) = participant_of(item) {
+            if !registered.contains(participant.as_str()) {
+                problems.push(format!(
+                    "`participant_id`: no agreement is registered for participant {participant}"
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            errors.push(UsageRecordError {
+                index,
+                id: id_as_sent(item),
+                detail: problems.join("; "),
+            });
+        }
+    }
+    errors
+}
+
+/// A record whose id is stored with other content, and what is stored.
+fn conflict_error(records: &[UsageRecord], conflict: &UsageConflict) -> UsageRecordError {
+    let stored = &conflict.stored;
+    UsageRecordError {
+        index: conflict.index,
+        id: records.get(conflict.index).map(|record| record.id.clone()),
+        detail: format!(
+            "`id` {} is already recorded with other content (participant_id {}, metric {}, quantity {}, occurred_on {}): a usage record is never changed",
+            stored.id,
+            stored.participant_id,
+            stored.metric,
+            stored.quantity,
+            business_date::format(stored.occurred_on)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use time::macros::date;
+
+    const TODAY: Date = date!(2026 - 12 - 02);
+
+    fn problems(item: Value) -> Vec<String> {
+        check_record(&item, TODAY).unwrap_err()
+    }
+
+    #[test]
+    fn a_valid_record_is_read() {
+        let record = check_record(
+            &json!({"id": "r-1", "participant_id": "150240008272", "metric": "documents", "quantity": 3, "occurred_on": "2026-12-02"}),
+            TODAY,
+        )
+        .unwrap();
+        assert_eq!(record.quantity, 3);
+        assert_eq!(record.metric.as_str(), "documents");
+    }
+
+    #[test]
+    fn every_field_of_a_record_is_checked() {
+        let all = problems(
+            json!({"id": "", "participant_id": "123", "metric": "Documents", "quantity": 1.5, "occurred_on": "2026-12-03", "extra": 1}),
+        );
+        assert_eq!(all.len(), 6, "{all:?}");
+        assert!(all[0].contains("unknown field `extra`"), "{all:?}");
+        for (problem, field) in all[1..].iter().zip(FIELDS) {
+            assert!(problem.contains(&format!("`{field}`")), "{problem}");
+        }
+        for quantity in [
+            json!(0),
+            json!(-1),
+            json!(1.5),
+            json!("5"),
+            json!(2.0),
+            json!(1_000_000_001),
+        ] {
+            let found = problems(
+                json!({"id": "r", "participant_id": "150240008272", "metric": "documents", "quantity": quantity, "occurred_on": "2026-12-01"}),
+            );
+            assert_eq!(found.len(), 1, "{quantity}: {found:?}");
+            assert!(found[0].starts_with("`quantity`"), "{found:?}");
+        }
+        assert_eq!(problems(json!({})).len(), 5);
+        assert_eq!(problems(json!(7)).len(), 1);
+        let long = "x".repeat(USAGE_ID_CHARS_MAX + 1);
+        assert!(problems(json!({"id": long}))[0].contains("longer than 100"));
+        assert!(problems(json!({"id": "a\u{7}"}))[0].contains("control"));
+    }
+
+    #[test]
+    fn the_body_must_be_an_object_of_records() {
+        for body in [
+            json!([]),
+            json!({}),
+            json!({"records": {}}),
+            json!({"records": [], "x": 1}),
+        ] {
+            assert!(
+                matches!(records_of(&body), Err(UsageError::Malformed(_))),
+                "{body}"
+            );
+        }
+        assert_eq!(records_of(&json!({"records": []})).unwrap().len(), 0);
+    }
+}

@@ -1,0 +1,379 @@
+//! Usage records (BILLING.md 3, `usage_records`): what the portal reports it served,
+//! kept apart from the agreements' event streams and append-only. A batch is recorded in
+//! one transaction, idempotent by the portal's record id: a record whose id is stored
+//! with the same content is a duplicate (counted, not written again); the same id with
+//! other content refuses the whole batch.
+//!
+//! How a batch is written, on both databases: the rows are inserted with
+//! `ON CONFLICT (id) DO NOTHING`, then the batch's ids are read back inside the same
+//! transaction and compared with the batch; any difference rolls everything back. A
+//! concurrent batch with a shared id therefore either committed first (its row is read
+//! back, and differs or not) or commits after this one and finds this one's row: an id
+//! never holds two contents, and a batch is recorded whole or not at all.
+//!
+//! Positions are drawn in commit order: on PostgreSQL a batch first takes the table's
+//! `SHARE ROW EXCLUSIVE` lock (one usage writer at a time; readers are not blocked), on
+//! SQLite the write lock `BEGIN IMMEDIATE` takes does the same. So the positions up to
+//! [`LedgerEventRepository::last_usage_position`] never gain a record later, and the
+//! billing run may take the records of a window of positions `(after, through]`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use events::{business_date, MetricName, ParticipantId};
+use time::Date;
+
+use super::*;
+
+/// The longest record id the portal may send (characters).
+pub const USAGE_ID_CHARS_MAX: usize = 100;
+
+/// One usage record: a fact the portal reports, never changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRecord {
+    /// The portal's own id, unique per record (1 to [`USAGE_ID_CHARS_MAX`] characters).
+    pub id: String,
+    pub participant_id: ParticipantId,
+    pub metric: MetricName,
+    /// Positive.
+    pub quantity: i64,
+    /// The business date it occurred on.
+    pub occurred_on: Date,
+}
+
+/// A stored record with its place in the table (commit order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredUsageRecord {
+    pub position: i64,
+    pub record: UsageRecord,
+}
+
+/// What a batch recorded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageInsertion {
+    /// Records written now.
+    pub accepted: u64,
+    /// Records of the batch already stored with the same content (or repeated in it).
+    pub duplicates: u64,
+}
+
+/// A record of a batch whose id is stored with other content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageConflict {
+    /// Its place in the batch (from 0).
+    pub index: usize,
+    /// What is stored under its id.
+    pub stored: UsageRecord,
+}
+
+/// Why a batch was not recorded. Nothing of it was written.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageInsertError {
+    /// Records whose ids are stored with other content.
+    #[error("{} records of the batch have ids already stored with other content", .0.len())]
+    Conflicts(Vec<UsageConflict>),
+    /// The request's Idempotency-Key was stored meanwhile by a concurrent request.
+    #[error("the Idempotency-Key was taken by a concurrent request")]
+    IdempotencyKeyTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<AppendError> for UsageInsertError {
+    fn from(error: AppendError) -> Self {
+        match error {
+            AppendError::Conflict(_) => Self::IdempotencyKeyTaken,
+            AppendError::Store(error) => Self::Store(error),
+        }
+    }
+}
+
+/// The columns of a record, in the order [`record_of`] reads them.
+const RECORD_COLUMNS: &str = "id, participant_id, metric, quantity, occurred_on";
+
+type RecordRow = (String, String, String, i64, String);
+
+fn record_of(
+    (id, participant_id, metric, quantity, occurred_on): RecordRow,
+) -> Result<UsageRecord, StoreError> {
+    let corrupt = |what: String| StoreError::Corrupt(format!("usage record `{id}`: {what}"));
+    Ok(UsageRecord {
+        participant_id: ParticipantId::parse(&participant_id)
+            .map_err(|e| corrupt(e.to_string()))?,
+        metric: MetricName::parse(&metric).map_err(|e| corrupt(e.to_string()))?,
+        occurred_on: business_date::parse(&occurred_on).map_err(corrupt)?,
+        quantity,
+        id: id.clone(),
+    })
+}
+
+/// A JSON array of texts: the one parameter a set of ids is bound as on both databases,
+/// read back as rows by [`json_texts`].
+fn json_array<'a>(texts: impl IntoIterator<Item = &'a str>) -> Value {
+    Value::Array(
+        texts
+            .into_iter()
+            .map(|t| Value::String(t.to_owned()))
+            .collect(),
+    )
+}
+
+/// The rows (`value`) of a JSON array of texts bound as `$1`.
+fn json_texts(dialect: Dialect) -> &'static str {
+    dialect.pick(
+        "SELECT value FROM jsonb_array_elements_text($1)",
+        "SELECT value FROM json_each($1)",
+    )
+}
+
+impl Transaction<'_> {
+    /// Inserts the records whose ids are not stored yet; returns how many it wrote.
+    async fn insert_usage(
+        &mut self,
+        records: &[UsageRecord],
+        recorded_at: &str,
+    ) -> Result<u64, sqlx::Error> {
+        const INSERT_ONE: &str = "INSERT INTO usage_records (id, participant_id, metric, quantity, occurred_on, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING";
+        match self {
+            Transaction::Postgres(tx) => {
+                // One usage writer at a time, so positions are drawn in commit order.
+                sqlx::query("LOCK TABLE usage_records IN SHARE ROW EXCLUSIVE MODE")
+                    .execute(&mut **tx)
+                    .await?;
+                let dates: Vec<String> = column(records, |r| business_date::format(r.occurred_on));
+                Ok(sqlx::query(
+                    "INSERT INTO usage_records (id, participant_id, metric, quantity, occurred_on, recorded_at)
+                     SELECT id, participant_id, metric, quantity, occurred_on, $6
+                     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])
+                         WITH ORDINALITY AS r(id, participant_id, metric, quantity, occurred_on, place)
+                     ORDER BY place
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(column(records, |r| r.id.as_str()))
+                .bind(column(records, |r| r.participant_id.as_str()))
+                .bind(column(records, |r| r.metric.as_str()))
+                .bind(column(records, |r| r.quantity))
+                .bind(dates)
+                .bind(recorded_at)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected())
+            }
+            Transaction::Sqlite(tx) => {
+                let mut written = 0;
+                for record in records {
+                    written += sqlx::query(INSERT_ONE)
+                        .bind(&record.id)
+                        .bind(record.participant_id.as_str())
+                        .bind(record.metric.as_str())
+                        .bind(record.quantity)
+                        .bind(business_date::format(record.occurred_on))
+                        .bind(recorded_at)
+                        .execute(&mut **tx)
+                        .await?
+                        .rows_affected();
+                }
+                Ok(written)
+            }
+        }
+    }
+
+    /// The stored records of these ids, by id, as this transaction sees them.
+    async fn usage_by_id(
+        &mut self,
+        ids: &BTreeSet<&str>,
+    ) -> Result<BTreeMap<String, UsageRecord>, StoreError> {
+        let rows: Vec<RecordRow> = on_transaction!(self, |tx, dialect| {
+            sqlx::query_as(&format!(
+                "SELECT {RECORD_COLUMNS} FROM usage_records WHERE id IN ({})",
+                json_texts(dialect)
+            ))
+            .bind(json_array(ids.iter().copied()))
+            .fetch_all(&mut **tx)
+            .await?
+        });
+        rows.into_iter()
+            .map(|row| record_of(row).map(|record| (record.id.clone(), record)))
+            .collect()
+    }
+}
+
+impl LedgerEventRepository {
+    /// Records a batch of usage records in one transaction (BILLING.md 3), with the
+    /// request's Idempotency-Key and first answer when `idempotency` gives one for what
+    /// was recorded. A record whose id is stored with the same content is a duplicate;
+    /// any id stored (or repeated in the batch) with other content refuses the batch
+    /// ([`UsageInsertError::Conflicts`], every such record listed): all or nothing.
+    pub async fn insert_usage(
+        &self,
+        records: &[UsageRecord],
+        recorded_at: &str,
+        idempotency: impl FnOnce(&UsageInsertion) -> Option<IdempotencyRecord>,
+    ) -> Result<UsageInsertion, UsageInsertError> {
+        let mut tx = Transaction::begin(&self.backend)
+            .await
+            .map_err(StoreError::from)?;
+        let accepted = tx
+            .insert_usage(records, recorded_at)
+            .await
+            .map_err(StoreError::from)?;
+        let ids: BTreeSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        let stored = tx.usage_by_id(&ids).await?;
+        let mut conflicts = Vec::new();
+        for (index, record) in records.iter().enumerate() {
+            match stored.get(&record.id) {
+                Some(stored) if stored == record => {}
+                Some(stored) => conflicts.push(UsageConflict {
+                    index,
+                    stored: stored.clone(),
+                }),
+                None => {
+                    return Err(StoreError::Corrupt(format!(
+                        "usage record `{}` was neither written nor found",
+                        record.id
+                    ))
+                    .into())
+                }
+            }
+        }
+        if !conflicts.is_empty() {
+            // Dropping the transaction rolls it back: nothing of the batch is written.
+            return Err(UsageInsertError::Conflicts(conflicts));
+        }
+        let records_count = u64::try_from(records.len()).unwrap_or(u64::MAX);
+        let insertion = UsageInsertion {
+            accepted,
+            duplicates: records_count.saturating_sub(accepted),
+        };
+        if let Some(key) = idempotency(&insertion) {
+            tx.store_idempotency(&key).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(insertion)
+    }
+
+    /// The stored records of these ids (any participant), by id.
+    pub async fn usage_records_by_id(
+        &self,
+        ids: &BTreeSet<&str>,
+    ) -> Result<BTreeMap<String, UsageRecord>, StoreError> {
+        let rows: Vec<RecordRow> = on_pool!(&*self.backend, |pool, dialect| {
+            sqlx::query_as(&format!(
+                "SELECT {RECORD_COLUMNS} FROM usage_records WHERE id IN ({})",
+                json_texts(dialect)
+            ))
+            .bind(json_array(ids.iter().copied()))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|row| record_of(row).map(|record| (record.id.clone(), record)))
+            .collect()
+    }
+
+    /// Which of these participants have an agreement registered in the store (one
+    /// query, whatever the number of ids).
+    pub async fn registered_participants(
+        &self,
+        ids: &BTreeSet<&str>,
+    ) -> Result<BTreeSet<String>, StoreError> {
+        let found: Vec<String> = on_pool!(&*self.backend, |pool, dialect| {
+            sqlx::query_scalar(&format!(
+                "SELECT aggregate_id FROM events
+                 WHERE aggregate_type = 'ParticipantAgreement' AND sequence = 1
+                   AND aggregate_id IN ({})",
+                json_texts(dialect)
+            ))
+            .bind(json_array(ids.iter().copied()))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(found.into_iter().collect())
+    }
+
+    /// A participant's usage that occurred from `from` to `to` (both included): the total
+    /// quantity per metric.
+    pub async fn usage_of(
+        &self,
+        participant: &ParticipantId,
+        from: Date,
+        to: Date,
+    ) -> Result<BTreeMap<MetricName, i64>, StoreError> {
+        let rows: Vec<(String, i64)> = on_pool!(&*self.backend, |pool, _dialect| {
+            sqlx::query_as(
+                "SELECT metric, CAST(SUM(quantity) AS bigint) FROM usage_records
+                 WHERE participant_id = $1 AND occurred_on >= $2 AND occurred_on <= $3
+                 GROUP BY metric ORDER BY metric",
+            )
+            .bind(participant.as_str())
+            .bind(business_date::format(from))
+            .bind(business_date::format(to))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(metric, quantity)| {
+                MetricName::parse(&metric)
+                    .map(|metric| (metric, quantity))
+                    .map_err(|e| StoreError::Corrupt(format!("a usage record's metric: {e}")))
+            })
+            .collect()
+    }
+
+    /// A participant's records that occurred on or before `occurred_through` and were
+    /// recorded at positions `after < position <= through`, in position order: what a
+    /// billing run takes (the records recorded since the previous run's `through`, late
+    /// reports of earlier months included).
+    pub async fn usage_records(
+        &self,
+        participant: &ParticipantId,
+        occurred_through: Date,
+        after: i64,
+        through: i64,
+    ) -> Result<Vec<StoredUsageRecord>, StoreError> {
+        let rows: Vec<(i64, String, String, String, i64, String)> =
+            on_pool!(&*self.backend, |pool, _dialect| {
+                sqlx::query_as(&format!(
+                    "SELECT position, {RECORD_COLUMNS} FROM usage_records
+                     WHERE participant_id = $1 AND occurred_on <= $2
+                       AND position > $3 AND position <= $4
+                     ORDER BY position"
+                ))
+                .bind(participant.as_str())
+                .bind(business_date::format(occurred_through))
+                .bind(after)
+                .bind(through)
+                .fetch_all(pool)
+                .await?
+            });
+        rows.into_iter()
+            .map(
+                |(position, id, participant_id, metric, quantity, occurred_on)| {
+                    let record = record_of((id, participant_id, metric, quantity, occurred_on))?;
+                    Ok(StoredUsageRecord { position, record })
+                },
+            )
+            .collect()
+    }
+
+    /// The position of the latest record (0 when there is none). Every record at a
+    /// position up to it is committed, and none will be added there later.
+    pub async fn last_usage_position(&self) -> Result<i64, StoreError> {
+        on_pool!(&*self.backend, |pool, _dialect| {
+            Ok(
+                sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM usage_records")
+                    .fetch_one(pool)
+                    .await?,
+            )
+        })
+    }
+
+    /// How many usage records are stored.
+    pub async fn count_usage_records(&self) -> Result<i64, StoreError> {
+        on_pool!(&*self.backend, |pool, _dialect| {
+            Ok(sqlx::query_scalar("SELECT COUNT(*) FROM usage_records")
+                .fetch_one(pool)
+                .await?)
+        })
+    }
+}
