@@ -434,3 +434,118 @@ mod tests {
         assert_eq!(records_of(&json!({"records": []})).unwrap().len(), 0);
     }
 }
+
+/// One metric of `GET /v1/agreements/{id}/usage?period=` (BILLING.md 3): what the
+/// participant will be billed for the month so far.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct UsagePreviewLine {
+    #[schema(value_type = String, example = "documents")]
+    pub metric: String,
+    /// Recorded so far for the month.
+    pub quantity: u64,
+    /// Included by the month's tariff version.
+    pub included: u64,
+    /// Beyond what is included.
+    pub overage: u64,
+    /// The version's price of a unit beyond what is included, in the agreement's
+    /// currency (`null` without a version for the month, or when the metric is not
+    /// priced by it).
+    pub unit_price: Option<String>,
+    /// `overage x unit_price`, net of VAT; `0.00` while unpriced (`priced: false`).
+    pub amount: String,
+    /// Whether the month's tariff version prices the metric.
+    pub priced: bool,
+}
+
+/// `GET /v1/agreements/{id}/usage?period=`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct UsagePreview {
+    pub participant_id: String,
+    #[schema(value_type = String, example = "2027-01")]
+    pub period: events::CalendarMonth,
+    pub currency: events::Currency,
+    /// The tariff version that prices the month's overage (§5.3): its subscription
+    /// invoice's when issued, else the one in force on the month's first subscribed day.
+    pub tariff: Option<String>,
+    pub metrics: Vec<UsagePreviewLine>,
+    /// `BILLING-3`.
+    pub clause: &'static str,
+}
+
+/// What the participant will be billed for `period`'s usage so far (BILLING.md 3);
+/// `None` when no agreement is registered for it.
+pub async fn preview(
+    ledger: &Ledger,
+    participant: &ParticipantId,
+    period: events::CalendarMonth,
+) -> Result<Option<UsagePreview>, crate::application::LedgerError> {
+    let Some(stored) = crate::application::queries::stored_ledger(ledger, participant).await?
+    else {
+        return Ok(None);
+    };
+    let agreement = &stored.agreement;
+    let Some(currency) = agreement.currency() else {
+        return Ok(None);
+    };
+    let catalog = ledger.tariffs().catalog().await?;
+    let subscription = agreement.subscription();
+    // The version the month's subscription invoice recorded, else the one in force on
+    // the month's first subscribed day.
+    let version = match subscription.billed(period, events::InvoiceKind::Subscription) {
+        Some(billed) => catalog
+            .versions(&billed.tariff.code)
+            .iter()
+            .find(|v| v.version == billed.tariff.version),
+        None => subscription
+            .spans
+            .iter()
+            .find(|span| span.overlaps(period))
+            .and_then(|span| catalog.in_force(&span.tariff, span.from.max(period.first_day()))),
+    };
+    let used = ledger
+        .repository()
+        .usage_of(participant, period.first_day(), period.last_day())
+        .await?;
+    let mut metrics: std::collections::BTreeMap<events::MetricName, u64> = used
+        .into_iter()
+        .map(|(metric, quantity)| (metric, u64::try_from(quantity).unwrap_or(0)))
+        .collect();
+    if let Some(version) = version {
+        for metric in version.included.keys().chain(version.overage.keys()) {
+            metrics.entry(metric.clone()).or_insert(0);
+        }
+    }
+    let lines = metrics
+        .into_iter()
+        .map(|(metric, quantity)| {
+            let included = version
+                .and_then(|v| v.included.get(&metric).copied())
+                .unwrap_or(0);
+            let overage = quantity.saturating_sub(included);
+            let price = version
+                .and_then(|v| v.overage.get(&metric))
+                .map(|prices| prices.in_currency(currency));
+            let amount = price
+                .and_then(|price| price.checked_mul(rust_decimal::Decimal::from(overage)).ok());
+            UsagePreviewLine {
+                metric: metric.to_string(),
+                quantity,
+                included,
+                overage,
+                unit_price: price.map(|p| p.to_json_string()),
+                amount: amount
+                    .unwrap_or_else(|| events::Money::zero(currency))
+                    .to_json_string(),
+                priced: price.is_some(),
+            }
+        })
+        .collect();
+    Ok(Some(UsagePreview {
+        participant_id: participant.to_string(),
+        period,
+        currency,
+        tariff: version.map(|v| v.id()),
+        metrics: lines,
+        clause: events::Clause::USAGE.as_str(),
+    }))
+}

@@ -53,6 +53,7 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             | "/v1/agreements/{id}/statement"
             | "/v1/agreements/{id}/journal"
             | "/v1/agreements/{id}/events"
+            | "/v1/agreements/{id}/usage"
             // The published tariffs are for everyone (API.md: all).
             | "/v1/tariffs"
             | "/v1/tariffs/{code}",

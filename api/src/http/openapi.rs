@@ -68,6 +68,7 @@ use super::queries;
         super::billing::run,
         super::billing::report,
         super::usage::ingest,
+        super::usage::preview,
         openapi_json,
     ),
     components(schemas(
@@ -299,6 +300,7 @@ mod tests {
         ("put", "/v1/reference/{table}/{range}"),
         ("post", "/v1/reference/exchange-rates/import"),
         ("post", "/v1/usage"),
+        ("get", "/v1/agreements/{id}/usage"),
     ];
 
     const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -714,6 +716,8 @@ mod tests {
                 // A run's report is a log of what the runs did, not a figure: the invoices
                 // it lists are events, read with `known_at` from the agreements' invoices.
                 ("get", "/v1/billing-runs/{period}") => &[],
+                // Usage records are not events: a month's preview has no `known_at`.
+                ("get", "/v1/agreements/{id}/usage") => &["period"],
                 ("get", _) => &["as_of", "known_at"],
                 _ => &[],
             };

@@ -23,7 +23,9 @@ use crate::application::commands::LedgerError;
 use crate::application::usage::{self, UsageAccepted, UsageError, UsageRecordError};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/usage", post(ingest))
+    Router::new()
+        .route("/v1/usage", post(ingest))
+        .route("/v1/agreements/{id}/usage", axum::routing::get(preview))
 }
 
 /// The body of `POST /v1/usage`.
@@ -182,5 +184,36 @@ mod tests {
             response.headers()["content-type"],
             "application/problem+json"
         );
+    }
+}
+
+/// `?period=YYYY-MM`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UsagePeriodQuery {
+    /// The month, `YYYY-MM`.
+    #[param(example = "2027-01")]
+    pub period: String,
+}
+
+/// What the participant will be billed for a month's usage so far (BILLING.md 3): per
+/// metric the quantity recorded, the volume included by the month's tariff version, the
+/// overage and its price. Usage records are not events: `known_at` does not apply.
+#[utoipa::path(get, path = "/v1/agreements/{id}/usage", tag = "agreements",
+    params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), UsagePeriodQuery),
+    responses((status = 200, description = "Per metric: quantity, included, overage, unit_price, amount", body = usage::UsagePreview)))]
+pub async fn preview(
+    State(state): State<AppState>,
+    super::extract::AgreementId(id): super::extract::AgreementId,
+    super::extract::StrictQuery(query): super::extract::StrictQuery<UsagePeriodQuery>,
+) -> Result<axum::Json<usage::UsagePreview>, ApiError> {
+    let period = events::CalendarMonth::parse(&query.period)
+        .map_err(|e| ApiError::bad_request(format!("`period`: {e}")))?;
+    match usage::preview(&state.ledger, &id, period).await? {
+        Some(preview) => Ok(axum::Json(preview)),
+        None => Err(ApiError::not_found(format!(
+            "no agreement is registered for participant {id}"
+        ))),
     }
 }

@@ -119,4 +119,54 @@ async fn billing_run_issues_each_month_once(store: Store) {
     app.finish().await;
 }
 
-crate::on_both_stores!(billing_run_issues_each_month_once);
+/// The usage preview (BILLING.md 3): the month's records per metric, the volume the
+/// month's tariff version includes, the overage at its price.
+async fn the_usage_preview_prices_the_overage_with_the_months_version(store: Store) {
+    let app = spawn_app_on(store, date!(2026 - 12 - 10)).await;
+    let response = app
+        .put("/v1/tariffs/standard", &version("2026-12-11", "5000.00"))
+        .await;
+    assert_eq!(response.status(), 201);
+    let id = &participant_ids(1)[0];
+    app.signed_agreement(id).await;
+    let response = app
+        .post(
+            &format!("/v1/agreements/{id}/subscription"),
+            &json!({"tariff": "standard", "from": "2026-12-11"}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let records: Vec<Value> = (0..3)
+        .map(|n| {
+            json!({"id": format!("doc-{n}"), "participant_id": id, "metric": "documents",
+                   "quantity": 60, "occurred_on": "2026-12-09"})
+        })
+        .collect();
+    let response = app.post("/v1/usage", &json!({"records": records})).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let preview = app
+        .get_json(&format!("/v1/agreements/{id}/usage?period=2026-12"))
+        .await;
+    assert_eq!(preview["tariff"], "standard-v1", "{preview}");
+    let documents = &preview["metrics"][0];
+    assert_eq!(documents["metric"], "documents", "{preview}");
+    assert_eq!(documents["quantity"], 180);
+    assert_eq!(documents["included"], 100);
+    assert_eq!(documents["overage"], 80);
+    assert_eq!(documents["unit_price"], "50.00");
+    assert_eq!(documents["amount"], "4000.00");
+    assert_eq!(preview["clause"], "BILLING-3");
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/agreements/{id}/usage?period=2026-13")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    app.finish().await;
+}
+
+crate::on_both_stores!(
+    billing_run_issues_each_month_once,
+    the_usage_preview_prices_the_overage_with_the_months_version,
+);
