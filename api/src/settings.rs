@@ -43,6 +43,12 @@ pub struct ServeSettings {
     #[arg(long, env = "EDOC_DAILY_SWEEP_AT", value_parser = parse_time_of_day, global = true)]
     pub daily_sweep_at: Option<time::Time>,
 
+    /// Run the billing run (BILLING.md 4) on the first day of every month at this time in
+    /// Kazakhstan (HH:MM), for that month, issued that day. Off when not set; a run
+    /// missed (the server down that day) is run by hand (`edoc-ledger bill`).
+    #[arg(long, env = "EDOC_MONTHLY_BILLING_AT", value_parser = parse_time_of_day, global = true)]
+    pub monthly_billing_at: Option<time::Time>,
+
     /// Do not charge the §5.9 fine automatically in the daily sweep (charged by default).
     #[arg(long, env = "EDOC_SWEEP_NO_FINES", global = true)]
     pub sweep_no_fines: bool,

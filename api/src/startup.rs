@@ -36,6 +36,7 @@ pub struct Application {
     address: SocketAddr,
     ledger: Arc<Ledger>,
     daily_sweep: Option<(time::Time, bool)>,
+    monthly_billing: Option<time::Time>,
     /// The file the first operator token was written to, on the embedded store's first
     /// start.
     first_token: Option<std::path::PathBuf>,
@@ -129,6 +130,7 @@ impl Application {
             address,
             ledger,
             daily_sweep: serve.daily_sweep_at.map(|at| (at, !serve.sweep_no_fines)),
+            monthly_billing: serve.monthly_billing_at,
             first_token,
         })
     }
@@ -161,13 +163,16 @@ impl Application {
         let daily = self
             .daily_sweep
             .map(|(at, fines)| tokio::spawn(daily_sweep(self.ledger.clone(), at, fines)));
+        let monthly = self
+            .monthly_billing
+            .map(|at| tokio::spawn(monthly_billing(self.ledger.clone(), at)));
         let router = app(AppState {
             ledger: self.ledger,
         });
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
-        if let Some(task) = daily {
+        for task in [daily, monthly].into_iter().flatten() {
             task.abort();
         }
         repository.close().await;
@@ -197,6 +202,41 @@ async fn daily_sweep(ledger: Arc<Ledger>, at: time::Time, charge_fines: bool) {
                 "daily sweep done"
             ),
             Err(error) => tracing::error!(%error, as_of = %today, "daily sweep failed"),
+        }
+        // Never run twice in the same minute.
+        tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+    }
+}
+
+/// Runs the billing run on the first day of every month at `at` (Kazakhstan time), for
+/// that month, issued that day (BILLING.md 4); logs each run. A run that fails is logged;
+/// running it again by hand completes it (nothing is issued twice).
+async fn monthly_billing(ledger: Arc<Ledger>, at: time::Time) {
+    tracing::info!(%at, "monthly billing run scheduled for the 1st (Kazakhstan time)");
+    loop {
+        let wait = until_next(ledger.now_in_kazakhstan(), at);
+        tokio::time::sleep(wait).await;
+        let today = ledger.today();
+        if today.day() == 1 {
+            let period = events::CalendarMonth::of(today);
+            match crate::application::billing::run(
+                &ledger,
+                "monthly billing run",
+                period,
+                today,
+                |_, _| {},
+            )
+            .await
+            {
+                Ok(report) => tracing::info!(
+                    %period,
+                    issued = report.issued.len(),
+                    skipped = report.skipped.len(),
+                    refused = report.refused.len(),
+                    "monthly billing run done"
+                ),
+                Err(error) => tracing::error!(%error, %period, "monthly billing run failed"),
+            }
         }
         // Never run twice in the same minute.
         tokio::time::sleep(std::time::Duration::from_secs(61)).await;

@@ -156,6 +156,7 @@ async fn spawn_app_with(store: Store, clock: Option<Arc<dyn Clock>>) -> TestApp 
         listen: "127.0.0.1:0".parse().unwrap(),
         reference_dir: Some(reference_dir),
         daily_sweep_at: None,
+        monthly_billing_at: None,
         sweep_no_fines: false,
         idempotency_ttl_hours: 24,
     };

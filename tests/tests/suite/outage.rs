@@ -179,6 +179,7 @@ async fn serve_on(cluster: &ThrowawayCluster, token_name: &str) -> Served {
             listen: "127.0.0.1:0".parse().unwrap(),
             reference_dir: None,
             daily_sweep_at: None,
+            monthly_billing_at: None,
             sweep_no_fines: false,
             idempotency_ttl_hours: 24,
         },

@@ -184,3 +184,57 @@ proptest! {
         prop_assert_eq!(crate::prorated_fee(fee, days_in_month, days_in_month).unwrap(), fee);
     }
 }
+
+#[test]
+fn a_version_published_later_never_changes_an_issued_invoice() {
+    let given = subscribed(date!(2026 - 03 - 01));
+    let today = date!(2027 - 01 - 28);
+    let events = decide(&given, bill("2027-02", today), &services_on_day(today)).unwrap();
+    let mut after = given.clone();
+    after.extend(events.clone());
+    // A third version for the same month, recorded after the invoice.
+    let mut catalog = (*catalog()).clone();
+    let request = TariffVersionRequest {
+        name: TariffName::parse("Стандарт").unwrap(),
+        effective_from: date!(2027 - 02 - 01),
+        fees: Prices {
+            kzt: Amount::parse("9000.00").unwrap(),
+            usd: Amount::parse("20.00").unwrap(),
+        },
+        included: BTreeMap::new(),
+        overage: BTreeMap::new(),
+    };
+    let third = catalog
+        .publish(code("standard"), request, date!(2027 - 01 - 20))
+        .unwrap();
+    catalog.apply(third);
+    let services = AgreementServices {
+        tariffs: Arc::new(catalog),
+        ..services_on_day(today)
+    };
+    // The month is invoiced: nothing new, and the invoice keeps its version and amount.
+    assert!(decide(&after, bill("2027-02", today), &services)
+        .unwrap()
+        .is_empty());
+    let state = state_of(&after);
+    let billed = state
+        .subscription()
+        .billed(
+            CalendarMonth::parse("2027-02").unwrap(),
+            InvoiceKind::Subscription,
+        )
+        .unwrap();
+    assert_eq!(billed.tariff.version, 2);
+    assert_eq!(state.invoice(billed.number).unwrap().net, kzt("6000.00"));
+    // The next month is priced with the newest version in force.
+    let march = decide(
+        &after,
+        bill("2027-03", date!(2027 - 02 - 27)),
+        &AgreementServices {
+            today: date!(2027 - 02 - 27),
+            ..services
+        },
+    )
+    .unwrap();
+    assert_eq!(issued(&march).net, kzt("9000.00"));
+}
