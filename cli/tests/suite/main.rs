@@ -10,6 +10,7 @@
 
 mod common;
 
+mod billing_crash;
 mod cli;
 mod crash;
 mod export;
