@@ -3,7 +3,6 @@
 //! midway, run again, completes the rest.
 
 use api::settings::{ServeSettings, StoreSettings};
-use api::store::{LedgerEventRepository, StoreLocation};
 use events::CalendarMonth;
 
 use crate::{progress_bar, ReplayOutcome, RunResult};
@@ -14,10 +13,7 @@ pub async fn bill(
     period: CalendarMonth,
     issued_on: Option<time::Date>,
 ) -> RunResult {
-    let (shipped, _) = api::reference_files::shipped_versions(serve.reference_dir.as_deref())?;
-    let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
-    let repository = LedgerEventRepository::connect(&location).await?;
-    let ledger = api::application::commands::Ledger::on_store(repository.clone(), &shipped).await?;
+    let (repository, ledger) = crate::ledger_on_store(store, serve).await?;
     let issued_on = issued_on.unwrap_or_else(|| ledger.today());
     let bar = progress_bar(
         0,

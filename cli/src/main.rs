@@ -299,6 +299,27 @@ enum ReplayOutcome {
 
 type RunResult = Result<ReplayOutcome, Box<dyn std::error::Error>>;
 
+/// A ledger on the store the settings choose, reading its reference stream as a server
+/// does (the shipped tables recorded where the stream lacks them): what the subcommands
+/// that run commands (sweep, bill, period, reference) work with.
+async fn ledger_on_store(
+    store: &StoreSettings,
+    serve: &ServeSettings,
+) -> Result<
+    (
+        api::store::LedgerEventRepository,
+        api::application::commands::Ledger,
+    ),
+    Box<dyn std::error::Error>,
+> {
+    let (shipped, _) = api::reference_files::shipped_versions(serve.reference_dir.as_deref())?;
+    let location =
+        api::store::StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
+    let repository = api::store::LedgerEventRepository::connect(&location).await?;
+    let ledger = api::application::commands::Ledger::on_store(repository.clone(), &shipped).await?;
+    Ok((repository, ledger))
+}
+
 /// The progress bar of every long subcommand (replay, sweep, verify, export, audit,
 /// import), on standard error.
 fn progress_bar(total: u64, template: &str) -> indicatif::ProgressBar {

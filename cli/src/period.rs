@@ -4,7 +4,6 @@
 use clap::Subcommand;
 
 use api::settings::{ServeSettings, StoreSettings};
-use api::store::{LedgerEventRepository, StoreLocation};
 
 use crate::{ReplayOutcome, RunResult};
 
@@ -29,10 +28,7 @@ pub async fn period(
     serve: &ServeSettings,
     action: PeriodAction,
 ) -> RunResult {
-    let (shipped, _) = api::reference_files::shipped_versions(serve.reference_dir.as_deref())?;
-    let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
-    let repository = LedgerEventRepository::connect(&location).await?;
-    let ledger = api::application::commands::Ledger::on_store(repository.clone(), &shipped).await?;
+    let (repository, ledger) = crate::ledger_on_store(store, serve).await?;
     let outcome = match action {
         PeriodAction::Close { period, note } => {
             let closer = api::application::periods::Closer {

@@ -1,7 +1,6 @@
 //! `edoc-ledger sweep`: the dunning sweep as of a date, with a progress bar and a summary.
 
 use api::settings::{ServeSettings, StoreSettings};
-use api::store::{LedgerEventRepository, StoreLocation};
 
 use crate::{progress_bar, ReplayOutcome, RunResult};
 
@@ -11,11 +10,8 @@ pub async fn sweep(
     as_of: Option<time::Date>,
     charge_fines: bool,
 ) -> RunResult {
-    let (shipped, _) = api::reference_files::shipped_versions(serve.reference_dir.as_deref())?;
-    let location = StoreLocation::choose(store.database_url.as_deref(), &store.data_dir)?;
-    let repository = LedgerEventRepository::connect(&location).await?;
     // The tables the sweep applies are the store's reference stream, as a server's are.
-    let ledger = api::application::commands::Ledger::on_store(repository.clone(), &shipped).await?;
+    let (repository, ledger) = crate::ledger_on_store(store, serve).await?;
     let as_of = as_of.unwrap_or_else(|| ledger.today());
     let bar = progress_bar(
         0,

@@ -10,29 +10,12 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use crate::common::{drop_database, fresh_database, participant_ids};
+use crate::common::{cli, drop_database, fresh_database, participant_ids};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_edoc-ledger");
 const AGREEMENTS: usize = 2_000;
 /// The kill comes once this many invoices are recorded.
 const KILL_AFTER_INVOICES: i64 = 300;
-
-fn cli(database_url: &str, args: &[&str]) -> (i32, String) {
-    let output = Command::new(BINARY)
-        .args(args)
-        .env("DATABASE_URL", database_url)
-        .env("EDOC_LOG", "error")
-        .output()
-        .expect("edoc-ledger runs");
-    (
-        output.status.code().unwrap_or(-1),
-        format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
-}
 
 /// 2,000 agreements registered, signed and subscribed to `standard` from January, with
 /// the ledger itself (as the server would record them).

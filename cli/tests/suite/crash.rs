@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::{self, drop_database, fresh_database, participant_ids};
+use crate::common::{self, cli, drop_database, fresh_database, participant_ids};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_edoc-ledger");
 /// Agreements the load spreads over, and clients sending at once.
@@ -22,23 +22,6 @@ const CLIENTS: usize = 16;
 /// Each round's SIGKILL comes once this many payments have been acknowledged in the
 /// round, plus a random 0-19 ms, so it lands among requests in flight.
 const KILL_AFTER_ACKNOWLEDGED: [usize; 4] = [1, 25, 100, 300];
-
-fn cli(database_url: &str, args: &[&str]) -> (i32, String) {
-    let output = Command::new(BINARY)
-        .args(args)
-        .env("DATABASE_URL", database_url)
-        .env("EDOC_LOG", "error")
-        .output()
-        .expect("edoc-ledger runs");
-    (
-        output.status.code().unwrap_or(-1),
-        format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
-}
 
 /// A command the server answered 201, by the reference the test gave it.
 #[derive(Debug, Clone)]

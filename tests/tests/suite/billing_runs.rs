@@ -6,17 +6,7 @@
 use serde_json::{json, Value};
 use time::macros::date;
 
-use crate::helpers::{participant_ids, spawn_app_on, Store};
-
-fn version(effective_from: &str, fee: &str) -> Value {
-    json!({
-        "name": "Стандарт",
-        "effective_from": effective_from,
-        "fees": {"KZT": fee, "USD": "10.00"},
-        "included": {"documents": 100},
-        "overage": {"documents": {"KZT": "50.00", "USD": "0.10"}}
-    })
-}
+use crate::helpers::{participant_ids, spawn_app_on, tariff_version as version, Store};
 
 async fn billing_run_issues_each_month_once(store: Store) {
     let app = spawn_app_on(store, date!(2026 - 11 - 20)).await;

@@ -462,3 +462,15 @@ pub fn participant_ids(n: usize) -> Vec<String> {
 pub fn data_dir(app: &TestApp) -> PathBuf {
     app.store_settings.data_dir.clone()
 }
+
+/// A version of the `Стандарт` tariff (BILLING.md 2): `fee` a month in KZT, 100
+/// documents included, 50.00 KZT a document beyond.
+pub fn tariff_version(effective_from: &str, fee: &str) -> Value {
+    json!({
+        "name": "Стандарт",
+        "effective_from": effective_from,
+        "fees": {"KZT": fee, "USD": "10.00"},
+        "included": {"documents": 100},
+        "overage": {"documents": {"KZT": "50.00", "USD": "0.10"}}
+    })
+}

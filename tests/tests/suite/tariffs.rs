@@ -6,17 +6,7 @@
 use serde_json::{json, Value};
 use time::macros::date;
 
-use crate::helpers::{spawn_app_on, Store, OPERATOR_BIN};
-
-fn version(effective_from: &str, fee: &str) -> Value {
-    json!({
-        "name": "Стандарт",
-        "effective_from": effective_from,
-        "fees": {"KZT": fee, "USD": "10.00"},
-        "included": {"documents": 100},
-        "overage": {"documents": {"KZT": "50.00", "USD": "0.10"}}
-    })
-}
+use crate::helpers::{spawn_app_on, tariff_version as version, Store, OPERATOR_BIN};
 
 async fn status_and_body(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();

@@ -80,3 +80,21 @@ pub async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> serde
         .await
         .unwrap()
 }
+
+/// Runs the binary against `database_url` with `args`: its exit status and its output.
+pub fn cli(database_url: &str, args: &[&str]) -> (i32, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_edoc-ledger"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("EDOC_LOG", "error")
+        .output()
+        .expect("edoc-ledger runs");
+    (
+        output.status.code().unwrap_or(-1),
+        format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
