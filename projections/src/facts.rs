@@ -72,9 +72,8 @@ pub enum LedgerFact {
         /// note's), which the fact's own date is not when posted after a closed month.
         event_on: Date,
     },
-    /// What had been paid of a withdrawn charge, returned to the advance: from the first
-    /// day the money that paid it had reached it, the day the withdrawal was recorded at
-    /// the latest.
+    /// What had been paid of a withdrawn charge, returned to the advance as of the day it
+    /// was paid; negative when that money was taken back later (a reversal).
     ChargePaymentReleased {
         invoice_number: InvoiceNumber,
         kind: LateChargeKind,

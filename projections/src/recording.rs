@@ -23,8 +23,7 @@ use crate::position::AgreementPosition;
 ///   it is advance until the day it opened, when an `AdvanceApplied` fact applies it (see
 ///   [`payment_facts`]);
 /// - a withdrawal is effective on the charge's date, and what had been paid of the
-///   charge returns to the advance once that money had reached it (see
-///   [`release_date`]), the day it was recorded at the latest.
+///   charge returns to the advance as of each day it was paid (see [`releases`]).
 pub(crate) fn facts_of(
     event: &AgreementEvent,
     before: &ParticipantAgreement,
@@ -83,13 +82,13 @@ pub(crate) fn facts_of(
                     event_on: event.business_date(),
                 },
             )];
-            if e.moved_to_advance.is_positive() {
+            for (on, amount) in releases(e, withdrawn_on, recorded)? {
                 facts.push((
-                    release_date(e, withdrawn_on, recorded)?,
+                    on,
                     LedgerFact::ChargePaymentReleased {
                         invoice_number: e.invoice_number,
                         kind: e.kind,
-                        amount: e.moved_to_advance,
+                        amount,
                         event_on: event.business_date(),
                     },
                 ));
@@ -272,6 +271,24 @@ fn least_from_each_date(
     from: Date,
     measure: impl Fn(&AgreementPosition) -> Result<Vec<Money>, MoneyError>,
 ) -> Result<Vec<(Date, Vec<Money>)>, MoneyError> {
+    let mut figures = figures_on_each_date(currency, recorded, from, measure)?;
+    for day in (0..figures.len() - 1).rev() {
+        let (head, tail) = figures.split_at_mut(day + 1);
+        for (figure, later) in head[day].1.iter_mut().zip(&tail[0].1) {
+            *figure = figure.min(*later)?;
+        }
+    }
+    Ok(figures)
+}
+
+/// For `from` and each later date of the recorded facts: what `measure` gives after the
+/// facts of that date. Folds the agreement's facts once.
+fn figures_on_each_date(
+    currency: events::Currency,
+    recorded: &[DatedFact],
+    from: Date,
+    measure: impl Fn(&AgreementPosition) -> Result<Vec<Money>, MoneyError>,
+) -> Result<Vec<(Date, Vec<Money>)>, MoneyError> {
     let later_from = recorded.partition_point(|f| f.on <= from);
     let mut position = AgreementPosition::empty(currency);
     for dated in &recorded[..later_from] {
@@ -288,41 +305,58 @@ fn least_from_each_date(
         }
         figures.push((on, measure(&position)?));
     }
-    for day in (0..figures.len() - 1).rev() {
-        let (head, tail) = figures.split_at_mut(day + 1);
-        for (figure, later) in head[day].1.iter_mut().zip(&tail[0].1) {
-            *figure = figure.min(*later)?;
-        }
-    }
     Ok(figures)
 }
 
-/// The day what had been paid of a withdrawn charge returns to the advance: the first
-/// day from the withdrawal's effective date on from which that much stays paid of the
-/// invoice's charges of that kind (the money that paid it may have been applied after
-/// the charge's date), and the day the withdrawal was recorded at the latest. So no as-of
-/// view shows a charge paid beyond what is charged, nor an advance the money had not yet
-/// reached.
-fn release_date(
+/// What had been paid of a withdrawn charge returns to the advance (§5.5, BILLING.md
+/// 5.1, 5.3): as of each date from the withdrawal's effective date on, what is paid of the
+/// invoice's charges of that kind beyond what stays charged once the charge is withdrawn.
+/// That changes with the facts dated after the withdrawal's effective date: the money
+/// that paid the charge may have been applied later, or taken back later by a reversal.
+/// Each change is a `ChargePaymentReleased` fact on its date (negative when money
+/// released is taken back), so that no as-of view shows a charge paid beyond what is
+/// charged; on the day the withdrawal was recorded the release is what the aggregate
+/// moved to the advance.
+fn releases(
     e: &events::LateChargeWithdrawn,
     withdrawn_on: Date,
     recorded: &[DatedFact],
-) -> Result<Date, MoneyError> {
-    let currency = e.moved_to_advance.currency();
-    let paid = least_from_each_date(currency, recorded, withdrawn_on, |position| {
-        let zero = Money::zero(currency);
-        Ok(vec![position.invoices.get(&e.invoice_number).map_or(
-            zero,
-            |invoice| match e.kind {
-                LateChargeKind::Penalty => invoice.penalty.paid,
-                LateChargeKind::Fine => invoice.fine.paid,
-            },
-        )])
+) -> Result<Vec<(Date, Money)>, MoneyError> {
+    let currency = e.amount.currency();
+    let zero = Money::zero(currency);
+    let excess = figures_on_each_date(currency, recorded, withdrawn_on, |position| {
+        let Some(invoice) = position.invoices.get(&e.invoice_number) else {
+            return Ok(vec![zero]);
+        };
+        let charge = match e.kind {
+            LateChargeKind::Penalty => &invoice.penalty,
+            LateChargeKind::Fine => &invoice.fine,
+        };
+        let stays = charge
+            .charged
+            .checked_sub(e.amount)?
+            .checked_sub(charge.waived_charged)?
+            .max(zero)?;
+        Ok(vec![charge.paid.checked_sub(stays)?.max(zero)?])
     })?;
-    Ok(paid
-        .iter()
-        .find(|(_, least)| least[0].amount() >= e.moved_to_advance.amount())
-        .map_or(e.on, |(on, _)| *on)
-        .min(e.on)
-        .max(withdrawn_on))
+    let mut released = zero;
+    let mut facts = Vec::new();
+    for (on, figures) in excess {
+        let target = if on >= e.on {
+            e.moved_to_advance
+        } else {
+            figures[0]
+        };
+        let change = target.checked_sub(released)?;
+        if !change.is_zero() {
+            facts.push((on, change));
+            released = target;
+        }
+    }
+    // Recorded after every fact: the aggregate's release stands from then on.
+    let change = e.moved_to_advance.checked_sub(released)?;
+    if !change.is_zero() {
+        facts.push((e.on.max(withdrawn_on), change));
+    }
+    Ok(facts)
 }

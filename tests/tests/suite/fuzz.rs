@@ -743,3 +743,33 @@ fn fuzz_command_bodies_and_the_aggregate() {
         "the fuzzer reached every correction, late payments and closed months"
     );
 }
+
+/// Found by this fuzz (15 minutes): a penalty paid from the advance on its charge date,
+/// that payment taken back by a reversal dated later, then the penalty withdrawn by a
+/// payment recorded late. At the withdrawal's recording nothing was paid of the penalty
+/// (`moved_to_advance` 0), but as of the days between the charge and the reversal it was
+/// paid: those days showed penalties_owed -6.68. The withdrawal now returns what was
+/// paid of the charge to the advance as of each day it was (projections/src/recording.rs).
+#[test]
+fn a_withdrawal_after_a_reversal_of_the_charge_s_payment_keeps_owed_at_zero() {
+    let reference = Arc::new(ReferenceData::embedded().unwrap());
+    let steps: Vec<Step> = vec![
+        ((2, 0, 17949, 150), Mutation::None),
+        ((3, 0, 1, 0), Mutation::None),
+        ((3, 8, 1275045, 0), Mutation::None),
+        ((15, 0, 358977, 10), Mutation::None),
+        ((7, 15, 2, 16), Mutation::None),
+        ((2, 673, 3330691, 130), Mutation::None),
+        ((3, 19, 4971237, 197), Mutation::None),
+        ((4, 122, 4710451, 49), Mutation::None),
+        ((16, 499, 903694, 178), Mutation::None),
+        ((3, 24, 1557318, 132), Mutation::None),
+        ((12, 372, 3448085, 133), Mutation::None),
+        (
+            (4, 2, 4211996, 192),
+            Mutation::Replace(9031488669848824833, Value::Null),
+        ),
+    ];
+    let outcome = run_case(&reference, true, &steps).expect("the invariants hold");
+    assert_eq!(outcome.corrections[0], 1, "the history has its reversal");
+}
