@@ -27,3 +27,13 @@ pub fn recorded_by<T>(
         .take_while(|event| recorded_at(recorded_at_of(event)).is_some_and(|at| at <= known_at))
         .count()
 }
+
+/// A text field of an event's metadata (`actor`, `recorded_at`, `hash`...), empty when
+/// absent: how the operator streams' readers show who recorded what, when.
+pub fn text(metadata: &serde_json::Value, key: &str) -> String {
+    metadata
+        .get(key)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}

@@ -182,14 +182,7 @@ async fn recorded_seals(
     stored
         .into_iter()
         .map(|event| {
-            let text = |key: &str| {
-                event
-                    .metadata
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
+            let text = |key: &str| crate::event_metadata::text(&event.metadata, key);
             Ok(RecordedSeal {
                 seal: serde_json::from_value(event.payload.clone()).map_err(|e| {
                     StoreError::Corrupt(format!("a period seal cannot be read: {e}"))

@@ -101,14 +101,7 @@ impl ReferenceState {
                 state.versions[before].in_force = false;
             }
             state.in_force.insert(key, state.versions.len());
-            let text = |key: &str| {
-                event
-                    .metadata
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
+            let text = |key: &str| crate::event_metadata::text(&event.metadata, key);
             let mut content = serde_json::to_value(&published.content).unwrap_or(Value::Null);
             if let Value::Object(map) = &mut content {
                 map.remove("table");

@@ -100,14 +100,7 @@ impl TariffState {
                     event.sequence
                 ))
             })?;
-            let text = |key: &str| {
-                event
-                    .metadata
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
+            let text = |key: &str| crate::event_metadata::text(&event.metadata, key);
             state.versions.push(RecordedTariffVersion {
                 id: published.id(),
                 code: published.code.clone(),
