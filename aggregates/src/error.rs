@@ -234,6 +234,13 @@ pub enum AgreementError {
         month: events::CalendarMonth,
         reason: String,
     },
+    /// The usage invoice of `month` has nothing to bill (BILLING.md 3): the records
+    /// counted (none, or within the included volume) wait for the next usage invoice.
+    #[error("not billed for {month}: no usage beyond the included volume ({records} records wait for the next usage invoice)")]
+    NoUsageBeyondIncluded {
+        month: events::CalendarMonth,
+        records: u64,
+    },
 }
 
 impl AgreementError {
@@ -251,7 +258,8 @@ impl AgreementError {
             | PeriodClosed { .. }
             | SubscriptionEndsBeforeChange { .. }
             | NoSubscription
-            | NotBillable { .. } => ErrorKind::Conflict,
+            | NotBillable { .. }
+            | NoUsageBeyondIncluded { .. } => ErrorKind::Conflict,
             UnknownTariff { .. }
             | NoTariffVersion { .. }
             | SubscriptionTooFarAhead { .. }
@@ -353,6 +361,7 @@ impl AgreementError {
             | SubscriptionEndInThePast { .. }
             | SubscriptionEndBeforeStart { .. } => Some(Clause::SUBSCRIPTION),
             NotBillable { .. } => Some(Clause::BILLING_RUN),
+            NoUsageBeyondIncluded { .. } => Some(Clause::USAGE),
             MissingReferenceData(ReferenceError::NoVatRate(_)) => Some(Clause::VAT),
             MissingReferenceData(ReferenceError::NoExchangeRate(_)) => Some(Clause::CURRENCY),
             _ => None,

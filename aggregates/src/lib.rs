@@ -16,6 +16,7 @@ pub mod late_payment;
 pub mod reference;
 pub mod subscription;
 pub mod tariffs;
+pub mod usage;
 
 use std::sync::Arc;
 

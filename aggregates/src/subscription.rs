@@ -158,6 +158,21 @@ impl SubscriptionState {
             .find(|b| b.month == month && b.kind == kind)
     }
 
+    /// What the usage invoices counted so far (BILLING.md 3): the latest one's month and
+    /// position.
+    pub fn counted_usage(&self) -> Option<crate::usage::CountedUsage> {
+        let month = self
+            .billed
+            .iter()
+            .filter(|b| b.kind == InvoiceKind::Usage)
+            .map(|b| b.month)
+            .max()?;
+        Some(crate::usage::CountedUsage {
+            month,
+            through: self.usage_through.unwrap_or(0),
+        })
+    }
+
     pub fn usage_account(
         &self,
         month: CalendarMonth,

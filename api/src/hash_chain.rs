@@ -164,6 +164,12 @@ pub struct VerifyReport {
     /// The sealed months whose recomputed totals differ from the seal, each with what
     /// differs.
     pub periods_differing: Vec<String>,
+    /// How many usage invoices were recounted from the usage store (BILLING.md 3).
+    #[serde(default)]
+    pub usage_invoices_checked: u64,
+    /// The usage invoices whose records, recounted, differ from what they recorded.
+    #[serde(default)]
+    pub usage_differing: Vec<String>,
 }
 
 /// Checks one stream's chain, given its events in stored order.

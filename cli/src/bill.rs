@@ -32,14 +32,25 @@ pub async fn bill(
     )
     .await?;
     bar.finish_and_clear();
+    let of_kind = |kind: events::InvoiceKind| {
+        report
+            .issued
+            .iter()
+            .filter(|line| line.kind == kind)
+            .count()
+    };
     println!(
-        "billing run for {period}, issued on {issued_on}, over {} agreements in {:.1?}: {} invoices issued, {} already invoiced, {} skipped, {} refused",
+        "billing run for {period}, issued on {issued_on}, over {} agreements in {:.1?}: {} invoices issued ({} subscription for {period}, {} usage for {}), {} already invoiced, {} skipped, {} refused; {} within the included usage",
         report.agreements,
         started.elapsed(),
         report.issued.len(),
+        of_kind(events::InvoiceKind::Subscription),
+        of_kind(events::InvoiceKind::Usage),
+        report.usage_month,
         report.already_invoiced.len(),
         report.skipped.len(),
         report.refused.len(),
+        report.usage_within_included,
     );
     for total in &report.totals {
         println!(
@@ -48,10 +59,16 @@ pub async fn bill(
         );
     }
     for skipped in &report.skipped {
-        println!("  skipped {}: {}", skipped.participant_id, skipped.reason);
+        println!(
+            "  skipped {} ({}): {}",
+            skipped.participant_id, skipped.kind, skipped.reason
+        );
     }
     for refused in &report.refused {
-        println!("  refused {}: {}", refused.participant_id, refused.reason);
+        println!(
+            "  refused {} ({}): {}",
+            refused.participant_id, refused.kind, refused.reason
+        );
     }
     repository.close().await;
     Ok(ReplayOutcome::Clean)

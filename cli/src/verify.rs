@@ -54,9 +54,16 @@ pub async fn verify(store: &StoreSettings, digest: Option<&std::path::Path>) -> 
     for differing in &report.periods_differing {
         println!("SEAL DIFFERS for {differing}");
     }
+    println!(
+        "checked {} usage invoices: each one's records recounted from the usage store and their SHA-256 digests recomputed (BILLING.md 3)",
+        report.usage_invoices_checked
+    );
+    for differing in &report.usage_differing {
+        println!("USAGE DIFFERS: {differing}");
+    }
     match &report.first_broken {
-        None if report.periods_differing.is_empty() => {
-            println!("ok: no event was altered, removed or reordered, and every sealed month adds up as sealed");
+        None if report.periods_differing.is_empty() && report.usage_differing.is_empty() => {
+            println!("ok: no event was altered, removed or reordered, every sealed month adds up as sealed, and every usage invoice counts the records it recorded");
             Ok(ReplayOutcome::Clean)
         }
         None => Ok(ReplayOutcome::Differences),

@@ -10,7 +10,7 @@ use time::Date;
 
 use events::{
     business_date, Amount, CalendarMonth, Currency, EmailAddress, InvoiceKind, InvoiceNumber,
-    LateChargeKind, LineDescription, ParticipantId, ParticipantKind, ParticipantName,
+    LateChargeKind, LineDescription, MetricName, ParticipantId, ParticipantKind, ParticipantName,
     PaymentReference, Quantity, ReasonNote, RestrictionReason, ServicePeriod, TariffCode,
     TerminationGround,
 };
@@ -42,6 +42,7 @@ pub enum AgreementCommand {
     Subscribe(Subscribe),
     EndSubscription(EndSubscription),
     BillMonth(BillMonth),
+    BillUsage(BillUsage),
 }
 
 impl AgreementCommand {
@@ -69,6 +70,7 @@ impl AgreementCommand {
             Self::Subscribe(_) => "Subscribe",
             Self::EndSubscription(_) => "EndSubscription",
             Self::BillMonth(_) => "BillMonth",
+            Self::BillUsage(_) => "BillUsage",
         }
     }
 
@@ -77,14 +79,20 @@ impl AgreementCommand {
     pub fn takes_invoice_number(&self) -> bool {
         matches!(
             self,
-            Self::IssueInvoice(_) | Self::IssueCreditNote(_) | Self::BillMonth(_)
+            Self::IssueInvoice(_)
+                | Self::IssueCreditNote(_)
+                | Self::BillMonth(_)
+                | Self::BillUsage(_)
         )
     }
 
     /// Whether the command reads the tariff catalog (BILLING.md 2): the caller then
     /// passes the catalog as it is now, not a cached one.
     pub fn reads_tariffs(&self) -> bool {
-        matches!(self, Self::Subscribe(_) | Self::BillMonth(_))
+        matches!(
+            self,
+            Self::Subscribe(_) | Self::BillMonth(_) | Self::BillUsage(_)
+        )
     }
 }
 
@@ -378,4 +386,34 @@ mod tests {
 pub struct BillMonth {
     pub month: CalendarMonth,
     pub issued_on: Date,
+}
+
+/// The billing run's usage command for one agreement (BILLING.md 3, 4): the usage
+/// invoice for `month` (the run's previous month, on credit, §5.8), counting the records
+/// no earlier usage invoice counted; nothing when that month's usage is invoiced already.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BillUsage {
+    pub month: CalendarMonth,
+    pub issued_on: Date,
+    /// The usage store's position the run counts through: its latest record when the
+    /// run began (every record up to it is committed, and none is added there later).
+    pub through: u64,
+    /// Filled by the ledger from the usage store before the aggregate decides: the
+    /// agreement's records that occurred on or before the month's last day, recorded at a
+    /// position up to `through`, and not counted by an earlier usage invoice; in position
+    /// order.
+    pub records: Vec<MeteredUsage>,
+}
+
+/// A usage record as the billing run counts it (BILLING.md 3): a fact the portal
+/// reported, at its position in the usage store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeteredUsage {
+    pub position: u64,
+    /// The portal's own id.
+    pub id: String,
+    pub metric: MetricName,
+    /// Positive.
+    pub quantity: u64,
+    pub occurred_on: Date,
 }

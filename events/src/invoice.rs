@@ -119,6 +119,21 @@ impl InvoiceKind {
             Self::Credit | Self::Usage => Clause::CREDIT_DUE,
         }
     }
+
+    /// As in JSON: `subscription`, `credit`, `usage`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Subscription => "subscription",
+            Self::Credit => "credit",
+            Self::Usage => "usage",
+        }
+    }
+}
+
+impl std::fmt::Display for InvoiceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A positive quantity on an invoice line, with at most 3 decimals and at most

@@ -66,6 +66,7 @@ impl ParticipantAgreement {
             AgreementCommand::Subscribe(command) => self.subscribe(command, services),
             AgreementCommand::EndSubscription(command) => self.end_subscription(command, services),
             AgreementCommand::BillMonth(command) => self.bill_month(command, services),
+            AgreementCommand::BillUsage(command) => self.bill_usage(command, services),
         }
     }
 

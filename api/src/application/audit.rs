@@ -56,6 +56,13 @@ pub async fn verify_store(
     if !report.periods_differing.is_empty() {
         report.ok = false;
     }
+    // BILLING.md 3: every usage invoice's records recounted, their digests recomputed.
+    let usage = crate::application::usage::verify_usage(repository).await?;
+    report.usage_invoices_checked = usage.invoices_checked;
+    report.usage_differing = usage.differing;
+    if !report.usage_differing.is_empty() {
+        report.ok = false;
+    }
     let Some(kept) = kept.filter(|_| report.ok) else {
         return Ok(report);
     };

@@ -1,5 +1,9 @@
 //! The monthly billing run (BILLING.md 4): for one month, every agreement's subscription
-//! invoice, each decided and recorded by the ledger like any command.
+//! invoice, and the usage invoice of the month before (BILLING.md 3), each decided and
+//! recorded by the ledger like any command.
+//!
+//! The usage invoices count the usage store's records up to its latest position when the
+//! run began: records reported while it runs wait for the next usage invoice.
 //!
 //! At most one invoice per (agreement, month, kind): the agreement remembers what the run
 //! invoiced, so a second run for the month issues nothing new, two runs racing (two
@@ -13,7 +17,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use commands::{AgreementCommand, BillMonth};
+use commands::{AgreementCommand, BillMonth, BillUsage};
 use events::{
     business_date, AgreementEvent, CalendarMonth, Currency, InvoiceKind, Money, ParticipantId,
 };
@@ -44,7 +48,20 @@ pub struct IssuedInvoiceLine {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NotInvoiced {
     pub participant_id: String,
+    /// The invoice not issued: `subscription` (the period's) or `usage` (the month
+    /// before's).
+    #[schema(value_type = String, example = "subscription")]
+    pub kind: InvoiceKind,
     pub reason: String,
+}
+
+/// An agreement whose invoice of this kind was issued already (by an earlier or
+/// concurrent run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AlreadyInvoiced {
+    pub participant_id: String,
+    #[schema(value_type = String, example = "subscription")]
+    pub kind: InvoiceKind,
 }
 
 /// The totals of what was issued in one currency.
@@ -70,7 +87,16 @@ pub struct BillingRunReport {
     /// for the month.
     pub issued: Vec<IssuedInvoiceLine>,
     /// Agreements already invoiced for the month (by an earlier or concurrent run).
-    pub already_invoiced: Vec<String>,
+    pub already_invoiced: Vec<AlreadyInvoiced>,
+    /// The month whose usage the run invoices: the one before `period` (BILLING.md 3).
+    #[schema(value_type = String, example = "2026-12")]
+    pub usage_month: CalendarMonth,
+    /// The usage store's position the usage invoices counted through: its latest record
+    /// when the run began.
+    pub usage_through: u64,
+    /// Agreements with usage of `usage_month` (or uncounted before it), none of it beyond
+    /// the included volume: no usage invoice; their records count towards the next one.
+    pub usage_within_included: u64,
     /// Not billed, with the reason: no subscription, blocked, terminated (BILLING.md 4).
     pub skipped: Vec<NotInvoiced>,
     /// Billing was refused, with the error (a missing table, a closed month...); nothing
@@ -116,6 +142,9 @@ pub async fn run(
     repository
         .start_billing_run(&key, &business_date::format(issued_on))
         .await?;
+    let usage_through = u64::try_from(repository.last_usage_position().await?)
+        .map_err(|_| StoreError::Corrupt("a negative usage position".to_owned()))?;
+    let usage_month = period.previous();
     let ids = repository.participant_ids().await?;
     let total = ids.len() as u64;
     let run_id = uuid::Uuid::new_v4().to_string();
@@ -131,6 +160,9 @@ pub async fn run(
         agreements: 0,
         issued: Vec::new(),
         already_invoiced: Vec::new(),
+        usage_month,
+        usage_through,
+        usage_within_included: 0,
         skipped: Vec::new(),
         refused: Vec::new(),
         totals: Vec::new(),
@@ -139,77 +171,58 @@ pub async fn run(
     let mut steps = futures::stream::iter(ids.into_iter().map(|id| {
         let context = &context;
         async move {
-            let outcome = match ParticipantId::parse(&id) {
-                Ok(participant) => Some(
-                    ledger
-                        .execute(
-                            &participant,
-                            AgreementCommand::BillMonth(BillMonth {
-                                month: period,
-                                issued_on,
-                            }),
-                            context,
-                        )
-                        .await,
-                ),
-                Err(_) => None,
+            let Ok(participant) = ParticipantId::parse(&id) else {
+                return (id, Vec::new());
             };
-            (id, outcome)
+            let subscription = ledger
+                .execute(
+                    &participant,
+                    AgreementCommand::BillMonth(BillMonth {
+                        month: period,
+                        issued_on,
+                    }),
+                    context,
+                )
+                .await;
+            let usage = ledger
+                .execute(
+                    &participant,
+                    AgreementCommand::BillUsage(BillUsage {
+                        month: usage_month,
+                        issued_on,
+                        through: usage_through,
+                        records: Vec::new(),
+                    }),
+                    context,
+                )
+                .await;
+            (
+                id,
+                vec![
+                    (InvoiceKind::Subscription, period, subscription),
+                    (InvoiceKind::Usage, usage_month, usage),
+                ],
+            )
         }
     }))
     .buffer_unordered(BILLING_CONCURRENCY);
     let mut done = 0u64;
-    while let Some((id, outcome)) = steps.next().await {
+    while let Some((id, outcomes)) = steps.next().await {
         done += 1;
         progress(done, total);
         report.agreements += 1;
-        match outcome {
-            None => {}
-            Some(Ok(committed)) => {
-                let issued: Vec<_> = committed
-                    .events
-                    .iter()
-                    .filter_map(|envelope| match &envelope.payload {
-                        AgreementEvent::InvoiceIssued(invoice) => Some(IssuedInvoiceLine {
-                            participant_id: id.clone(),
-                            number: invoice.number.to_string(),
-                            kind: invoice.kind,
-                            total: invoice.total.to_json_string(),
-                            currency: invoice.currency,
-                            tariff: invoice
-                                .billing
-                                .as_ref()
-                                .map(|b| format!("{}-v{}", b.tariff.code, b.tariff.version))
-                                .unwrap_or_default(),
-                        }),
-                        _ => None,
-                    })
-                    .collect();
-                if issued.is_empty() {
-                    report.already_invoiced.push(id);
-                } else {
-                    report.issued.extend(issued);
-                }
-            }
-            Some(Err(LedgerError::Refused(aggregates::AgreementError::NotBillable {
-                reason,
-                ..
-            }))) => report.skipped.push(NotInvoiced {
-                participant_id: id,
-                reason,
-            }),
-            Some(Err(LedgerError::Store(error))) => return Err(error.into()),
-            Some(Err(other)) => report.refused.push(NotInvoiced {
-                participant_id: id,
-                reason: other.to_string(),
-            }),
+        for (kind, month, outcome) in outcomes {
+            report.record(&id, kind, month, outcome)?;
         }
     }
     drop(steps);
     report
         .issued
         .sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
-    report.already_invoiced.sort();
+    report.already_invoiced.sort_by(|a, b| {
+        (&a.participant_id, a.kind == InvoiceKind::Usage)
+            .cmp(&(&b.participant_id, b.kind == InvoiceKind::Usage))
+    });
     report
         .skipped
         .sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
@@ -235,9 +248,11 @@ pub async fn run(
             stored
                 .issued
                 .sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
-            stored
-                .already_invoiced
-                .retain(|id| !stored.issued.iter().any(|line| &line.participant_id == id));
+            stored.already_invoiced.retain(|already| {
+                !stored.issued.iter().any(|line| {
+                    line.participant_id == already.participant_id && line.kind == already.kind
+                })
+            });
             stored.totals = totals(&stored.issued);
         }
     }
@@ -254,6 +269,77 @@ pub async fn run(
         "billing run finished"
     );
     Ok(report)
+}
+
+impl BillingRunReport {
+    /// What one command of the run did for agreement `id`.
+    fn record(
+        &mut self,
+        id: &str,
+        kind: InvoiceKind,
+        month: CalendarMonth,
+        outcome: Result<crate::application::commands::Committed, LedgerError>,
+    ) -> Result<(), BillingError> {
+        let participant_id = id.to_owned();
+        match outcome {
+            Ok(committed) => {
+                let issued: Vec<_> = committed
+                    .events
+                    .iter()
+                    .filter_map(|envelope| match &envelope.payload {
+                        AgreementEvent::InvoiceIssued(invoice) => Some(IssuedInvoiceLine {
+                            participant_id: participant_id.clone(),
+                            number: invoice.number.to_string(),
+                            kind: invoice.kind,
+                            total: invoice.total.to_json_string(),
+                            currency: invoice.currency,
+                            tariff: invoice
+                                .billing
+                                .as_ref()
+                                .map(|b| format!("{}-v{}", b.tariff.code, b.tariff.version))
+                                .unwrap_or_default(),
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                if issued.is_empty() {
+                    debug_assert!(committed
+                        .agreement
+                        .subscription()
+                        .billed(month, kind)
+                        .is_some());
+                    self.already_invoiced.push(AlreadyInvoiced {
+                        participant_id,
+                        kind,
+                    });
+                } else {
+                    self.issued.extend(issued);
+                }
+            }
+            Err(LedgerError::Refused(aggregates::AgreementError::NotBillable {
+                reason, ..
+            })) => self.skipped.push(NotInvoiced {
+                participant_id,
+                kind,
+                reason,
+            }),
+            Err(LedgerError::Refused(aggregates::AgreementError::NoUsageBeyondIncluded {
+                records,
+                ..
+            })) => {
+                if records > 0 {
+                    self.usage_within_included += 1;
+                }
+            }
+            Err(LedgerError::Store(error)) => return Err(error.into()),
+            Err(other) => self.refused.push(NotInvoiced {
+                participant_id,
+                kind,
+                reason: other.to_string(),
+            }),
+        }
+        Ok(())
+    }
 }
 
 /// [`run`] in a task of its own, so that it finishes even if the caller goes away.

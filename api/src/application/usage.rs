@@ -549,3 +549,92 @@ pub async fn preview(
         clause: events::Clause::USAGE.as_str(),
     }))
 }
+
+/// What `verify` found of the usage invoices (BILLING.md 3).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct UsageVerification {
+    pub invoices_checked: u64,
+    /// Each usage invoice line whose records, counted again from the usage store, differ
+    /// from what the invoice recorded (count or digest), with what differs.
+    pub differing: Vec<String>,
+}
+
+/// BILLING.md 3: recounts every usage invoice from the stored usage records: the window
+/// each one counted (its month and position, less what the agreement's earlier usage
+/// invoice counted), grouped by month and metric, its record count and SHA-256 digest
+/// compared with what the invoice recorded.
+pub async fn verify_usage(
+    repository: &crate::store::LedgerEventRepository,
+) -> Result<UsageVerification, crate::store::StoreError> {
+    use crate::store::StoreError;
+    let mut report = UsageVerification::default();
+    let mut counted: Option<(String, aggregates::usage::CountedUsage)> = None;
+    for (participant_id, sequence, payload) in repository.usage_invoices().await? {
+        let event: events::AgreementEvent = serde_json::from_value(payload).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "event {participant_id}/{sequence} cannot be read: {e}"
+            ))
+        })?;
+        let events::AgreementEvent::InvoiceIssued(invoice) = event else {
+            continue;
+        };
+        let Some(billing) = invoice.billing else {
+            continue;
+        };
+        let Some(through) = billing.usage_through else {
+            continue;
+        };
+        let participant = ParticipantId::parse(&participant_id)
+            .map_err(|e| StoreError::Corrupt(format!("{participant_id}: {e}")))?;
+        let before = counted
+            .as_ref()
+            .filter(|(id, _)| *id == participant_id)
+            .map(|(_, c)| *c);
+        let window = crate::store::UsageWindow::after(billing.month.last_day(), through, before)?;
+        let records = repository
+            .usage_records(&participant, &window)
+            .await?
+            .into_iter()
+            .map(crate::store::StoredUsageRecord::metered)
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let recounted: Vec<(String, String, u64, String)> =
+            aggregates::usage::count_usage(&records)
+                .into_iter()
+                .map(|c| {
+                    (
+                        c.month.to_string(),
+                        c.metric.to_string(),
+                        c.records,
+                        c.digest,
+                    )
+                })
+                .collect();
+        let recorded: Vec<(String, String, u64, String)> = billing
+            .usage
+            .iter()
+            .map(|u| {
+                (
+                    u.month.to_string(),
+                    u.metric.to_string(),
+                    u.records,
+                    u.digest.clone(),
+                )
+            })
+            .collect();
+        report.invoices_checked += 1;
+        if recounted != recorded {
+            report.differing.push(format!(
+                "usage invoice {} of {participant_id} (event {sequence}) for {}: recorded {recorded:?}, recounted from the usage store {recounted:?}",
+                invoice.number, billing.month
+            ));
+        }
+        counted = Some((
+            participant_id,
+            aggregates::usage::CountedUsage {
+                month: billing.month,
+                through,
+            },
+        ));
+    }
+    Ok(report)
+}

@@ -126,7 +126,7 @@ pub use ledgers::{
 pub use periods::PeriodGuard;
 pub use tokens::{ActiveToken, TokenRow};
 pub use usage::{
-    StoredUsageRecord, UsageConflict, UsageInsertError, UsageInsertion, UsageRecord,
+    StoredUsageRecord, UsageConflict, UsageInsertError, UsageInsertion, UsageRecord, UsageWindow,
     USAGE_ID_CHARS_MAX,
 };
 // What the store's modules share with each other.

@@ -47,6 +47,24 @@ pub struct StoredUsageRecord {
     pub record: UsageRecord,
 }
 
+impl StoredUsageRecord {
+    /// The record as the billing run counts it.
+    pub fn metered(self) -> Result<commands::MeteredUsage, StoreError> {
+        let corrupt = |what: String| {
+            StoreError::Corrupt(format!("usage record `{}`: {what}", self.record.id))
+        };
+        Ok(commands::MeteredUsage {
+            position: u64::try_from(self.position)
+                .map_err(|_| corrupt(format!("position {}", self.position)))?,
+            quantity: u64::try_from(self.record.quantity)
+                .map_err(|_| corrupt(format!("quantity {}", self.record.quantity)))?,
+            id: self.record.id,
+            metric: self.record.metric,
+            occurred_on: self.record.occurred_on,
+        })
+    }
+}
+
 /// What a batch recorded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UsageInsertion {
@@ -54,6 +72,75 @@ pub struct UsageInsertion {
     pub accepted: u64,
     /// Records of the batch already stored with the same content (or repeated in it).
     pub duplicates: u64,
+}
+
+/// The records a usage invoice counts (BILLING.md 3): those that occurred on or before
+/// `occurred_through` (the billed month's last day), recorded at a position up to
+/// `through`, except what an earlier usage invoice counted: those that occurred on or
+/// before `counted_month_end` and were recorded up to `counted_through`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageWindow {
+    pub occurred_through: Date,
+    pub through: i64,
+    /// The latest earlier usage invoice's position and its month's last day.
+    pub counted: Option<(i64, Date)>,
+}
+
+type WindowRow = (i64, String, String, String, i64, String);
+
+impl UsageWindow {
+    /// The window of a usage invoice for the month ending `month_end`, counting through
+    /// `through`, after what the agreement's usage invoices `counted` (BILLING.md 3).
+    pub fn after(
+        month_end: Date,
+        through: u64,
+        counted: Option<aggregates::usage::CountedUsage>,
+    ) -> Result<Self, StoreError> {
+        let position = |p: u64| {
+            i64::try_from(p)
+                .map_err(|_| StoreError::Corrupt(format!("usage position {p} is out of range")))
+        };
+        Ok(Self {
+            occurred_through: month_end,
+            through: position(through.max(counted.map_or(0, |c| c.through)))?,
+            counted: counted
+                .map(|c| Ok::<_, StoreError>((position(c.through)?, c.month.last_day())))
+                .transpose()?,
+        })
+    }
+
+    fn query<'q, DB: sqlx::Database>(
+        &self,
+        participant: &'q ParticipantId,
+    ) -> sqlx::query::QueryAs<'q, DB, WindowRow, <DB as sqlx::Database>::Arguments<'q>>
+    where
+        WindowRow: for<'r> sqlx::FromRow<'r, DB::Row>,
+        &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        let (counted_through, counted_month_end) =
+            self.counted.unwrap_or((0, self.occurred_through));
+        sqlx::query_as(WINDOW_QUERY)
+            .bind(participant.as_str())
+            .bind(business_date::format(self.occurred_through))
+            .bind(self.through)
+            .bind(counted_through)
+            .bind(business_date::format(counted_month_end))
+    }
+}
+
+const WINDOW_QUERY: &str = "SELECT position, id, participant_id, metric, quantity, occurred_on
+     FROM usage_records
+     WHERE participant_id = $1 AND occurred_on <= $2 AND position <= $3
+       AND (position > $4 OR occurred_on > $5)
+     ORDER BY position";
+
+fn window_record(
+    (position, id, participant_id, metric, quantity, occurred_on): WindowRow,
+) -> Result<StoredUsageRecord, StoreError> {
+    let record = record_of((id, participant_id, metric, quantity, occurred_on))?;
+    Ok(StoredUsageRecord { position, record })
 }
 
 /// A record of a batch whose id is stored with other content.
@@ -320,40 +407,34 @@ impl LedgerEventRepository {
             .collect()
     }
 
-    /// A participant's records that occurred on or before `occurred_through` and were
-    /// recorded at positions `after < position <= through`, in position order: what a
-    /// billing run takes (the records recorded since the previous run's `through`, late
-    /// reports of earlier months included).
+    /// A participant's records in a usage invoice's window (BILLING.md 3), in position
+    /// order: what the billing run counts, late reports of earlier months included.
     pub async fn usage_records(
         &self,
         participant: &ParticipantId,
-        occurred_through: Date,
-        after: i64,
-        through: i64,
+        window: &UsageWindow,
     ) -> Result<Vec<StoredUsageRecord>, StoreError> {
-        let rows: Vec<(i64, String, String, String, i64, String)> =
-            on_pool!(&*self.backend, |pool, _dialect| {
-                sqlx::query_as(&format!(
-                    "SELECT position, {RECORD_COLUMNS} FROM usage_records
-                     WHERE participant_id = $1 AND occurred_on <= $2
-                       AND position > $3 AND position <= $4
-                     ORDER BY position"
-                ))
-                .bind(participant.as_str())
-                .bind(business_date::format(occurred_through))
-                .bind(after)
-                .bind(through)
-                .fetch_all(pool)
+        let rows: Vec<WindowRow> = on_pool!(&*self.backend, |pool, _dialect| {
+            window.query(participant).fetch_all(pool).await?
+        });
+        rows.into_iter().map(window_record).collect()
+    }
+
+    /// [`Self::usage_records`] on the command's connection (the command loop reads them
+    /// with the agreement it decides on).
+    pub async fn usage_records_on(
+        &self,
+        connection: &mut CommandConnection,
+        participant: &ParticipantId,
+        window: &UsageWindow,
+    ) -> Result<Vec<StoredUsageRecord>, StoreError> {
+        let rows: Vec<WindowRow> = on_connection!(connection, |connection, _dialect| {
+            window
+                .query(participant)
+                .fetch_all(&mut **connection)
                 .await?
-            });
-        rows.into_iter()
-            .map(
-                |(position, id, participant_id, metric, quantity, occurred_on)| {
-                    let record = record_of((id, participant_id, metric, quantity, occurred_on))?;
-                    Ok(StoredUsageRecord { position, record })
-                },
-            )
-            .collect()
+        });
+        rows.into_iter().map(window_record).collect()
     }
 
     /// The position of the latest record (0 when there is none). Every record at a
@@ -366,6 +447,28 @@ impl LedgerEventRepository {
                     .await?,
             )
         })
+    }
+
+    /// Every usage invoice recorded (BILLING.md 3), in participant and sequence order:
+    /// the agreement, the event's sequence and its payload. What `verify` recounts.
+    pub async fn usage_invoices(
+        &self,
+    ) -> Result<Vec<(String, i64, serde_json::Value)>, StoreError> {
+        let mut found = Vec::new();
+        on_pool!(&*self.backend, |pool, _dialect| {
+            let mut rows = sqlx::query_as::<_, (String, i64, serde_json::Value)>(
+                "SELECT aggregate_id, sequence, payload FROM events
+                 WHERE aggregate_type = 'ParticipantAgreement' AND event_type = 'InvoiceIssued'
+                 ORDER BY aggregate_id, sequence",
+            )
+            .fetch(pool);
+            while let Some(row) = futures::TryStreamExt::try_next(&mut rows).await? {
+                if row.2["InvoiceIssued"]["billing"]["usage_through"].is_u64() {
+                    found.push(row);
+                }
+            }
+        });
+        Ok(found)
     }
 
     /// How many usage records are stored.

@@ -1,17 +1,23 @@
 //! The monthly billing run over HTTP (issue 16, BILLING.md 4): two tariff versions,
 //! agreements subscribing on the 1st and mid-month, one blocked, one without a
 //! subscription; December's run issues what BILLING.md says, a second run issues nothing,
-//! and the month's report keeps what was issued.
+//! and the month's report keeps what was issued. After a restart into January, December's
+//! usage beyond the included volume is billed at the price December's invoice recorded
+//! (§5.3), and a December record reported late goes on February's run, its month shown.
 
 use serde_json::{json, Value};
 use time::macros::date;
 
-use crate::helpers::{participant_ids, spawn_app_on, tariff_version as version, Store};
+use crate::helpers::{participant_ids, spawn_app_on, tariff_version as version, Store, TestApp};
 
 async fn billing_run_issues_each_month_once(store: Store) {
     let app = spawn_app_on(store, date!(2026 - 11 - 20)).await;
-    for (from, fee) in [("2026-12-01", "5000.00"), ("2027-01-01", "6000.00")] {
-        let response = app.put("/v1/tariffs/standard", &version(from, fee)).await;
+    // v1: 100 documents included, 50.00 each beyond; v2 (January): 50 included, 80.00.
+    let mut v2 = version("2027-01-01", "6000.00");
+    v2["included"] = json!({"documents": 50});
+    v2["overage"] = json!({"documents": {"KZT": "80.00", "USD": "0.20"}});
+    for body in [version("2026-12-01", "5000.00"), v2] {
+        let response = app.put("/v1/tariffs/standard", &body).await;
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
     }
     let ids = participant_ids(4);
@@ -106,7 +112,242 @@ async fn billing_run_issues_each_month_once(store: Store) {
     assert_eq!(response.status(), 422);
     let response = app.get_json("/v1/audit/verify").await;
     assert_eq!(response["ok"], true, "{response}");
+
+    // December's usage, reported in December (BILLING.md 3).
+    let app = app.restart_on(date!(2026 - 12 - 20)).await;
+    let record = |id: String, participant: &str, quantity: u64, on: &str| {
+        json!({"id": id, "participant_id": participant, "metric": "documents",
+               "quantity": quantity, "occurred_on": on})
+    };
+    let mut december: Vec<Value> = (0..3)
+        .map(|n| record(format!("{first}-{n}"), first, 50, "2026-12-05"))
+        .collect();
+    december.push(record(
+        format!("{mid_month}-0"),
+        mid_month,
+        50,
+        "2026-12-18",
+    ));
+    december.push(record(format!("{blocked}-0"), blocked, 200, "2026-12-10"));
+    let batch = json!({ "records": december });
+    let accepted = app.post("/v1/usage", &batch).await;
+    assert_eq!(accepted.status(), 200);
+    let accepted: Value = accepted.json().await.unwrap();
+    assert_eq!(
+        (
+            accepted["accepted"].as_u64(),
+            accepted["duplicates"].as_u64()
+        ),
+        (Some(5), Some(0))
+    );
+    // The same batch again: duplicates, counted, nothing written twice.
+    let again: Value = app.post("/v1/usage", &batch).await.json().await.unwrap();
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(5))
+    );
+    // An id stored with other content: the batch is refused whole.
+    let conflicting = json!({"records": [
+        record(format!("{first}-new"), first, 1, "2026-12-06"),
+        record(format!("{first}-0"), first, 51, "2026-12-05"),
+    ]});
+    let refused = app.post("/v1/usage", &conflicting).await;
+    assert_eq!(refused.status(), 422);
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["errors"][0]["index"], 1, "{refused}");
+    let preview = app
+        .get_json(&format!("/v1/agreements/{first}/usage?period=2026-12"))
+        .await;
+    assert_eq!(preview["metrics"][0]["quantity"], 150, "{preview}");
+    assert_eq!(preview["metrics"][0]["amount"], "2500.00", "{preview}");
+
+    // Restarted into January: January's subscriptions (v2) and December's usage (v1).
+    let app = app.restart_on(date!(2027 - 01 - 05)).await;
+    let response = app
+        .post("/v1/billing-runs", &json!({"period": "2027-01"}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let january: Value = response.json().await.unwrap();
+    let issued: Vec<(String, String, String)> = january["issued"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| {
+            (
+                line["participant_id"].as_str().unwrap().to_owned(),
+                line["kind"].as_str().unwrap().to_owned(),
+                line["tariff"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut expected = vec![
+        (
+            first.clone(),
+            "subscription".to_owned(),
+            "standard-v2".to_owned(),
+        ),
+        (first.clone(), "usage".to_owned(), "standard-v1".to_owned()),
+        (
+            mid_month.clone(),
+            "subscription".to_owned(),
+            "standard-v2".to_owned(),
+        ),
+    ];
+    expected.sort();
+    let mut issued_sorted = issued.clone();
+    issued_sorted.sort();
+    assert_eq!(issued_sorted, expected, "{january}");
+    assert_eq!(january["usage_month"], "2026-12");
+    // The mid-month agreement's 50 documents are within the 100 included.
+    assert_eq!(january["usage_within_included"], 1, "{january}");
+    let blocked_skips = january["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["participant_id"] == blocked.as_str())
+        .count();
+    assert_eq!(blocked_skips, 2, "blocked: neither invoice: {january}");
+
+    // The usage invoice as recorded (the auditor's view: the agreement's events).
+    let usage_invoices = |events: Vec<Value>| -> Vec<Value> {
+        events
+            .into_iter()
+            .filter(|e| e["type"] == "InvoiceIssued" && e["payload"]["kind"] == "usage")
+            .map(|e| e["payload"].clone())
+            .collect()
+    };
+    let usage_invoice = usage_invoices(app.events(first).await)
+        .pop()
+        .expect("a usage invoice");
+    // 150 - 100 included = 50 documents at v1's 50.00, not v2's 80.00 (§5.3).
+    assert_eq!(usage_invoice["net"]["amount"], "2500.00", "{usage_invoice}");
+    assert_eq!(
+        usage_invoice["due_rule"]["clause"], "5.8",
+        "{usage_invoice}"
+    );
+    let billing = &usage_invoice["billing"];
+    assert_eq!(
+        (&billing["month"], &billing["tariff"]["version"]),
+        (&json!("2026-12"), &json!(1)),
+        "{usage_invoice}"
+    );
+    let line = &billing["usage"][0];
+    assert_eq!(
+        (
+            &line["quantity"],
+            &line["included"],
+            &line["billed"],
+            &line["unit_price"]["amount"],
+            &line["records"]
+        ),
+        (
+            &json!(150),
+            &json!(100),
+            &json!(50),
+            &json!("50.00"),
+            &json!(3)
+        ),
+        "{usage_invoice}"
+    );
+    let ids: Vec<String> = (0..3).map(|n| format!("{first}-{n}")).collect();
+    let mut billed: Vec<(&str, u64)> = ids.iter().map(|id| (id.as_str(), 50)).collect();
+    assert_eq!(
+        line["digest"],
+        aggregates::usage::usage_digest(&mut billed),
+        "{usage_invoice}"
+    );
+    // A second January run issues nothing new.
+    let again: Value = app
+        .post("/v1/billing-runs", &json!({"period": "2027-01"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["issued"], json!([]), "{again}");
+
+    // A December record reported late, in January: February's run bills it at v1,
+    // its month shown; January's own usage (60 of 50 included) at v2.
+    let late = json!({"records": [
+        record(format!("{first}-late"), first, 20, "2026-12-31"),
+        record(format!("{first}-jan"), first, 60, "2027-01-03"),
+    ]});
+    assert_eq!(app.post("/v1/usage", &late).await.status(), 200);
+    let app = app.restart_on(date!(2027 - 02 - 01)).await;
+    let february: Value = app
+        .post("/v1/billing-runs", &json!({"period": "2027-02"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let february_usage = usage_invoices(app.events(first).await)
+        .into_iter()
+        .find(|invoice| invoice["billing"]["month"] == "2027-01")
+        .unwrap_or_else(|| panic!("January's usage invoice: {february}"));
+    let lines: Vec<(String, u64, u64, String)> = february_usage["billing"]["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["month"].as_str().unwrap().to_owned(),
+                l["quantity"].as_u64().unwrap(),
+                l["billed"].as_u64().unwrap(),
+                l["amount"]["amount"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("2026-12".to_owned(), 170, 20, "1000.00".to_owned()),
+            ("2027-01".to_owned(), 60, 10, "800.00".to_owned()),
+        ],
+        "{february_usage}"
+    );
+    assert_eq!(
+        february_usage["net"]["amount"], "1800.00",
+        "{february_usage}"
+    );
+    let response = app.get_json("/v1/audit/verify").await;
+    assert_eq!(response["ok"], true, "{response}");
+    assert_eq!(response["usage_invoices_checked"], 2, "{response}");
+
+    // A billed record altered in the usage store behind the ledger's back: `verify`
+    // recounts the invoice that billed it and names it.
+    alter_usage(
+        &app,
+        &format!("UPDATE usage_records SET quantity = 49 WHERE id = '{first}-1'"),
+    )
+    .await;
+    let response = app.get_json("/v1/audit/verify").await;
+    assert_eq!(response["ok"], false, "{response}");
+    let differing = response["usage_differing"].as_array().unwrap();
+    assert_eq!(differing.len(), 1, "{response}");
+    assert!(
+        differing[0].as_str().unwrap().contains("for 2026-12"),
+        "{response}"
+    );
     app.finish().await;
+}
+
+/// Runs `sql` on the app's database, whichever it is.
+async fn alter_usage(app: &TestApp, sql: &str) {
+    let done = match app.ledger.repository().location().clone() {
+        api::store::StoreLocation::Postgres(url) => {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            let done = sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+            done.rows_affected()
+        }
+        api::store::StoreLocation::Sqlite(path) => {
+            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+            let done = sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+            done.rows_affected()
+        }
+    };
+    assert_eq!(done, 1, "{sql}");
 }
 
 /// The usage preview (BILLING.md 3): the month's records per metric, the volume the

@@ -401,6 +401,15 @@ impl TestApp {
         restarted
     }
 
+    /// [`Self::restart`] with the clock moved to `today` (noon in Kazakhstan).
+    pub async fn restart_on(mut self, today: time::Date) -> TestApp {
+        let noon = today
+            .with_time(time::macros::time!(12:00))
+            .assume_offset(time::macros::offset!(+5));
+        self.clock = Some(Arc::new(FixedClock(noon)));
+        self.restart().await
+    }
+
     async fn stop_server(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());

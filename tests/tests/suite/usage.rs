@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use time::macros::date;
 use time::Date;
 
-use api::store::{UsageInsertError, UsageInsertion, UsageRecord};
+use api::store::{UsageInsertError, UsageInsertion, UsageRecord, UsageWindow};
 use events::{MetricName, ParticipantId};
 
 use crate::helpers::{participant_ids, spawn_app_on, Store, TestApp, OPERATOR_BIN};
@@ -215,15 +215,31 @@ async fn the_store_sums_usage_and_lists_a_window_of_positions(store: Store) {
 
     // What a run after November takes from the first batch on: November and earlier.
     let all = repository
-        .usage_records(&participant, date!(2026 - 11 - 30), 0, through)
+        .usage_records(
+            &participant,
+            &UsageWindow {
+                occurred_through: date!(2026 - 11 - 30),
+                through,
+                counted: None,
+            },
+        )
         .await
         .unwrap();
     let ids: Vec<&str> = all.iter().map(|r| r.record.id.as_str()).collect();
     assert_eq!(ids, ["n1", "n2", "n3", "o1", "late"]);
     assert!(all.windows(2).all(|w| w[0].position < w[1].position));
-    // A later run takes only what was recorded after the first: the late report.
+    // A later run for November takes only what was recorded after the first counted
+    // November: the late report.
+    let counted = Some((through_first, date!(2026 - 11 - 30)));
     let later = repository
-        .usage_records(&participant, date!(2026 - 11 - 30), through_first, through)
+        .usage_records(
+            &participant,
+            &UsageWindow {
+                occurred_through: date!(2026 - 11 - 30),
+                through,
+                counted,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(later.len(), 1, "{later:?}");
@@ -231,6 +247,20 @@ async fn the_store_sums_usage_and_lists_a_window_of_positions(store: Store) {
         later[0].record,
         stored("late", p, "documents", 7, date!(2026 - 10 - 20))
     );
+    // December's window: the late report and December's record, nothing counted before.
+    let december = repository
+        .usage_records(
+            &participant,
+            &UsageWindow {
+                occurred_through: date!(2026 - 12 - 31),
+                through,
+                counted,
+            },
+        )
+        .await
+        .unwrap();
+    let ids: Vec<&str> = december.iter().map(|r| r.record.id.as_str()).collect();
+    assert_eq!(ids, ["late", "d1"]);
     app.finish().await;
 }
 

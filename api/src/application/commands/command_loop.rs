@@ -1,12 +1,13 @@
 //! The command loop: load, decide, seal, answer, append; on a lost race, again.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 
 use aggregates::{AgreementServices, ParticipantAgreement};
-use commands::AgreementCommand;
+use commands::{AgreementCommand, BillUsage};
 use events::{AgreementEvent, InvoiceNumber, ParticipantId};
 
 use super::load::Loaded;
@@ -14,7 +15,9 @@ use super::{
     Answer, CommandContext, Committed, Ledger, LedgerError, RenderAnswer, AGREEMENT_WRITE_STRIPES,
     COMMAND_ATTEMPTS_MAX,
 };
-use crate::store::{AppendError, PeriodGuard};
+use crate::store::{
+    AppendError, CommandConnection, PeriodGuard, StoreError, StoredUsageRecord, UsageWindow,
+};
 
 impl Ledger {
     /// The command loop; with `render`, also the answer (stored under the context's
@@ -70,8 +73,11 @@ impl Ledger {
             } else {
                 None
             };
+            let command_now = self
+                .with_usage(&mut connection, participant, &loaded, &command)
+                .await?;
             let (agreement, decided) = self
-                .decide(&loaded, &command, next_invoice_number, closed_through)
+                .decide(&loaded, &command_now, next_invoice_number, closed_through)
                 .await?;
             // BILLING.md 5.4: documents posted in a month before this one may fall in a
             // month closed since the cache was read (by this process or another): read it
@@ -133,6 +139,34 @@ impl Ledger {
         Err(LedgerError::ConflictRetriesExhausted {
             attempts: COMMAND_ATTEMPTS_MAX,
         })
+    }
+
+    /// A usage invoice's command with the records it counts (BILLING.md 3), read on the
+    /// command's connection from what the loaded agreement's usage invoices counted; any
+    /// other command as it is.
+    async fn with_usage<'c>(
+        &self,
+        connection: &mut CommandConnection,
+        participant: &ParticipantId,
+        loaded: &Loaded,
+        command: &'c AgreementCommand,
+    ) -> Result<Cow<'c, AgreementCommand>, LedgerError> {
+        let AgreementCommand::BillUsage(bill) = command else {
+            return Ok(Cow::Borrowed(command));
+        };
+        let counted = loaded.ledger.agreement.subscription().counted_usage();
+        let window = UsageWindow::after(bill.month.last_day(), bill.through, counted)?;
+        let records = self
+            .repository
+            .usage_records_on(connection, participant, &window)
+            .await?
+            .into_iter()
+            .map(StoredUsageRecord::metered)
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Cow::Owned(AgreementCommand::BillUsage(BillUsage {
+            records,
+            ..bill.clone()
+        })))
     }
 
     /// The decide step: the aggregate decides the command on the loaded state; the
