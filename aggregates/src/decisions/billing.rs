@@ -204,6 +204,15 @@ impl ParticipantAgreement {
     ) -> Result<Vec<AgreementEvent>, AgreementError> {
         let month = command.month;
         self.billable(month)?;
+        if command.issued_on <= month.last_day() {
+            return Err(AgreementError::NotBillable {
+                month,
+                reason: format!(
+                    "{month} is not over on {}: its usage is billed once it is",
+                    command.issued_on
+                ),
+            });
+        }
         if self
             .subscription
             .billed(month, InvoiceKind::Usage)

@@ -88,7 +88,9 @@ pub struct BillingRunReport {
     pub issued: Vec<IssuedInvoiceLine>,
     /// Agreements already invoiced for the month (by an earlier or concurrent run).
     pub already_invoiced: Vec<AlreadyInvoiced>,
-    /// The month whose usage the run invoices: the one before `period` (BILLING.md 3).
+    /// The month whose usage the run invoices (BILLING.md 3): the one before `period`,
+    /// or, for a run issued before that month is over, the last month over on
+    /// `issued_on`.
     #[schema(value_type = String, example = "2026-12")]
     pub usage_month: CalendarMonth,
     /// The usage store's position the usage invoices counted through: its latest record
@@ -144,7 +146,13 @@ pub async fn run(
         .await?;
     let usage_through = u64::try_from(repository.last_usage_position().await?)
         .map_err(|_| StoreError::Corrupt("a negative usage position".to_owned()))?;
-    let usage_month = period.previous();
+    // BILLING.md 3, 4: the usage of the month before the period, once it is over; a run
+    // issued before then (a prepaid run ahead of its month) bills the last month over on
+    // its issue date instead, so only whole months are billed and none is passed over
+    // (what a usage invoice counts includes every month before it not yet counted).
+    let usage_month = period
+        .previous()
+        .min(CalendarMonth::of(issued_on).previous());
     let ids = repository.participant_ids().await?;
     let total = ids.len() as u64;
     let run_id = uuid::Uuid::new_v4().to_string();

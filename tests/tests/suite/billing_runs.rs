@@ -82,6 +82,9 @@ async fn billing_run_issues_each_month_once(store: Store) {
     );
     assert_eq!(report["totals"][0]["total"], "8606.45", "{report}");
     assert_eq!(report["clause"], "BILLING-4");
+    // Issued on 2026-11-20, before November is over: the usage billed is October's, the
+    // last month over (nothing here).
+    assert_eq!(report["usage_month"], "2026-10", "{report}");
 
     // The invoice names its tariff version and month.
     let invoices = app

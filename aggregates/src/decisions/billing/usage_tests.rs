@@ -294,6 +294,14 @@ fn usage_within_the_included_volume_is_not_invoiced_and_counts_towards_the_next(
 }
 
 #[test]
+fn a_month_is_usage_invoiced_only_once_it_is_over() {
+    let given = december_invoiced();
+    let today = date!(2026 - 12 - 28);
+    let command = bill_usage(&given, &december_records(), "2026-12", 4, today);
+    assert!(reason(decide(&given, command, &services_with(today, true))).contains("is not over"));
+}
+
+#[test]
 fn a_blocked_agreement_s_usage_waits() {
     let mut given = december_invoiced();
     given.push(AgreementEvent::Blocked(Blocked {
