@@ -143,9 +143,9 @@ enum Command {
     },
     /// Measure the ledger against what its PostgreSQL server can do at all, in one run
     /// (docs/performance.md): raw INSERTs (the limit), the command path, HTTP, rebuild
-    /// against a raw read, as-of reads, the server's peak memory. Creates and drops the
-    /// database `edoc_bench` on the server of DATABASE_URL (default: the local one).
-    /// Build with --release.
+    /// against a raw read, as-of reads, usage ingestion in batches, the monthly billing
+    /// run, the server's peak memory. Creates and drops the database `edoc_bench` on the
+    /// server of DATABASE_URL (default: the local one). Build with --release.
     Bench {
         /// Agreements generated, each with --months of history.
         #[arg(long, default_value_t = 10_500, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -156,7 +156,7 @@ enum Command {
         /// Concurrent clients (and connections of the INSERT limit).
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
         clients: u16,
-        /// Seconds each timed phase runs (limit, commands, HTTP, reads).
+        /// Seconds each timed phase runs (limit, commands, HTTP, reads, usage ingestion).
         #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
         seconds: u64,
         /// Where the figures go as JSON.
