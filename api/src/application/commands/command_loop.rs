@@ -6,7 +6,7 @@ use std::time::Duration;
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 
-use aggregates::{AgreementServices, ParticipantAgreement};
+use aggregates::{AgreementError, AgreementServices, ParticipantAgreement};
 use commands::{AgreementCommand, BillUsage};
 use events::{AgreementEvent, InvoiceNumber, ParticipantId};
 
@@ -56,29 +56,51 @@ impl Ledger {
                     return Ok((None, Some(stored)));
                 }
             }
-            let _numbering = if takes_invoice_number {
-                Some(self.invoice_numbering.lock().await)
-            } else {
-                None
-            };
             // Before the connection is held: never two connections at once (`load`).
             let closed_through = self.closed_through().await?;
-            let (mut connection, loaded) = self.load(participant).await?;
-            let next_invoice_number = if takes_invoice_number {
-                Some(
-                    self.repository
-                        .next_invoice_number_on(&mut connection)
-                        .await?,
-                )
+            // Only the commands that read tariffs ask the store for the catalog (BILLING.md 2).
+            let tariffs = if command.reads_tariffs() {
+                self.tariffs().catalog().await?
             } else {
-                None
+                Default::default()
             };
+            let (mut connection, loaded) = self.load(participant).await?;
             let command_now = self
                 .with_usage(&mut connection, participant, &loaded, &command)
                 .await?;
-            let (agreement, decided) = self
-                .decide(&loaded, &command_now, next_invoice_number, closed_through)
-                .await?;
+            // The numbering lock is held only from reading the next number to the commit,
+            // and only when the decision issues a document: decided first without a
+            // number, a command that issues none (a month billed already, an agreement
+            // skipped) never waits for it. Whoever holds it needs no other connection.
+            let mut decision = self
+                .decide(&loaded, &command_now, None, closed_through, &tariffs)
+                .await;
+            let _numbering = if takes_invoice_number
+                && matches!(
+                    decision,
+                    Err(LedgerError::Refused(
+                        AgreementError::NoInvoiceNumberReserved
+                    ))
+                ) {
+                let numbering = self.invoice_numbering.lock().await;
+                let next_invoice_number = self
+                    .repository
+                    .next_invoice_number_on(&mut connection)
+                    .await?;
+                decision = self
+                    .decide(
+                        &loaded,
+                        &command_now,
+                        Some(next_invoice_number),
+                        closed_through,
+                        &tariffs,
+                    )
+                    .await;
+                Some(numbering)
+            } else {
+                None
+            };
+            let (agreement, decided) = decision?;
             // BILLING.md 5.4: documents posted in a month before this one may fall in a
             // month closed since the cache was read (by this process or another): read it
             // afresh, decide again if it moved, and have the append check it once more.
@@ -171,22 +193,18 @@ impl Ledger {
 
     /// The decide step: the aggregate decides the command on the loaded state; the
     /// agreement after it and the events it decided (none for a repeat it recognises).
+    /// No I/O.
     async fn decide(
         &self,
         loaded: &Loaded,
         command: &AgreementCommand,
         next_invoice_number: Option<InvoiceNumber>,
         closed_through: Option<time::Date>,
+        tariffs: &std::sync::Arc<aggregates::tariffs::TariffCatalog>,
     ) -> Result<(ParticipantAgreement, Vec<AgreementEvent>), LedgerError> {
         let mut agreement = loaded.ledger.agreement.clone();
-        // Only the commands that read tariffs ask the store for the catalog (BILLING.md 2).
-        let tariffs = if command.reads_tariffs() {
-            self.tariffs().catalog().await?
-        } else {
-            Default::default()
-        };
         let services = AgreementServices {
-            tariffs,
+            tariffs: tariffs.clone(),
             reference: loaded.reference.clone(),
             today: self.clock.today(),
             next_invoice_number,
