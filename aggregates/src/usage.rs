@@ -33,6 +33,20 @@ impl CountedUsage {
     pub fn counts(counted: Option<Self>, position: u64, occurred_on: Date) -> bool {
         counted.is_some_and(|c| position <= c.through && occurred_on <= c.month.last_day())
     }
+
+    /// Whether the usage invoice that counted `self`, issued after what the agreement's
+    /// previous usage invoice counted (`before`), counts a record recorded at `position`
+    /// that occurred on `occurred_on`: its window (BILLING.md 3). A record occurred on or
+    /// before the billed month's last day, was recorded at a position up to the invoice's
+    /// (never below `before`'s: the counting position does not go back), and was not
+    /// counted by `before`. The store's `UsageWindow` selects the same records in SQL;
+    /// `verify` on an export recounts with this.
+    pub fn window_contains(self, before: Option<Self>, position: u64, occurred_on: Date) -> bool {
+        let through = self.through.max(before.map_or(0, |b| b.through));
+        occurred_on <= self.month.last_day()
+            && position <= through
+            && !Self::counts(before, position, occurred_on)
+    }
 }
 
 /// What a usage invoice counts of one metric used in one month.
@@ -163,5 +177,36 @@ mod tests {
         // Recorded before, but of a month not yet invoiced.
         assert!(!CountedUsage::counts(counted, 3, date!(2027 - 01 - 01)));
         assert!(!CountedUsage::counts(None, 1, date!(2026 - 12 - 01)));
+    }
+
+    #[test]
+    fn an_invoice_s_window_is_its_month_and_position_less_what_was_counted_before() {
+        let december = CountedUsage {
+            month: CalendarMonth::parse("2026-12").unwrap(),
+            through: 10,
+        };
+        let january = CountedUsage {
+            month: CalendarMonth::parse("2027-01").unwrap(),
+            through: 20,
+        };
+        // The first usage invoice: everything of its month or before, up to its position.
+        assert!(december.window_contains(None, 10, date!(2026 - 11 - 03)));
+        assert!(!december.window_contains(None, 11, date!(2026 - 12 - 31)));
+        assert!(!december.window_contains(None, 3, date!(2027 - 01 - 01)));
+        // The next one: a December record reported late (after position 10) and
+        // January's, not what December's invoice counted, nor February's.
+        let before = Some(december);
+        assert!(january.window_contains(before, 11, date!(2026 - 12 - 31)));
+        assert!(january.window_contains(before, 3, date!(2027 - 01 - 01)));
+        assert!(!january.window_contains(before, 10, date!(2026 - 12 - 31)));
+        assert!(!january.window_contains(before, 12, date!(2027 - 02 - 01)));
+        assert!(!january.window_contains(before, 21, date!(2027 - 01 - 31)));
+        // A run that counted through a lower position than the one before counts up to
+        // the earlier position: the counting position never goes back.
+        let behind = CountedUsage {
+            month: january.month,
+            through: 5,
+        };
+        assert!(behind.window_contains(before, 8, date!(2027 - 01 - 02)));
     }
 }

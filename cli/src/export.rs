@@ -63,9 +63,10 @@ pub async fn export(
     bar.finish_and_clear();
     repository.close().await;
     eprintln!(
-        "exported {} events of {} agreements to {} (digest root {})",
+        "exported {} events of {} agreements and {} usage records to {} (digest root {})",
         summary.events,
         summary.streams,
+        summary.usage_records,
         out.display(),
         summary.root
     );
@@ -106,9 +107,11 @@ pub fn audit(
         })?;
     bar.finish_and_clear();
     eprintln!(
-        "verified {} events in {} streams in {:.1?}{}",
+        "verified {} events in {} streams and {} usage records, recounting {} usage invoices, in {:.1?}{}",
         report.events_checked,
         report.streams_checked,
+        report.usage_records_checked,
+        report.usage_invoices_checked,
         started.elapsed(),
         match &report.kept_digest {
             Some(check) if check.heads_not_covered > 0 => format!(
@@ -122,6 +125,9 @@ pub fn audit(
             None => String::new(),
         }
     );
+    for differing in &report.usage_differing {
+        eprintln!("usage invoice DIFFERS: {differing}");
+    }
     if let Some(broken) = &report.first_broken {
         eprintln!(
             "BROKEN at {} sequence {}: {}",
@@ -134,7 +140,7 @@ pub fn audit(
         .as_ref()
         .map(|d| d.root.as_str())
         .unwrap_or("");
-    eprintln!("ok: no event was altered, removed or reordered; the export's digest root is {root}");
+    eprintln!("ok: no event was altered, removed or reordered, every usage invoice recounts as recorded; the export's digest root is {root}");
     // The tables the figures need come from the export's own reference stream (the
     // versions in force when it was taken); an export older than the reference stream
     // is audited with the shipped tables (or --reference-dir).
@@ -210,9 +216,10 @@ pub async fn import(store: &StoreSettings, file: &std::path::Path) -> RunResult 
     repository.close().await;
     let summary = summary?;
     println!(
-        "imported {} events of {} agreements and {} invoice numbers into {}",
+        "imported {} events of {} agreements, {} usage records and {} invoice numbers into {}",
         summary.events,
         summary.agreements,
+        summary.usage_records,
         summary.invoice_numbers,
         location.describe()
     );

@@ -233,11 +233,10 @@ impl ParticipantAgreement {
         // The counting position never goes back, even for a run that began before
         // another counted further.
         let through = command.through.max(counted.map_or(0, |c| c.through));
+        let this = CountedUsage { month, through };
         for record in &command.records {
             assert!(
-                record.occurred_on <= month.last_day()
-                    && record.position <= through
-                    && !CountedUsage::counts(counted, record.position, record.occurred_on)
+                this.window_contains(counted, record.position, record.occurred_on)
                     && record.quantity > 0,
                 "the usage record {} at position {} is not one the usage invoice for {month} counts",
                 record.id,

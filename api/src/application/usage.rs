@@ -559,82 +559,154 @@ pub struct UsageVerification {
     pub differing: Vec<String>,
 }
 
+/// A usage invoice as `verify` recounts it (BILLING.md 3): which agreement and event it
+/// is, what it counted, what the agreement's previous usage invoice had counted (so its
+/// window: [`aggregates::usage::CountedUsage::window_contains`]), and what it recorded
+/// of each month and metric. Shared by the store's `verify` and the export's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageInvoiceCheck {
+    pub participant_id: String,
+    /// The `InvoiceIssued` event's sequence.
+    pub sequence: i64,
+    pub number: events::InvoiceNumber,
+    /// Its month and the usage position it counted through.
+    pub counted: aggregates::usage::CountedUsage,
+    /// What the agreement's previous usage invoice counted.
+    pub before: Option<aggregates::usage::CountedUsage>,
+    /// (month, metric, records, digest) of each line, as recorded.
+    recorded: Vec<(String, String, u64, String)>,
+}
+
+impl UsageInvoiceCheck {
+    /// Whether the invoice counted a record recorded at `position` that occurred on
+    /// `occurred_on`.
+    pub fn counts(&self, position: u64, occurred_on: Date) -> bool {
+        self.counted
+            .window_contains(self.before, position, occurred_on)
+    }
+
+    /// The same window as the store selects it.
+    pub fn window(&self) -> Result<crate::store::UsageWindow, StoreError> {
+        crate::store::UsageWindow::after(
+            self.counted.month.last_day(),
+            self.counted.through,
+            self.before,
+        )
+    }
+
+    /// The records of its window grouped by month and metric
+    /// ([`aggregates::usage::count_usage`]) and compared with what the invoice recorded:
+    /// what differs, in words, or `None`. `source` names where the records come from.
+    pub fn differs(&self, records: &[commands::MeteredUsage], source: &str) -> Option<String> {
+        let recounted: Vec<(String, String, u64, String)> = aggregates::usage::count_usage(records)
+            .into_iter()
+            .map(|c| {
+                (
+                    c.month.to_string(),
+                    c.metric.to_string(),
+                    c.records,
+                    c.digest,
+                )
+            })
+            .collect();
+        (recounted != self.recorded).then(|| {
+            format!(
+                "usage invoice {} of {} (event {}) for {}: recorded {:?}, recounted from {source} {recounted:?}",
+                self.number, self.participant_id, self.sequence, self.counted.month, self.recorded
+            )
+        })
+    }
+}
+
+/// Reads the usage invoices out of the agreements' events, given in participant and
+/// sequence order, each with what the agreement's previous usage invoice counted.
+#[derive(Debug, Default)]
+pub struct UsageInvoiceReader {
+    last: Option<(String, aggregates::usage::CountedUsage)>,
+}
+
+impl UsageInvoiceReader {
+    /// The usage invoice this event is, if it is one (an `InvoiceIssued` whose billing
+    /// counted usage through a position).
+    pub fn read(
+        &mut self,
+        participant_id: &str,
+        sequence: i64,
+        event: events::AgreementEvent,
+    ) -> Option<UsageInvoiceCheck> {
+        let events::AgreementEvent::InvoiceIssued(invoice) = event else {
+            return None;
+        };
+        let billing = invoice.billing?;
+        let through = billing.usage_through?;
+        let before = self
+            .last
+            .as_ref()
+            .filter(|(id, _)| id == participant_id)
+            .map(|(_, c)| *c);
+        let counted = aggregates::usage::CountedUsage {
+            month: billing.month,
+            through,
+        };
+        self.last = Some((participant_id.to_owned(), counted));
+        Some(UsageInvoiceCheck {
+            participant_id: participant_id.to_owned(),
+            sequence,
+            number: invoice.number,
+            counted,
+            before,
+            recorded: billing
+                .usage
+                .iter()
+                .map(|u| {
+                    (
+                        u.month.to_string(),
+                        u.metric.to_string(),
+                        u.records,
+                        u.digest.clone(),
+                    )
+                })
+                .collect(),
+        })
+    }
+}
+
 /// BILLING.md 3: recounts every usage invoice from the stored usage records: the window
 /// each one counted (its month and position, less what the agreement's earlier usage
 /// invoice counted), grouped by month and metric, its record count and SHA-256 digest
 /// compared with what the invoice recorded.
 pub async fn verify_usage(
     repository: &crate::store::LedgerEventRepository,
-) -> Result<UsageVerification, crate::store::StoreError> {
-    use crate::store::StoreError;
+) -> Result<UsageVerification, StoreError> {
     let mut report = UsageVerification::default();
-    let mut counted: Option<(String, aggregates::usage::CountedUsage)> = None;
+    let mut reader = UsageInvoiceReader::default();
     for (participant_id, sequence, payload) in repository.usage_invoices().await? {
         let event: events::AgreementEvent = serde_json::from_value(payload).map_err(|e| {
             StoreError::Corrupt(format!(
                 "event {participant_id}/{sequence} cannot be read: {e}"
             ))
         })?;
-        let events::AgreementEvent::InvoiceIssued(invoice) = event else {
-            continue;
-        };
-        let Some(billing) = invoice.billing else {
-            continue;
-        };
-        let Some(through) = billing.usage_through else {
+        let Some(check) = reader.read(&participant_id, sequence, event) else {
             continue;
         };
         let participant = ParticipantId::parse(&participant_id)
             .map_err(|e| StoreError::Corrupt(format!("{participant_id}: {e}")))?;
-        let before = counted
-            .as_ref()
-            .filter(|(id, _)| *id == participant_id)
-            .map(|(_, c)| *c);
-        let window = crate::store::UsageWindow::after(billing.month.last_day(), through, before)?;
         let records = repository
-            .usage_records(&participant, &window)
+            .usage_records(&participant, &check.window()?)
             .await?
             .into_iter()
             .map(crate::store::StoredUsageRecord::metered)
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let recounted: Vec<(String, String, u64, String)> =
-            aggregates::usage::count_usage(&records)
-                .into_iter()
-                .map(|c| {
-                    (
-                        c.month.to_string(),
-                        c.metric.to_string(),
-                        c.records,
-                        c.digest,
-                    )
-                })
-                .collect();
-        let recorded: Vec<(String, String, u64, String)> = billing
-            .usage
-            .iter()
-            .map(|u| {
-                (
-                    u.month.to_string(),
-                    u.metric.to_string(),
-                    u.records,
-                    u.digest.clone(),
-                )
-            })
-            .collect();
+        debug_assert!(
+            records
+                .iter()
+                .all(|r| check.counts(r.position, r.occurred_on)),
+            "the store's usage window and CountedUsage::window_contains agree"
+        );
         report.invoices_checked += 1;
-        if recounted != recorded {
-            report.differing.push(format!(
-                "usage invoice {} of {participant_id} (event {sequence}) for {}: recorded {recorded:?}, recounted from the usage store {recounted:?}",
-                invoice.number, billing.month
-            ));
+        if let Some(differing) = check.differs(&records, "the usage store") {
+            report.differing.push(differing);
         }
-        counted = Some((
-            participant_id,
-            aggregates::usage::CountedUsage {
-                month: billing.month,
-                through,
-            },
-        ));
     }
     Ok(report)
 }

@@ -1,6 +1,7 @@
 //! Loading an export into an empty store, in one transaction: the events exactly as
-//! exported (global positions and row times kept), the invoice numbers they took, and
-//! the counters moved past them.
+//! exported (global positions and row times kept), the usage records exactly as
+//! exported (positions kept: the usage invoices counted through them), the invoice
+//! numbers the events took, and the counters moved past them.
 
 use super::*;
 
@@ -45,9 +46,53 @@ impl ImportTransaction {
         Ok(())
     }
 
+    /// Inserts usage records as exported, their positions kept: PostgreSQL in one
+    /// statement, SQLite a statement each (its `AUTOINCREMENT` counter follows the
+    /// highest position inserted by itself).
+    pub async fn insert_usage(&mut self, records: Vec<UsageRow>) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        match &mut self.0 {
+            Transaction::Postgres(tx) => {
+                sqlx::query(
+                    "INSERT INTO usage_records (position, id, participant_id, metric, quantity, occurred_on, recorded_at)
+                     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])",
+                )
+                .bind(column(&records, |r| r.position))
+                .bind(column(&records, |r| &r.id))
+                .bind(column(&records, |r| &r.participant_id))
+                .bind(column(&records, |r| &r.metric))
+                .bind(column(&records, |r| r.quantity))
+                .bind(column(&records, |r| &r.occurred_on))
+                .bind(column(&records, |r| &r.recorded_at))
+                .execute(&mut **tx)
+                .await?;
+            }
+            Transaction::Sqlite(tx) => {
+                for record in records {
+                    sqlx::query(
+                        "INSERT INTO usage_records (position, id, participant_id, metric, quantity, occurred_on, recorded_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(record.position)
+                    .bind(record.id)
+                    .bind(record.participant_id)
+                    .bind(record.metric)
+                    .bind(record.quantity)
+                    .bind(record.occurred_on)
+                    .bind(record.recorded_at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Records the invoice numbers taken (number, agreement, sequence), sets the counter
-    /// to the highest, moves PostgreSQL's global position past the highest imported, and
-    /// commits.
+    /// to the highest, moves PostgreSQL's global position and usage position past the
+    /// highest imported (SQLite's `AUTOINCREMENT` moved by itself), and commits.
     pub async fn finish(mut self, numbers: Vec<(i64, String, i64)>) -> Result<(), StoreError> {
         let last = numbers.iter().map(|(n, _, _)| *n).max().unwrap_or(0);
         match &mut self.0 {
@@ -72,6 +117,13 @@ impl ImportTransaction {
                 sqlx::query(
                     "SELECT setval(pg_get_serial_sequence('events', 'global_position'),
                                    (SELECT COALESCE(MAX(global_position), 0) + 1 FROM events), false)",
+                )
+                .execute(&mut **tx)
+                .await?;
+                // New usage records continue after the imported positions.
+                sqlx::query(
+                    "SELECT setval(pg_get_serial_sequence('usage_records', 'position'),
+                                   (SELECT COALESCE(MAX(position), 0) + 1 FROM usage_records), false)",
                 )
                 .execute(&mut **tx)
                 .await?;

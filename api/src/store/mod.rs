@@ -126,8 +126,8 @@ pub use ledgers::{
 pub use periods::PeriodGuard;
 pub use tokens::{ActiveToken, TokenRow};
 pub use usage::{
-    StoredUsageRecord, UsageConflict, UsageInsertError, UsageInsertion, UsageRecord, UsageWindow,
-    USAGE_ID_CHARS_MAX,
+    usage_through_of, StoredUsageRecord, UsageConflict, UsageInsertError, UsageInsertion,
+    UsageRecord, UsageRow, UsageWindow, USAGE_ID_CHARS_MAX,
 };
 // What the store's modules share with each other.
 use event_table::*;

@@ -65,6 +65,30 @@ impl StoredUsageRecord {
     }
 }
 
+/// A stored record exactly as its row holds it, with its position and when it was
+/// recorded: what an export writes and an import loads (`usage_records` row for row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    pub position: i64,
+    pub id: String,
+    pub participant_id: String,
+    pub metric: String,
+    pub quantity: i64,
+    /// YYYY-MM-DD.
+    pub occurred_on: String,
+    /// RFC 3339, UTC.
+    pub recorded_at: String,
+}
+
+type UsageRowTuple = (i64, String, String, String, i64, String, String);
+
+/// The usage store's position through which a usage invoice counted (its
+/// `billing.usage_through`), read from the stored payload of an `InvoiceIssued` event;
+/// `None` for any other event (BILLING.md 3).
+pub fn usage_through_of(payload: &Value) -> Option<u64> {
+    payload["InvoiceIssued"]["billing"]["usage_through"].as_u64()
+}
+
 /// What a batch recorded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UsageInsertion {
@@ -463,12 +487,57 @@ impl LedgerEventRepository {
             )
             .fetch(pool);
             while let Some(row) = futures::TryStreamExt::try_next(&mut rows).await? {
-                if row.2["InvoiceIssued"]["billing"]["usage_through"].is_u64() {
+                if usage_through_of(&row.2).is_some() {
                     found.push(row);
                 }
             }
         });
         Ok(found)
+    }
+
+    /// Hands every stored usage record to `visit` as its row holds it, in position
+    /// order (streamed: memory holds one record): one participant's with `participant`,
+    /// only those up to `through` with it. What an export writes.
+    pub async fn for_each_usage_record<E: From<StoreError>>(
+        &self,
+        participant: Option<&str>,
+        through: Option<i64>,
+        mut visit: impl FnMut(UsageRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        on_pool!(&*self.backend, |pool, _dialect| {
+            let mut rows = sqlx::query_as::<_, UsageRowTuple>(
+                "SELECT position, id, participant_id, metric, quantity, occurred_on, recorded_at
+                 FROM usage_records
+                 WHERE ($1 IS NULL OR participant_id = $1) AND ($2 IS NULL OR position <= $2)
+                 ORDER BY position",
+            )
+            .bind(participant)
+            .bind(through)
+            .fetch(pool);
+            while let Some((
+                position,
+                id,
+                participant_id,
+                metric,
+                quantity,
+                occurred_on,
+                recorded_at,
+            )) = futures::TryStreamExt::try_next(&mut rows)
+                .await
+                .map_err(StoreError::from)?
+            {
+                visit(UsageRow {
+                    position,
+                    id,
+                    participant_id,
+                    metric,
+                    quantity,
+                    occurred_on,
+                    recorded_at,
+                })?;
+            }
+        });
+        Ok(())
     }
 
     /// How many usage records are stored.

@@ -4,6 +4,9 @@
 //! and the month's report keeps what was issued. After a restart into January, December's
 //! usage beyond the included volume is billed at the price December's invoice recorded
 //! (§5.3), and a December record reported late goes on February's run, its month shown.
+//! The auditor's export carries the usage records: its usage invoices recount offline,
+//! a record altered in the file is named by its invoice, and an import into an empty
+//! store keeps the records' positions, so `verify` there recounts them clean.
 
 use serde_json::{json, Value};
 use time::macros::date;
@@ -400,7 +403,336 @@ async fn the_usage_preview_prices_the_overage_with_the_months_version(store: Sto
     app.finish().await;
 }
 
+/// The auditor's export with usage (BILLING.md 3, docs/audit.md): two usage invoices
+/// (December's, and January's with a December record reported late) and records of an
+/// agreement never billed; exported, verified offline with every usage invoice
+/// recounted; one record altered in the file fails naming its invoice; a partial export
+/// cut at a date carries the records its invoices counted; an import into an empty store
+/// keeps the positions, so `verify` there recounts clean and new records continue after
+/// them. An export without the usage section (as format 1 wrote it) loses the records:
+/// `verify` on a store imported from it finds every usage invoice differing.
+async fn an_export_carries_the_usage_records_and_its_usage_invoices_recount(store: Store) {
+    use api::application::export::{
+        export, import, verify_export, ExportDigest, ExportLine, ExportSelection,
+        UsageSectionDigest, EXPORT_FORMAT_1,
+    };
+
+    let app = spawn_app_on(store, date!(2026 - 11 - 20)).await;
+    let response = app
+        .put("/v1/tariffs/standard", &version("2026-12-01", "5000.00"))
+        .await;
+    assert_eq!(response.status(), 201);
+    let ids = participant_ids(3);
+    let (billed, within, unsubscribed) = (&ids[0], &ids[1], &ids[2]);
+    for id in &ids {
+        app.signed_agreement(id).await;
+    }
+    for id in [billed, within] {
+        let response = app
+            .post(
+                &format!("/v1/agreements/{id}/subscription"),
+                &json!({"tariff": "standard", "from": "2026-12-01"}),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+    }
+    run_billing(&app, "2026-12").await;
+    let record = |id: String, participant: &str, quantity: u64, on: &str| {
+        json!({"id": id, "participant_id": participant, "metric": "documents",
+               "quantity": quantity, "occurred_on": on})
+    };
+    let app = app.restart_on(date!(2026 - 12 - 20)).await;
+    let mut december: Vec<Value> = (0..3)
+        .map(|n| record(format!("{billed}-{n}"), billed, 50, "2026-12-05"))
+        .collect();
+    december.push(record(format!("{within}-0"), within, 10, "2026-12-18"));
+    december.push(record(
+        format!("{unsubscribed}-0"),
+        unsubscribed,
+        5,
+        "2026-12-18",
+    ));
+    let response = app.post("/v1/usage", &json!({ "records": december })).await;
+    assert_eq!(response.status(), 200);
+    let app = app.restart_on(date!(2027 - 01 - 05)).await;
+    run_billing(&app, "2027-01").await;
+    let late = json!({"records": [
+        record(format!("{billed}-late"), billed, 20, "2026-12-31"),
+        record(format!("{billed}-jan"), billed, 60, "2027-01-03"),
+    ]});
+    assert_eq!(app.post("/v1/usage", &late).await.status(), 200);
+    let app = app.restart_on(date!(2027 - 02 - 01)).await;
+    run_billing(&app, "2027-02").await;
+    let verified = app.get_json("/v1/audit/verify").await;
+    assert_eq!(verified["ok"], true, "{verified}");
+    assert_eq!(verified["usage_invoices_checked"], 2, "{verified}");
+
+    let repository = app.ledger.repository();
+    let reference = app.ledger.reference().await.unwrap();
+    let export_of = |selection: ExportSelection| {
+        let reference = reference.clone();
+        async move {
+            let mut out = Vec::new();
+            let summary = export(
+                repository,
+                &selection,
+                &reference,
+                time::OffsetDateTime::now_utc(),
+                &mut out,
+                |_| {},
+            )
+            .await
+            .expect("the export is written");
+            (summary, out)
+        }
+    };
+    let lines_of = |file: &[u8]| -> Vec<ExportLine> {
+        std::str::from_utf8(file)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    let file_of = |lines: &[ExportLine]| -> Vec<u8> {
+        lines
+            .iter()
+            .map(|line| serde_json::to_string(line).unwrap() + "\n")
+            .collect::<String>()
+            .into_bytes()
+    };
+    let verify = |file: &[u8]| verify_export(file, None, |_| {}).unwrap();
+
+    // The whole store: every record, in position order, after the events; verified
+    // offline with both usage invoices recounted.
+    let (summary, whole) = export_of(ExportSelection::default()).await;
+    assert_eq!(summary.usage_records, 7);
+    let lines = lines_of(&whole);
+    let kinds: Vec<&str> = lines
+        .iter()
+        .map(|line| match line {
+            ExportLine::Header(_) => "header",
+            ExportLine::Event(_) => "event",
+            ExportLine::Usage(_) => "usage",
+            ExportLine::Digest(_) => "digest",
+        })
+        .collect();
+    let first_usage = kinds.iter().position(|k| *k == "usage").unwrap();
+    assert_eq!(kinds[first_usage..].len(), 8, "{kinds:?}");
+    assert!(kinds[first_usage..7 + first_usage]
+        .iter()
+        .all(|k| *k == "usage"));
+    let positions: Vec<i64> = lines
+        .iter()
+        .filter_map(|line| match line {
+            ExportLine::Usage(record) => Some(record.position),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(positions, [1, 2, 3, 4, 5, 6, 7]);
+    let report = verify(&whole);
+    assert!(report.ok, "{:?}", report.first_broken);
+    assert_eq!(
+        (report.usage_records_checked, report.usage_invoices_checked),
+        (7, 2)
+    );
+
+    // A billed record altered in the file: the usage section no longer matches the
+    // digest line, and the invoice that billed it is named. Rehashed into the digest
+    // line (a forger's file), the recount alone still names the invoice.
+    let altered_id = format!("{billed}-1");
+    let mut altered = lines.clone();
+    for line in &mut altered {
+        if let ExportLine::Usage(record) = line {
+            if record.id == altered_id {
+                record.quantity = 49;
+            }
+        }
+    }
+    let report = verify(&file_of(&altered));
+    assert!(!report.ok);
+    assert!(
+        report
+            .first_broken
+            .as_ref()
+            .unwrap()
+            .what
+            .contains("usage records were removed, added, altered or truncated"),
+        "{:?}",
+        report.first_broken
+    );
+    assert_eq!(report.usage_differing.len(), 1, "{report:?}");
+    assert!(
+        report.usage_differing[0].contains(&format!("of {billed}"))
+            && report.usage_differing[0].contains("for 2026-12"),
+        "{:?}",
+        report.usage_differing
+    );
+    let records: Vec<_> = altered
+        .iter()
+        .filter_map(|line| match line {
+            ExportLine::Usage(record) => Some(record.clone()),
+            _ => None,
+        })
+        .collect();
+    if let Some(ExportLine::Digest(digest)) = altered.last_mut() {
+        digest.usage = Some(UsageSectionDigest::of(&records));
+    }
+    let forged = file_of(&altered);
+    let report = verify(&forged);
+    assert!(!report.ok);
+    let found = report.first_broken.unwrap();
+    assert_eq!(found.participant_id, *billed);
+    assert!(found.what.contains("for 2026-12"), "{}", found.what);
+    assert!(
+        found
+            .what
+            .contains("recounted from the export's usage records"),
+        "{}",
+        found.what
+    );
+
+    // One agreement up to 15 January: December's usage invoice only, with the records
+    // it counted (the agreement's of December's batch), not those reported later.
+    let (summary, partial) = export_of(ExportSelection {
+        participant: Some(events::ParticipantId::parse(billed).unwrap()),
+        as_of: Some(date!(2027 - 01 - 15)),
+    })
+    .await;
+    assert_eq!(summary.usage_records, 3);
+    let report = verify(&partial);
+    assert!(report.ok, "{:?}", report.first_broken);
+    assert_eq!(
+        (report.usage_records_checked, report.usage_invoices_checked),
+        (3, 1)
+    );
+    // The same agreement without a cut: all of its records.
+    let (summary, _) = export_of(ExportSelection {
+        participant: Some(events::ParticipantId::parse(billed).unwrap()),
+        as_of: None,
+    })
+    .await;
+    assert_eq!(summary.usage_records, 5);
+
+    // Into an empty store: the positions kept, `verify` recounts both invoices clean,
+    // and a new record continues after the imported positions.
+    let (copy, copy_database, _directory) = empty_store(store).await;
+    let imported = import(&copy, || Ok(std::io::Cursor::new(whole.clone())), |_, _| {})
+        .await
+        .expect("the export imports");
+    assert_eq!(imported.usage_records, 7);
+    assert_eq!(imported.store_root, imported.export_root);
+    let report = api::application::audit::verify_store(&copy, None, |_| {})
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.usage_invoices_checked, 2, "{report:?}");
+    assert!(report.usage_differing.is_empty(), "{report:?}");
+    copy.insert_usage(
+        &[api::store::UsageRecord {
+            id: "after-import".to_owned(),
+            participant_id: events::ParticipantId::parse(within).unwrap(),
+            metric: events::MetricName::parse("documents").unwrap(),
+            quantity: 1,
+            occurred_on: date!(2027 - 01 - 20),
+        }],
+        "2027-02-01T07:00:00Z",
+        |_| None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(copy.last_usage_position().await.unwrap(), 8);
+    // A second import is refused, and so is the forged file, into an empty store.
+    assert!(
+        import(&copy, || Ok(std::io::Cursor::new(whole.clone())), |_, _| {})
+            .await
+            .is_err()
+    );
+    copy.close().await;
+    let (copy, forged_database, _forged_directory) = empty_store(store).await;
+    let refused = import(
+        &copy,
+        || Ok(std::io::Cursor::new(forged.clone())),
+        |_, _| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("does not verify"), "{refused}");
+    assert_eq!(copy.count_events().await.unwrap(), 0);
+    copy.close().await;
+
+    // What format 1 lost: the same export without its usage section verifies (nothing
+    // to recount) and imports, but `verify` on that store finds both usage invoices
+    // differing, their records gone.
+    let mut old = lines_of(&whole);
+    old.retain(|line| !matches!(line, ExportLine::Usage(_)));
+    for line in &mut old {
+        match line {
+            ExportLine::Header(header) => header.format = EXPORT_FORMAT_1.to_owned(),
+            ExportLine::Digest(ExportDigest { usage, .. }) => *usage = None,
+            _ => {}
+        }
+    }
+    let old = file_of(&old);
+    let report = verify(&old);
+    assert!(report.ok, "{:?}", report.first_broken);
+    assert_eq!(report.usage_invoices_checked, 0);
+    let (copy, old_database, _old_directory) = empty_store(store).await;
+    let imported = import(&copy, || Ok(std::io::Cursor::new(old.clone())), |_, _| {})
+        .await
+        .expect("a format 1 export imports");
+    assert_eq!(imported.usage_records, 0);
+    let report = api::application::audit::verify_store(&copy, None, |_| {})
+        .await
+        .unwrap();
+    assert!(!report.ok);
+    assert_eq!(report.usage_differing.len(), 2, "{report:?}");
+    copy.close().await;
+
+    for database in [copy_database, forged_database, old_database]
+        .into_iter()
+        .flatten()
+    {
+        crate::helpers::drop_postgres_database(&database).await;
+    }
+    app.finish().await;
+}
+
+async fn run_billing(app: &TestApp, period: &str) -> Value {
+    let response = app
+        .post("/v1/billing-runs", &json!({ "period": period }))
+        .await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// An empty store of the kind `store` names: its repository, the PostgreSQL database's
+/// name to drop, and the directory an SQLite file lives in.
+async fn empty_store(
+    store: Store,
+) -> (
+    api::store::LedgerEventRepository,
+    Option<String>,
+    tempfile::TempDir,
+) {
+    let directory = tempfile::tempdir().unwrap();
+    let (location, database) = match store {
+        Store::Postgres => {
+            let (url, name) = crate::helpers::fresh_postgres_database().await;
+            (api::store::StoreLocation::Postgres(url), Some(name))
+        }
+        Store::Sqlite => (
+            api::store::StoreLocation::Sqlite(directory.path().join("copy.sqlite")),
+            None,
+        ),
+    };
+    let repository = api::store::LedgerEventRepository::connect(&location)
+        .await
+        .unwrap();
+    (repository, database, directory)
+}
+
 crate::on_both_stores!(
     billing_run_issues_each_month_once,
     the_usage_preview_prices_the_overage_with_the_months_version,
+    an_export_carries_the_usage_records_and_its_usage_invoices_recount,
 );

@@ -20,6 +20,7 @@ use crate::helpers::{participant_ids, spawn_app_on, Store, TestApp, OPERATOR_BIN
 crate::on_both_stores!(
     the_store_records_a_batch_once_and_refuses_another_content,
     the_store_sums_usage_and_lists_a_window_of_positions,
+    the_store_s_window_holds_what_window_contains_says,
     racing_batches_in_the_store_never_keep_two_contents_for_an_id,
     a_batch_is_accepted_and_its_repeat_counted_as_duplicates,
     a_conflicting_id_is_refused_and_nothing_recorded,
@@ -261,6 +262,106 @@ async fn the_store_sums_usage_and_lists_a_window_of_positions(store: Store) {
         .unwrap();
     let ids: Vec<&str> = december.iter().map(|r| r.record.id.as_str()).collect();
     assert_eq!(ids, ["late", "d1"]);
+    app.finish().await;
+}
+
+/// The usage window as the store selects it in SQL (what the billing run counts and
+/// `verify` recounts on the store) holds exactly the records
+/// `CountedUsage::window_contains` says (what `verify` recounts an export with), for
+/// every month, position and previous invoice tried, and no other participant's.
+async fn the_store_s_window_holds_what_window_contains_says(store: Store) {
+    use aggregates::usage::CountedUsage;
+    use events::CalendarMonth;
+
+    let app = spawn_app_on(store, TODAY).await;
+    let repository = app.ledger.repository();
+    let p = OPERATOR_BIN;
+    let other = participant_ids(1);
+    let days = [
+        date!(2026 - 10 - 31),
+        date!(2026 - 11 - 01),
+        date!(2026 - 11 - 30),
+        date!(2026 - 12 - 01),
+        date!(2026 - 12 - 02),
+    ];
+    for batch in 0..4 {
+        let mut records: Vec<UsageRecord> = days
+            .iter()
+            .enumerate()
+            .map(|(i, day)| {
+                stored(
+                    &format!("w-{batch}-{i}"),
+                    p,
+                    "documents",
+                    1 + i as i64,
+                    *day,
+                )
+            })
+            .collect();
+        records.push(stored(
+            &format!("w-{batch}-other"),
+            &other[0],
+            "documents",
+            1,
+            days[batch],
+        ));
+        insert(&app, &records).await.unwrap();
+    }
+    let participant = ParticipantId::parse(p).unwrap();
+    let all = repository
+        .usage_records(
+            &participant,
+            &UsageWindow {
+                occurred_through: date!(2099 - 12 - 31),
+                through: i64::MAX,
+                counted: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 20);
+    let months: Vec<CalendarMonth> = ["2026-10", "2026-11", "2026-12"]
+        .iter()
+        .map(|m| CalendarMonth::parse(m).unwrap())
+        .collect();
+    let mut befores = vec![None];
+    for month in &months {
+        for through in [2, 9, 16] {
+            befores.push(Some(CountedUsage {
+                month: *month,
+                through,
+            }));
+        }
+    }
+    let mut nonempty = 0;
+    for month in &months {
+        for through in [0, 3, 9, 14, 24] {
+            let this = CountedUsage {
+                month: *month,
+                through,
+            };
+            for before in &befores {
+                let window = UsageWindow::after(month.last_day(), through, *before).unwrap();
+                let selected: Vec<i64> = repository
+                    .usage_records(&participant, &window)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.position)
+                    .collect();
+                let expected: Vec<i64> = all
+                    .iter()
+                    .filter(|r| {
+                        this.window_contains(*before, r.position as u64, r.record.occurred_on)
+                    })
+                    .map(|r| r.position)
+                    .collect();
+                assert_eq!(selected, expected, "{this:?} after {before:?}");
+                nonempty += usize::from(!selected.is_empty());
+            }
+        }
+    }
+    assert!(nonempty > 50, "the windows tried hold records: {nonempty}");
     app.finish().await;
 }
 

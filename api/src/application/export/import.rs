@@ -6,6 +6,8 @@ use super::*;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportSummary {
     pub events: u64,
+    /// Usage records loaded, their positions kept (BILLING.md 3).
+    pub usage_records: u64,
     pub agreements: u64,
     pub invoice_numbers: u64,
     /// The root of the export's own digest.
@@ -15,10 +17,12 @@ pub struct ImportSummary {
 }
 
 /// Loads an export into an empty store: verifies the file first (nothing is written
-/// when it does not verify), then inserts its events exactly as exported (payload,
-/// metadata and hashes, global positions, row times) and the invoice numbers they took in
-/// one transaction, builds the stored projections and takes the store's digest, whose
-/// root equals the export's. `open` opens the file afresh for each pass.
+/// when it does not verify, usage invoices recounted included), then inserts its events
+/// exactly as exported (payload, metadata and hashes, global positions, row times), its
+/// usage records exactly as exported (positions and row times) and the invoice numbers
+/// the events took in one transaction, builds the stored projections and takes the
+/// store's digest, whose root equals the export's. `open` opens the file afresh for each
+/// pass.
 pub async fn import<R: BufRead>(
     repository: &LedgerEventRepository,
     mut open: impl FnMut() -> std::io::Result<R>,
@@ -40,15 +44,30 @@ pub async fn import<R: BufRead>(
     if existing > 0 {
         return Err(ExportError::StoreNotEmpty(existing));
     }
+    let existing = repository.count_usage_records().await?;
+    if existing > 0 {
+        return Err(ExportError::UsageNotEmpty(existing));
+    }
     let mut reader = ExportReader::new(open()?);
     reader.header()?;
     let mut loader = repository.begin_import().await?;
     let mut batch: Vec<EventRow> = Vec::with_capacity(IMPORT_BATCH);
     let mut numbers: Vec<(i64, String, i64)> = Vec::new();
     let mut events = 0u64;
+    let mut usage: Vec<UsageRow> = Vec::new();
+    let mut usage_records = 0u64;
     while let Some(line) = reader.next_line()? {
-        let ExportLine::Event(event) = line else {
-            continue;
+        let event = match line {
+            ExportLine::Event(event) => event,
+            ExportLine::Usage(record) => {
+                usage.push(record.into());
+                usage_records += 1;
+                if usage.len() >= IMPORT_USAGE_BATCH {
+                    loader.insert_usage(std::mem::take(&mut usage)).await?;
+                }
+                continue;
+            }
+            ExportLine::Header(_) | ExportLine::Digest(_) => continue,
         };
         if event.is_reference() {
             event.reference_version().map_err(|e| {
@@ -80,6 +99,7 @@ pub async fn import<R: BufRead>(
         }
     }
     loader.insert(batch).await?;
+    loader.insert_usage(usage).await?;
     let invoice_numbers = numbers.len() as u64;
     loader.finish(numbers).await?;
     progress("importing", events);
@@ -91,6 +111,7 @@ pub async fn import<R: BufRead>(
     assert_eq!(digest.events, events, "every exported event was imported");
     Ok(ImportSummary {
         events,
+        usage_records,
         agreements: rebuilt.agreements,
         invoice_numbers,
         export_root,

@@ -2,16 +2,24 @@
 //! digest, verified and replayed with no database, and loaded into an empty store.
 //!
 //! An export is one JSON object per line (docs/audit.md has the full format):
-//! 1. `{"kind":"header","format":"edoc-ledger-export/1",...}`: when, what was selected
+//! 1. `{"kind":"header","format":"edoc-ledger-export/2",...}`: when, what was selected
 //!    (one participant, events up to a business date) and the versions of the reference
 //!    tables in use;
 //! 2. `{"kind":"event",...}` for each event, by participant and sequence, exactly as
 //!    stored (payload, metadata with `hash` and `prev_hash`, global position, row time);
-//! 3. `{"kind":"digest",...}`: the Merkle root over the heads of the exported chains
-//!    (`api::application::audit::StoreDigest`), so a truncated file fails verification.
+//! 3. `{"kind":"usage",...}` for each usage record (BILLING.md 3), in position order,
+//!    exactly as stored (position, id, participant, metric, quantity, date, row time):
+//!    what the usage invoices counted, so they can be recounted offline;
+//! 4. `{"kind":"digest",...}`: the Merkle root over the heads of the exported chains
+//!    (`api::application::audit::StoreDigest`) and the usage section's record count and
+//!    SHA-256 ([`UsageSectionDigest`]), so a truncated file fails verification.
+//!
+//! Format `edoc-ledger-export/1` (before usage records were exported) is still read: it
+//! has no usage lines and its digest no `usage`.
 //!
 //! Verification ([`verify_export`]) and the offline recomputation ([`recompute`]) read
-//! the file alone; the figures come from the same projection code the API answers with.
+//! the file alone; the figures come from the same projection code the API answers with,
+//! the usage invoices are recounted by the same code as the store's `verify`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -32,22 +40,29 @@ use projections::{
 use crate::hash_chain::{
     merkle_root, verify_stream, BrokenEvent, StoreDigest, StreamHead, HASH_KEY,
 };
-use crate::store::{EventRow, LedgerEventRepository, StoreError, LEDGERS_TABLE};
+use crate::store::{EventRow, LedgerEventRepository, StoreError, UsageRow, LEDGERS_TABLE};
 
 mod import;
 mod recompute;
 #[cfg(test)]
 mod tests;
+mod usage;
 mod verify;
 mod write;
 
 pub use import::{import, ImportSummary};
 pub use recompute::{figures, recompute, reference_of_export, AgreementFigures, RecomputeSummary};
+pub use usage::{ExportDigest, ExportedUsage, UsageSectionDigest};
 pub use verify::{verify_export, ExportReader, ExportVerification, KeptDigestCheck};
 pub use write::export;
 
-/// The format written in every export's header; a reader refuses any other.
-pub const EXPORT_FORMAT: &str = "edoc-ledger-export/1";
+/// The format written in every export's header.
+pub const EXPORT_FORMAT: &str = "edoc-ledger-export/2";
+/// The format before usage records were exported: no usage lines, no `usage` in the
+/// digest. Still read; a reader refuses any other format.
+pub const EXPORT_FORMAT_1: &str = "edoc-ledger-export/1";
+/// Usage records inserted per statement by [`import`].
+pub(super) const IMPORT_USAGE_BATCH: usize = 5_000;
 /// The aggregate type of every agreement's events.
 pub const AGGREGATE_TYPE: &str = "ParticipantAgreement";
 /// Events inserted per statement by [`import`].
@@ -99,6 +114,12 @@ impl ExportHeader {
     pub fn is_complete(&self) -> bool {
         self.participant.is_none() && self.as_of.is_none()
     }
+
+    /// True when the export carries a usage section (format 2 on): usage lines, and
+    /// their count and hash in the digest.
+    pub fn has_usage(&self) -> bool {
+        self.format != EXPORT_FORMAT_1
+    }
 }
 
 /// One event, exactly as stored.
@@ -140,6 +161,8 @@ macro_rules! same_fields {
 
 same_fields!(EventRow, ExportedEvent: aggregate_type, aggregate_id, sequence, event_type,
     event_version, payload, metadata, global_position, stored_at);
+same_fields!(UsageRow, ExportedUsage: position, id, participant_id, metric, quantity,
+    occurred_on, recorded_at);
 
 pub(super) fn agreement_type() -> String {
     AGGREGATE_TYPE.to_owned()
@@ -188,7 +211,8 @@ impl ExportedEvent {
 pub enum ExportLine {
     Header(ExportHeader),
     Event(ExportedEvent),
-    Digest(StoreDigest),
+    Usage(ExportedUsage),
+    Digest(ExportDigest),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +227,8 @@ pub enum ExportError {
     NotVerified(String),
     #[error("the store already holds {0} events: import loads an export into an empty store only")]
     StoreNotEmpty(i64),
+    #[error("the store already holds {0} usage records: import loads an export into an empty store only")]
+    UsageNotEmpty(i64),
 }
 
 /// What to export.
@@ -210,7 +236,9 @@ pub enum ExportError {
 pub struct ExportSelection {
     pub participant: Option<ParticipantId>,
     /// Only events whose business date (the running maximum, as the projections date
-    /// them) is on or before this day.
+    /// them) is on or before this day. Usage records have positions, not business
+    /// dates: with a cut, only those up to the highest position the exported usage
+    /// invoices counted through (every record they counted; none when they are none).
     pub as_of: Option<Date>,
 }
 
@@ -220,6 +248,8 @@ pub struct ExportSummary {
     pub events: u64,
     pub streams: u64,
     pub root: String,
+    /// Usage records written (BILLING.md 3).
+    pub usage_records: u64,
 }
 
 pub(super) fn rfc3339(at: OffsetDateTime) -> String {

@@ -107,10 +107,44 @@ fn text(lines: &[ExportLine]) -> String {
 }
 
 fn export_text(events: &[ExportedEvent], digest: &StoreDigest) -> Vec<ExportLine> {
+    with_usage(events, digest, &[])
+}
+
+/// An export of format 2: the events, the usage records, the digest with the usage
+/// section's count and hash.
+fn with_usage(
+    events: &[ExportedEvent],
+    digest: &StoreDigest,
+    records: &[ExportedUsage],
+) -> Vec<ExportLine> {
     let mut lines = vec![header()];
     lines.extend(events.iter().cloned().map(ExportLine::Event));
-    lines.push(ExportLine::Digest(digest.clone()));
+    lines.extend(records.iter().cloned().map(ExportLine::Usage));
+    lines.push(ExportLine::Digest(ExportDigest {
+        chains: digest.clone(),
+        usage: Some(UsageSectionDigest::of(records)),
+    }));
     lines
+}
+
+fn usage_record(position: i64, id: &str, participant: &str, quantity: i64) -> ExportedUsage {
+    ExportedUsage {
+        position,
+        id: id.to_owned(),
+        participant_id: participant.to_owned(),
+        metric: "documents".to_owned(),
+        quantity,
+        occurred_on: "2026-02-10".to_owned(),
+        recorded_at: "2026-02-10T10:00:00Z".to_owned(),
+    }
+}
+
+fn records() -> Vec<ExportedUsage> {
+    vec![
+        usage_record(1, "r-1", A, 5),
+        usage_record(2, "r-2", B, 7),
+        usage_record(4, "r-4", A, 1),
+    ]
 }
 
 fn verify(lines: &[ExportLine], kept: Option<&StoreDigest>) -> ExportVerification {
@@ -129,6 +163,153 @@ fn a_clean_export_verifies() {
     let report = verify(&export_text(&events, &digest_of(&events)), None);
     assert!(report.ok, "{report:?}");
     assert_eq!((report.events_checked, report.streams_checked), (6, 2));
+}
+
+#[test]
+fn usage_records_are_exported_after_the_events_and_verify() {
+    let events = sealed(&[A, B]);
+    let lines = with_usage(&events, &digest_of(&events), &records());
+    let text = text(&lines);
+    let usage_line = text.lines().nth(7).unwrap();
+    assert_eq!(
+        usage_line,
+        r#"{"kind":"usage","position":1,"id":"r-1","participant_id":"150240008272","metric":"documents","quantity":5,"occurred_on":"2026-02-10","recorded_at":"2026-02-10T10:00:00Z"}"#
+    );
+    let digest_line: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(digest_line["kind"], "digest");
+    assert_eq!(digest_line["usage"]["records"], 3);
+    assert_eq!(digest_line["heads"].as_array().unwrap().len(), 2);
+    let report = verify(&lines, None);
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.usage_records_checked, 3);
+    assert_eq!(report.usage_invoices_checked, 0);
+    // The usage hash is SHA-256 over each record's canonical JSON and a line feed.
+    let mut expected = String::new();
+    for record in records() {
+        crate::hash_chain::canonical_json(&serde_json::to_value(&record).unwrap(), &mut expected);
+        expected.push('\n');
+    }
+    assert_eq!(
+        digest_line["usage"]["sha256"],
+        format!(
+            "{:x}",
+            <sha2::Sha256 as sha2::Digest>::digest(expected.as_bytes())
+        )
+    );
+}
+
+#[test]
+fn each_alteration_of_the_usage_section_is_found() {
+    let events = sealed(&[A, B]);
+    let digest = digest_of(&events);
+    let clean = with_usage(&events, &digest, &records());
+    let usage_at = 1 + events.len();
+    let is_usage = |found: &BrokenEvent| found.what.contains("usage records");
+
+    // A quantity altered in the file, the digest line left as written.
+    let mut altered = clean.clone();
+    if let ExportLine::Usage(record) = &mut altered[usage_at] {
+        record.quantity = 6;
+    }
+    let found = first_broken(&altered);
+    assert!(is_usage(&found), "{}", found.what);
+    assert!(found.what.contains("altered"), "{}", found.what);
+
+    // The last usage line removed (a truncated usage section).
+    let mut truncated = clean.clone();
+    truncated.remove(usage_at + 2);
+    let found = first_broken(&truncated);
+    assert!(
+        found.what.contains("records 3 usage records") && found.what.contains("holds 2"),
+        "{}",
+        found.what
+    );
+
+    // Two lines swapped: out of position order.
+    let mut swapped = clean.clone();
+    swapped.swap(usage_at, usage_at + 1);
+    assert!(first_broken(&swapped).what.contains("follows position"));
+
+    // A usage line after the digest, an event after the usage lines.
+    let mut appended = clean.clone();
+    appended.push(ExportLine::Usage(usage_record(9, "r-9", A, 1)));
+    assert!(first_broken(&appended)
+        .what
+        .contains("after the export's digest"));
+    let mut moved = clean.clone();
+    let event = moved.remove(usage_at - 1);
+    moved.insert(usage_at + 2, event);
+    assert!(first_broken(&moved)
+        .what
+        .contains("an event after the usage records"));
+
+    // The digest's usage count and hash removed.
+    let mut stripped = clean.clone();
+    if let Some(ExportLine::Digest(digest)) = stripped.last_mut() {
+        digest.usage = None;
+    }
+    assert!(first_broken(&stripped)
+        .what
+        .contains("records no usage section"));
+
+    // A record that cannot be read, hashed consistently: named.
+    let mut unreadable = records();
+    unreadable[1].metric = "Documents!".to_owned();
+    let found = first_broken(&with_usage(&events, &digest, &unreadable));
+    assert_eq!(found.participant_id, B);
+    assert!(
+        found.what.contains("`r-2` cannot be read"),
+        "{}",
+        found.what
+    );
+
+    // One participant's export holding another's record.
+    let mut partial = with_usage(&events, &digest, &records());
+    if let ExportLine::Header(header) = &mut partial[0] {
+        header.participant = Some(A.to_owned());
+    }
+    let found = first_broken(&partial);
+    assert!(found.what.contains("another participant"), "{}", found.what);
+}
+
+#[test]
+fn an_export_of_format_1_is_still_read_and_has_no_usage() {
+    let events = sealed(&[A, B]);
+    let digest = digest_of(&events);
+    let mut lines = vec![ExportLine::Header(ExportHeader {
+        format: EXPORT_FORMAT_1.to_owned(),
+        ..match header() {
+            ExportLine::Header(header) => header,
+            _ => unreachable!(),
+        }
+    })];
+    lines.extend(events.iter().cloned().map(ExportLine::Event));
+    lines.push(ExportLine::Digest(ExportDigest {
+        chains: digest.clone(),
+        usage: None,
+    }));
+    // As format 1 wrote it: no `usage` in the digest line.
+    assert!(!text(&lines).contains("usage"));
+    let report = verify(&lines, None);
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.usage_records_checked, 0);
+
+    let mut with_a_record = lines.clone();
+    with_a_record.insert(
+        lines.len() - 1,
+        ExportLine::Usage(usage_record(1, "r-1", A, 1)),
+    );
+    assert!(first_broken(&with_a_record).what.contains("which has none"));
+
+    let mut unknown = lines.clone();
+    if let ExportLine::Header(header) = &mut unknown[0] {
+        header.format = "edoc-ledger-export/3".to_owned();
+    }
+    let refused = verify_export(text(&unknown).as_bytes(), None, |_| {}).unwrap_err();
+    assert!(
+        refused.to_string().contains("edoc-ledger-export/3"),
+        "{refused}"
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Reading an export and verifying it with no database.
 
+use super::usage::{UsageHasher, UsageRecount};
 use super::*;
 
 /// Reads an export line by line.
@@ -59,9 +60,13 @@ impl<R: BufRead> ExportReader<R> {
     /// The header, which must be the first line.
     pub fn header(&mut self) -> Result<ExportHeader, ExportError> {
         match self.next_line()? {
-            Some(ExportLine::Header(header)) if header.format == EXPORT_FORMAT => Ok(header),
+            Some(ExportLine::Header(header))
+                if header.format == EXPORT_FORMAT || header.format == EXPORT_FORMAT_1 =>
+            {
+                Ok(header)
+            }
             Some(ExportLine::Header(header)) => Err(self.format_error(format!(
-                "format `{}`, this program reads `{EXPORT_FORMAT}`",
+                "format `{}`, this program reads `{EXPORT_FORMAT}` and `{EXPORT_FORMAT_1}`",
                 header.format
             ))),
             _ => Err(self.format_error("the first line of an export is its header")),
@@ -87,9 +92,18 @@ pub struct ExportVerification {
     pub streams_checked: u64,
     pub ok: bool,
     pub first_broken: Option<BrokenEvent>,
-    /// The digest the export ends with.
+    /// The digest the export ends with (of its chains).
     pub digest: Option<StoreDigest>,
     pub kept_digest: Option<KeptDigestCheck>,
+    /// Usage records read (BILLING.md 3; none in format 1).
+    pub usage_records_checked: u64,
+    /// Usage invoices recounted from the export's usage records (none in format 1,
+    /// which has no usage records).
+    pub usage_invoices_checked: u64,
+    /// The usage invoices whose records, recounted from the export, differ from what
+    /// they recorded (count or digest), with what differs: as `verify` on the store
+    /// reports them.
+    pub usage_differing: Vec<String>,
 }
 
 pub(super) fn broken(participant_id: &str, sequence: i64, what: impl Into<String>) -> BrokenEvent {
@@ -124,8 +138,10 @@ pub fn verify_export(
                 if verifier.digest.is_some() {
                     return Err(reader.format_error("a second digest"));
                 }
-                verifier.digest = Some(found);
+                verifier.usage_digest = found.usage;
+                verifier.digest = Some(found.chains);
             }
+            ExportLine::Usage(record) => verifier.push_usage(record),
             ExportLine::Event(event) => {
                 verifier.push(event);
                 if verifier.events.is_multiple_of(1000) {
@@ -151,6 +167,12 @@ pub(super) struct ExportVerifier<'k> {
     /// The kept digest's heads by participant, and whether each was seen.
     kept: Option<(&'k StoreDigest, KeptHeads<'k>)>,
     kept_matched: u64,
+    /// What the digest line records of the usage section.
+    usage_digest: Option<UsageSectionDigest>,
+    /// The usage section as read, and the usage invoices recounted from it.
+    usage: UsageHasher,
+    recount: UsageRecount,
+    last_usage_position: Option<i64>,
 }
 
 impl<'k> ExportVerifier<'k> {
@@ -173,6 +195,10 @@ impl<'k> ExportVerifier<'k> {
                 (digest, heads)
             }),
             kept_matched: 0,
+            usage_digest: None,
+            usage: UsageHasher::default(),
+            recount: UsageRecount::default(),
+            last_usage_position: None,
         }
     }
 
@@ -191,7 +217,19 @@ impl<'k> ExportVerifier<'k> {
             ));
             return;
         }
+        if self.last_usage_position.is_some() {
+            self.note(broken(
+                &event.aggregate_id,
+                event.sequence,
+                "an event after the usage records: events were moved or appended",
+            ));
+        }
         self.events += 1;
+        if self.header.has_usage() {
+            if let Err(what) = self.recount.push_event(&event) {
+                self.note(broken(&event.aggregate_id, event.sequence, what));
+            }
+        }
         if self.stream_id.as_deref() != Some(event.aggregate_id.as_str()) {
             if let Some(previous) = self.stream_id.take() {
                 self.close_stream(&previous);
@@ -277,6 +315,47 @@ impl<'k> ExportVerifier<'k> {
         ));
     }
 
+    /// A usage line: in place, of the selected participant, in position order, readable;
+    /// hashed for the digest's check and given to the usage invoices that counted it.
+    fn push_usage(&mut self, record: ExportedUsage) {
+        let position = record.position;
+        let problem = if self.digest.is_some() {
+            Some("a usage record after the export's digest: it was appended later".to_owned())
+        } else if !self.header.has_usage() {
+            Some(format!(
+                "a usage record in an export of format `{EXPORT_FORMAT_1}`, which has none"
+            ))
+        } else if self
+            .header
+            .participant
+            .as_deref()
+            .is_some_and(|p| p != record.participant_id)
+        {
+            Some("a usage record of another participant than the export's header names".to_owned())
+        } else if let Some(last) = self.last_usage_position.filter(|last| position <= *last) {
+            Some(format!(
+                "usage record `{}` at position {position} follows position {last}: usage records were moved, repeated or inserted",
+                record.id
+            ))
+        } else {
+            None
+        };
+        if let Some(what) = problem {
+            self.note(broken(&record.participant_id, 0, what));
+            return;
+        }
+        self.last_usage_position = Some(position);
+        self.usage.push(&record);
+        match record.metered() {
+            Ok(metered) => self.recount.push_record(&record.participant_id, &metered),
+            Err(what) => self.note(broken(
+                &record.participant_id,
+                0,
+                format!("usage record `{}` cannot be read: {what}", record.id),
+            )),
+        }
+    }
+
     fn close_stream(&mut self, id: &str) {
         if let Err(found) = verify_stream(id, &self.stream) {
             self.note(found);
@@ -335,6 +414,43 @@ impl<'k> ExportVerifier<'k> {
                 }
             }
         }
+        // The usage section (format 2 on): as the digest line records it, and every
+        // usage invoice recounted from it.
+        let usage_records_checked = self.usage.records();
+        let (usage_invoices_checked, usage_differing) = if self.header.has_usage() {
+            let found = std::mem::take(&mut self.usage).finish();
+            match (&self.digest, &self.usage_digest) {
+                (None, _) => {} // reported above: truncated
+                (Some(_), None) => self.note(broken(
+                    "",
+                    0,
+                    "the export's digest records no usage section (format 2 records its count and hash): the digest was altered",
+                )),
+                (Some(_), Some(recorded)) if *recorded != found => self.note(broken(
+                    "",
+                    0,
+                    format!(
+                        "the export's digest records {} usage records (SHA-256 {}), the file holds {} (SHA-256 {}): usage records were removed, added, altered or truncated",
+                        recorded.records, recorded.sha256, found.records, found.sha256
+                    ),
+                )),
+                (Some(_), Some(_)) => {}
+            }
+            let (checked, differing) = std::mem::take(&mut self.recount).finish();
+            for (invoice, what) in &differing {
+                self.note(broken(
+                    &invoice.participant_id,
+                    invoice.sequence,
+                    what.clone(),
+                ));
+            }
+            (
+                checked,
+                differing.into_iter().map(|(_, what)| what).collect(),
+            )
+        } else {
+            (0, Vec::new())
+        };
         let kept_digest = self.kept.take().map(|(digest, heads)| {
             let mut check = KeptDigestCheck {
                 heads_matched: self.kept_matched,
@@ -385,6 +501,9 @@ impl<'k> ExportVerifier<'k> {
             streams_checked: self.streams,
             digest: self.digest,
             kept_digest,
+            usage_records_checked,
+            usage_invoices_checked,
+            usage_differing,
         }
     }
 }

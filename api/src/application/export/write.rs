@@ -1,5 +1,7 @@
-//! Writing an export: the header, the events as stored, the closing digest.
+//! Writing an export: the header, the events as stored, the usage records as stored,
+//! the closing digest.
 
+use super::usage::{CountedThrough, UsageHasher};
 use super::*;
 
 /// Keeps the business date of one stream's events as the projections date them (the
@@ -12,8 +14,17 @@ pub(super) struct StreamCut {
     events: u64,
 }
 
-/// Writes the selected events and their digest to `out`. The events are read in one
-/// statement, so the export is a consistent snapshot of the store.
+/// Writes the selected events, the usage records and their digest to `out`. The events
+/// are read in one statement, so they are a consistent snapshot of the store; the usage
+/// records are read after them, in another: every record an exported usage invoice
+/// counted is committed before that invoice was recorded, so it is there (records
+/// committed in between are exported too, unless the export is cut at a date).
+///
+/// Which usage records: the selected participant's (or all), in position order; with
+/// a cut at a business date, those up to the highest position the exported usage
+/// invoices counted through (usage records are facts with positions, not business
+/// dates: this is every record those invoices counted, as the store held them when the
+/// latest of them was recorded).
 pub async fn export(
     repository: &LedgerEventRepository,
     selection: &ExportSelection,
@@ -36,6 +47,7 @@ pub async fn export(
     let mut heads: Vec<StreamHead> = Vec::new();
     let mut cut = StreamCut::default();
     let mut total = 0u64;
+    let mut counted_through = CountedThrough::default();
     let mut write_event = |event: ExportedEvent| -> Result<(), ExportError> {
         if event.aggregate_id != cut.id {
             if let Some(head) = cut.head.take() {
@@ -71,6 +83,7 @@ pub async fn export(
         });
         cut.events += 1;
         total += 1;
+        counted_through.push(&event);
         write_line(out, &ExportLine::Event(event))?;
         if total.is_multiple_of(1000) {
             progress(total);
@@ -87,19 +100,33 @@ pub async fn export(
     if let Some(head) = cut.head.take() {
         heads.push(head);
     }
-    let digest = StoreDigest {
-        root: merkle_root(&heads),
-        streams: heads.len() as u64,
-        events: total,
-        taken_at: exported_at,
-        heads,
+    // The usage records (BILLING.md 3), after the events.
+    let mut usage = UsageHasher::default();
+    let through = selection.as_of.map(|_| counted_through.bound());
+    repository
+        .for_each_usage_record(participant.as_deref(), through, |row| {
+            let record = ExportedUsage::from(row);
+            usage.push(&record);
+            write_line(out, &ExportLine::Usage(record))
+        })
+        .await?;
+    let digest = ExportDigest {
+        chains: StoreDigest {
+            root: merkle_root(&heads),
+            streams: heads.len() as u64,
+            events: total,
+            taken_at: exported_at,
+            heads,
+        },
+        usage: Some(usage.finish()),
     };
     write_line(out, &ExportLine::Digest(digest.clone()))?;
     out.flush()?;
     progress(total);
     Ok(ExportSummary {
-        events: digest.events,
-        streams: digest.streams,
-        root: digest.root,
+        events: digest.chains.events,
+        streams: digest.chains.streams,
+        root: digest.chains.root,
+        usage_records: digest.usage.map_or(0, |u| u.records),
     })
 }
