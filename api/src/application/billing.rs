@@ -241,31 +241,13 @@ pub async fn run(
     progress(total, total);
 
     // The stored report: what every run issued for the month, this run's skips.
-    let mut stored = report.clone();
-    if let Some(earlier) = repository.billing_run_report(&key).await? {
-        if let Ok(earlier) = serde_json::from_value::<BillingRunReport>(earlier) {
-            let mut issued: BTreeMap<String, IssuedInvoiceLine> = earlier
-                .issued
-                .into_iter()
-                .map(|line| (line.number.clone(), line))
-                .collect();
-            for line in &report.issued {
-                issued.insert(line.number.clone(), line.clone());
-            }
-            stored.issued = issued.into_values().collect();
-            stored
-                .issued
-                .sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
-            stored.already_invoiced.retain(|already| {
-                !stored.issued.iter().any(|line| {
-                    line.participant_id == already.participant_id && line.kind == already.kind
-                })
-            });
-            stored.totals = totals(&stored.issued);
-        }
-    }
     repository
-        .finish_billing_run(&key, &serde_json::to_value(&stored).unwrap_or_default())
+        .finish_billing_run(&key, |earlier| {
+            let stored = report.merged_with(
+                earlier.and_then(|e| serde_json::from_value::<BillingRunReport>(e).ok()),
+            );
+            serde_json::to_value(&stored).unwrap_or_default()
+        })
         .await?;
     tracing::info!(
         period = %key,
@@ -280,6 +262,33 @@ pub async fn run(
 }
 
 impl BillingRunReport {
+    /// This run's report with what earlier runs of the month issued (each invoice once).
+    fn merged_with(&self, earlier: Option<BillingRunReport>) -> BillingRunReport {
+        let mut stored = self.clone();
+        let Some(earlier) = earlier else {
+            return stored;
+        };
+        let mut issued: BTreeMap<String, IssuedInvoiceLine> = earlier
+            .issued
+            .into_iter()
+            .map(|line| (line.number.clone(), line))
+            .collect();
+        for line in &self.issued {
+            issued.insert(line.number.clone(), line.clone());
+        }
+        stored.issued = issued.into_values().collect();
+        stored
+            .issued
+            .sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
+        stored.already_invoiced.retain(|already| {
+            !stored.issued.iter().any(|line| {
+                line.participant_id == already.participant_id && line.kind == already.kind
+            })
+        });
+        stored.totals = totals(&stored.issued);
+        stored
+    }
+
     /// What one command of the run did for agreement `id`.
     fn record(
         &mut self,

@@ -19,18 +19,37 @@ impl LedgerEventRepository {
         Ok(())
     }
 
-    /// Stores the run's report.
-    pub async fn finish_billing_run(&self, period: &str, report: &Value) -> Result<(), StoreError> {
-        on_pool!(&*self.backend, |pool, dialect| {
+    /// Stores the run's report, merged with the one stored (`merge` gets it): in one
+    /// transaction that holds the month's row (PostgreSQL: `FOR UPDATE`; SQLite: the
+    /// write lock `BEGIN IMMEDIATE` takes), so runs finishing together never lose each
+    /// other's invoices.
+    pub async fn finish_billing_run(
+        &self,
+        period: &str,
+        merge: impl FnOnce(Option<Value>) -> Value,
+    ) -> Result<(), StoreError> {
+        let mut tx = Transaction::begin(&self.backend).await?;
+        let stored: Option<Option<Value>> = on_transaction!(&mut tx, |tx, dialect| {
+            sqlx::query_scalar(&format!(
+                "SELECT report FROM billing_runs WHERE period = $1{}",
+                dialect.pick(" FOR UPDATE", "")
+            ))
+            .bind(period)
+            .fetch_optional(&mut **tx)
+            .await?
+        });
+        let report = merge(stored.flatten());
+        on_transaction!(&mut tx, |tx, dialect| {
             let now = dialect.pick("now()", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')");
             sqlx::query(&format!(
                 "UPDATE billing_runs SET finished_at = {now}, report = $2 WHERE period = $1"
             ))
             .bind(period)
-            .bind(report)
-            .execute(pool)
+            .bind(&report)
+            .execute(&mut **tx)
             .await?;
         });
+        tx.commit().await?;
         Ok(())
     }
 

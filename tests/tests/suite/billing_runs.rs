@@ -731,7 +731,102 @@ async fn empty_store(
     (repository, database, directory)
 }
 
+/// BILLING.md 4: two servers run the same month at once (each its own process state, the
+/// store shared), twice over: every agreement gets one subscription invoice and one usage
+/// invoice, the numbers are gapless, and the month's report lists each once.
+async fn two_servers_racing_the_same_run_invoice_each_agreement_once(store: Store) {
+    const AGREEMENTS: usize = 12;
+    let app = spawn_app_on(store, date!(2026 - 11 - 20)).await;
+    let response = app
+        .put("/v1/tariffs/standard", &version("2026-12-01", "5000.00"))
+        .await;
+    assert_eq!(response.status(), 201);
+    let ids = participant_ids(AGREEMENTS);
+    for id in &ids {
+        app.signed_agreement(id).await;
+        let body = json!({"tariff": "standard", "from": "2026-12-01"});
+        let response = app
+            .post(&format!("/v1/agreements/{id}/subscription"), &body)
+            .await;
+        assert_eq!(response.status(), 201);
+    }
+    // December's usage: 150 documents each, 50 beyond the 100 included.
+    let app = app.restart_on(date!(2026 - 12 - 31)).await;
+    let records: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            json!({"id": format!("{id}-dec"), "participant_id": id, "metric": "documents",
+                   "quantity": 150, "occurred_on": "2026-12-30"})
+        })
+        .collect();
+    let response = app.post("/v1/usage", &json!({ "records": records })).await;
+    assert_eq!(response.status(), 200);
+    let app = app.restart_on(date!(2027 - 01 - 04)).await;
+    let other = app.second_server().await;
+    let (first, second, third, fourth) = tokio::join!(
+        run_billing(&app, "2027-01"),
+        run_billing(&other, "2027-01"),
+        run_billing(&app, "2027-01"),
+        run_billing(&other, "2027-01"),
+    );
+    let issued_by_runs: usize = [&first, &second, &third, &fourth]
+        .iter()
+        .map(|report| report["issued"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(issued_by_runs, 2 * AGREEMENTS, "{first} {second}");
+
+    let mut numbers = Vec::new();
+    for id in &ids {
+        let invoices: Vec<Value> = app
+            .events(id)
+            .await
+            .into_iter()
+            .filter(|e| e["type"] == "InvoiceIssued")
+            .map(|e| e["payload"].clone())
+            .collect();
+        let kinds: Vec<(&str, &str)> = invoices
+            .iter()
+            .map(|i| {
+                (
+                    i["billing"]["month"].as_str().unwrap(),
+                    i["kind"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        // January's subscription invoice and December's usage invoice, one each (no run
+        // was made for December).
+        let mut sorted = kinds.clone();
+        sorted.sort();
+        assert_eq!(
+            sorted,
+            [("2026-12", "usage"), ("2027-01", "subscription")],
+            "{id}: {invoices:?}"
+        );
+        numbers.extend(invoices.iter().map(|i| match &i["number"] {
+            Value::String(text) => text.parse::<u64>().unwrap(),
+            number => number.as_u64().unwrap(),
+        }));
+    }
+    numbers.sort();
+    assert_eq!(
+        numbers,
+        (1..=2 * AGREEMENTS as u64).collect::<Vec<_>>(),
+        "gapless"
+    );
+    let stored = app.get_json("/v1/billing-runs/2027-01").await;
+    assert_eq!(
+        stored["issued"].as_array().unwrap().len(),
+        2 * AGREEMENTS,
+        "{stored}"
+    );
+    let verified = app.get_json("/v1/audit/verify").await;
+    assert_eq!(verified["ok"], true, "{verified}");
+    other.finish().await;
+    app.finish().await;
+}
+
 crate::on_both_stores!(
+    two_servers_racing_the_same_run_invoice_each_agreement_once,
     billing_run_issues_each_month_once,
     the_usage_preview_prices_the_overage_with_the_months_version,
     an_export_carries_the_usage_records_and_its_usage_invoices_recount,

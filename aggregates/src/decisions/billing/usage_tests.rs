@@ -389,3 +389,76 @@ proptest! {
         }
     }
 }
+
+/// One command of a billing run: the run's period (0 = 2027-01 .. 2 = 2027-03), whether
+/// it is the usage command, and how many days after the period's first day it is issued.
+fn run_commands_strategy() -> impl Strategy<Value = Vec<(u8, bool, u8)>> {
+    prop::collection::vec((0u8..3, any::<bool>(), 0u8..20), 1..30)
+}
+
+proptest! {
+    /// BILLING.md 4: whatever the interleaving of runs (repeated, racing, out of order,
+    /// each one's commands reaching the agreement in any order), each (month, kind) is
+    /// invoiced at most once, each month run at least once gets its subscription invoice,
+    /// and the invoice numbers the agreement takes are the ones handed to it, in order.
+    #[test]
+    fn each_month_and_kind_is_invoiced_once_over_any_interleaving_of_runs(
+        commands in run_commands_strategy(),
+    ) {
+        let periods = ["2027-01", "2027-02", "2027-03"];
+        let mut given = december_invoiced();
+        // Usage beyond the included volume in every month from December to February.
+        let stored: Vec<MeteredUsage> = ["2026-12-10", "2027-01-10", "2027-02-10"]
+            .iter()
+            .enumerate()
+            .map(|(i, on)| {
+                let on = time::Date::parse(on, &time::format_description::well_known::Iso8601::DATE).unwrap();
+                record(i as u64 + 1, &format!("u{i}"), documents(), 500, on)
+            })
+            .collect();
+        let mut next_number = 20u64;
+        let mut invoiced: BTreeMap<(CalendarMonth, &str), u32> = BTreeMap::new();
+        let mut run_periods = std::collections::BTreeSet::new();
+        for (period, usage, days) in commands {
+            let period = month(periods[usize::from(period)]);
+            let issued_on = period.first_day() + time::Duration::days(i64::from(days));
+            let services = AgreementServices {
+                tariffs: catalog(true),
+                ..services_on(issued_on, next_number)
+            };
+            let command = if usage {
+                let billed = period.previous().min(CalendarMonth::of(issued_on).previous());
+                bill_usage(&given, &stored, &billed.to_string(), stored.len() as u64, issued_on)
+            } else {
+                AgreementCommand::BillMonth(BillMonth { month: period, issued_on })
+            };
+            match decide(&given, command, &services) {
+                Ok(events) => {
+                    for event in &events {
+                        if let AgreementEvent::InvoiceIssued(issued) = event {
+                            prop_assert_eq!(issued.number.value(), next_number);
+                            next_number += 1;
+                            let billing = issued.billing.as_ref().unwrap();
+                            *invoiced.entry((billing.month, issued.kind.as_str())).or_default() += 1;
+                        }
+                    }
+                    given.extend(events);
+                }
+                Err(AgreementError::NotBillable { .. } | AgreementError::NoUsageBeyondIncluded { .. }) => {}
+                // A run issued on a date before a document already recorded is refused
+                // (nothing recorded); it is not a run of the month that counts.
+                Err(AgreementError::Backdated { .. }) => continue,
+                Err(other) => panic!("{other:?}"),
+            }
+            if !usage {
+                run_periods.insert(period);
+            }
+        }
+        for (key, count) in &invoiced {
+            prop_assert_eq!(*count, 1, "{:?} invoiced {} times", key, count);
+        }
+        for period in run_periods {
+            prop_assert!(invoiced.contains_key(&(period, "subscription")), "{} not invoiced", period);
+        }
+    }
+}
