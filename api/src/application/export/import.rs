@@ -81,15 +81,24 @@ pub async fn import<R: BufRead>(
                 .map_err(|e| {
                     reader.format_error(format!("a tariff version cannot be read: {e}"))
                 })?;
-        } else if let Some(claimed) = crate::application::commands::claimed_invoice_number(
-            &event
+        } else {
+            let decoded = event
                 .decode()
-                .map_err(|e| reader.format_error(format!("the event cannot be read: {e}")))?,
-        ) {
-            // Invoices and credit notes share one gapless series (BILLING.md 5.3).
-            let number = i64::try_from(claimed.value())
-                .map_err(|_| reader.format_error("an invoice number beyond i64"))?;
-            numbers.push((number, event.aggregate_id.clone(), event.sequence));
+                .map_err(|e| reader.format_error(format!("the event cannot be read: {e}")))?;
+            // An export of format 1 has no usage records: a store made from one would hold
+            // usage invoices whose records are gone, and fail `verify` (BILLING.md 3).
+            if !verification.header.has_usage() && is_usage_invoice(&decoded) {
+                return Err(ExportError::NotVerified(format!(
+                    "{} sequence {}: a usage invoice in an export of format `{EXPORT_FORMAT_1}`, which carries no usage records: export the store again with this version",
+                    event.aggregate_id, event.sequence
+                )));
+            }
+            if let Some(claimed) = crate::application::commands::claimed_invoice_number(&decoded) {
+                // Invoices and credit notes share one gapless series (BILLING.md 5.3).
+                let number = i64::try_from(claimed.value())
+                    .map_err(|_| reader.format_error("an invoice number beyond i64"))?;
+                numbers.push((number, event.aggregate_id.clone(), event.sequence));
+            }
         }
         batch.push(event.into());
         events += 1;
@@ -117,4 +126,13 @@ pub async fn import<R: BufRead>(
         export_root,
         store_root: digest.root,
     })
+}
+
+/// A usage invoice of the billing run (BILLING.md 3).
+fn is_usage_invoice(event: &AgreementEvent) -> bool {
+    matches!(
+        event,
+        AgreementEvent::InvoiceIssued(issued)
+            if issued.billing.as_ref().is_some_and(|b| b.usage_through.is_some())
+    )
 }
