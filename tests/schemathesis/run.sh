@@ -6,6 +6,8 @@
 #   tests/schemathesis/run.sh BASE_URL TOKEN [MAX_SECONDS]
 #
 # Installs schemathesis (pinned) into target/schemathesis-venv the first time.
+# `GET /v1/events` is left out: its `wait` holds a request up to 30 s, longer than
+# schemathesis waits for an answer (tests/tests/suite/feed.rs covers it).
 set -euo pipefail
 base_url="$1"
 token="$2"
@@ -37,6 +39,7 @@ run() {
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance \
     --max-examples 5 --max-time "$max_seconds" --seed 20261125 --workers 1 --no-shrink \
+    --exclude-path /v1/events \
     --warnings off
 }
 log="$(mktemp)"

@@ -24,6 +24,7 @@ pub mod audit;
 pub mod billing;
 pub mod commands;
 pub mod export;
+pub mod feed;
 pub mod periods;
 pub mod queries;
 pub mod reference_book;

@@ -54,6 +54,8 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             | "/v1/agreements/{id}/journal"
             | "/v1/agreements/{id}/events"
             | "/v1/agreements/{id}/usage"
+            // The global feed: a participant's token sees its own events (INTEGRATION.md 1).
+            | "/v1/events"
             // The published tariffs are for everyone (API.md: all).
             | "/v1/tariffs"
             | "/v1/tariffs/{code}",
@@ -168,7 +170,14 @@ pub async fn authorize(
             ),
         });
     }
-    if let Some(own) = &caller.participant {
+    // Not an agreement's routes: the published tariffs (for everyone) and the feed (which
+    // keeps to the caller's own events itself).
+    let open_to_participants = matches!(route, "/v1/events" | "/v1/tariffs" | "/v1/tariffs/{code}");
+    if let Some(own) = caller
+        .participant
+        .as_ref()
+        .filter(|_| !open_to_participants)
+    {
         let asked = route
             .starts_with("/v1/agreements/{id}")
             .then(|| request.uri().path().split('/').nth(3))

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod billing;
 pub mod error;
 pub mod extract;
+pub mod feed;
 pub mod idempotency;
 pub mod openapi;
 pub mod periods;
@@ -58,6 +59,7 @@ pub fn app(state: AppState) -> Router {
         .merge(tariffs::router())
         .merge(billing::router())
         .merge(usage::router())
+        .merge(feed::router())
         .merge(audit::router())
         .merge(<utoipa_scalar::Scalar<_> as utoipa_scalar::Servable<_>>::with_url(
             openapi::DOCS_PATH,
@@ -74,8 +76,14 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(extract::REQUEST_BODY_BYTES_MAX))
-        .layer(axum::middleware::from_fn(|request, next| {
-            time_limit(REQUEST_TIMEOUT, request, next)
+        .layer(axum::middleware::from_fn(|request: axum::extract::Request, next| {
+            // The feed may wait for an event (`wait`) before it answers.
+            let limit = if request.uri().path() == "/v1/events" {
+                REQUEST_TIMEOUT + crate::application::feed::FEED_WAIT_MAX
+            } else {
+                REQUEST_TIMEOUT
+            };
+            time_limit(limit, request, next)
         }))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             let request_id = request

@@ -69,6 +69,7 @@ use super::queries;
         super::billing::report,
         super::usage::ingest,
         super::usage::preview,
+        super::feed::events,
         openapi_json,
     ),
     components(schemas(
@@ -284,6 +285,7 @@ mod tests {
         ("put", "/v1/tariffs/{code}"),
         ("post", "/v1/billing-runs"),
         ("get", "/v1/billing-runs/{period}"),
+        ("get", "/v1/events"),
         ("get", "/v1/agreements/{id}/balance"),
         ("get", "/v1/agreements/{id}/penalties"),
         ("get", "/v1/agreements/{id}/statement"),
@@ -718,6 +720,8 @@ mod tests {
                 ("get", "/v1/billing-runs/{period}") => &[],
                 // Usage records are not events: a month's preview has no `known_at`.
                 ("get", "/v1/agreements/{id}/usage") => &["period"],
+                // The feed reads what is recorded now, after a cursor (INTEGRATION.md 1).
+                ("get", "/v1/events") => &["after", "limit", "wait"],
                 ("get", _) => &["as_of", "known_at"],
                 _ => &[],
             };

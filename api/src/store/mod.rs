@@ -107,6 +107,7 @@ macro_rules! on_transaction {
 
 mod billing_runs;
 mod event_table;
+mod feed;
 mod idempotency;
 mod import;
 mod invoice_numbers;
@@ -117,6 +118,7 @@ mod tokens;
 mod usage;
 
 pub use event_table::{EventRow, StoredEvent};
+pub use feed::{final_prefix, FeedEvent, FEED_PAGE_MAX};
 pub use idempotency::IdempotencyRecord;
 pub use import::ImportTransaction;
 pub use ledgers::{

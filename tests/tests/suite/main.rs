@@ -17,6 +17,7 @@ mod billing_runs;
 mod concurrency;
 mod corrections;
 mod explain;
+mod feed;
 mod fuzz;
 mod http_flow;
 mod idempotency;

@@ -1,0 +1,228 @@
+//! The global feed's reads (INTEGRATION.md 1): the store's events in `global_position`
+//! order, read gap-safe: a reader that has passed a position never later finds a
+//! committed event below it.
+//!
+//! **SQLite** draws a position as `MAX + 1` inside the write lock every append holds to
+//! its commit: positions become visible in order, with no hole, and every read is final.
+//!
+//! **PostgreSQL** draws positions from an identity sequence as rows are inserted, by
+//! transactions that run side by side and commit in any order; an aborted append leaves a
+//! hole for good. A hole below a visible position was drawn before that position, so by
+//! a transaction that was still running when the read's snapshot was taken (listed in
+//! its `xip`) or that aborted. Hence the rule ([`final_prefix`]): a read delivers its
+//! rows up to the first hole, and past holes only when no transaction was running at its
+//! snapshot, or once every transaction that was running at an earlier read's snapshot has
+//! ended (then every hole below that read's last row is final: committed rows are
+//! visible now, the rest never will be). A read blocked at a hole right after the cursor
+//! waits for those transactions (milliseconds: appends are short) and reads again.
+
+use std::time::Instant;
+
+use super::*;
+
+/// The most events one feed read returns.
+pub const FEED_PAGE_MAX: i64 = 1_000;
+
+/// How long a read blocked at a hole waits for the transactions that may own it.
+const HOLE_WAIT_MAX: Duration = Duration::from_secs(5);
+
+/// An event as the feed reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEvent {
+    pub position: i64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub payload: Value,
+    pub metadata: Value,
+    /// When the row was written (RFC 3339, UTC).
+    pub stored_at: String,
+}
+
+/// How many of `positions` (ascending, all after `after`) a read may deliver: up to the
+/// first hole (a position missing between `after` and the next row, or between two
+/// rows), unless no writer was in flight at the read's snapshot (every hole is final) or
+/// the hole ends at or below `final_through` (holes there are known final).
+pub fn final_prefix(
+    after: i64,
+    positions: &[i64],
+    writers_in_flight: bool,
+    final_through: i64,
+) -> usize {
+    let mut expected = after.saturating_add(1);
+    for (index, position) in positions.iter().enumerate() {
+        assert!(
+            *position >= expected,
+            "feed rows come in ascending position order after the cursor"
+        );
+        let hole = *position > expected;
+        if hole && writers_in_flight && *position > final_through {
+            return index;
+        }
+        expected = position.saturating_add(1);
+    }
+    positions.len()
+}
+
+/// One read at one snapshot.
+struct FeedRead {
+    events: Vec<FeedEvent>,
+    /// The newest transaction running at the snapshot (PostgreSQL), if any.
+    newest_in_flight: Option<String>,
+}
+
+impl LedgerEventRepository {
+    /// Up to `limit` events after position `after`, every one of them final (see the
+    /// module's doc): in position order, possibly fewer than exist when a transaction
+    /// that may own a lower position is still running.
+    pub async fn feed(&self, after: i64, limit: i64) -> Result<Vec<FeedEvent>, StoreError> {
+        let limit = limit.clamp(1, FEED_PAGE_MAX);
+        let first = self.feed_read(after, limit).await?;
+        let positions: Vec<i64> = first.events.iter().map(|e| e.position).collect();
+        let in_flight = first.newest_in_flight.is_some();
+        let deliverable = final_prefix(after, &positions, in_flight, i64::MIN);
+        if deliverable > 0 || first.events.is_empty() {
+            let mut events = first.events;
+            events.truncate(deliverable);
+            return Ok(events);
+        }
+        // Blocked at a hole right after the cursor: once every transaction running at the
+        // first read has ended, every hole below its last row is final.
+        let newest = first
+            .newest_in_flight
+            .expect("a hole blocks only while a writer is in flight");
+        if !self.wait_for_transactions_through(&newest).await? {
+            return Ok(Vec::new());
+        }
+        let final_through = *positions.last().expect("rows were read");
+        let second = self.feed_read(after, limit).await?;
+        let positions: Vec<i64> = second.events.iter().map(|e| e.position).collect();
+        let deliverable = final_prefix(
+            after,
+            &positions,
+            second.newest_in_flight.is_some(),
+            final_through,
+        );
+        let mut events = second.events;
+        events.truncate(deliverable);
+        Ok(events)
+    }
+
+    /// The events after `after` and the transactions running, at one snapshot.
+    async fn feed_read(&self, after: i64, limit: i64) -> Result<FeedRead, StoreError> {
+        let rows_query = |dialect: Dialect| {
+            format!(
+                "SELECT global_position, aggregate_type, aggregate_id, sequence, event_type,
+                        payload, metadata, {} AS stored_at
+                 FROM events WHERE global_position > $1
+                 ORDER BY global_position LIMIT $2",
+                dialect.utc_text("recorded_at", TO_THE_MICROSECOND)
+            )
+        };
+        match &*self.backend {
+            Backend::Postgres { pool, .. } => {
+                let mut tx = pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?;
+                // The snapshot is taken by the transaction's first statement: this one.
+                let newest_in_flight: Option<String> = sqlx::query_scalar(
+                    "SELECT max(x)::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x",
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                let rows = sqlx::query(&rows_query(Dialect::Postgres))
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(FeedRead {
+                    events: rows.iter().map(feed_event).collect(),
+                    newest_in_flight,
+                })
+            }
+            Backend::Sqlite { pool, .. } => {
+                let rows = sqlx::query(&rows_query(Dialect::Sqlite))
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?;
+                Ok(FeedRead {
+                    events: rows.iter().map(feed_event_sqlite).collect(),
+                    newest_in_flight: None,
+                })
+            }
+        }
+    }
+
+    /// Waits (PostgreSQL) until every transaction up to `newest` has ended; `false` when
+    /// one still runs after [`HOLE_WAIT_MAX`].
+    async fn wait_for_transactions_through(&self, newest: &str) -> Result<bool, StoreError> {
+        let Backend::Postgres { pool, .. } = &*self.backend else {
+            return Ok(true);
+        };
+        let started = Instant::now();
+        loop {
+            let ended: bool = sqlx::query_scalar(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::text::xid8",
+            )
+            .bind(newest)
+            .fetch_one(pool)
+            .await?;
+            if ended {
+                return Ok(true);
+            }
+            if started.elapsed() > HOLE_WAIT_MAX {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}
+
+fn feed_event(row: &sqlx::postgres::PgRow) -> FeedEvent {
+    FeedEvent {
+        position: row.get("global_position"),
+        aggregate_type: row.get("aggregate_type"),
+        aggregate_id: row.get("aggregate_id"),
+        sequence: row.get("sequence"),
+        event_type: row.get("event_type"),
+        payload: row.get("payload"),
+        metadata: row.get("metadata"),
+        stored_at: row.get("stored_at"),
+    }
+}
+
+fn feed_event_sqlite(row: &sqlx::sqlite::SqliteRow) -> FeedEvent {
+    FeedEvent {
+        position: row.get("global_position"),
+        aggregate_type: row.get("aggregate_type"),
+        aggregate_id: row.get("aggregate_id"),
+        sequence: row.get("sequence"),
+        event_type: row.get("event_type"),
+        payload: row.get("payload"),
+        metadata: row.get("metadata"),
+        stored_at: row.get("stored_at"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::final_prefix;
+
+    #[test]
+    fn a_read_stops_at_the_first_hole_while_a_writer_may_own_it() {
+        // Contiguous: everything.
+        assert_eq!(final_prefix(0, &[1, 2, 3], true, i64::MIN), 3);
+        // A hole after 2 (3 missing) while a writer runs: 1 and 2 only.
+        assert_eq!(final_prefix(0, &[1, 2, 4, 5], true, i64::MIN), 2);
+        // A hole right after the cursor: nothing.
+        assert_eq!(final_prefix(10, &[12, 13], true, i64::MIN), 0);
+        // No writer in flight: every hole is final.
+        assert_eq!(final_prefix(10, &[12, 13, 20], false, i64::MIN), 3);
+        // Holes up to a position known final are passed, the next one is not.
+        assert_eq!(final_prefix(10, &[12, 13, 20, 30], true, 20), 3);
+        assert_eq!(final_prefix(0, &[], true, i64::MIN), 0);
+    }
+}
