@@ -49,6 +49,12 @@ pub struct ServeSettings {
     #[arg(long, env = "EDOC_MONTHLY_BILLING_AT", value_parser = parse_time_of_day, global = true)]
     pub monthly_billing_at: Option<time::Time>,
 
+    /// Publish every agreement event to this NATS server's JetStream (stream
+    /// `EDOC_EVENTS`, subject `edoc.events.<participant_id>.<EventType>`, `Nats-Msg-Id` =
+    /// its position), e.g. `nats://127.0.0.1:4222`. Off when not set.
+    #[arg(long, env = "EDOC_NATS_URL", global = true)]
+    pub nats_url: Option<String>,
+
     /// Do not charge the §5.9 fine automatically in the daily sweep (charged by default).
     #[arg(long, env = "EDOC_SWEEP_NO_FINES", global = true)]
     pub sweep_no_fines: bool,

@@ -37,6 +37,7 @@ pub struct Application {
     ledger: Arc<Ledger>,
     daily_sweep: Option<(time::Time, bool)>,
     monthly_billing: Option<time::Time>,
+    nats_url: Option<String>,
     /// The file the first operator token was written to, on the embedded store's first
     /// start.
     first_token: Option<std::path::PathBuf>,
@@ -131,6 +132,7 @@ impl Application {
             ledger,
             daily_sweep: serve.daily_sweep_at.map(|at| (at, !serve.sweep_no_fines)),
             monthly_billing: serve.monthly_billing_at,
+            nats_url: serve.nats_url.clone(),
             first_token,
         })
     }
@@ -166,13 +168,19 @@ impl Application {
         let monthly = self
             .monthly_billing
             .map(|at| tokio::spawn(monthly_billing(self.ledger.clone(), at)));
+        let nats = self.nats_url.map(|url| {
+            tokio::spawn(crate::application::nats::publish_forever(
+                self.ledger.clone(),
+                url,
+            ))
+        });
         let router = app(AppState {
             ledger: self.ledger,
         });
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
-        for task in [daily, monthly].into_iter().flatten() {
+        for task in [daily, monthly, nats].into_iter().flatten() {
             task.abort();
         }
         repository.close().await;

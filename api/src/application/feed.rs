@@ -100,7 +100,8 @@ pub async fn read(ledger: &Ledger, request: &FeedRequest) -> Result<FeedPage, St
     }
 }
 
-fn view(event: FeedEvent) -> FeedEventView {
+/// An event as the feed (and the NATS publisher) shows it.
+pub fn view(event: FeedEvent) -> FeedEventView {
     let field = |key: &str| {
         event
             .metadata

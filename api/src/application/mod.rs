@@ -25,6 +25,7 @@ pub mod billing;
 pub mod commands;
 pub mod export;
 pub mod feed;
+pub mod nats;
 pub mod periods;
 pub mod queries;
 pub mod reference_book;

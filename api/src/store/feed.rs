@@ -181,6 +181,45 @@ impl LedgerEventRepository {
     }
 }
 
+impl LedgerEventRepository {
+    /// The last position the relay `name` delivered (0 before its first).
+    pub async fn feed_cursor(&self, name: &str) -> Result<i64, StoreError> {
+        let position: Option<i64> = on_pool!(&*self.backend, |pool, _dialect| {
+            sqlx::query_scalar("SELECT position FROM feed_cursors WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(position.unwrap_or(0))
+    }
+
+    /// Moves the relay `name`'s cursor from `from` to `to` (forward only); `false`, and
+    /// nothing changed, when it is no longer at `from` (another server moved it).
+    pub async fn advance_feed_cursor(
+        &self,
+        name: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<bool, StoreError> {
+        assert!(to > from, "a feed cursor moves forward");
+        let moved = on_pool!(&*self.backend, |pool, dialect| {
+            let now = dialect.pick("now()", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')");
+            sqlx::query(&format!(
+                "INSERT INTO feed_cursors (name, position) VALUES ($1, $3)
+                 ON CONFLICT (name) DO UPDATE SET position = $3, updated_at = {now}
+                 WHERE feed_cursors.position = $2"
+            ))
+            .bind(name)
+            .bind(from)
+            .bind(to)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(moved == 1)
+    }
+}
+
 fn feed_event(row: &sqlx::postgres::PgRow) -> FeedEvent {
     FeedEvent {
         position: row.get("global_position"),

@@ -206,6 +206,7 @@ async fn serve(database_url: &str, data_dir: &Path) -> Server {
             reference_dir: None,
             daily_sweep_at: None,
             monthly_billing_at: None,
+            nats_url: None,
             sweep_no_fines: false,
             idempotency_ttl_hours: 24,
         },

@@ -336,24 +336,9 @@ async fn billing_run_issues_each_month_once(store: Store) {
     app.finish().await;
 }
 
-/// Runs `sql` on the app's database, whichever it is.
+/// Runs `sql` on the app's database, changing one row.
 async fn alter_usage(app: &TestApp, sql: &str) {
-    let done = match app.ledger.repository().location().clone() {
-        api::store::StoreLocation::Postgres(url) => {
-            let pool = sqlx::PgPool::connect(&url).await.unwrap();
-            let done = sqlx::query(sql).execute(&pool).await.unwrap();
-            pool.close().await;
-            done.rows_affected()
-        }
-        api::store::StoreLocation::Sqlite(path) => {
-            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
-            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-            let done = sqlx::query(sql).execute(&pool).await.unwrap();
-            pool.close().await;
-            done.rows_affected()
-        }
-    };
-    assert_eq!(done, 1, "{sql}");
+    assert_eq!(crate::helpers::run_sql(app, sql).await, 1, "{sql}");
 }
 
 /// The usage preview (BILLING.md 3): the month's records per metric, the volume the

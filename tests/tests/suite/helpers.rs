@@ -157,6 +157,7 @@ async fn spawn_app_with(store: Store, clock: Option<Arc<dyn Clock>>) -> TestApp 
         reference_dir: Some(reference_dir),
         daily_sweep_at: None,
         monthly_billing_at: None,
+        nats_url: None,
         sweep_no_fines: false,
         idempotency_ttl_hours: 24,
     };
@@ -482,4 +483,24 @@ pub fn tariff_version(effective_from: &str, fee: &str) -> Value {
         "included": {"documents": 100},
         "overage": {"documents": {"KZT": "50.00", "USD": "0.10"}}
     })
+}
+
+/// Runs `sql` on the app's database, whichever it is (behind the ledger's back: for
+/// tests that tamper or simulate a crash); the rows it changed.
+pub async fn run_sql(app: &TestApp, sql: &str) -> u64 {
+    match app.ledger.repository().location().clone() {
+        api::store::StoreLocation::Postgres(url) => {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            let done = sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+            done.rows_affected()
+        }
+        api::store::StoreLocation::Sqlite(path) => {
+            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+            let done = sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+            done.rows_affected()
+        }
+    }
 }

@@ -23,6 +23,7 @@ mod http_flow;
 mod idempotency;
 mod known_at;
 mod late_payments;
+mod nats;
 mod observability;
 mod openapi;
 mod outage;

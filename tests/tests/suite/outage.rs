@@ -180,6 +180,7 @@ async fn serve_on(cluster: &ThrowawayCluster, token_name: &str) -> Served {
             reference_dir: None,
             daily_sweep_at: None,
             monthly_billing_at: None,
+            nats_url: None,
             sweep_no_fines: false,
             idempotency_ttl_hours: 24,
         },
