@@ -16,7 +16,8 @@
 //! 5. **HTTP**: the same payments through the real server (`edoc-ledger serve`, a child
 //!    process) on loopback;
 //! 6. **as-of reads**: `GET .../balance?as_of=` a random date for a random agreement,
-//!    through the same server;
+//!    through the same server; then **feed**: one consumer reading `GET /v1/events` from
+//!    the start, 1,000 events a page, through the same server (INTEGRATION.md 1);
 //! 7. **usage ingestion**: `POST /v1/usage` batches of 1,000 usage records (BILLING.md
 //!    3) on random agreements, dated this month or the last, from `clients` concurrent
 //!    clients through the same server: records per second, against the limit;
@@ -49,8 +50,9 @@ use crate::history::{self, HistoryShape};
 use crate::http_load::{self, LoadPlan, LoadReport, RequestKind, RequestMix};
 use crate::{BoxError, LatencySummary};
 use phases::{
-    billing_run, commands_in_process, count_events, limit_insert, period_close, publish_tariff,
-    raw_read, usage_ingestion, BillingRunFigures, PeriodCloseFigures, UsageIngestionFigures,
+    billing_run, commands_in_process, count_events, feed_consumer, limit_insert, period_close,
+    publish_tariff, raw_read, usage_ingestion, BillingRunFigures, FeedFigures, PeriodCloseFigures,
+    UsageIngestionFigures,
 };
 
 /// The database the benchmark creates (and drops) on the server it is pointed at.
@@ -124,6 +126,8 @@ pub struct BenchReport {
     pub http_payments: LoadReport,
     pub http_to_limit: f64,
     pub as_of_reads: LoadReport,
+    /// One consumer reading the global feed from the start (INTEGRATION.md 1).
+    pub feed: FeedFigures,
     pub events_at_reads: u64,
     /// Usage records through `POST /v1/usage` in batches (BILLING.md 3).
     pub usage_ingestion: UsageIngestionFigures,
@@ -378,6 +382,22 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
         as_of_reads.non_2xx
     );
 
+    println!("\n[6b/8] feed: one consumer reads GET /v1/events from the start, 1,000 a page");
+    let feed = feed_consumer(&reads.base, &reads.token, settings.phase).await?;
+    println!(
+        "{:.0} events/s ({} events in {} pages through position {}), page p50 {:.2} ms, p99 {:.2} ms, {} errors",
+        feed.events_per_second,
+        feed.events,
+        feed.pages,
+        feed.through,
+        feed.latency.p50_ms,
+        feed.latency.p99_ms,
+        feed.errors
+    );
+    for failure in &feed.failures {
+        println!("  {failure}");
+    }
+
     let server_peak_rss_before_usage_mib = server.peak_rss_kb().map(|kb| kb as f64 / 1024.0);
 
     // 7. Usage ingestion, through the same server.
@@ -473,6 +493,7 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
         http_payments,
         http_to_limit,
         as_of_reads,
+        feed,
         events_at_reads,
         usage_ingestion,
         usage_ingestion_to_limit,
@@ -653,6 +674,12 @@ fn print_table(report: &BenchReport) {
         report.as_of_reads.requests_per_second,
         ms(Some(report.as_of_reads.latency)),
         String::new(),
+    );
+    line(
+        "feed (HTTP, 1,000 a page), events",
+        report.feed.events_per_second,
+        ms(Some(report.feed.latency)),
+        format!("{:.2}", report.feed.events_per_second / report.raw_read.per_second),
     );
     println!(
         "server peak RSS: {} ({} before usage ingestion); non-2xx: HTTP {}, reads {}; command errors {}",

@@ -707,3 +707,96 @@ mod tests {
         assert_eq!(dates.len(), 31 + 3);
     }
 }
+
+/// What the feed consumer measured: `GET /v1/events` pages through the server.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedFigures {
+    /// Events per page asked (the most the feed answers).
+    pub page_size: i64,
+    pub pages: u64,
+    pub events: u64,
+    /// The last position read.
+    pub through: i64,
+    pub seconds: f64,
+    pub events_per_second: f64,
+    /// Per page, from send to the end of the answer.
+    pub latency: LatencySummary,
+    /// Pages not answered 200, the first few shown.
+    pub errors: u64,
+    pub failures: Vec<String>,
+}
+
+/// One consumer reading the global feed (INTEGRATION.md 1) from the start, page after
+/// page of [`api::application::feed::FEED_PAGE_MAX`] events, for `phase` or until it
+/// has caught up.
+pub(super) async fn feed_consumer(
+    base: &str,
+    token: &str,
+    phase: Duration,
+) -> Result<FeedFigures, BoxError> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let page_size = api::application::feed::FEED_PAGE_MAX;
+    let started = Instant::now();
+    let deadline = started + phase;
+    let (mut after, mut pages, mut events, mut errors) = (0i64, 0u64, 0u64, 0u64);
+    let mut latencies = Vec::new();
+    let mut failures = Vec::new();
+    while Instant::now() < deadline {
+        let one = Instant::now();
+        let response = client
+            .get(format!("{base}/v1/events?after={after}&limit={page_size}"))
+            .bearer_auth(token)
+            .send()
+            .await;
+        let page = match response {
+            Ok(response) if response.status() == 200 => response.json::<Value>().await.ok(),
+            Ok(response) => {
+                let status = response.status();
+                let text: String = response
+                    .text()
+                    .await
+                    .unwrap_or_default()
+                    .chars()
+                    .take(300)
+                    .collect();
+                failures.push(format!("{status} {text}"));
+                None
+            }
+            Err(error) => {
+                failures.push(error.to_string());
+                None
+            }
+        };
+        let Some(page) = page else {
+            errors += 1;
+            if errors > 5 {
+                break;
+            }
+            continue;
+        };
+        latencies.push(one.elapsed());
+        pages += 1;
+        let read = page["events"].as_array().map_or(0, Vec::len) as u64;
+        events += read;
+        let next = page["next"].as_i64().unwrap_or(after);
+        if next == after {
+            break; // caught up
+        }
+        after = next;
+    }
+    let elapsed = started.elapsed();
+    failures.truncate(5);
+    Ok(FeedFigures {
+        page_size,
+        pages,
+        events,
+        through: after,
+        seconds: elapsed.as_secs_f64(),
+        events_per_second: events as f64 / elapsed.as_secs_f64().max(1e-9),
+        latency: LatencySummary::of(&mut latencies),
+        errors,
+        failures,
+    })
+}
