@@ -679,7 +679,10 @@ fn print_table(report: &BenchReport) {
         "feed (HTTP, 1,000 a page), events",
         report.feed.events_per_second,
         ms(Some(report.feed.latency)),
-        format!("{:.2}", report.feed.events_per_second / report.raw_read.per_second),
+        format!(
+            "{:.2}",
+            report.feed.events_per_second / report.raw_read.per_second
+        ),
     );
     println!(
         "server peak RSS: {} ({} before usage ingestion); non-2xx: HTTP {}, reads {}; command errors {}",
