@@ -389,3 +389,55 @@ fn a_generated_statement_of_10000_lines_parses() {
     assert_eq!(line.named_invoice(), invoice(10_000));
     assert_eq!(line.amount.value(), dec("1099.99"));
 }
+
+#[test]
+fn an_entry_without_any_bank_reference_is_refused_naming_it() {
+    let text = CAMT_02.replacen("<EndToEndId>E2E-77</EndToEndId>", "", 1);
+    let error = parse_statement(text.as_bytes()).unwrap_err();
+    assert!(
+        matches!(error, StatementError::BadEntry { entry: 1, .. }),
+        "{error:?}"
+    );
+    let not_provided = CAMT_02.replacen(
+        "<EndToEndId>E2E-77</EndToEndId>",
+        "<EndToEndId>NOTPROVIDED</EndToEndId>",
+        1,
+    );
+    assert!(matches!(
+        parse_statement(not_provided.as_bytes()),
+        Err(StatementError::BadEntry { entry: 1, .. })
+    ));
+}
+
+#[test]
+fn one_statement_of_one_account_per_file() {
+    let start = CAMT_08.find("<Stmt>").unwrap();
+    let end = CAMT_08.find("</Stmt>").unwrap() + "</Stmt>".len();
+    let mut two = CAMT_08.to_owned();
+    two.insert_str(end, &CAMT_08[start..end]);
+    let error = parse_statement(two.as_bytes()).unwrap_err();
+    assert!(
+        matches!(error, StatementError::BadStatement(ref text) if text.contains("2 statements")),
+        "{error:?}"
+    );
+    let other_account = ONE_C.replacen(
+        "КонецРасчСчет\n",
+        "КонецРасчСчет\nСекцияРасчСчет\nРасчСчет=KZ75125KZT1001300335\nКонецРасчСчет\n",
+        1,
+    );
+    assert!(matches!(
+        parse_statement(other_account.as_bytes()),
+        Err(StatementError::BadStatement(_))
+    ));
+}
+
+#[test]
+fn a_1c_line_in_another_currency_and_a_comma_decimal_are_kept() {
+    let text = ONE_C
+        .replace("КонецРасчСчет\n", "Валюта=USD\nКонецРасчСчет\n")
+        .replace("Сумма=5000.50", "Сумма=5000,50");
+    let statement = parse_statement(text.as_bytes()).unwrap();
+    assert_eq!(statement.currency.ledger(), Some(Currency::USD));
+    assert_eq!(statement.lines[1].amount.value(), dec("5000.50"));
+    assert_eq!(statement.lines[1].currency.as_str(), "USD");
+}
