@@ -278,6 +278,7 @@ fn read_entry(index: usize, entry: Node) -> Result<StatementLine, StatementError
         amount,
         currency,
         credit,
+        reversal: matches!(text_of(child(entry, "RvslInd")), Some("true" | "1")),
         payer_bin,
         payer_id_text,
         payer_name,

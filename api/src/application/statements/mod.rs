@@ -163,6 +163,10 @@ pub struct StatementLine {
     /// Money in to the statement's account (camt.053 `CRDT`; 1C: `ПолучательСчет` is the
     /// statement's account).
     pub credit: bool,
+    /// camt.053 `RvslInd`: the entry undoes an earlier one (a credit that reverses a
+    /// debit, or a debit that takes back a credit); never set for 1C. The later step keeps
+    /// a reversing credit for billing staff rather than recording it as a payment.
+    pub reversal: bool,
     /// The payer's BIN/IIN when the file names one that passes its control digit.
     pub payer_bin: Option<ParticipantId>,
     /// The payer's identification as written, valid or not (for billing staff).

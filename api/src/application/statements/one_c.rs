@@ -299,6 +299,7 @@ fn read_document(
         amount,
         currency: currency.clone(),
         credit,
+        reversal: false,
         payer_bin: payer_bin(payer_id_text),
         payer_id_text: payer_id_text.map(str::to_owned),
         payer_name: field("Плательщик1")

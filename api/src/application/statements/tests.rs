@@ -441,3 +441,16 @@ fn a_1c_line_in_another_currency_and_a_comma_decimal_are_kept() {
     assert_eq!(statement.lines[1].amount.value(), dec("5000.50"));
     assert_eq!(statement.lines[1].currency.as_str(), "USD");
 }
+
+#[test]
+fn a_camt_reversal_is_marked() {
+    assert!(!parse_statement(CAMT_08.as_bytes()).unwrap().lines[2].reversal);
+    let text = CAMT_08.replacen(
+        "<CdtDbtInd>DBIT</CdtDbtInd>",
+        "<CdtDbtInd>DBIT</CdtDbtInd>\n      <RvslInd>true</RvslInd>",
+        1,
+    );
+    let statement = parse_statement(text.as_bytes()).unwrap();
+    assert!(statement.lines[2].reversal && !statement.lines[2].credit);
+    assert!(!statement.lines[0].reversal);
+}
