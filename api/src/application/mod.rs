@@ -19,6 +19,7 @@
 //! - `tariff_book`: the tariff stream (BILLING.md 2): the catalog, publishing versions.
 //! - `tokens`: bearer tokens and roles (who may call what is `http::auth`'s table).
 //! - `usage`: usage ingestion (BILLING.md 3): batches of the portal's usage records.
+//! - `statements/`: bank statements (INTEGRATION.md 2): parsing camt.053 and 1C files.
 
 pub mod audit;
 pub mod billing;
@@ -30,6 +31,7 @@ pub mod periods;
 pub mod queries;
 pub mod reference_book;
 pub mod replay;
+pub mod statements;
 pub mod sweep;
 pub mod tariff_book;
 pub mod tokens;
