@@ -336,3 +336,14 @@ pub(crate) fn declare(started_on: Date, notice: Date) -> AgreementCommand {
 pub(crate) fn end(ended_on: Date) -> AgreementCommand {
     AgreementCommand::EndForceMajeure(EndForceMajeure { ended_on })
 }
+
+/// The invoice among `events` (a test expects one).
+pub(crate) fn issued(events: &[AgreementEvent]) -> &InvoiceIssued {
+    events
+        .iter()
+        .find_map(|e| match e {
+            AgreementEvent::InvoiceIssued(issued) => Some(issued),
+            _ => None,
+        })
+        .expect("an invoice was issued")
+}

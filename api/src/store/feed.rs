@@ -27,8 +27,9 @@ pub const FEED_PAGE_MAX: i64 = 1_000;
 const HOLE_WAIT_MAX: Duration = Duration::from_secs(5);
 
 /// An event as the feed reads it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct FeedEvent {
+    #[sqlx(rename = "global_position")]
     pub position: i64,
     pub aggregate_type: String,
     pub aggregate_id: String,
@@ -131,25 +132,25 @@ impl LedgerEventRepository {
                 )
                 .fetch_one(&mut *tx)
                 .await?;
-                let rows = sqlx::query(&rows_query(Dialect::Postgres))
+                let events = sqlx::query_as(&rows_query(Dialect::Postgres))
                     .bind(after)
                     .bind(limit)
                     .fetch_all(&mut *tx)
                     .await?;
                 tx.commit().await?;
                 Ok(FeedRead {
-                    events: rows.iter().map(feed_event).collect(),
+                    events,
                     newest_in_flight,
                 })
             }
             Backend::Sqlite { pool, .. } => {
-                let rows = sqlx::query(&rows_query(Dialect::Sqlite))
+                let events = sqlx::query_as(&rows_query(Dialect::Sqlite))
                     .bind(after)
                     .bind(limit)
                     .fetch_all(pool)
                     .await?;
                 Ok(FeedRead {
-                    events: rows.iter().map(feed_event_sqlite).collect(),
+                    events,
                     newest_in_flight: None,
                 })
             }
@@ -217,32 +218,6 @@ impl LedgerEventRepository {
             .rows_affected()
         });
         Ok(moved == 1)
-    }
-}
-
-fn feed_event(row: &sqlx::postgres::PgRow) -> FeedEvent {
-    FeedEvent {
-        position: row.get("global_position"),
-        aggregate_type: row.get("aggregate_type"),
-        aggregate_id: row.get("aggregate_id"),
-        sequence: row.get("sequence"),
-        event_type: row.get("event_type"),
-        payload: row.get("payload"),
-        metadata: row.get("metadata"),
-        stored_at: row.get("stored_at"),
-    }
-}
-
-fn feed_event_sqlite(row: &sqlx::sqlite::SqliteRow) -> FeedEvent {
-    FeedEvent {
-        position: row.get("global_position"),
-        aggregate_type: row.get("aggregate_type"),
-        aggregate_id: row.get("aggregate_id"),
-        sequence: row.get("sequence"),
-        event_type: row.get("event_type"),
-        payload: row.get("payload"),
-        metadata: row.get("metadata"),
-        stored_at: row.get("stored_at"),
     }
 }
 

@@ -63,16 +63,6 @@ fn bill(month: &str, issued_on: Date) -> AgreementCommand {
     })
 }
 
-fn issued(events: &[AgreementEvent]) -> &InvoiceIssued {
-    events
-        .iter()
-        .find_map(|e| match e {
-            AgreementEvent::InvoiceIssued(issued) => Some(issued),
-            _ => None,
-        })
-        .expect("an invoice was issued")
-}
-
 #[test]
 fn a_whole_month_is_billed_at_the_version_in_force_on_its_first_day() {
     let given = subscribed(date!(2026 - 03 - 01));

@@ -128,16 +128,6 @@ fn bill_usage(
     })
 }
 
-fn issued(events: &[AgreementEvent]) -> &InvoiceIssued {
-    events
-        .iter()
-        .find_map(|e| match e {
-            AgreementEvent::InvoiceIssued(issued) => Some(issued),
-            _ => None,
-        })
-        .expect("an invoice was issued")
-}
-
 fn reason(result: Result<Vec<AgreementEvent>, AgreementError>) -> String {
     match result {
         Err(AgreementError::NotBillable { reason, .. }) => reason,
