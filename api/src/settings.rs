@@ -62,6 +62,47 @@ pub struct ServeSettings {
     /// How long an Idempotency-Key and its first answer are kept, in hours.
     #[arg(long, env = "EDOC_IDEMPOTENCY_TTL_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760), global = true)]
     pub idempotency_ttl_hours: u32,
+
+    /// How webhooks are delivered (INTEGRATION.md 1).
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
+}
+
+/// How the webhook deliverer runs (docs/operations.md, "Webhooks"). The defaults are
+/// the production values; the tests shorten them.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookSettings {
+    /// How long an endpoint has to answer a delivery, in milliseconds; no answer in time
+    /// counts as a failure and is retried.
+    #[arg(long, env = "EDOC_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=120_000), global = true)]
+    pub webhook_timeout_ms: u64,
+
+    /// How long a failing event is retried, counted from its first attempt, in seconds;
+    /// then the endpoint is parked (deliveries stop at that event until resumed).
+    #[arg(long, env = "EDOC_WEBHOOK_RETRY_HORIZON_SECONDS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=2_592_000), global = true)]
+    pub webhook_retry_horizon_seconds: u64,
+
+    /// The pause after a first failed attempt, in milliseconds; it doubles after each
+    /// failure, up to an hour.
+    #[arg(long, env = "EDOC_WEBHOOK_FIRST_RETRY_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..=3_600_000), global = true)]
+    pub webhook_first_retry_ms: u64,
+
+    /// How long the webhook deliverer's lease lasts, in milliseconds: when several
+    /// servers share a store only the holder delivers, and another takes over this long
+    /// after the holder stopped renewing it (renewed every third of it).
+    #[arg(long, env = "EDOC_WEBHOOK_LEASE_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(300..=600_000), global = true)]
+    pub webhook_lease_ms: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            webhook_timeout_ms: 10_000,
+            webhook_retry_horizon_seconds: 86_400,
+            webhook_first_retry_ms: 1_000,
+            webhook_lease_ms: 10_000,
+        }
+    }
 }
 
 fn parse_time_of_day(text: &str) -> Result<time::Time, String> {

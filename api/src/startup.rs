@@ -38,6 +38,9 @@ pub struct Application {
     daily_sweep: Option<(time::Time, bool)>,
     monthly_billing: Option<time::Time>,
     nats_url: Option<String>,
+    /// How webhooks are delivered (every server runs the deliverer; only the lease's
+    /// holder delivers).
+    webhooks: crate::application::webhooks::DeliverySchedule,
     /// The file the first operator token was written to, on the embedded store's first
     /// start.
     first_token: Option<std::path::PathBuf>,
@@ -133,6 +136,7 @@ impl Application {
             daily_sweep: serve.daily_sweep_at.map(|at| (at, !serve.sweep_no_fines)),
             monthly_billing: serve.monthly_billing_at,
             nats_url: serve.nats_url.clone(),
+            webhooks: (&serve.webhooks).into(),
             first_token,
         })
     }
@@ -174,15 +178,29 @@ impl Application {
                 url,
             ))
         });
+        // Webhooks: this server delivers while it holds the lease (one server of those
+        // sharing the store), under an id of its own.
+        let lease = Arc::new(crate::application::webhooks::DeliveryLease::new(
+            uuid::Uuid::new_v4().to_string(),
+            self.webhooks.lease,
+        ));
+        let webhooks = tokio::spawn(crate::application::webhooks::deliver_forever(
+            self.ledger.clone(),
+            self.webhooks,
+            lease.clone(),
+        ));
         let router = app(AppState {
             ledger: self.ledger,
         });
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
-        for task in [daily, monthly, nats].into_iter().flatten() {
+        for task in [daily, monthly, nats, Some(webhooks)].into_iter().flatten() {
             task.abort();
         }
+        // Another server takes the deliveries over at once rather than when the lease
+        // expires.
+        lease.release(&repository).await;
         repository.close().await;
         served
     }

@@ -48,6 +48,36 @@ pub enum AgreementEvent {
     SubscriptionEnded(SubscriptionEnded),
 }
 
+/// Every agreement event's type name ([`AgreementEvent::type_name`]): what a webhook
+/// endpoint may subscribe to. A new event type is added here too.
+pub const AGREEMENT_EVENT_TYPES: &[&str] = &[
+    "Registered",
+    "AgreementSigned",
+    "InvoiceIssued",
+    "AdvanceApplied",
+    "PaymentReceived",
+    "Suspended",
+    "Reinstated",
+    "Blocked",
+    "Unblocked",
+    "TerminationRequested",
+    "Terminated",
+    "PenaltyCharged",
+    "FineCharged",
+    "LateChargeWaived",
+    "LateChargeWithdrawn",
+    "ForceMajeureDeclared",
+    "ForceMajeureEnded",
+    "SubscriptionExtended",
+    "PaymentReversed",
+    "AdvanceRefunded",
+    "InvoiceVoided",
+    "CreditNoteIssued",
+    "SubscriptionStarted",
+    "SubscriptionChanged",
+    "SubscriptionEnded",
+];
+
 impl AgreementEvent {
     /// The event's type name, as stored beside it.
     pub fn type_name(&self) -> &'static str {

@@ -26,7 +26,7 @@ pub use agreement_event::{
     PaymentReceived, PaymentReversed, Proration, Registered, Reinstated, ServicePeriod,
     SettledPart, SubscriptionChanged, SubscriptionEnded, SubscriptionExtended, SubscriptionStarted,
     Suspended, TariffApplied, Terminated, TerminationGround, TerminationRequested, Unblocked,
-    UsageBilled, UsdRate, VatApplied, EVENT_VERSION,
+    UsageBilled, UsdRate, VatApplied, AGREEMENT_EVENT_TYPES, EVENT_VERSION,
 };
 pub use clause::Clause;
 pub use invoice::{InvoiceKind, InvoiceNumber, InvoiceNumberError, Quantity, QuantityError};

@@ -19,6 +19,7 @@
 //! - `tariff_book`: the tariff stream (BILLING.md 2): the catalog, publishing versions.
 //! - `tokens`: bearer tokens and roles (who may call what is `http::auth`'s table).
 //! - `usage`: usage ingestion (BILLING.md 3): batches of the portal's usage records.
+//! - `webhooks`: the operator's webhook endpoints and their deliverer (INTEGRATION.md 1).
 //! - `statements/`: bank statements (INTEGRATION.md 2): parsing camt.053 and 1C files.
 
 pub mod audit;
@@ -36,6 +37,7 @@ pub mod sweep;
 pub mod tariff_book;
 pub mod tokens;
 pub mod usage;
+pub mod webhooks;
 
 /// The store's error, as the use cases report it.
 pub use crate::store::StoreError;

@@ -107,9 +107,15 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             // Closing a month (BILLING.md 5.4).
             | "/v1/periods/{period}/close",
         )
-        | ("PUT", "/v1/reference/{table}/{range}" | "/v1/tariffs/{code}") => {
-            Access::Roles(OPERATOR_COMMANDS)
-        }
+        | ("PUT", "/v1/reference/{table}/{range}" | "/v1/tariffs/{code}")
+        // Webhook endpoints hold secrets and reach outside: the operator's alone, reads
+        // included (INTEGRATION.md 1).
+        | (
+            "GET",
+            "/v1/webhooks" | "/v1/webhooks/{webhook_id}/deliveries",
+        )
+        | ("POST", "/v1/webhooks" | "/v1/webhooks/{webhook_id}/resumption")
+        | ("DELETE", "/v1/webhooks/{webhook_id}") => Access::Roles(OPERATOR_COMMANDS),
         _ => return None,
     })
 }

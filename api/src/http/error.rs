@@ -9,6 +9,7 @@ use aggregates::{AgreementError, ErrorKind};
 
 use crate::application::commands::LedgerError;
 use crate::application::reference_book::ReferenceBookError;
+use crate::application::webhooks::WebhookError;
 use crate::application::StoreError;
 use aggregates::late_payment::LatePaymentError;
 use projections::ProjectionError;
@@ -62,6 +63,8 @@ pub enum ApiError {
     Tariff(#[from] crate::application::tariff_book::TariffBookError),
     #[error(transparent)]
     Billing(#[from] crate::application::billing::BillingError),
+    #[error(transparent)]
+    Webhook(#[from] crate::application::webhooks::WebhookError),
 }
 
 impl From<crate::application::queries::QueryError> for ApiError {
@@ -244,6 +247,22 @@ impl ApiError {
                 self.to_string(),
                 Some(events::Clause::BILLING_RUN.as_str()),
             ),
+            Self::Webhook(WebhookError::Invalid(detail)) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                detail.clone(),
+                None,
+            ),
+            Self::Webhook(WebhookError::NotFound(_)) => {
+                (StatusCode::NOT_FOUND, "not-found", self.to_string(), None)
+            }
+            Self::Webhook(WebhookError::Store(StoreError::Unavailable(_))) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store-unavailable",
+                "the event store does not answer; retry later".to_owned(),
+                None,
+            ),
+            Self::Webhook(WebhookError::Store(_)) => internal(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod reference;
 pub mod sweeps;
 pub mod tariffs;
 pub mod usage;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .merge(billing::router())
         .merge(usage::router())
         .merge(feed::router())
+        .merge(webhooks::router())
         .merge(audit::router())
         .merge(<utoipa_scalar::Scalar<_> as utoipa_scalar::Servable<_>>::with_url(
             openapi::DOCS_PATH,

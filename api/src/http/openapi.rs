@@ -70,6 +70,11 @@ use super::queries;
         super::usage::ingest,
         super::usage::preview,
         super::feed::events,
+        super::webhooks::register,
+        super::webhooks::list,
+        super::webhooks::remove,
+        super::webhooks::deliveries,
+        super::webhooks::resume,
         openapi_json,
     ),
     components(schemas(
@@ -115,6 +120,9 @@ fn errors_of(path: &str, operation: &Operation) -> Vec<(&'static str, &'static s
         return vec![("503", "The event store does not answer")];
     }
     let is_command = operation.request_body.is_some();
+    if path.starts_with("/v1/webhooks") {
+        return webhook_errors(path, is_command);
+    }
     let mut errors = vec![
         (
             "400",
@@ -160,6 +168,46 @@ fn errors_of(path: &str, operation: &Operation) -> Vec<(&'static str, &'static s
         "The event store does not answer; retry later with the same Idempotency-Key (or payment reference), which records the command at most once",
     ));
     errors
+}
+
+/// The errors of the webhook routes: no agreement, rule or reference data involved.
+fn webhook_errors(path: &str, is_command: bool) -> Vec<(&'static str, &'static str)> {
+    let mut errors = vec![
+        (
+            "400",
+            "Malformed input: bad JSON, an unknown field or parameter, a URL that is not http(s), an unknown event type, a missing or too long secret; nothing was recorded",
+        ),
+        (
+            "401",
+            "No bearer token, a malformed `Authorization` header, or an unknown or revoked token",
+        ),
+        ("403", "Only an operator's token may call this endpoint"),
+    ];
+    if path.contains("{webhook_id}") {
+        errors.push(("404", "No webhook endpoint has this id, or it was deleted"));
+    }
+    if is_command {
+        errors.push((
+            "409",
+            "The Idempotency-Key was used for another request; nothing was recorded",
+        ));
+        errors.push(("413", "The request body is too large"));
+        errors.push((
+            "415",
+            "The request body is not sent as `Content-Type: application/json`",
+        ));
+    }
+    errors.push(("503", "The event store does not answer; retry later"));
+    errors
+}
+
+/// The commands that take no body (and so no Idempotency-Key: repeating them changes
+/// nothing more).
+pub fn bodiless_command(method: &str, path: &str) -> bool {
+    matches!(
+        (method, path),
+        ("delete", "/v1/webhooks/{webhook_id}") | ("post", "/v1/webhooks/{webhook_id}/resumption")
+    )
 }
 
 /// The document with the shared error answers added to every operation, and the
@@ -286,6 +334,11 @@ mod tests {
         ("post", "/v1/billing-runs"),
         ("get", "/v1/billing-runs/{period}"),
         ("get", "/v1/events"),
+        ("post", "/v1/webhooks"),
+        ("get", "/v1/webhooks"),
+        ("delete", "/v1/webhooks/{webhook_id}"),
+        ("get", "/v1/webhooks/{webhook_id}/deliveries"),
+        ("post", "/v1/webhooks/{webhook_id}/resumption"),
         ("get", "/v1/agreements/{id}/balance"),
         ("get", "/v1/agreements/{id}/penalties"),
         ("get", "/v1/agreements/{id}/statement"),
@@ -449,7 +502,8 @@ mod tests {
                 .flatten()
                 .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header");
             let command = (*method == "post" || *method == "put" || *method == "delete")
-                && *path != "/v1/audit/digest/verify";
+                && *path != "/v1/audit/digest/verify"
+                && !bodiless_command(method, path);
             assert_eq!(
                 keyed, command,
                 "{method} {path}: Idempotency-Key on commands"
@@ -722,6 +776,8 @@ mod tests {
                 ("get", "/v1/agreements/{id}/usage") => &["period"],
                 // The feed reads what is recorded now, after a cursor (INTEGRATION.md 1).
                 ("get", "/v1/events") => &["after", "limit", "wait"],
+                ("get", "/v1/webhooks/{webhook_id}/deliveries") => &["limit"],
+                ("get", "/v1/webhooks") => &[],
                 ("get", _) => &["as_of", "known_at"],
                 _ => &[],
             };
@@ -736,12 +792,16 @@ mod tests {
             if path.starts_with("/v1/tariffs/{code}") {
                 expected.push(("path".to_owned(), "code".to_owned()));
             }
+            if path.contains("{webhook_id}") {
+                expected.push(("path".to_owned(), "webhook_id".to_owned()));
+            }
             expected.extend(query.iter().map(|q| ("query".to_owned(), q.to_string())));
             if path.ends_with("{range}") {
                 expected.push(("path".to_owned(), "range".to_owned()));
             }
             if (*method == "post" || *method == "put" || *method == "delete")
                 && *path != "/v1/audit/digest/verify"
+                && !bodiless_command(method, path)
             {
                 expected.push(("header".to_owned(), "Idempotency-Key".to_owned()));
             }
@@ -770,13 +830,14 @@ mod tests {
             } else {
                 "application/json"
             };
-            for status in &success {
+            for status in success.iter().filter(|status| **status != "204") {
                 assert!(
                     responses[*status]["content"][media]["schema"].is_object(),
                     "{method} {path} {status}"
                 );
             }
-            let is_command = *method == "post" || *method == "put" || *method == "delete";
+            let is_command = (*method == "post" || *method == "put" || *method == "delete")
+                && !bodiless_command(method, path);
             assert_eq!(
                 operation["requestBody"].is_object(),
                 is_command,
@@ -791,10 +852,14 @@ mod tests {
             let mut errors = match *path {
                 "/openapi.json" => vec![],
                 "/healthz" => vec!["503"],
+                _ if path.starts_with("/v1/webhooks") && is_command => {
+                    vec!["400", "409", "413", "415", "503"]
+                }
+                _ if path.starts_with("/v1/webhooks") => vec!["400", "503"],
                 _ if is_command => vec!["400", "409", "413", "415", "422", "503"],
                 _ => vec!["400", "422", "503"],
             };
-            if path.contains("{id}") {
+            if path.contains("{id}") || path.contains("{webhook_id}") {
                 errors.push("404");
             }
             for status in errors {

@@ -183,6 +183,16 @@ impl LedgerEventRepository {
 }
 
 impl LedgerEventRepository {
+    /// The highest position recorded so far (0 in an empty store): where a relay that
+    /// should hear only of events recorded from now on starts.
+    pub async fn feed_head(&self) -> Result<i64, StoreError> {
+        Ok(on_pool!(&*self.backend, |pool, _dialect| {
+            sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(global_position), 0) FROM events")
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
     /// The last position the relay `name` delivered (0 before its first).
     pub async fn feed_cursor(&self, name: &str) -> Result<i64, StoreError> {
         let position: Option<i64> = on_pool!(&*self.backend, |pool, _dialect| {

@@ -116,6 +116,7 @@ mod periods;
 mod sweeps;
 mod tokens;
 mod usage;
+mod webhooks;
 
 pub use event_table::{EventRow, StoredEvent};
 pub use feed::{final_prefix, FeedEvent, FEED_PAGE_MAX};
@@ -131,6 +132,7 @@ pub use usage::{
     usage_through_of, StoredUsageRecord, UsageConflict, UsageInsertError, UsageInsertion,
     UsageRecord, UsageRow, UsageWindow, USAGE_ID_CHARS_MAX,
 };
+pub use webhooks::{DeliveryRow, WebhookRow};
 // What the store's modules share with each other.
 use event_table::*;
 use invoice_numbers::*;

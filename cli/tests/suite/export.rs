@@ -209,6 +209,7 @@ async fn serve(database_url: &str, data_dir: &Path) -> Server {
             nats_url: None,
             sweep_no_fines: false,
             idempotency_ttl_hours: 24,
+            webhooks: Default::default(),
         },
     )
     .await

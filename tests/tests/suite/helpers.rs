@@ -160,6 +160,7 @@ async fn spawn_app_with(store: Store, clock: Option<Arc<dyn Clock>>) -> TestApp 
         nats_url: None,
         sweep_no_fines: false,
         idempotency_ttl_hours: 24,
+        webhooks: Default::default(),
     };
     let mut app = start(store, store_settings, serve_settings, clock, None).await;
     app.database_name = database_name;

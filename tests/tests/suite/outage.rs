@@ -183,6 +183,7 @@ async fn serve_on(cluster: &ThrowawayCluster, token_name: &str) -> Served {
             nats_url: None,
             sweep_no_fines: false,
             idempotency_ttl_hours: 24,
+            webhooks: Default::default(),
         },
     )
     .await
