@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use api::application::commands::{Clock, Ledger};
-use api::settings::{ServeSettings, StoreSettings};
+use api::settings::{ServeSettings, StoreSettings, WebhookSettings};
 use api::startup::Application;
 use serde_json::{json, Value};
 use sqlx::Connection;
@@ -132,7 +132,21 @@ pub async fn spawn_app(store: Store) -> TestApp {
     spawn_app_with(store, None).await
 }
 
+/// A server whose webhook deliverer runs with `webhooks` (shortened timeouts, horizon
+/// and lease, so that retries, parking and a take-over happen within a test).
+pub async fn spawn_app_with_webhooks(store: Store, webhooks: WebhookSettings) -> TestApp {
+    spawn_app_configured(store, None, webhooks).await
+}
+
 async fn spawn_app_with(store: Store, clock: Option<Arc<dyn Clock>>) -> TestApp {
+    spawn_app_configured(store, clock, WebhookSettings::default()).await
+}
+
+async fn spawn_app_configured(
+    store: Store,
+    clock: Option<Arc<dyn Clock>>,
+    webhooks: WebhookSettings,
+) -> TestApp {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let reference_dir = directory.path().join("reference");
     std::fs::create_dir_all(&reference_dir).unwrap();
@@ -160,7 +174,7 @@ async fn spawn_app_with(store: Store, clock: Option<Arc<dyn Clock>>) -> TestApp 
         nats_url: None,
         sweep_no_fines: false,
         idempotency_ttl_hours: 24,
-        webhooks: Default::default(),
+        webhooks,
     };
     let mut app = start(store, store_settings, serve_settings, clock, None).await;
     app.database_name = database_name;
@@ -410,6 +424,12 @@ impl TestApp {
             .assume_offset(time::macros::offset!(+5));
         self.clock = Some(Arc::new(FixedClock(noon)));
         self.restart().await
+    }
+
+    /// Stops the server (gracefully: requests in flight finish, its webhook lease is
+    /// given up), keeping the database; `finish` still drops it.
+    pub async fn stop(&mut self) {
+        self.stop_server().await;
     }
 
     async fn stop_server(&mut self) {

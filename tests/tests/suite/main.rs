@@ -38,3 +38,4 @@ mod store;
 mod sweeps;
 mod tariffs;
 mod usage;
+mod webhooks;
