@@ -6,7 +6,8 @@
 //! - `export`: the auditor's round trip (`export`, `audit`, `import`, `verify`);
 //! - `guide`: the walk of docs/audit.md, run as written;
 //! - `load`: `edoc-ledger load` against `edoc-ledger serve`;
-//! - `operations`: tokens on the command line, the first start's token, SIGTERM.
+//! - `operations`: tokens on the command line, the first start's token, SIGTERM;
+//! - `webhooks_crash`: SIGKILL in the middle of webhook deliveries skips nothing.
 
 mod common;
 
@@ -17,3 +18,4 @@ mod export;
 mod guide;
 mod load;
 mod operations;
+mod webhooks_crash;
