@@ -70,10 +70,18 @@ pub const DELIVERY_LOG_PAGE_DEFAULT: i64 = 50;
 pub const RETRY_PAUSE_MAX: Duration = Duration::from_secs(3_600);
 /// Events read from the feed at once by one endpoint's task.
 const FEED_PAGE: i64 = 100;
-/// How often an idle (or parked) endpoint's task looks for new events.
-const IDLE_POLL: Duration = Duration::from_millis(250);
+/// How often the deliverer reads the store's last position, which wakes the endpoints'
+/// tasks waiting for a new event (one read for every endpoint).
+const HEAD_POLL: Duration = Duration::from_millis(250);
 /// How often the deliverer looks for endpoints registered or deleted.
 const ENDPOINTS_POLL: Duration = Duration::from_millis(500);
+/// How long an idle endpoint's task waits for the last position to move before it
+/// reads on anyway.
+const IDLE_RECHECK: Duration = Duration::from_secs(5);
+/// The shortest pause between two reads of an idle endpoint's task.
+const IDLE_PAUSE_MIN: Duration = Duration::from_millis(50);
+/// How often a parked endpoint's task looks whether it was resumed.
+const PARKED_POLL: Duration = Duration::from_secs(1);
 /// The longest error text kept in the log.
 const ERROR_CHARS_MAX: usize = 500;
 
@@ -495,6 +503,8 @@ struct Deliverer {
     schedule: DeliverySchedule,
     lease: Arc<DeliveryLease>,
     client: HttpsClient,
+    /// The store's last position, as the deliverer last read it.
+    head: tokio::sync::watch::Sender<i64>,
 }
 
 /// Delivers webhooks for as long as the server runs, while it holds the lease: renews
@@ -520,11 +530,13 @@ pub async fn deliver_forever(
         schedule,
         lease,
         client,
+        head: tokio::sync::watch::Sender::new(0),
     });
     let renew_every = schedule.lease / 3;
     let mut next_renewal = Instant::now();
+    let mut next_listing = Instant::now();
     let mut holding = false;
-    let mut tasks: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut tasks: HashMap<String, EndpointTask> = HashMap::new();
     loop {
         let repository = deliverer.ledger.repository();
         if Instant::now() >= next_renewal {
@@ -542,30 +554,52 @@ pub async fn deliver_forever(
             }
         }
         if holding && deliverer.lease.holds() {
+            match repository.feed_head().await {
+                Ok(head) => {
+                    deliverer.head.send_if_modified(|known| {
+                        let moved = *known != head;
+                        *known = head;
+                        moved
+                    });
+                }
+                Err(error) => tracing::warn!(%error, "could not read the store's last position"),
+            }
+        }
+        if holding && deliverer.lease.holds() && Instant::now() >= next_listing {
+            next_listing = Instant::now() + ENDPOINTS_POLL;
             match repository.webhooks().await {
                 Ok(endpoints) => {
+                    // A deleted endpoint's task is dropped, so aborted; a finished one
+                    // (it saw the lease lapse) is started again.
                     tasks.retain(|id, task| {
-                        let keep = endpoints.iter().any(|e| &e.id == id) && !task.is_finished();
-                        if !keep {
-                            task.abort();
-                        }
-                        keep
+                        endpoints.iter().any(|e| &e.id == id) && !task.0.is_finished()
                     });
                     for endpoint in endpoints {
                         tasks.entry(endpoint.id.clone()).or_insert_with(|| {
-                            tokio::spawn(deliver_to_endpoint(deliverer.clone(), endpoint.id))
+                            EndpointTask(tokio::spawn(deliver_to_endpoint(
+                                deliverer.clone(),
+                                endpoint.id,
+                            )))
                         });
                     }
                 }
                 Err(error) => tracing::warn!(%error, "could not read the webhook endpoints"),
             }
-        } else {
+        } else if !(holding && deliverer.lease.holds()) {
             holding = false;
-            for (_, task) in tasks.drain() {
-                task.abort();
-            }
+            tasks.clear();
         }
-        tokio::time::sleep(ENDPOINTS_POLL.min(renew_every)).await;
+        tokio::time::sleep(HEAD_POLL.min(renew_every)).await;
+    }
+}
+
+/// One endpoint's task, aborted when dropped: with the deliverer (a server stopping),
+/// when the endpoint is deleted, or when the lease is lost.
+struct EndpointTask(tokio::task::JoinHandle<()>);
+
+impl Drop for EndpointTask {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -580,8 +614,10 @@ struct PendingRetry {
 
 /// What one pass of an endpoint's task did.
 enum Pass {
-    /// Nothing to deliver now.
-    Idle,
+    /// Nothing to deliver now: the cursor is at the last final event.
+    Idle { cursor: i64 },
+    /// The endpoint is parked.
+    Parked,
     /// Delivered or skipped some; read on.
     Moved,
     /// The endpoint was deleted.
@@ -599,10 +635,19 @@ async fn deliver_to_endpoint(deliverer: Arc<Deliverer>, id: String) {
             None
         }
     };
+    let mut head = deliverer.head.subscribe();
     loop {
+        if !deliverer.lease.holds() {
+            return;
+        }
         match deliver_pass(&deliverer, &id, &mut pending).await {
             Ok(Pass::Moved) => {}
-            Ok(Pass::Idle) => tokio::time::sleep(IDLE_POLL).await,
+            Ok(Pass::Idle { cursor }) => {
+                tokio::time::sleep(IDLE_PAUSE_MIN).await;
+                let _ =
+                    tokio::time::timeout(IDLE_RECHECK, head.wait_for(|head| *head > cursor)).await;
+            }
+            Ok(Pass::Parked) => tokio::time::sleep(PARKED_POLL).await,
             Ok(Pass::Gone) => return,
             Err(error) => {
                 tracing::warn!(%error, webhook = %id, "webhook delivery paused by a store error");
@@ -662,13 +707,13 @@ async fn deliver_pass(
     };
     if endpoint.parked_at.is_some() {
         *pending = None;
-        return Ok(Pass::Idle);
+        return Ok(Pass::Parked);
     }
     let cursor_name = cursor_name(id);
     let mut cursor = repository.feed_cursor(&cursor_name).await?;
     let page = repository.feed(cursor, FEED_PAGE).await?;
     if page.is_empty() {
-        return Ok(Pass::Idle);
+        return Ok(Pass::Idle { cursor });
     }
     let mut through = cursor;
     for event in page {
