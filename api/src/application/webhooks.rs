@@ -247,9 +247,12 @@ impl WebhookRegistration {
             return invalid(format!("url: `{}` names no host", self.url));
         }
         let secret_chars = self.secret.chars().count();
-        if self.secret.trim().is_empty() || secret_chars > SECRET_CHARS_MAX {
+        if self.secret.trim().is_empty()
+            || secret_chars > SECRET_CHARS_MAX
+            || self.secret.chars().any(char::is_control)
+        {
             return invalid(format!(
-                "secret: 1 to {SECRET_CHARS_MAX} characters, not blank"
+                "secret: 1 to {SECRET_CHARS_MAX} characters, not blank, no control characters"
             ));
         }
         if self.event_types.is_empty() || self.event_types.len() > EVENT_TYPES_MAX {
@@ -908,6 +911,8 @@ mod tests {
         assert!(refused(registration("/relative", &["*"], "s")).contains("url"));
         assert!(refused(registration("https://a.kz", &["*"], "")).contains("secret"));
         assert!(refused(registration("https://a.kz", &["*"], "   ")).contains("secret"));
+        assert!(refused(registration("https://a.kz", &["*"], "a\u{0}b")).contains("secret"));
+        assert!(refused(registration("https://a.kz/\u{0}", &["*"], "s")).contains("url"));
         let long = "s".repeat(SECRET_CHARS_MAX + 1);
         assert!(refused(registration("https://a.kz", &["*"], &long)).contains("secret"));
         assert!(refused(registration("https://a.kz", &[], "s")).contains("event_types"));

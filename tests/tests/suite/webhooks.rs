@@ -25,6 +25,7 @@ crate::on_both_stores!(
     every_event_is_delivered_signed_and_in_order_through_failures_and_timeouts,
     an_endpoint_that_never_answers_is_parked_visibly_and_resumed,
     bad_registrations_are_refused_and_record_nothing,
+    an_endpoint_that_hangs_never_slows_commands,
 );
 
 const SECRET: &str = "whsec_test_2b7e151628aed2a6";
@@ -564,6 +565,35 @@ async fn bad_registrations_are_refused_and_record_nothing(store: Store) {
             .await;
         assert_eq!(response.status(), 404, "{path}");
     }
+    app.finish().await;
+}
+
+async fn an_endpoint_that_hangs_never_slows_commands(store: Store) {
+    let mut settings = quick(3_600);
+    settings.webhook_timeout_ms = 3_000;
+    let app = spawn_app_with_webhooks(store, settings).await;
+    let receiver = Receiver::start("/", Vec::new()).await;
+    receiver.answer_from_now_on(Reply::Late(Duration::from_secs(10)));
+    for path in ["/a", "/b", "/c"] {
+        register(&app, &receiver.url(path), json!(["*"])).await;
+    }
+    let started = Instant::now();
+    for participant in participant_ids(8) {
+        let command = Instant::now();
+        app.signed_agreement(&participant).await;
+        assert!(
+            command.elapsed() < Duration::from_secs(1),
+            "two commands took {:?} while the endpoints hang",
+            command.elapsed()
+        );
+    }
+    // The endpoints were being tried all along (and hung).
+    assert!(started.elapsed() < Duration::from_secs(8));
+    wait_for(Duration::from_secs(5), "the endpoints tried", || {
+        receiver.received().len() >= 3
+    })
+    .await;
+    assert!(receiver.received().iter().all(|r| !r.acknowledged));
     app.finish().await;
 }
 
