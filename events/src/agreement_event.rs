@@ -785,6 +785,22 @@ mod tests {
     use super::*;
     use time::macros::date;
 
+    /// The list webhooks subscribe by is every name `type_name` answers (read from this
+    /// file's source, since a list of variants cannot be asked of the enum).
+    #[test]
+    fn the_list_of_event_types_is_every_type_name() {
+        let source = include_str!("agreement_event.rs");
+        let start = source.find("pub fn type_name").unwrap();
+        let end = start + source[start..].find("\n    }\n").unwrap();
+        let names: Vec<&str> = source[start..end]
+            .lines()
+            .filter_map(|line| line.split("=> \"").nth(1))
+            .map(|rest| rest.trim_end_matches("\","))
+            .collect();
+        assert!(names.len() > 20, "the names were read: {names:?}");
+        assert_eq!(names, AGREEMENT_EVENT_TYPES);
+    }
+
     #[test]
     fn events_serialize_as_tagged_payloads_with_iso_dates() {
         let event = AgreementEvent::Terminated(Terminated {
