@@ -510,6 +510,20 @@ struct Deliverer {
     head: tokio::sync::watch::Sender<i64>,
 }
 
+/// The deliverer's HTTP client: `http` and `https` (rustls, trusting the Mozilla roots
+/// compiled in), HTTP/1.1, a few idle connections kept per endpoint host.
+fn https_client() -> HttpsClient {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(2)
+        .build(https)
+}
+
 /// Delivers webhooks for as long as the server runs, while it holds the lease: renews
 /// the lease every third of its duration, runs one task per endpoint while it holds it,
 /// and stops them all when it does not. Aborted, it leaves the lease to expire;
@@ -519,15 +533,7 @@ pub async fn deliver_forever(
     schedule: DeliverySchedule,
     lease: Arc<DeliveryLease>,
 ) {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client = Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(2)
-        .build(https);
+    let client = https_client();
     let deliverer = Arc::new(Deliverer {
         ledger,
         schedule,
@@ -931,6 +937,13 @@ mod tests {
             signature("key", 1_700_000_000, b"{}"),
             signature("other", 1_700_000_000, b"{}")
         );
+    }
+
+    /// The TLS set-up (a crypto provider, the roots) is made at start, not at the first
+    /// https delivery: it must not fail there.
+    #[tokio::test]
+    async fn the_https_client_builds() {
+        let _client = https_client();
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::application::webhooks::{
     DELIVERY_LOG_PAGE_MAX,
 };
 
+/// The webhook routes (operator only, `http::auth`).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/webhooks", post(register).get(list))
