@@ -26,6 +26,7 @@ crate::on_both_stores!(
     an_endpoint_that_never_answers_is_parked_visibly_and_resumed,
     bad_registrations_are_refused_and_record_nothing,
     an_endpoint_that_hangs_never_slows_commands,
+    a_lease_has_one_holder_until_it_expires,
 );
 
 const SECRET: &str = "whsec_test_2b7e151628aed2a6";
@@ -594,6 +595,36 @@ async fn an_endpoint_that_hangs_never_slows_commands(store: Store) {
     })
     .await;
     assert!(receiver.received().iter().all(|r| !r.acknowledged));
+    app.finish().await;
+}
+
+/// The store's lease (`leases`), the same on both databases: one holder at a time,
+/// renewed by it, taken over once it expires or is given up.
+async fn a_lease_has_one_holder_until_it_expires(store: Store) {
+    let app = spawn_app_with_webhooks(store, quick(3_600)).await;
+    let repository = app.ledger.repository();
+    let lease = "test-lease";
+    assert!(repository.acquire_lease(lease, "a", 1_000).await.unwrap());
+    assert!(!repository.acquire_lease(lease, "b", 1_000).await.unwrap());
+    assert_eq!(
+        repository.lease_holder(lease).await.unwrap().as_deref(),
+        Some("a")
+    );
+    // Renewed by its holder before it expires: still a's.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(repository.acquire_lease(lease, "a", 1_000).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!repository.acquire_lease(lease, "b", 1_000).await.unwrap());
+    // Not renewed: b takes it over once it expired.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(repository.lease_holder(lease).await.unwrap(), None);
+    assert!(repository.acquire_lease(lease, "b", 1_000).await.unwrap());
+    assert!(!repository.acquire_lease(lease, "a", 1_000).await.unwrap());
+    // Given up: taken at once.
+    repository.release_lease(lease, "a").await.unwrap();
+    assert!(!repository.acquire_lease(lease, "a", 1_000).await.unwrap());
+    repository.release_lease(lease, "b").await.unwrap();
+    assert!(repository.acquire_lease(lease, "a", 1_000).await.unwrap());
     app.finish().await;
 }
 
