@@ -1,6 +1,7 @@
 //! What the server tells operators about itself (`GET /metrics`, Prometheus text format;
 //! issue 6): HTTP requests and their latency by route and status, commands recorded by
-//! type, write conflicts retried, and store errors. One registry per process.
+//! type, write conflicts retried, store errors, and webhook delivery attempts by outcome.
+//! One registry per process.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -17,6 +18,7 @@ pub struct Metrics {
     commands: IntCounterVec,
     conflicts_retried: IntCounter,
     store_errors: IntCounter,
+    webhook_attempts: IntCounterVec,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -59,12 +61,21 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Requests that failed because the event store failed or did not answer",
     )
     .expect("valid metric");
+    let webhook_attempts = IntCounterVec::new(
+        Opts::new(
+            "webhook_delivery_attempts_total",
+            "Webhook delivery attempts, by outcome (delivered, failed, parked)",
+        ),
+        &["outcome"],
+    )
+    .expect("valid metric");
     for collector in [
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(latency.clone()),
         Box::new(commands.clone()),
         Box::new(conflicts_retried.clone()),
         Box::new(store_errors.clone()),
+        Box::new(webhook_attempts.clone()),
     ] {
         registry
             .register(collector)
@@ -77,6 +88,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         commands,
         conflicts_retried,
         store_errors,
+        webhook_attempts,
     }
 });
 
@@ -104,6 +116,11 @@ pub fn record_conflict() {
 /// Counts a request failed by the store.
 pub fn record_store_error() {
     METRICS.store_errors.inc();
+}
+
+/// Counts a webhook delivery attempt by its outcome.
+pub fn record_webhook_attempt(outcome: &str) {
+    METRICS.webhook_attempts.with_label_values(&[outcome]).inc();
 }
 
 /// Write conflicts retried since the process started.

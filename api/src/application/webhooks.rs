@@ -832,6 +832,7 @@ async fn deliver_event(
                 DELIVERY_LOG_KEPT,
             )
             .await?;
+        crate::metrics::record_webhook_attempt(outcome.code());
         match (outcome, next_attempt_at) {
             (DeliveryOutcome::Delivered, _) => {
                 *pending = None;

@@ -373,6 +373,16 @@ async fn every_event_is_delivered_signed_and_in_order_through_failures_and_timeo
         positions.len()
     );
 
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for outcome in ["delivered", "failed"] {
+        assert!(
+            metrics.contains(&format!(
+                "edoc_ledger_webhook_delivery_attempts_total{{outcome=\"{outcome}\"}}"
+            )),
+            "{metrics}"
+        );
+    }
+
     // The cursor is stored: a restarted server delivers nothing again, and what is
     // recorded after it is delivered.
     let app = app.restart().await;
