@@ -22,7 +22,7 @@ CREATE TABLE bank_statements
 CREATE TABLE bank_statement_lines
 (
     statement_id   text    NOT NULL REFERENCES bank_statements (id),
-    n              integer NOT NULL CHECK (n >= 0),
+    n              bigint  NOT NULL CHECK (n >= 0),
     bank_reference text    NOT NULL,
     value_date     text    NOT NULL,
     amount         text    NOT NULL,

@@ -109,11 +109,11 @@ impl LedgerEventRepository {
                     sqlx::query(
                         "INSERT INTO bank_statement_lines (statement_id, n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference)
                          SELECT $1, n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference
-                         FROM UNNEST($2::integer[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::boolean[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
+                         FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::boolean[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
                              AS l(n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference)",
                     )
                     .bind(&statement.id)
-                    .bind(column(chunk, |l| i32::try_from(l.n).unwrap_or(i32::MAX)))
+                    .bind(column(chunk, |l| l.n))
                     .bind(column(chunk, |l| l.bank_reference.as_str()))
                     .bind(column(chunk, |l| l.value_date.as_str()))
                     .bind(column(chunk, |l| l.amount.as_str()))
@@ -186,7 +186,6 @@ impl LedgerEventRepository {
                  FROM bank_statement_lines WHERE statement_id = $1 AND ($2 IS NULL OR n = $2) ORDER BY n",
                 dialect.utc_text("assigned_at", TO_THE_MICROSECOND)
             );
-            let n = n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
             Ok(sqlx::query_as(&query)
                 .bind(id)
                 .bind(n)
@@ -209,7 +208,6 @@ impl LedgerEventRepository {
                  WHERE statement_id = $1 AND n = $2 AND outcome = 'unmatched' AND assigned_at IS NULL",
                 dialect.pick("now()", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
             );
-            let n = i32::try_from(n).unwrap_or(i32::MAX);
             let done = sqlx::query(&query)
                 .bind(id)
                 .bind(n)
@@ -229,7 +227,7 @@ impl LedgerEventRepository {
                  WHERE statement_id = $1 AND n = $2 AND outcome = 'unmatched'",
             )
             .bind(id)
-            .bind(i32::try_from(n).unwrap_or(i32::MAX))
+            .bind(n)
             .execute(pool)
             .await?;
         });
@@ -252,7 +250,7 @@ impl LedgerEventRepository {
                  WHERE statement_id = $1 AND n = $2",
             )
             .bind(id)
-            .bind(i32::try_from(n).unwrap_or(i32::MAX))
+            .bind(n)
             .bind(participant_id)
             .bind(invoice_number)
             .bind(payment_reference)
