@@ -17,3 +17,4 @@ mod export;
 mod guide;
 mod load;
 mod operations;
+mod statements;
