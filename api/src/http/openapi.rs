@@ -197,8 +197,13 @@ pub fn document() -> Document {
             item.delete.as_mut(),
         ];
         for operation in operations.into_iter().flatten() {
+            // A bank statement's id is its own (INTEGRATION.md 2), not a participant's.
+            let agreement_id = !path.starts_with("/v1/bank-statements/");
             for parameter in operation.parameters.iter_mut().flatten() {
-                if parameter.name == "id" && parameter.parameter_in == ParameterIn::Path {
+                if agreement_id
+                    && parameter.name == "id"
+                    && parameter.parameter_in == ParameterIn::Path
+                {
                     parameter.schema = Some(RefOr::Ref(Ref::from_schema_name("ParticipantId")));
                 }
             }
