@@ -20,6 +20,7 @@ crate::on_both_stores!(
     a_one_c_statement_in_windows_1251_pays_the_invoice_its_purpose_names,
     a_bad_statement_is_refused_and_records_nothing,
     ten_thousand_lines_are_imported_in_one_request,
+    the_same_file_sent_twice_at_once_is_recorded_once,
 );
 
 const CAMT_08: &str =
@@ -416,5 +417,28 @@ async fn ten_thousand_lines_are_imported_in_one_request(store: Store) {
     assert_eq!(status, 200);
     assert_eq!(app.event_count().await, events + 10_000);
     replay_is_clean(&app).await;
+    app.finish().await;
+}
+
+async fn the_same_file_sent_twice_at_once_is_recorded_once(store: Store) {
+    let app = app(store).await;
+    app.signed_agreement(ROMASHKA).await;
+    let before = app.event_count().await;
+    let (first, second) = tokio::join!(
+        import(&app, "application/xml", CAMT_08),
+        import(&app, "application/xml", CAMT_08)
+    );
+    let mut statuses = [first.0, second.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 201], "{} {}", first.1, second.1);
+    assert_eq!(first.1["id"], second.1["id"]);
+    assert_eq!(app.event_count().await, before + 1, "one payment");
+    let statement = app
+        .get_json(&format!(
+            "/v1/bank-statements/{}",
+            first.1["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(statement["matched"], 1, "{statement}");
     app.finish().await;
 }

@@ -198,6 +198,9 @@ pub struct Imported {
     pub created: bool,
 }
 
+/// Serializes the imports of a process (see [`import`]).
+static IMPORTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The payment reference a bank reference is recorded under: [`BANK_REFERENCE_PREFIX`]
 /// and the bank's; a bank reference too long for that is replaced by its SHA-256.
 pub fn payment_reference(bank_reference: &PaymentReference) -> PaymentReference {
@@ -343,6 +346,10 @@ pub async fn import(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Imported, StatementImportError> {
     let digest = digest_of(bytes);
+    // One import at a time in a process: the same file sent twice at once is imported by
+    // the first, and the second finds it stored (across processes, the digest's
+    // uniqueness still keeps one statement, and the payments are recorded once).
+    let _one_at_a_time = IMPORTS.lock().await;
     if let Some(id) = ledger.repository().statement_by_digest(&digest).await? {
         return stored_summary(ledger, &id).await;
     }
