@@ -97,6 +97,7 @@ pub async fn import_statement(
         })?;
     // The content type must announce the format the file is (checked before recording).
     let digest = import::digest_of(&bytes);
+    let mut checked = None;
     if state
         .ledger
         .repository()
@@ -123,8 +124,10 @@ pub async fn import_statement(
                 ),
             });
         }
+        checked = Some(statement);
     }
-    let imported = import::import(&state.ledger, &bytes, &context, |_, _| {}).await?;
+    let imported =
+        import::import_checked(&state.ledger, &bytes, checked, &context, |_, _| {}).await?;
     let status = if imported.created {
         StatusCode::CREATED
     } else {

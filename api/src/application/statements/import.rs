@@ -343,6 +343,18 @@ pub async fn import(
     ledger: &Ledger,
     bytes: &[u8],
     context: &CommandContext,
+    progress: impl FnMut(u64, u64),
+) -> Result<Imported, StatementImportError> {
+    import_checked(ledger, bytes, None, context, progress).await
+}
+
+/// [`import`], with the file already parsed and checked by [`check`] (the HTTP handler
+/// checks it against the content type first): not parsed twice.
+pub async fn import_checked(
+    ledger: &Ledger,
+    bytes: &[u8],
+    checked: Option<BankStatement>,
+    context: &CommandContext,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Imported, StatementImportError> {
     let digest = digest_of(bytes);
@@ -353,8 +365,10 @@ pub async fn import(
     if let Some(id) = ledger.repository().statement_by_digest(&digest).await? {
         return stored_summary(ledger, &id).await;
     }
-    let statement = parse_statement(bytes)?;
-    statement.check_totals()?;
+    let statement = match checked {
+        Some(statement) => statement,
+        None => check(bytes)?,
+    };
     let total = statement.lines.len() as u64;
     let mut rows: Vec<StatementLineRow> = statement.lines.iter().map(line_row).collect();
     // Lines grouped per agreement, agreements in the order they first appear.
