@@ -2,7 +2,8 @@
 //! many agreements, recorded with one transaction per chunk of agreements instead of one
 //! per command.
 //!
-//! For each chunk: the agreements' write stripes are locked in ascending order (so two
+//! Chunks of at most [`BATCH_AGREEMENTS_MAX`] agreements and [`BATCH_COMMANDS_MAX`]
+//! commands, [`BATCH_CONCURRENCY`] at once. For each chunk: the agreements' write stripes are locked in ascending order (so two
 //! batches, or a batch and single commands, never wait on each other in a cycle), each
 //! agreement is loaded as a single command loads it, its commands are decided one after
 //! another on the in-memory aggregate (each on the state the previous ones left) and
@@ -14,6 +15,8 @@
 //! through the ordinary command loop (each retried there as usual).
 //!
 //! Only commands that take no invoice number and read no tariffs are batched (payments).
+
+use futures::StreamExt as _;
 
 use aggregates::{AgreementError, ParticipantAgreement};
 use commands::AgreementCommand;
@@ -28,7 +31,9 @@ use crate::store::{AppendError, LedgerRow, PeriodGuard};
 /// How many agreements one batch transaction writes at most.
 pub const BATCH_AGREEMENTS_MAX: usize = 200;
 /// How many commands one batch transaction decides at most.
-pub const BATCH_COMMANDS_MAX: usize = 2_000;
+pub const BATCH_COMMANDS_MAX: usize = 1_000;
+/// How many chunks are decided and written at once.
+pub const BATCH_CONCURRENCY: usize = 4;
 
 /// What the caller makes of an item, given the agreement as it is just before the item
 /// is decided (unregistered: `registration()` is `None`).
@@ -91,10 +96,10 @@ impl Ledger {
         mut progress: impl FnMut(usize),
     ) -> Result<Vec<(ParticipantId, Vec<(T, BatchOutcome)>)>, LedgerError>
     where
-        P: Fn(&ParticipantAgreement, &T) -> Prepared,
+        P: Fn(&ParticipantAgreement, &T) -> Prepared + Sync,
+        T: Sync,
     {
-        let mut done = Vec::with_capacity(work.len());
-        let mut items_done = 0;
+        let mut chunks = Vec::new();
         let mut remaining = work.into_iter().peekable();
         while remaining.peek().is_some() {
             let mut chunk = Vec::new();
@@ -109,7 +114,14 @@ impl Ledger {
                 commands += items.len();
                 chunk.push(remaining.next().expect("peeked"));
             }
-            let outcomes = match self.run_chunk(&chunk, context, &prepare).await {
+            chunks.push(chunk);
+        }
+        let prepare = &prepare;
+        // Chunks hold disjoint agreements: a few at once, so that one decides while
+        // another waits for the store (their stripe locks, each taken in ascending order,
+        // never wait on each other in a cycle). Outcomes come back in the given order.
+        let mut written = futures::stream::iter(chunks.into_iter().map(|chunk| async move {
+            let outcomes = match self.run_chunk(&chunk, context, prepare).await {
                 Ok(outcomes) => outcomes,
                 Err(ChunkFailed::Conflict) => {
                     tracing::debug!(
@@ -117,10 +129,17 @@ impl Ledger {
                         "batch write conflict, recording the chunk one by one"
                     );
                     crate::metrics::record_conflict();
-                    self.run_one_by_one(&chunk, context, &prepare).await?
+                    self.run_one_by_one(&chunk, context, prepare).await?
                 }
                 Err(ChunkFailed::Ledger(error)) => return Err(error),
             };
+            Ok((chunk, outcomes))
+        }))
+        .buffered(BATCH_CONCURRENCY);
+        let mut done = Vec::new();
+        let mut items_done = 0;
+        while let Some(chunk) = written.next().await {
+            let (chunk, outcomes) = chunk?;
             for ((participant, items), outcomes) in chunk.into_iter().zip(outcomes) {
                 items_done += items.len();
                 done.push((participant, items.into_iter().zip(outcomes).collect()));

@@ -30,7 +30,9 @@ mod load;
 mod outcome;
 mod seal;
 
-pub use batch::{BatchOutcome, Prepared, BATCH_AGREEMENTS_MAX, BATCH_COMMANDS_MAX};
+pub use batch::{
+    BatchOutcome, Prepared, BATCH_AGREEMENTS_MAX, BATCH_COMMANDS_MAX, BATCH_CONCURRENCY,
+};
 pub use clock::{business_date_of, Clock, SystemClock, KAZAKHSTAN, KAZAKHSTAN_OFFSET_HOURS};
 pub use outcome::{
     Answer, CommandContext, Committed, IdempotencyClaim, LedgerError, RenderAnswer, SweepMark,

@@ -365,6 +365,7 @@ pub async fn import_checked(
     if let Some(id) = ledger.repository().statement_by_digest(&digest).await? {
         return stored_summary(ledger, &id).await;
     }
+    let started = std::time::Instant::now();
     let statement = match checked {
         Some(statement) => statement,
         None => check(bytes)?,
@@ -393,6 +394,7 @@ pub async fn import_checked(
         }
     }
     progress(settled, total);
+    let parsed = started.elapsed();
     let lines = &statement.lines;
     let notes: std::sync::Mutex<HashMap<usize, String>> = Default::default();
     let done = ledger
@@ -414,6 +416,7 @@ pub async fn import_checked(
             |done| progress(settled + done as u64, total),
         )
         .await?;
+    let recorded = started.elapsed();
     let notes = notes.into_inner().expect("never poisoned");
     for (participant, items) in done {
         for (index, outcome) in items {
@@ -465,6 +468,15 @@ pub async fn import_checked(
         .repository()
         .insert_statement(&statement_row, &rows)
         .await?;
+    tracing::info!(
+        statement = %id,
+        lines = total,
+        parse_ms = parsed.as_millis() as u64,
+        payments_ms = (recorded - parsed).as_millis() as u64,
+        store_ms = (started.elapsed() - recorded).as_millis() as u64,
+        created,
+        "bank statement imported"
+    );
     if !created {
         // The same file, loaded concurrently, was stored first: its lines are what counts.
         let id = ledger
