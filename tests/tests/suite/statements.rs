@@ -21,6 +21,7 @@ crate::on_both_stores!(
     a_bad_statement_is_refused_and_records_nothing,
     ten_thousand_lines_are_imported_in_one_request,
     the_same_file_sent_twice_at_once_is_recorded_once,
+    batched_payments_are_what_single_commands_record,
 );
 
 const CAMT_08: &str =
@@ -440,5 +441,61 @@ async fn the_same_file_sent_twice_at_once_is_recorded_once(store: Store) {
         ))
         .await;
     assert_eq!(statement["matched"], 1, "{statement}");
+    app.finish().await;
+}
+
+/// The batched write path records what one `POST .../payments` after another would: the
+/// same events (payloads, sequences, clauses), the same balance.
+async fn batched_payments_are_what_single_commands_record(store: Store) {
+    let app = app(store).await;
+    let ids = participant_ids(2);
+    let (batched, single) = (&ids[0], &ids[1]);
+    for id in [batched, single] {
+        app.signed_agreement(id).await;
+    }
+    let payer = ParticipantId::parse(batched).unwrap();
+    let mut credits = round_robin_credits("EQ", &[payer], 5, date!(2026 - 11 - 20));
+    credits[3].value_date = date!(2026 - 11 - 02);
+    credits[4].value_date = date!(2026 - 12 - 03);
+    let file = camt053_of_credits("EQ-1", ACCOUNT, Currency::KZT, &credits);
+    let (status, summary) = import(&app, "application/xml", file).await;
+    assert_eq!(status, 201, "{summary}");
+    assert_eq!(summary["matched"], 5);
+    for credit in &credits {
+        let response = app
+            .post(
+                &format!("/v1/agreements/{single}/payments"),
+                &json!({"reference": format!("bank:{}", credit.reference),
+                        "received_on": events::business_date::format(credit.value_date),
+                        "amount": credit.amount.to_string(), "currency": "KZT"}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+    let shape = |events: Vec<Value>| -> Vec<Value> {
+        events
+            .into_iter()
+            .map(|e| {
+                json!([
+                    e["sequence"],
+                    e["type"],
+                    e["payload"],
+                    e["clause"],
+                    e["command"]
+                ])
+            })
+            .collect()
+    };
+    let (a, b) = (app.events(batched).await, app.events(single).await);
+    assert_eq!(a.len(), 2 + 5, "{a:?}");
+    let (a, b) = (shape(a), shape(b));
+    // The registrations name their own participant; everything after is the same.
+    assert_eq!(a[1..], b[1..]);
+    let balance = |id: &str| format!("/v1/agreements/{id}/balance");
+    assert_eq!(
+        app.get_json(&balance(batched)).await,
+        app.get_json(&balance(single)).await
+    );
+    replay_is_clean(&app).await;
     app.finish().await;
 }
