@@ -9,6 +9,7 @@ mod period;
 mod reference;
 mod replay;
 mod serve;
+mod statement;
 mod sweep;
 mod token;
 mod verify;
@@ -31,6 +32,7 @@ use period::{period, PeriodAction};
 use reference::{reference, ReferenceAction};
 use replay::replay;
 use serve::{migrate, serve};
+use statement::{statement, StatementAction};
 use sweep::sweep;
 use token::{token, TokenAction};
 use verify::{digest, verify};
@@ -199,6 +201,12 @@ enum Command {
         #[command(subcommand)]
         action: PeriodAction,
     },
+    /// Bank statements (INTEGRATION.md 2): `statement import FILE` imports a camt.053 or
+    /// 1C exchange file with a progress bar, as `POST /v1/bank-statements` does.
+    Statement {
+        #[command(subcommand)]
+        action: StatementAction,
+    },
     /// Load an export into an empty store: verified first, then every event exactly as
     /// exported (hashes included), the invoice numbers and the stored projections.
     Import {
@@ -258,6 +266,7 @@ async fn main() -> ExitCode {
         ),
         Command::Import { file } => import(&cli.store, &file).await,
         Command::Period { action } => period(&cli.store, &cli.serve, action).await,
+        Command::Statement { action } => statement(&cli.store, &cli.serve, action).await,
         Command::Token { action } => token(&cli.store, action).await,
         Command::Reference { action } => reference(&cli.store, &cli.serve, action).await,
         Command::Sweep { as_of, no_fines } => sweep(&cli.store, &cli.serve, as_of, !no_fines).await,

@@ -70,6 +70,8 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             | "/v1/reference/{table}"
             | "/v1/periods"
             | "/v1/billing-runs/{period}"
+            // A bank statement and its lines (INTEGRATION.md 2).
+            | "/v1/bank-statements/{id}"
             | "/metrics",
         ) => Access::Roles(STAFF_READS),
         // Verifying against a kept digest reads only: the auditor's own tool.
@@ -88,7 +90,10 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             // Subscriptions, usage and the billing run (BILLING.md 2-4).
             | "/v1/agreements/{id}/subscription"
             | "/v1/usage"
-            | "/v1/billing-runs",
+            | "/v1/billing-runs"
+            // Bank statements (INTEGRATION.md 2).
+            | "/v1/bank-statements"
+            | "/v1/bank-statements/{id}/lines/{n}/assignment",
         )
         | ("DELETE", "/v1/agreements/{id}/subscription") => Access::Roles(BILLING_COMMANDS),
         (

@@ -65,6 +65,10 @@ pub enum ApiError {
     Billing(#[from] crate::application::billing::BillingError),
     #[error(transparent)]
     Webhook(#[from] crate::application::webhooks::WebhookError),
+    #[error(transparent)]
+    Statement(#[from] crate::application::statements::import::StatementImportError),
+    #[error(transparent)]
+    Assignment(#[from] crate::application::statements::import::AssignmentError),
 }
 
 impl From<crate::application::queries::QueryError> for ApiError {
@@ -263,7 +267,86 @@ impl ApiError {
                 None,
             ),
             Self::Webhook(WebhookError::Store(_)) => internal(),
+            Self::Statement(error) => statement_problem(error),
+            Self::Assignment(error) => assignment_problem(error),
         }
+    }
+}
+
+/// Why a bank statement was refused (INTEGRATION.md 2): nothing of it was recorded. A
+/// file that is not one (not a statement, malformed, truncated) is 400; one read but
+/// refused (an unknown camt version, a too precise amount, totals that disagree) 422.
+fn statement_problem(
+    error: &crate::application::statements::import::StatementImportError,
+) -> (StatusCode, &'static str, String, Option<&'static str>) {
+    use crate::application::statements::import::StatementImportError;
+    use crate::application::statements::StatementError;
+    let detail = format!("{error}; nothing was recorded");
+    match error {
+        StatementImportError::Invalid(StatementError::TooLarge { .. }) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            detail,
+            None,
+        ),
+        StatementImportError::Invalid(
+            StatementError::NotAStatement(_)
+            | StatementError::MalformedXml(_)
+            | StatementError::Truncated(_)
+            | StatementError::MalformedOneC { .. }
+            | StatementError::UnknownEncoding,
+        ) => (StatusCode::BAD_REQUEST, "invalid-statement", detail, None),
+        StatementImportError::Invalid(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-statement",
+            detail,
+            None,
+        ),
+        StatementImportError::Ledger(error) => {
+            ApiError::Ledger(clone_ledger_error(error)).problem()
+        }
+    }
+}
+
+/// Why an unmatched line was not assigned.
+fn assignment_problem(
+    error: &crate::application::statements::import::AssignmentError,
+) -> (StatusCode, &'static str, String, Option<&'static str>) {
+    use crate::application::statements::import::AssignmentError;
+    let detail = error.to_string();
+    match error {
+        AssignmentError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", detail, None),
+        AssignmentError::NotUnmatched(_) => {
+            (StatusCode::CONFLICT, "line-not-unmatched", detail, None)
+        }
+        AssignmentError::Invalid(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "rule-violation",
+            detail,
+            None,
+        ),
+        AssignmentError::Ledger(error) => ApiError::Ledger(clone_ledger_error(error)).problem(),
+    }
+}
+
+/// A ledger error's problem is decided by its kind; the store's error is not `Clone`, so
+/// it is carried over by its kind and text.
+fn clone_ledger_error(error: &LedgerError) -> LedgerError {
+    match error {
+        LedgerError::Refused(refusal) => LedgerError::Refused(refusal.clone()),
+        LedgerError::ConflictRetriesExhausted { attempts } => {
+            LedgerError::ConflictRetriesExhausted {
+                attempts: *attempts,
+            }
+        }
+        LedgerError::IdempotencyKeyReused { key } => {
+            LedgerError::IdempotencyKeyReused { key: key.clone() }
+        }
+        LedgerError::Render(text) => LedgerError::Render(text.clone()),
+        LedgerError::Store(StoreError::Unavailable(e)) => LedgerError::Store(
+            StoreError::Unavailable(sqlx::Error::Protocol(e.to_string())),
+        ),
+        LedgerError::Store(e) => LedgerError::Store(StoreError::Corrupt(e.to_string())),
     }
 }
 
@@ -378,6 +461,16 @@ impl IntoResponse for ApiError {
             self,
             Self::Ledger(LedgerError::Store(_))
                 | Self::Sweep(crate::application::sweep::SweepError::Store(_))
+                | Self::Statement(
+                    crate::application::statements::import::StatementImportError::Ledger(
+                        LedgerError::Store(_)
+                    )
+                )
+                | Self::Assignment(
+                    crate::application::statements::import::AssignmentError::Ledger(
+                        LedgerError::Store(_)
+                    )
+                )
         ) {
             crate::metrics::record_store_error();
         }

@@ -43,14 +43,19 @@ pub async fn fingerprint(request: Request, next: Next) -> Result<Response, ApiEr
         })?
         .to_owned();
     let (parts, body) = request.into_parts();
-    let bytes: Bytes = axum::body::to_bytes(body, super::extract::REQUEST_BODY_BYTES_MAX)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge {
-            detail: format!(
-                "the body is larger than {} bytes",
-                super::extract::REQUEST_BODY_BYTES_MAX
-            ),
-        })?;
+    // A bank statement's file may be up to 32 MiB (its import is idempotent by the file's
+    // digest anyway).
+    let limit = if parts.uri.path() == super::statements::IMPORT_PATH {
+        crate::application::statements::STATEMENT_BYTES_MAX
+    } else {
+        super::extract::REQUEST_BODY_BYTES_MAX
+    };
+    let bytes: Bytes =
+        axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge {
+                detail: format!("the body is larger than {limit} bytes"),
+            })?;
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str().as_bytes());
     hasher.update(b" ");

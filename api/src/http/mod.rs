@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod periods;
 pub mod queries;
 pub mod reference;
+pub mod statements;
 pub mod sweeps;
 pub mod tariffs;
 pub mod usage;
@@ -39,6 +40,10 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// How long one request may take before it is answered 408 (nothing half-recorded: a
 /// command's append is one transaction).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a bank statement's import may take (INTEGRATION.md 2: 10,000 lines and more
+/// in one request). Each chunk of its payments commits on its own; an import cut short
+/// is loaded again and completes the rest (what was recorded is a duplicate then).
+pub const STATEMENT_IMPORT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -63,6 +68,7 @@ pub fn app(state: AppState) -> Router {
         .merge(feed::router())
         .merge(webhooks::router())
         .merge(audit::router())
+        .merge(statements::router())
         .merge(<utoipa_scalar::Scalar<_> as utoipa_scalar::Servable<_>>::with_url(
             openapi::DOCS_PATH,
             openapi::document(),
@@ -82,6 +88,9 @@ pub fn app(state: AppState) -> Router {
             // The feed may wait for an event (`wait`) before it answers.
             let limit = if request.uri().path() == "/v1/events" {
                 REQUEST_TIMEOUT + crate::application::feed::FEED_WAIT_MAX
+            } else if request.uri().path() == statements::IMPORT_PATH {
+                // A statement of 10,000 lines and more is imported in one request.
+                STATEMENT_IMPORT_TIMEOUT
             } else {
                 REQUEST_TIMEOUT
             };

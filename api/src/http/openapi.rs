@@ -75,6 +75,9 @@ use super::queries;
         super::webhooks::remove,
         super::webhooks::deliveries,
         super::webhooks::resume,
+        super::statements::import_statement,
+        super::statements::statement,
+        super::statements::assign_line,
         openapi_json,
     ),
     components(schemas(
@@ -242,8 +245,13 @@ pub fn document() -> Document {
             item.delete.as_mut(),
         ];
         for operation in operations.into_iter().flatten() {
+            // A bank statement's id is its own (INTEGRATION.md 2), not a participant's.
+            let agreement_id = !path.starts_with("/v1/bank-statements/");
             for parameter in operation.parameters.iter_mut().flatten() {
-                if parameter.name == "id" && parameter.parameter_in == ParameterIn::Path {
+                if agreement_id
+                    && parameter.name == "id"
+                    && parameter.parameter_in == ParameterIn::Path
+                {
                     parameter.schema = Some(RefOr::Ref(Ref::from_schema_name("ParticipantId")));
                 }
             }
@@ -356,6 +364,9 @@ mod tests {
         ("post", "/v1/reference/exchange-rates/import"),
         ("post", "/v1/usage"),
         ("get", "/v1/agreements/{id}/usage"),
+        ("post", "/v1/bank-statements"),
+        ("get", "/v1/bank-statements/{id}"),
+        ("post", "/v1/bank-statements/{id}/lines/{n}/assignment"),
     ];
 
     const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -632,6 +643,18 @@ mod tests {
             ),
             ("StatementLine", &["debit", "credit"]),
             ("PaymentView", &["amount", "advance"]),
+            (
+                "BankStatementTotals",
+                &[
+                    "credits_sum",
+                    "debits_sum",
+                    "matched_sum",
+                    "unmatched_sum",
+                    "duplicate_sum",
+                    "reversed_credits_sum",
+                ],
+            ),
+            ("BankStatementLineView", &["amount"]),
             ("AllocationView", &["principal", "penalty", "fine"]),
             (
                 "AgingBuckets",
@@ -747,7 +770,13 @@ mod tests {
                 expected.push(("path".to_owned(), "id".to_owned()));
                 let id = &operation["parameters"][0];
                 assert_eq!(id["required"], true, "{method} {path}");
-                assert_eq!(id["schema"]["$ref"], "#/components/schemas/ParticipantId");
+                // A bank statement's id is its own, not a participant's.
+                if !path.starts_with("/v1/bank-statements/") {
+                    assert_eq!(id["schema"]["$ref"], "#/components/schemas/ParticipantId");
+                }
+            }
+            if path.contains("{n}") {
+                expected.push(("path".to_owned(), "n".to_owned()));
             }
             for item in ["reference", "number"] {
                 if path.contains(&format!("{{{item}}}")) {
@@ -772,6 +801,8 @@ mod tests {
                 // A run's report is a log of what the runs did, not a figure: the invoices
                 // it lists are events, read with `known_at` from the agreements' invoices.
                 ("get", "/v1/billing-runs/{period}") => &[],
+                // A bank statement is a log of an import, not a figure (INTEGRATION.md 2).
+                ("get", "/v1/bank-statements/{id}") => &[],
                 // Usage records are not events: a month's preview has no `known_at`.
                 ("get", "/v1/agreements/{id}/usage") => &["period"],
                 // The feed reads what is recorded now, after a cursor (INTEGRATION.md 1).

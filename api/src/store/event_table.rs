@@ -302,6 +302,45 @@ impl LedgerEventRepository {
         Ok(())
     }
 
+    /// Appends the new events of several agreements, each stream with its ledger row, in
+    /// ONE transaction (the batched write path of a bank statement's import): the streams
+    /// in the order given, each one's events in order, so global positions follow that
+    /// order as single appends one after another would give them. None of them may claim
+    /// an invoice number. With a [`PeriodGuard`](super::periods::PeriodGuard), a month
+    /// closed meanwhile over its posting fails the whole append. All or nothing: on a
+    /// conflict (a sequence taken meanwhile) nothing is written.
+    pub async fn append_streams(
+        &self,
+        connection: &mut CommandConnection,
+        streams: &[(&[SerializedEvent], Option<&LedgerRow>)],
+        guard: Option<super::periods::PeriodGuard>,
+    ) -> Result<(), AppendError> {
+        if streams.iter().all(|(events, _)| events.is_empty()) {
+            return Ok(());
+        }
+        let mut tx = Transaction::begin_on(connection)
+            .await
+            .map_err(append_error)?;
+        for (events, ledger) in streams {
+            let Some(first) = events.first() else {
+                continue;
+            };
+            assert!(
+                events.iter().all(|e| e.aggregate_id == first.aggregate_id),
+                "each stream of a batch is one agreement's events"
+            );
+            tx.record(events, *ledger).await?;
+        }
+        if let Some(guard) = guard {
+            let closed = tx.closed_through().await?;
+            if closed.is_some_and(|closed| guard.earliest_posting <= closed) {
+                return Err(AppendError::Conflict("a period closed meanwhile"));
+            }
+        }
+        tx.commit().await.map_err(append_error)?;
+        Ok(())
+    }
+
     /// An agreement's stored events in order, each with the time its row was written.
     pub async fn stored_events(
         &self,

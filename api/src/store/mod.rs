@@ -10,7 +10,8 @@
 //! One module per table or concern: `event_table` (appends, stream reads, chain checks,
 //! cqrs-es's repository interface, the export's scan), `ledgers` (the stored
 //! projections), `invoice_numbers`, `idempotency`, `sweeps`, `tokens` (`api_tokens`),
-//! `import` (loading an export), `usage` (the usage records, BILLING.md 3); this module
+//! `import` (loading an export), `usage` (the usage records, BILLING.md 3), `statements`
+//! (bank statements and their lines, INTEGRATION.md 2); this module
 //! holds the connection, the location, the errors, and how code is written once for
 //! both databases:
 //! - `Dialect` names the SQL a statement is written in. Most statements have one text
@@ -113,6 +114,7 @@ mod import;
 mod invoice_numbers;
 mod ledgers;
 mod periods;
+mod statements;
 mod sweeps;
 mod tokens;
 mod usage;
@@ -127,6 +129,7 @@ pub use ledgers::{
     SCRATCH_LEDGERS_TABLE,
 };
 pub use periods::PeriodGuard;
+pub use statements::{StatementLineRow, StatementRow};
 pub use tokens::{ActiveToken, TokenRow};
 pub use usage::{
     usage_through_of, StoredUsageRecord, UsageConflict, UsageInsertError, UsageInsertion,

@@ -800,3 +800,82 @@ pub(super) async fn feed_consumer(
         failures,
     })
 }
+
+/// What importing one bank statement cost (INTEGRATION.md 2).
+#[derive(Debug, Clone, Serialize)]
+pub struct StatementImportFigures {
+    /// Credit lines in the statement (camt.053.001.08, generated).
+    pub lines: u64,
+    /// The statement file's size.
+    pub bytes: u64,
+    /// Agreements the lines were spread over (taken in turn).
+    pub agreements: u64,
+    pub matched: u64,
+    /// Lines an agreement refused or that matched none (a terminated or USD agreement):
+    /// kept unmatched, counted in the figure like the others.
+    pub unmatched: u64,
+    pub duplicates: u64,
+    /// Parse, match, record every payment (batched) and store the statement.
+    pub seconds: f64,
+    pub lines_per_second: f64,
+}
+
+/// How many agreements the statement's lines are spread over at most.
+pub(super) const STATEMENT_AGREEMENTS_MAX: usize = 100;
+
+/// Imports a generated statement of `lines` credits over the first stored agreements
+/// (at most [`STATEMENT_AGREEMENTS_MAX`]), value-dated today, in process as `POST
+/// /v1/bank-statements` and `edoc-ledger statement import` do: lines per second.
+pub(super) async fn statement_import(
+    repository: &LedgerEventRepository,
+    lines: usize,
+) -> Result<StatementImportFigures, BoxError> {
+    use api::application::statements::generate::{camt053_of_credits, round_robin_credits};
+    let (shipped, _) = api::reference_files::shipped_versions(None)?;
+    let ledger = Ledger::on_store(repository.clone(), &shipped).await?;
+    let payers: Vec<events::ParticipantId> = repository
+        .participant_ids()
+        .await?
+        .iter()
+        .take(STATEMENT_AGREEMENTS_MAX)
+        .map(|id| events::ParticipantId::parse(id).expect("a stored BIN/IIN"))
+        .collect();
+    let credits = round_robin_credits("BENCH-STMT", &payers, lines, ledger.today());
+    let file = camt053_of_credits(
+        "BENCH-STMT-1",
+        "KZ86125KZT5004100100",
+        events::Currency::KZT,
+        &credits,
+    );
+    let context = CommandContext {
+        actor: "bench".to_owned(),
+        request_id: "bench-statement".to_owned(),
+        sweep: None,
+        idempotency: None,
+    };
+    let progress = super::progress_bar(lines as u64, "statement", "lines");
+    let started = Instant::now();
+    let imported = api::application::statements::import::import(
+        &ledger,
+        file.as_bytes(),
+        &context,
+        |done, _| progress.set_position(done),
+    )
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    progress.finish_and_clear();
+    let summary = imported.summary;
+    Ok(StatementImportFigures {
+        lines: summary.lines,
+        bytes: file.len() as u64,
+        agreements: payers.len() as u64,
+        matched: summary.matched,
+        unmatched: summary.unmatched,
+        duplicates: summary.duplicates,
+        seconds,
+        lines_per_second: rate(
+            summary.lines,
+            started.elapsed().max(Duration::from_nanos(1)),
+        ),
+    })
+}

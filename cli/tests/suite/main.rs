@@ -18,4 +18,5 @@ mod export;
 mod guide;
 mod load;
 mod operations;
+mod statements;
 mod webhooks_crash;

@@ -34,6 +34,7 @@ mod replay;
 mod rules_2026_12;
 mod schemathesis;
 mod simulation;
+mod statements;
 mod store;
 mod sweeps;
 mod tariffs;

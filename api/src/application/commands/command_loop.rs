@@ -194,7 +194,7 @@ impl Ledger {
     /// The decide step: the aggregate decides the command on the loaded state; the
     /// agreement after it and the events it decided (none for a repeat it recognises).
     /// No I/O.
-    async fn decide(
+    pub(super) async fn decide(
         &self,
         loaded: &Loaded,
         command: &AgreementCommand,
@@ -217,7 +217,7 @@ impl Ledger {
 }
 
 /// The write lock stripe of an agreement: FNV-1a over its BIN/IIN (stable, no seed).
-fn stripe_of(participant: &ParticipantId) -> usize {
+pub(super) fn stripe_of(participant: &ParticipantId) -> usize {
     let hash = participant
         .as_str()
         .bytes()

@@ -1,7 +1,8 @@
 //! Running commands against the event store, in small steps (command_loop): load the
 //! agreement's state (load), let the aggregate decide, seal what it decided (envelopes,
 //! hash chain, the projection row), write the answer (answer), append it all in one
-//! transaction; on a lost race, again.
+//! transaction; on a lost race, again. `batch`: many payments on many agreements in one
+//! transaction per chunk (a bank statement's import).
 //!
 //! This replaces cqrs-es's `CqrsFramework::execute`, which returns nothing (no events, no
 //! new version), copies one metadata map onto every event, never retries a conflict and
@@ -22,12 +23,16 @@ use events::ParticipantId;
 use crate::store::{LedgerEventRepository, StoreError, StoredEvent};
 
 mod answer;
+mod batch;
 mod clock;
 mod command_loop;
 mod load;
 mod outcome;
 mod seal;
 
+pub use batch::{
+    BatchOutcome, Prepared, BATCH_AGREEMENTS_MAX, BATCH_COMMANDS_MAX, BATCH_CONCURRENCY,
+};
 pub use clock::{business_date_of, Clock, SystemClock, KAZAKHSTAN, KAZAKHSTAN_OFFSET_HOURS};
 pub use outcome::{
     Answer, CommandContext, Committed, IdempotencyClaim, LedgerError, RenderAnswer, SweepMark,

@@ -75,6 +75,33 @@ impl Ledger {
         })
     }
 
+    /// The seal step of one command of a batch (`batch`): the decided events numbered on
+    /// from the loaded ledger's version, chained to its head hash, and folded into it, so
+    /// the next command of the batch decides and chains on from them. The projection row
+    /// is not written here: the batch writes the agreement's last one.
+    pub(super) fn seal_onto(
+        &self,
+        participant: &ParticipantId,
+        loaded: &mut Loaded,
+        decided: Vec<AgreementEvent>,
+        command: &AgreementCommand,
+        context: &CommandContext,
+    ) -> Result<Vec<SerializedEvent>, LedgerError> {
+        let current_sequence = usize::try_from(loaded.ledger.version).unwrap_or(usize::MAX);
+        let envelopes = self.envelopes(participant, current_sequence, decided, command, context);
+        for envelope in &envelopes {
+            loaded.ledger.update(envelope);
+        }
+        let mut serialized = envelopes
+            .iter()
+            .map(SerializedEvent::try_from)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Corrupt(format!("an event cannot be written: {e}")))?;
+        let head = std::mem::take(&mut loaded.head_hash);
+        loaded.head_hash = crate::hash_chain::chain(&mut serialized, head);
+        Ok(serialized)
+    }
+
     /// The decided events as envelopes numbered on from `last_sequence`, each with its
     /// metadata: who, when, under which request, command and clause, and which sweep.
     fn envelopes(

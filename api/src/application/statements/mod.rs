@@ -1,7 +1,7 @@
 //! Bank statements (INTEGRATION.md 2), the parsing step: a statement file's bytes in, a
 //! [`BankStatement`] out, or a [`StatementError`] that names what is wrong (and, where
-//! there is one, the entry). Pure: nothing here reads the store or records anything;
-//! matching and recording come in a later step.
+//! there is one, the entry). Pure, but for `import`, which matches the lines to agreements,
+//! records their payments, stores the statement and answers its reads.
 //!
 //! Two formats:
 //! - ISO 20022 **camt.053** (`camt053`), namespaces `camt.053.001.02` to `.001.08`,
@@ -19,6 +19,7 @@
 
 pub mod camt053;
 pub mod generate;
+pub mod import;
 pub mod one_c;
 
 #[cfg(test)]

@@ -1,0 +1,44 @@
+-- Bank statements (INTEGRATION.md 2): one row per statement file loaded, identified by
+-- the SHA-256 of its bytes (the same file again finds this row and records nothing), and
+-- one row per line of it with what became of the line. The payments themselves are
+-- events of the agreements; these rows are the import's report and the list billing
+-- staff assign unmatched lines from.
+CREATE TABLE bank_statements
+(
+    id           text PRIMARY KEY,
+    digest       text NOT NULL UNIQUE CHECK (length(digest) = 64),
+    format       text NOT NULL,
+    account      text NOT NULL,
+    currency     text NOT NULL,
+    statement_id text,
+    received_at  timestamptz NOT NULL DEFAULT now(),
+    received_by  text NOT NULL,
+    totals       jsonb NOT NULL
+);
+
+-- `outcome`: matched (recorded as a payment), duplicate (its payment was recorded
+-- before), unmatched (kept for billing staff, `reason` says why), not_a_credit (a debit
+-- or a reversal: kept, never recorded as a payment).
+CREATE TABLE bank_statement_lines
+(
+    statement_id   text    NOT NULL REFERENCES bank_statements (id),
+    n              bigint  NOT NULL CHECK (n >= 0),
+    bank_reference text    NOT NULL,
+    value_date     text    NOT NULL,
+    amount         text    NOT NULL,
+    currency       text    NOT NULL,
+    credit         boolean NOT NULL,
+    reversal       boolean NOT NULL,
+    payer_bin      text,
+    payer_id_text  text,
+    payer_name     text,
+    purpose        text,
+    outcome        text    NOT NULL CHECK (outcome IN ('matched', 'duplicate', 'unmatched', 'not_a_credit')),
+    reason         text,
+    participant_id text,
+    invoice_number text,
+    payment_reference text,
+    assigned_at    timestamptz,
+    assigned_by    text,
+    PRIMARY KEY (statement_id, n)
+);

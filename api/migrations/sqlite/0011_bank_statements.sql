@@ -1,0 +1,37 @@
+-- Bank statements and their lines (see the PostgreSQL migration).
+CREATE TABLE bank_statements
+(
+    id           text PRIMARY KEY,
+    digest       text NOT NULL UNIQUE CHECK (length(digest) = 64),
+    format       text NOT NULL,
+    account      text NOT NULL,
+    currency     text NOT NULL,
+    statement_id text,
+    received_at  text NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    received_by  text NOT NULL,
+    totals       text NOT NULL
+) STRICT;
+
+CREATE TABLE bank_statement_lines
+(
+    statement_id   text    NOT NULL REFERENCES bank_statements (id),
+    n              integer NOT NULL CHECK (n >= 0),
+    bank_reference text    NOT NULL,
+    value_date     text    NOT NULL,
+    amount         text    NOT NULL,
+    currency       text    NOT NULL,
+    credit         integer NOT NULL,
+    reversal       integer NOT NULL,
+    payer_bin      text,
+    payer_id_text  text,
+    payer_name     text,
+    purpose        text,
+    outcome        text    NOT NULL CHECK (outcome IN ('matched', 'duplicate', 'unmatched', 'not_a_credit')),
+    reason         text,
+    participant_id text,
+    invoice_number text,
+    payment_reference text,
+    assigned_at    text,
+    assigned_by    text,
+    PRIMARY KEY (statement_id, n)
+) STRICT;

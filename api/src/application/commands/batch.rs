@@ -1,0 +1,309 @@
+//! The batched write path (a bank statement's import, INTEGRATION.md 2): many commands on
+//! many agreements, recorded with one transaction per chunk of agreements instead of one
+//! per command.
+//!
+//! Chunks of at most [`BATCH_AGREEMENTS_MAX`] agreements and [`BATCH_COMMANDS_MAX`]
+//! commands, [`BATCH_CONCURRENCY`] at once. For each chunk: the agreements' write stripes are locked in ascending order (so two
+//! batches, or a batch and single commands, never wait on each other in a cycle), each
+//! agreement is loaded as a single command loads it, its commands are decided one after
+//! another on the in-memory aggregate (each on the state the previous ones left) and
+//! sealed (numbered on, hash-chained, folded into the projection), and every stream is
+//! appended with its agreement's last projection row in ONE transaction. The events,
+//! their hashes and the projection rows are exactly what the same commands run one by one
+//! would record. On a conflict (a concurrent write to one of the agreements, a month
+//! closed meanwhile) nothing of the chunk is written and its commands run one by one
+//! through the ordinary command loop (each retried there as usual).
+//!
+//! Only commands that take no invoice number and read no tariffs are batched (payments).
+
+use futures::StreamExt as _;
+
+use aggregates::{AgreementError, ParticipantAgreement};
+use commands::AgreementCommand;
+use cqrs_es::persist::SerializedEvent;
+use events::{AgreementEvent, ParticipantId};
+
+use super::command_loop::stripe_of;
+use super::load::Loaded;
+use super::{CommandContext, Ledger, LedgerError};
+use crate::store::{AppendError, LedgerRow, PeriodGuard};
+
+/// How many agreements one batch transaction writes at most.
+pub const BATCH_AGREEMENTS_MAX: usize = 200;
+/// How many commands one batch transaction decides at most.
+pub const BATCH_COMMANDS_MAX: usize = 1_000;
+/// How many chunks are decided and written at once.
+pub const BATCH_CONCURRENCY: usize = 4;
+
+/// What the caller makes of an item, given the agreement as it is just before the item
+/// is decided (unregistered: `registration()` is `None`).
+#[derive(Debug)]
+pub enum Prepared {
+    Run(AgreementCommand),
+    /// Not run, and why.
+    Skip(String),
+}
+
+/// What became of one item of a batch.
+#[derive(Debug)]
+pub enum BatchOutcome {
+    /// Recorded: the command, the number of events it recorded.
+    Recorded {
+        command: AgreementCommand,
+        events: usize,
+    },
+    /// The aggregate recognised a repeat (a payment reference recorded before with the
+    /// same content): nothing recorded.
+    Repeat { command: AgreementCommand },
+    /// The aggregate refused it: nothing recorded.
+    Refused {
+        command: AgreementCommand,
+        refusal: AgreementError,
+    },
+    /// `prepare` skipped it.
+    Skipped(String),
+}
+
+/// A chunk's write failed on a race: run its commands one by one.
+enum ChunkFailed {
+    Conflict,
+    Ledger(LedgerError),
+}
+
+impl From<LedgerError> for ChunkFailed {
+    fn from(error: LedgerError) -> Self {
+        Self::Ledger(error)
+    }
+}
+
+impl From<crate::store::StoreError> for ChunkFailed {
+    fn from(error: crate::store::StoreError) -> Self {
+        Self::Ledger(error.into())
+    }
+}
+
+impl Ledger {
+    /// Runs `work` (items per agreement, in order) through the batched write path; each
+    /// item becomes a command by `prepare` on the agreement's state just before it.
+    /// Returns every item with its outcome, agreements in the order given. `progress`
+    /// sees the number of items done so far. Fails only on a store error (what earlier
+    /// chunks recorded stays recorded: each item is idempotent by its own reference).
+    pub async fn execute_batch<T, P>(
+        &self,
+        work: Vec<(ParticipantId, Vec<T>)>,
+        context: &CommandContext,
+        prepare: P,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Vec<(ParticipantId, Vec<(T, BatchOutcome)>)>, LedgerError>
+    where
+        P: Fn(&ParticipantAgreement, &T) -> Prepared + Sync,
+        T: Sync,
+    {
+        let mut chunks = Vec::new();
+        let mut remaining = work.into_iter().peekable();
+        while remaining.peek().is_some() {
+            let mut chunk = Vec::new();
+            let mut commands = 0;
+            while let Some((_, items)) = remaining.peek() {
+                if !chunk.is_empty()
+                    && (chunk.len() >= BATCH_AGREEMENTS_MAX
+                        || commands + items.len() > BATCH_COMMANDS_MAX)
+                {
+                    break;
+                }
+                commands += items.len();
+                chunk.push(remaining.next().expect("peeked"));
+            }
+            chunks.push(chunk);
+        }
+        let prepare = &prepare;
+        // Chunks hold disjoint agreements: a few at once, so that one decides while
+        // another waits for the store (their stripe locks, each taken in ascending order,
+        // never wait on each other in a cycle). Outcomes come back in the given order.
+        let mut written = futures::stream::iter(chunks.into_iter().map(|chunk| async move {
+            let outcomes = match self.run_chunk(&chunk, context, prepare).await {
+                Ok(outcomes) => outcomes,
+                Err(ChunkFailed::Conflict) => {
+                    tracing::debug!(
+                        agreements = chunk.len(),
+                        "batch write conflict, recording the chunk one by one"
+                    );
+                    crate::metrics::record_conflict();
+                    self.run_one_by_one(&chunk, context, prepare).await?
+                }
+                Err(ChunkFailed::Ledger(error)) => return Err(error),
+            };
+            Ok((chunk, outcomes))
+        }))
+        .buffered(BATCH_CONCURRENCY);
+        let mut done = Vec::new();
+        let mut items_done = 0;
+        while let Some(chunk) = written.next().await {
+            let (chunk, outcomes) = chunk?;
+            for ((participant, items), outcomes) in chunk.into_iter().zip(outcomes) {
+                items_done += items.len();
+                done.push((participant, items.into_iter().zip(outcomes).collect()));
+            }
+            progress(items_done);
+        }
+        Ok(done)
+    }
+
+    /// One chunk: locks, loads, decides, seals, appends in one transaction.
+    async fn run_chunk<T, P>(
+        &self,
+        chunk: &[(ParticipantId, Vec<T>)],
+        context: &CommandContext,
+        prepare: &P,
+    ) -> Result<Vec<Vec<BatchOutcome>>, ChunkFailed>
+    where
+        P: Fn(&ParticipantAgreement, &T) -> Prepared,
+    {
+        let mut stripes: Vec<usize> = chunk.iter().map(|(p, _)| stripe_of(p)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut _locks = Vec::with_capacity(stripes.len());
+        for stripe in stripes {
+            _locks.push(self.agreement_writes[stripe].lock().await);
+        }
+        let closed_through = self.closed_through().await?;
+        let tariffs = std::sync::Arc::default();
+        let mut connection = None;
+        let mut streams: Vec<(Vec<SerializedEvent>, Option<LedgerRow>)> = Vec::new();
+        let mut outcomes = Vec::with_capacity(chunk.len());
+        let mut earliest_posting: Option<time::Date> = None;
+        for (participant, items) in chunk {
+            // `load` checks out a connection: give the previous one back first.
+            drop(connection.take());
+            let (held, mut loaded): (_, Loaded) = self.load(participant).await?;
+            connection = Some(held);
+            let mut serialized = Vec::new();
+            let mut item_outcomes = Vec::with_capacity(items.len());
+            for item in items {
+                let command = match prepare(&loaded.ledger.agreement, item) {
+                    Prepared::Skip(reason) => {
+                        item_outcomes.push(BatchOutcome::Skipped(reason));
+                        continue;
+                    }
+                    Prepared::Run(command) => command,
+                };
+                if command.takes_invoice_number() || command.reads_tariffs() {
+                    return Err(ChunkFailed::Ledger(LedgerError::Render(format!(
+                        "{} cannot be batched",
+                        command.name()
+                    ))));
+                }
+                match self
+                    .decide(&loaded, &command, None, closed_through, &tariffs)
+                    .await
+                {
+                    Err(LedgerError::Refused(refusal)) => {
+                        item_outcomes.push(BatchOutcome::Refused { command, refusal });
+                    }
+                    Err(error) => return Err(error.into()),
+                    Ok((_, decided)) if decided.is_empty() => {
+                        item_outcomes.push(BatchOutcome::Repeat { command });
+                    }
+                    Ok((_, decided)) => {
+                        let posting = decided.iter().filter_map(AgreementEvent::posted_on).min();
+                        earliest_posting = match (earliest_posting, posting) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                        let sealed =
+                            self.seal_onto(participant, &mut loaded, decided, &command, context)?;
+                        item_outcomes.push(BatchOutcome::Recorded {
+                            events: sealed.len(),
+                            command,
+                        });
+                        serialized.extend(sealed);
+                    }
+                }
+            }
+            if !serialized.is_empty() {
+                let row = LedgerRow::of(&loaded.ledger)?;
+                streams.push((serialized, row));
+            }
+            outcomes.push(item_outcomes);
+        }
+        let Some(mut connection) = connection else {
+            return Ok(outcomes);
+        };
+        // BILLING.md 5.4, as the command loop does: postings in a month before this one
+        // are checked against the months closed, afresh and again in the append.
+        let month_start = self.clock.today().replace_day(1).expect("day 1 exists");
+        let guard = match earliest_posting.filter(|posting| *posting < month_start) {
+            Some(earliest_posting) => {
+                if self.closed_through_now_on(&mut connection).await? != closed_through {
+                    return Err(ChunkFailed::Conflict);
+                }
+                Some(PeriodGuard { earliest_posting })
+            }
+            None => None,
+        };
+        let streams: Vec<(&[SerializedEvent], Option<&LedgerRow>)> = streams
+            .iter()
+            .map(|(events, row)| (events.as_slice(), row.as_ref()))
+            .collect();
+        match self
+            .repository
+            .append_streams(&mut connection, &streams, guard)
+            .await
+        {
+            Ok(()) => {
+                for outcome in outcomes.iter().flatten() {
+                    if let BatchOutcome::Recorded { command, .. } = outcome {
+                        crate::metrics::record_command(command.name());
+                    }
+                }
+                Ok(outcomes)
+            }
+            Err(AppendError::Conflict(_)) => Err(ChunkFailed::Conflict),
+            Err(AppendError::Store(error)) => Err(error.into()),
+        }
+    }
+
+    /// A chunk whose batched write lost a race: each item through the command loop.
+    async fn run_one_by_one<T, P>(
+        &self,
+        chunk: &[(ParticipantId, Vec<T>)],
+        context: &CommandContext,
+        prepare: &P,
+    ) -> Result<Vec<Vec<BatchOutcome>>, LedgerError>
+    where
+        P: Fn(&ParticipantAgreement, &T) -> Prepared,
+    {
+        let mut outcomes = Vec::with_capacity(chunk.len());
+        for (participant, items) in chunk {
+            let mut item_outcomes = Vec::with_capacity(items.len());
+            for item in items {
+                let (connection, loaded) = self.load(participant).await?;
+                drop(connection);
+                let command = match prepare(&loaded.ledger.agreement, item) {
+                    Prepared::Skip(reason) => {
+                        item_outcomes.push(BatchOutcome::Skipped(reason));
+                        continue;
+                    }
+                    Prepared::Run(command) => command,
+                };
+                item_outcomes.push(
+                    match self.execute(participant, command.clone(), context).await {
+                        Ok(committed) if committed.events.is_empty() => {
+                            BatchOutcome::Repeat { command }
+                        }
+                        Ok(committed) => BatchOutcome::Recorded {
+                            events: committed.events.len(),
+                            command,
+                        },
+                        Err(LedgerError::Refused(refusal)) => {
+                            BatchOutcome::Refused { command, refusal }
+                        }
+                        Err(error) => return Err(error),
+                    },
+                );
+            }
+            outcomes.push(item_outcomes);
+        }
+        Ok(outcomes)
+    }
+}
