@@ -15,6 +15,11 @@
 //! ended (then every hole below that read's last row is final: committed rows are
 //! visible now, the rest never will be). A read blocked at a hole right after the cursor
 //! waits for those transactions (milliseconds: appends are short) and reads again.
+//!
+//! The rule holds only if whoever holds a position is listed as running: PostgreSQL gives
+//! a transaction its id when it first writes a row, after an INSERT's defaults drew the
+//! position. Migration 0012 makes the position's default (`events_next_position()`) take
+//! the transaction's id first, then draw from the sequence.
 
 use std::time::Instant;
 
