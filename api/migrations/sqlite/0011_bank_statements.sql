@@ -33,5 +33,9 @@ CREATE TABLE bank_statement_lines
     payment_reference text,
     assigned_at    text,
     assigned_by    text,
+    -- The assignment under way (claimed, its payment not yet confirmed): the participant
+    -- and invoice it records to, so that the same assignment sent again (after a crash or
+    -- a lost answer) finishes it, and another one is refused.
+    assigning_to   text,
     PRIMARY KEY (statement_id, n)
 ) STRICT;

@@ -194,24 +194,31 @@ impl LedgerEventRepository {
         })
     }
 
-    /// Claims an unmatched line for an assignment by `by` (so two assignments never both
-    /// record it): `false` when the line is not unmatched or is being assigned.
+    /// Claims an unmatched line for an assignment by `by` to `target` (its participant
+    /// and invoice), so that two different assignments never both record it: `false` when
+    /// the line is not unmatched, or another assignment is under way. The same assignment
+    /// (the same target) may claim it again: a retry after a crash or a lost answer
+    /// finishes what the first began (its payment's reference is the line's own, so it
+    /// is recorded once).
     pub async fn claim_statement_line(
         &self,
         id: &str,
         n: i64,
         by: &str,
+        target: &str,
     ) -> Result<bool, StoreError> {
         on_pool!(&*self.backend, |pool, dialect| {
             let query = format!(
-                "UPDATE bank_statement_lines SET assigned_by = $3, assigned_at = {}
-                 WHERE statement_id = $1 AND n = $2 AND outcome = 'unmatched' AND assigned_at IS NULL",
+                "UPDATE bank_statement_lines SET assigned_by = $3, assigned_at = {}, assigning_to = $4
+                 WHERE statement_id = $1 AND n = $2 AND outcome = 'unmatched'
+                   AND (assigned_at IS NULL OR assigning_to = $4)",
                 dialect.pick("now()", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
             );
             let done = sqlx::query(&query)
                 .bind(id)
                 .bind(n)
                 .bind(by)
+                .bind(target)
                 .execute(pool)
                 .await?;
             Ok(done.rows_affected() == 1)
@@ -223,7 +230,7 @@ impl LedgerEventRepository {
     pub async fn release_statement_line(&self, id: &str, n: i64) -> Result<(), StoreError> {
         on_pool!(&*self.backend, |pool, _dialect| {
             sqlx::query(
-                "UPDATE bank_statement_lines SET assigned_by = NULL, assigned_at = NULL
+                "UPDATE bank_statement_lines SET assigned_by = NULL, assigned_at = NULL, assigning_to = NULL
                  WHERE statement_id = $1 AND n = $2 AND outcome = 'unmatched'",
             )
             .bind(id)
@@ -246,7 +253,7 @@ impl LedgerEventRepository {
     ) -> Result<(), StoreError> {
         on_pool!(&*self.backend, |pool, _dialect| {
             sqlx::query(
-                "UPDATE bank_statement_lines SET outcome = 'matched', participant_id = $3, invoice_number = $4, payment_reference = $5, reason = $6
+                "UPDATE bank_statement_lines SET outcome = 'matched', participant_id = $3, invoice_number = $4, payment_reference = $5, reason = $6, assigning_to = NULL
                  WHERE statement_id = $1 AND n = $2",
             )
             .bind(id)

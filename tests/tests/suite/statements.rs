@@ -13,7 +13,7 @@ use time::macros::date;
 use api::application::statements::generate::{camt053_of_credits, round_robin_credits};
 use events::{Currency, ParticipantId};
 
-use crate::helpers::{invoice, participant_ids, spawn_app_on, Store, TestApp};
+use crate::helpers::{invoice, participant_ids, run_sql, spawn_app_on, Store, TestApp};
 
 crate::on_both_stores!(
     a_camt_statement_is_matched_once_its_unmatched_lines_assigned,
@@ -191,6 +191,44 @@ async fn a_camt_statement_is_matched_once_its_unmatched_lines_assigned(store: St
     assert_eq!(line["assigned_by"], "test-operator");
     assert_eq!(statement["lines"][3]["assigned_at"], Value::Null);
     assert!(app.get("/v1/bank-statements/nope").await.status() == 404);
+
+    // An assignment cut short after its claim (a crash, a lost answer): another
+    // assignment of the line is refused, the same one sent again finishes it, once.
+    let claimed = run_sql(
+        &app,
+        &format!(
+            "UPDATE bank_statement_lines SET assigned_at = CURRENT_TIMESTAMP,
+                    assigned_by = 'test-operator', assigning_to = '{ROMASHKA}'
+             WHERE statement_id = '{id}' AND n = 3"
+        ),
+    )
+    .await;
+    assert_eq!(claimed, 1);
+    let line_3 = format!("/v1/bank-statements/{id}/lines/3/assignment");
+    let response = app.post(&line_3, &json!({"participant_id": SERIKOV})).await;
+    assert_eq!(
+        response.status(),
+        409,
+        "another assignment while one is under way"
+    );
+    let events_before = app.event_count().await;
+    let response = app
+        .post(&line_3, &json!({"participant_id": ROMASHKA}))
+        .await;
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    assert_eq!(app.event_count().await, events_before + 1);
+    let statement = app.get_json(&format!("/v1/bank-statements/{id}")).await;
+    assert_eq!(statement["lines"][3]["outcome"], "matched");
+    assert_eq!(statement["unmatched"], 0);
+    let response = app
+        .post(&line_3, &json!({"participant_id": ROMASHKA}))
+        .await;
+    assert_eq!(
+        response.status(),
+        409,
+        "a matched line is not assigned again"
+    );
+    assert_eq!(app.event_count().await, events_before + 1);
 
     replay_is_clean(&app).await;
     app.finish().await;

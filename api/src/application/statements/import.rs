@@ -614,7 +614,8 @@ fn line_view(row: StatementLineRow) -> BankStatementLineView {
 
 /// Assigns an unmatched line by hand (INTEGRATION.md 2): records its payment on
 /// `participant`'s agreement (naming `invoice` when given), and the line becomes
-/// `matched`. The line is claimed first, so two assignments never both record it; a
+/// `matched`. The line is claimed first, so two different assignments never both record
+/// it (the same one sent again finishes it: its payment's reference is the line's); a
 /// refused payment gives the claim up. Returns what was committed and the reference.
 pub async fn assign(
     ledger: &Ledger,
@@ -635,15 +636,10 @@ pub async fn assign(
             "bank statement {id} has no line {n}"
         )));
     };
-    if line.outcome != LineOutcome::Unmatched.as_str() || line.assigned_at.is_some() {
+    if line.outcome != LineOutcome::Unmatched.as_str() {
         return Err(AssignmentError::NotUnmatched(format!(
-            "line {n} of bank statement {id} is {}{}: only an unmatched line is assigned",
+            "line {n} of bank statement {id} is {}: only an unmatched line is assigned",
             line.outcome,
-            if line.assigned_at.is_some() {
-                " (being assigned)"
-            } else {
-                ""
-            }
         )));
     }
     let currency = super::CurrencyCode::parse(&line.currency).and_then(|c| c.ledger());
@@ -665,12 +661,18 @@ pub async fn assign(
         currency: Some(currency),
         invoice_number: invoice,
     };
+    // The claim's target: the same assignment sent again (a crash or a lost answer
+    // between the claim and the line's completion) claims it again and finishes it.
+    let target = match invoice {
+        Some(invoice) => format!("{participant}/{invoice}"),
+        None => participant.as_str().to_owned(),
+    };
     if !repository
-        .claim_statement_line(id, n, &context.actor)
+        .claim_statement_line(id, n, &context.actor, &target)
         .await?
     {
         return Err(AssignmentError::NotUnmatched(format!(
-            "line {n} of bank statement {id} was assigned meanwhile"
+            "line {n} of bank statement {id} is being assigned to another agreement or invoice"
         )));
     }
     match ledger
