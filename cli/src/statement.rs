@@ -51,7 +51,11 @@ pub async fn statement(
         Ok(imported) => imported,
         Err(error) => {
             repository.close().await;
-            return Err(format!("{}: {error}; nothing was recorded", file.display()).into());
+            let consequence = match error {
+                import::StatementImportError::Invalid(_) => "nothing was recorded",
+                _ => "the import may be part done: run the same command again to complete it (nothing is recorded twice)",
+            };
+            return Err(format!("{}: {error}; {consequence}", file.display()).into());
         }
     };
     let summary = &imported.summary;

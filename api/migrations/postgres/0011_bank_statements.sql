@@ -13,10 +13,14 @@ CREATE TABLE bank_statements
     statement_id text,
     received_at  timestamptz NOT NULL DEFAULT now(),
     received_by  text NOT NULL,
-    totals       jsonb NOT NULL
+    totals       jsonb NOT NULL,
+    -- NULL while the import runs: the statement and its lines are stored before any
+    -- payment is recorded (so nothing recorded is ever missing from a statement), and
+    -- completed with the lines' outcomes; the same file loaded again resumes it.
+    imported_at  timestamptz
 );
 
--- `outcome`: matched (recorded as a payment), duplicate (its payment was recorded
+-- `outcome`: pending (its import still runs), matched (recorded as a payment), duplicate (its payment was recorded
 -- before), unmatched (kept for billing staff, `reason` says why), not_a_credit (a debit
 -- or a reversal: kept, never recorded as a payment).
 CREATE TABLE bank_statement_lines
@@ -33,7 +37,7 @@ CREATE TABLE bank_statement_lines
     payer_id_text  text,
     payer_name     text,
     purpose        text,
-    outcome        text    NOT NULL CHECK (outcome IN ('matched', 'duplicate', 'unmatched', 'not_a_credit')),
+    outcome        text    NOT NULL CHECK (outcome IN ('pending', 'matched', 'duplicate', 'unmatched', 'not_a_credit')),
     reason         text,
     participant_id text,
     invoice_number text,
@@ -46,3 +50,6 @@ CREATE TABLE bank_statement_lines
     assigning_to   text,
     PRIMARY KEY (statement_id, n)
 );
+
+-- A bank reference recorded by another statement (duplicates across statements).
+CREATE INDEX bank_statement_lines_by_reference ON bank_statement_lines (payment_reference);

@@ -9,7 +9,11 @@ CREATE TABLE bank_statements
     statement_id text,
     received_at  text NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     received_by  text NOT NULL,
-    totals       text NOT NULL
+    totals       text NOT NULL,
+    -- NULL while the import runs: the statement and its lines are stored before any
+    -- payment is recorded (so nothing recorded is ever missing from a statement), and
+    -- completed with the lines' outcomes; the same file loaded again resumes it.
+    imported_at  text
 ) STRICT;
 
 CREATE TABLE bank_statement_lines
@@ -26,7 +30,7 @@ CREATE TABLE bank_statement_lines
     payer_id_text  text,
     payer_name     text,
     purpose        text,
-    outcome        text    NOT NULL CHECK (outcome IN ('matched', 'duplicate', 'unmatched', 'not_a_credit')),
+    outcome        text    NOT NULL CHECK (outcome IN ('pending', 'matched', 'duplicate', 'unmatched', 'not_a_credit')),
     reason         text,
     participant_id text,
     invoice_number text,
@@ -39,3 +43,6 @@ CREATE TABLE bank_statement_lines
     assigning_to   text,
     PRIMARY KEY (statement_id, n)
 ) STRICT;
+
+-- A bank reference recorded by another statement (duplicates across statements).
+CREATE INDEX bank_statement_lines_by_reference ON bank_statement_lines (payment_reference);

@@ -317,7 +317,9 @@ pub async fn register(
     }
     let id = uuid::Uuid::new_v4().simple().to_string();
     // The cursor first, so that the deliverer never sees the endpoint without it.
-    let head = repository.feed_head().await?;
+    // The gap-safe head: an event committing below the last position as the endpoint
+    // is registered is still delivered to it.
+    let head = repository.feed_final_head().await?;
     if head > 0 {
         repository
             .advance_feed_cursor(&cursor_name(&id), 0, head)

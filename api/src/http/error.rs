@@ -302,8 +302,19 @@ fn statement_problem(
             detail,
             None,
         ),
+        // The statement is stored before its payments are recorded: cut short here, it
+        // is resumed (nothing recorded twice) by loading the same file again.
         StatementImportError::Ledger(error) => {
-            ApiError::Ledger(clone_ledger_error(error)).problem()
+            let (status, kind, detail, clause) =
+                ApiError::Ledger(clone_ledger_error(error)).problem();
+            let detail = if status.is_server_error() {
+                format!(
+                    "{detail}; the import may be part done: send the same file again to complete it (nothing is recorded twice)"
+                )
+            } else {
+                detail
+            };
+            (status, kind, detail, clause)
         }
     }
 }

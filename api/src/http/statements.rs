@@ -183,6 +183,11 @@ pub async fn assign_line(
         .ok()
         .filter(|n| *n >= 0)
         .ok_or_else(|| ApiError::not_found(format!("bank statement {id} has no line {n}")))?;
+    // Sent again under its Idempotency-Key (a lost answer): the first answer, though
+    // the line is matched now.
+    if let Some(stored) = state.ledger.stored_answer(&context).await? {
+        return Ok(super::idempotency::response(stored));
+    }
     let (committed, reference) = import::assign(
         &state.ledger,
         &id,
@@ -202,5 +207,9 @@ pub async fn assign_line(
             "an accepted payment is recorded under its reference".to_owned(),
         ))
     })?;
-    Ok((status, Json(payment)).into_response())
+    let mut answer = super::idempotency::json_answer(&payment)?;
+    answer.status = status.as_u16();
+    Ok(super::idempotency::response(
+        state.ledger.remember_answer(&context, answer).await?,
+    ))
 }

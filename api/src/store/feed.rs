@@ -188,6 +188,40 @@ impl LedgerEventRepository {
 }
 
 impl LedgerEventRepository {
+    /// The highest position below which every event is final (0 in an empty store):
+    /// where a relay that should hear only of events recorded from now on starts, without
+    /// passing an event still being committed below the store's last position (a
+    /// transaction running at the read's snapshot, which may hold a lower position, is
+    /// waited for). Refused (store unavailable) when such transactions run for over
+    /// [`HOLE_WAIT_MAX`].
+    pub async fn feed_final_head(&self) -> Result<i64, StoreError> {
+        let Backend::Postgres { pool, .. } = &*self.backend else {
+            // SQLite: positions become visible in order, every read is final.
+            return self.feed_head().await;
+        };
+        let mut tx = pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        let newest_in_flight: Option<String> = sqlx::query_scalar(
+            "SELECT max(x)::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(global_position), 0) FROM events")
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if let Some(newest) = newest_in_flight {
+            if !self.wait_for_transactions_through(&newest).await? {
+                return Err(StoreError::Unavailable(sqlx::Error::Protocol(
+                    "transactions running for over 5 s keep the feed's head from being final; retry"
+                        .to_owned(),
+                )));
+            }
+        }
+        Ok(head)
+    }
+
     /// The highest position recorded so far (0 in an empty store): where a relay that
     /// should hear only of events recorded from now on starts.
     pub async fn feed_head(&self) -> Result<i64, StoreError> {

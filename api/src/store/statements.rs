@@ -22,6 +22,9 @@ pub struct StatementRow {
     pub received_by: String,
     /// The totals as computed at import.
     pub totals: Value,
+    /// RFC 3339, UTC: when the import completed; `None` while it runs (its lines are
+    /// `pending` until then).
+    pub imported_at: Option<String>,
 }
 
 /// A statement's line as stored.
@@ -49,6 +52,8 @@ pub struct StatementLineRow {
     /// RFC 3339, UTC: when billing staff assigned (or began assigning) the line.
     pub assigned_at: Option<String>,
     pub assigned_by: Option<String>,
+    /// The target (`participant` or `participant/invoice`) of an assignment under way.
+    pub assigning_to: Option<String>,
 }
 
 const LINE_COLUMNS: &str = "n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference";
@@ -61,20 +66,26 @@ fn unique_violation(error: &sqlx::Error) -> bool {
 }
 
 impl LedgerEventRepository {
-    /// The id of the statement stored for the file of `digest`, if any.
-    pub async fn statement_by_digest(&self, digest: &str) -> Result<Option<String>, StoreError> {
+    /// The id of the statement stored for the file of `digest`, if any, and whether its
+    /// import completed (`false`: it was cut short, or runs now, and is resumed by
+    /// loading the file again).
+    pub async fn statement_by_digest(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(String, bool)>, StoreError> {
         on_pool!(&*self.backend, |pool, _dialect| {
-            Ok(
-                sqlx::query_scalar("SELECT id FROM bank_statements WHERE digest = $1")
-                    .bind(digest)
-                    .fetch_optional(pool)
-                    .await?,
+            Ok(sqlx::query_as(
+                "SELECT id, imported_at IS NOT NULL FROM bank_statements WHERE digest = $1",
             )
+            .bind(digest)
+            .fetch_optional(pool)
+            .await?)
         })
     }
 
-    /// Stores a statement and its lines in one transaction: `false` (nothing written)
-    /// when a statement of the same digest was stored meanwhile.
+    /// Stores a statement and its lines in one transaction, before any of its payments
+    /// is recorded (its import not yet complete): `false` (nothing written) when a
+    /// statement of the same digest was stored meanwhile.
     pub async fn insert_statement(
         &self,
         statement: &StatementRow,
@@ -166,9 +177,10 @@ impl LedgerEventRepository {
     pub async fn statement(&self, id: &str) -> Result<Option<StatementRow>, StoreError> {
         on_pool!(&*self.backend, |pool, dialect| {
             let query = format!(
-                "SELECT id, digest, format, account, currency, statement_id, {} AS received_at, received_by, totals
+                "SELECT id, digest, format, account, currency, statement_id, {} AS received_at, received_by, totals, {} AS imported_at
                  FROM bank_statements WHERE id = $1",
-                dialect.utc_text("received_at", TO_THE_MICROSECOND)
+                dialect.utc_text("received_at", TO_THE_MICROSECOND),
+                dialect.utc_text("imported_at", TO_THE_MICROSECOND)
             );
             Ok(sqlx::query_as(&query).bind(id).fetch_optional(pool).await?)
         })
@@ -182,7 +194,7 @@ impl LedgerEventRepository {
     ) -> Result<Vec<StatementLineRow>, StoreError> {
         on_pool!(&*self.backend, |pool, dialect| {
             let query = format!(
-                "SELECT {LINE_COLUMNS}, {} AS assigned_at, assigned_by
+                "SELECT {LINE_COLUMNS}, {} AS assigned_at, assigned_by, assigning_to
                  FROM bank_statement_lines WHERE statement_id = $1 AND ($2 IS NULL OR n = $2) ORDER BY n",
                 dialect.utc_text("assigned_at", TO_THE_MICROSECOND)
             );
@@ -266,5 +278,116 @@ impl LedgerEventRepository {
             .await?;
         });
         Ok(())
+    }
+
+    /// Completes an import: every line's outcome as the payments ended, and the totals,
+    /// in one transaction (the statement's lines were stored `pending` before).
+    pub async fn complete_statement(
+        &self,
+        id: &str,
+        lines: &[StatementLineRow],
+        totals: &Value,
+    ) -> Result<(), StoreError> {
+        let mut tx = Transaction::begin(&self.backend).await?;
+        match &mut tx {
+            Transaction::Postgres(tx) => {
+                for chunk in lines.chunks(5_000) {
+                    sqlx::query(
+                        "UPDATE bank_statement_lines AS l
+                         SET outcome = u.outcome, reason = u.reason, participant_id = u.participant_id,
+                             invoice_number = u.invoice_number, payment_reference = u.payment_reference
+                         FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                             AS u(n, outcome, reason, participant_id, invoice_number, payment_reference)
+                         WHERE l.statement_id = $1 AND l.n = u.n",
+                    )
+                    .bind(id)
+                    .bind(column(chunk, |l| l.n))
+                    .bind(column(chunk, |l| l.outcome.as_str()))
+                    .bind(column(chunk, |l| l.reason.as_deref()))
+                    .bind(column(chunk, |l| l.participant_id.as_deref()))
+                    .bind(column(chunk, |l| l.invoice_number.as_deref()))
+                    .bind(column(chunk, |l| l.payment_reference.as_deref()))
+                    .execute(&mut **tx)
+                    .await?;
+                }
+            }
+            Transaction::Sqlite(tx) => {
+                for line in lines {
+                    sqlx::query(
+                        "UPDATE bank_statement_lines
+                         SET outcome = $3, reason = $4, participant_id = $5, invoice_number = $6, payment_reference = $7
+                         WHERE statement_id = $1 AND n = $2",
+                    )
+                    .bind(id)
+                    .bind(line.n)
+                    .bind(&line.outcome)
+                    .bind(&line.reason)
+                    .bind(&line.participant_id)
+                    .bind(&line.invoice_number)
+                    .bind(&line.payment_reference)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+            }
+        }
+        on_transaction!(&mut tx, |tx, dialect| {
+            let query = format!(
+                "UPDATE bank_statements SET totals = $2, imported_at = {} WHERE id = $1",
+                dialect.pick("now()", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
+            );
+            sqlx::query(&query)
+                .bind(id)
+                .bind(totals)
+                .execute(&mut **tx)
+                .await?;
+        });
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Of `payments` (participant, payment reference), those some other statement's line
+    /// records as `matched`: recorded by that statement (or assigned from it), so a
+    /// duplicate here.
+    pub async fn payments_matched_elsewhere(
+        &self,
+        id: &str,
+        payments: &[(String, String)],
+    ) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+        let mut found = std::collections::HashSet::new();
+        for chunk in payments.chunks(500) {
+            let references: Vec<&str> = chunk.iter().map(|(_, r)| r.as_str()).collect();
+            let rows: Vec<(Option<String>, Option<String>)> = match &*self.backend {
+                Backend::Postgres { pool, .. } => {
+                    sqlx::query_as(
+                        "SELECT participant_id, payment_reference FROM bank_statement_lines
+                         WHERE statement_id <> $1 AND outcome = 'matched' AND payment_reference = ANY($2)",
+                    )
+                    .bind(id)
+                    .bind(&references)
+                    .fetch_all(pool)
+                    .await?
+                }
+                Backend::Sqlite { pool, .. } => {
+                    let placeholders = (0..references.len())
+                        .map(|i| format!("${}", i + 2))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let query = format!(
+                        "SELECT participant_id, payment_reference FROM bank_statement_lines
+                         WHERE statement_id <> $1 AND outcome = 'matched' AND payment_reference IN ({placeholders})"
+                    );
+                    let mut query = sqlx::query_as(&query).bind(id);
+                    for reference in &references {
+                        query = query.bind(*reference);
+                    }
+                    query.fetch_all(pool).await?
+                }
+            };
+            found.extend(
+                rows.into_iter()
+                    .filter_map(|(participant, reference)| Some((participant?, reference?))),
+            );
+        }
+        Ok(found)
     }
 }

@@ -22,6 +22,7 @@ crate::on_both_stores!(
     ten_thousand_lines_are_imported_in_one_request,
     the_same_file_sent_twice_at_once_is_recorded_once,
     batched_payments_are_what_single_commands_record,
+    an_import_cut_short_is_completed_by_the_same_file_again,
 );
 
 const CAMT_08: &str =
@@ -138,11 +139,21 @@ async fn a_camt_statement_is_matched_once_its_unmatched_lines_assigned(store: St
 
     // Billing staff assign the unmatched line 1 to the agreement: recorded, matched.
     let assignment = format!("/v1/bank-statements/{id}/lines/1/assignment");
-    let response = app
-        .post(&assignment, &json!({"participant_id": ROMASHKA}))
-        .await;
+    let keyed = || {
+        app.client
+            .post(app.url(&assignment))
+            .header("idempotency-key", "assign-line-1")
+            .json(&json!({"participant_id": ROMASHKA}))
+            .send()
+    };
+    let response = keyed().await.unwrap();
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
     let paid: Value = response.json().await.unwrap();
+    // Its answer lost, sent again under its key: the first answer, nothing recorded.
+    let response = keyed().await.unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["idempotent-replayed"], "true");
+    assert_eq!(response.json::<Value>().await.unwrap(), paid);
     assert_eq!(paid["amount"], "5000.50");
     assert_eq!(paid["received_on"], "2026-12-01");
     assert_eq!(app.event_count().await, events_after + 1);
@@ -296,7 +307,10 @@ async fn a_one_c_statement_in_windows_1251_pays_the_invoice_its_purpose_names(st
         .iter()
         .find(|e| e["type"] == "PaymentReceived")
         .unwrap();
-    assert_eq!(paid["payload"]["reference"], "bank:31 от 01.12.2026");
+    assert_eq!(
+        paid["payload"]["reference"], "bank:31 от 01.12.2026 KZ56722S000001234567",
+        "the payment order's number, date and payer's account"
+    );
     assert_eq!(
         paid["payload"]["allocations"][0]["invoice_number"], "1",
         "{paid}"
@@ -536,4 +550,88 @@ async fn batched_payments_are_what_single_commands_record(store: Store) {
     );
     replay_is_clean(&app).await;
     app.finish().await;
+}
+
+/// The statement and its lines are stored before any payment is recorded: an import cut
+/// short after its payments (a crash, a lost store, a request given up) leaves the
+/// statement incomplete with its lines `pending`, and the same file loaded again
+/// completes it: the payments recorded before are found as its own (matched, not
+/// duplicates), nothing is recorded twice, the totals add up. A purpose with a NUL and
+/// other control characters is stored without them (PostgreSQL's text holds no NUL).
+async fn an_import_cut_short_is_completed_by_the_same_file_again(store: Store) {
+    let app = app(store).await;
+    app.signed_agreement(ROMASHKA).await;
+    let file = one_c(&[
+        (
+            "501",
+            "1000.00",
+            ROMASHKA,
+            "Оплата за услуги ЭДО\u{0}\u{7}, декабрь",
+        ),
+        ("502", "2000.00", ROMASHKA, "Оплата за услуги ЭДО, январь"),
+        ("503", "300.00", SERIKOV, "Оплата"),
+    ]);
+    let (status, first) = import(&app, "text/plain", file.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["matched"], 2);
+    assert_eq!(first["unmatched"], 1);
+    let id = first["id"].as_str().unwrap().to_owned();
+    let statement = app.get_json(&format!("/v1/bank-statements/{id}")).await;
+    assert_eq!(
+        statement["lines"][0]["purpose"],
+        "Оплата за услуги ЭДО, декабрь"
+    );
+    assert!(statement["imported_at"].is_string());
+    let events = app.event_count().await;
+
+    // Cut short after the payments were recorded, before the lines' outcomes were.
+    run_sql(
+        &app,
+        &format!("UPDATE bank_statements SET imported_at = NULL WHERE id = '{id}'"),
+    )
+    .await;
+    run_sql(
+        &app,
+        &format!(
+            "UPDATE bank_statement_lines SET outcome = 'pending', reason = NULL, participant_id = NULL,
+                    payment_reference = NULL
+             WHERE statement_id = '{id}'"
+        ),
+    )
+    .await;
+    let cut_short = app.get_json(&format!("/v1/bank-statements/{id}")).await;
+    assert_eq!(cut_short["imported_at"], Value::Null);
+    assert_eq!(cut_short["lines"][0]["outcome"], "pending");
+    let response = app
+        .post(
+            &format!("/v1/bank-statements/{id}/lines/2/assignment"),
+            &json!({"participant_id": ROMASHKA}),
+        )
+        .await;
+    assert_eq!(response.status(), 409, "a pending line is not assigned");
+
+    let (status, again) = import(&app, "text/plain", file).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["matched"], 2, "{again}");
+    assert_eq!(
+        again["duplicates"], 0,
+        "its own payments are not duplicates"
+    );
+    assert_eq!(again["unmatched"], 1);
+    assert_eq!(again["totals"], first["totals"]);
+    assert_eq!(app.event_count().await, events, "nothing recorded twice");
+    let statement = app.get_json(&format!("/v1/bank-statements/{id}")).await;
+    assert!(statement["imported_at"].is_string());
+    assert_eq!(statement["lines"][1]["outcome"], "matched");
+    assert_eq!(
+        statement["lines"][1]["payment_reference"],
+        first_reference(&statement, 1)
+    );
+    replay_is_clean(&app).await;
+    app.finish().await;
+}
+
+fn first_reference(statement: &Value, n: usize) -> Value {
+    let reference = statement["lines"][n]["bank_reference"].as_str().unwrap();
+    json!(format!("bank:{reference}"))
 }

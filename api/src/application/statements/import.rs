@@ -41,6 +41,8 @@ pub const BANK_REFERENCE_PREFIX: &str = "bank:";
 /// What became of a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineOutcome {
+    /// Its import still runs (or was cut short: loading the file again resumes it).
+    Pending,
     /// Recorded as a payment (by the import, or assigned by hand).
     Matched,
     /// Its payment was recorded before: nothing recorded.
@@ -54,6 +56,7 @@ pub enum LineOutcome {
 impl LineOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Pending => "pending",
             Self::Matched => "matched",
             Self::Duplicate => "duplicate",
             Self::Unmatched => "unmatched",
@@ -153,7 +156,8 @@ pub struct BankStatementLineView {
     pub payer_name: Option<String>,
     pub purpose: Option<String>,
     pub bank_reference: String,
-    /// `matched`, `duplicate`, `unmatched` or `not_a_credit`.
+    /// `matched`, `duplicate`, `unmatched`, `not_a_credit`, or `pending` while its
+    /// import runs.
     pub outcome: String,
     /// Why a line is unmatched; on a matched line, a note (an invoice named in the
     /// purpose that is not the agreement's).
@@ -165,6 +169,9 @@ pub struct BankStatementLineView {
     /// When and by whom an unmatched line was assigned.
     pub assigned_at: Option<String>,
     pub assigned_by: Option<String>,
+    /// An assignment under way (cut short after its claim): the agreement (and
+    /// `/invoice`) it records to. Only that same assignment, sent again, finishes it.
+    pub assigning_to: Option<String>,
 }
 
 /// `GET /v1/bank-statements/{id}`: the statement, its counts and totals as the lines
@@ -182,6 +189,10 @@ pub struct BankStatementView {
     pub digest: String,
     pub received_at: String,
     pub received_by: String,
+    /// When its import completed; `null` while it runs or after it was cut short
+    /// (its lines to be paid are `pending`; loading the same file again resumes it).
+    #[schema(format = DateTime)]
+    pub imported_at: Option<String>,
     pub matched: u64,
     pub duplicates: u64,
     pub unmatched: u64,
@@ -314,17 +325,27 @@ fn line_row(line: &StatementLine) -> StatementLineRow {
         credit: line.credit,
         reversal: line.reversal,
         payer_bin: line.payer_bin.as_ref().map(|b| b.as_str().to_owned()),
-        payer_id_text: line.payer_id_text.clone(),
-        payer_name: line.payer_name.clone(),
-        purpose: line.purpose.clone(),
-        outcome: LineOutcome::Unmatched.as_str().to_owned(),
+        payer_id_text: line.payer_id_text.as_deref().map(printable),
+        payer_name: line.payer_name.as_deref().map(printable),
+        purpose: line.purpose.as_deref().map(printable),
+        outcome: LineOutcome::Pending.as_str().to_owned(),
         reason: None,
         participant_id: None,
         invoice_number: None,
         payment_reference: None,
         assigned_at: None,
         assigned_by: None,
+        assigning_to: None,
     }
+}
+
+/// A text of the file as it is stored and shown: without control characters other than
+/// line breaks and tabs (a NUL cannot be stored in PostgreSQL's text at all, and the
+/// statement must be stored before its payments are recorded).
+fn printable(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect()
 }
 
 /// The reason a refused line stays unmatched: the refusal, with its clause.
@@ -362,8 +383,9 @@ pub async fn import_checked(
     // the first, and the second finds it stored (across processes, the digest's
     // uniqueness still keeps one statement, and the payments are recorded once).
     let _one_at_a_time = IMPORTS.lock().await;
-    if let Some(id) = ledger.repository().statement_by_digest(&digest).await? {
-        return stored_summary(ledger, &id).await;
+    let stored = ledger.repository().statement_by_digest(&digest).await?;
+    if let Some((id, true)) = &stored {
+        return stored_summary(ledger, id).await;
     }
     let started = std::time::Instant::now();
     let statement = match checked {
@@ -371,6 +393,7 @@ pub async fn import_checked(
         None => check(bytes)?,
     };
     let total = statement.lines.len() as u64;
+    let id = digest[..16].to_owned();
     let mut rows: Vec<StatementLineRow> = statement.lines.iter().map(line_row).collect();
     // Lines grouped per agreement, agreements in the order they first appear.
     let mut work: Vec<(ParticipantId, Vec<usize>)> = Vec::new();
@@ -391,6 +414,38 @@ pub async fn import_checked(
                 row.outcome = outcome.as_str().to_owned();
                 row.reason = Some(reason);
             }
+        }
+    }
+    // The statement and its lines are stored before any payment is recorded, the lines
+    // to be paid `pending`: whatever happens next (a crash, a lost store, a request cut
+    // short), every payment recorded belongs to a stored statement, and loading the file
+    // again resumes the import (its recorded payments are then repeats, found below).
+    let resumed = stored.is_some();
+    if !resumed {
+        let statement_row = StatementRow {
+            id: id.clone(),
+            digest: digest.clone(),
+            format: format_name(statement.format),
+            account: printable(&statement.account),
+            currency: statement.currency.as_str().to_owned(),
+            statement_id: statement.statement_id.as_deref().map(printable),
+            received_at: String::new(),
+            received_by: context.actor.clone(),
+            totals: serde_json::to_value(totals_of(&rows))
+                .map_err(|e| LedgerError::Render(e.to_string()))?,
+            imported_at: None,
+        };
+        if !ledger
+            .repository()
+            .insert_statement(&statement_row, &rows)
+            .await?
+        {
+            // Stored meanwhile by another process: its import records the payments.
+            let id = match ledger.repository().statement_by_digest(&digest).await? {
+                Some((id, _)) => id,
+                None => id,
+            };
+            return stored_summary(ledger, &id).await;
         }
     }
     progress(settled, total);
@@ -418,6 +473,7 @@ pub async fn import_checked(
         .await?;
     let recorded = started.elapsed();
     let notes = notes.into_inner().expect("never poisoned");
+    let mut repeats = Vec::new();
     for (participant, items) in done {
         for (index, outcome) in items {
             let row = &mut rows[index];
@@ -438,6 +494,7 @@ pub async fn import_checked(
                     row.outcome = LineOutcome::Duplicate.as_str().to_owned();
                     row.reason = Some("its payment was recorded before".to_owned());
                     paid(row, &command);
+                    repeats.push(index);
                 }
                 BatchOutcome::Refused { refusal, .. } => {
                     row.outcome = LineOutcome::Unmatched.as_str().to_owned();
@@ -450,45 +507,56 @@ pub async fn import_checked(
             }
         }
     }
+    // A repeat is a duplicate when another statement's line records the payment; else
+    // this statement recorded it itself, in an earlier attempt cut short (or another
+    // process resuming it at the same time): matched.
+    if !repeats.is_empty() {
+        let payments: Vec<(String, String)> = repeats
+            .iter()
+            .filter_map(|&index| {
+                let row = &rows[index];
+                Some((row.participant_id.clone()?, row.payment_reference.clone()?))
+            })
+            .collect();
+        let elsewhere = ledger
+            .repository()
+            .payments_matched_elsewhere(&id, &payments)
+            .await?;
+        for index in repeats {
+            let row = &mut rows[index];
+            let key = (
+                row.participant_id.clone().unwrap_or_default(),
+                row.payment_reference.clone().unwrap_or_default(),
+            );
+            if !elsewhere.contains(&key) {
+                row.outcome = LineOutcome::Matched.as_str().to_owned();
+                row.reason =
+                    Some("recorded by an earlier attempt at importing this statement".to_owned());
+            }
+        }
+    }
     let summary_totals = totals_of(&rows);
-    let id = digest[..16].to_owned();
-    let statement_row = StatementRow {
-        id: id.clone(),
-        digest: digest.clone(),
-        format: format_name(statement.format),
-        account: statement.account.clone(),
-        currency: statement.currency.as_str().to_owned(),
-        statement_id: statement.statement_id.clone(),
-        received_at: String::new(),
-        received_by: context.actor.clone(),
-        totals: serde_json::to_value(&summary_totals)
-            .map_err(|e| LedgerError::Render(e.to_string()))?,
-    };
-    let created = ledger
+    ledger
         .repository()
-        .insert_statement(&statement_row, &rows)
+        .complete_statement(
+            &id,
+            &rows,
+            &serde_json::to_value(&summary_totals)
+                .map_err(|e| LedgerError::Render(e.to_string()))?,
+        )
         .await?;
     tracing::info!(
         statement = %id,
         lines = total,
+        resumed,
         parse_ms = parsed.as_millis() as u64,
         payments_ms = (recorded - parsed).as_millis() as u64,
         store_ms = (started.elapsed() - recorded).as_millis() as u64,
-        created,
         "bank statement imported"
     );
-    if !created {
-        // The same file, loaded concurrently, was stored first: its lines are what counts.
-        let id = ledger
-            .repository()
-            .statement_by_digest(&digest)
-            .await?
-            .unwrap_or(id);
-        return stored_summary(ledger, &id).await;
-    }
     Ok(Imported {
         summary: summary_of(&id, &rows),
-        created: true,
+        created: !resumed,
     })
 }
 
@@ -530,6 +598,8 @@ pub fn totals_of(rows: &[StatementLineRow]) -> BankStatementTotals {
             "matched" => 2,
             "unmatched" => 3,
             "duplicate" => 4,
+            // Its import still runs: counted when it ends.
+            "pending" => continue,
             _ if row.credit => 5,
             _ => continue,
         };
@@ -585,6 +655,7 @@ pub async fn view(ledger: &Ledger, id: &str) -> Result<Option<BankStatementView>
         digest: row.digest,
         received_at: row.received_at,
         received_by: row.received_by,
+        imported_at: row.imported_at,
         lines: lines.into_iter().map(line_view).collect(),
     }))
 }
@@ -609,6 +680,7 @@ fn line_view(row: StatementLineRow) -> BankStatementLineView {
         payment_reference: row.payment_reference,
         assigned_at: row.assigned_at,
         assigned_by: row.assigned_by,
+        assigning_to: row.assigning_to,
     }
 }
 
@@ -696,10 +768,15 @@ pub async fn assign(
                 .await?;
             Ok((committed, reference.as_str().to_owned()))
         }
-        Err(error) => {
+        // Refused (or never written for lost races): nothing was recorded, the line is
+        // free again. Any other failure (the store lost at the commit) may have recorded
+        // the payment: the claim stays, and only this same assignment, sent again,
+        // finishes the line (its payment is then recognised as a repeat).
+        Err(error @ (LedgerError::Refused(_) | LedgerError::ConflictRetriesExhausted { .. })) => {
             repository.release_statement_line(id, n).await?;
             Err(error.into())
         }
+        Err(error) => Err(error.into()),
     }
 }
 

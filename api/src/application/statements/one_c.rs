@@ -292,9 +292,21 @@ fn read_document(
     ]
     .into_iter()
     .find_map(field);
+    // A payment order's number and date are unique only for its payer: the payer's
+    // account (else BIN/IIN) makes the reference the bank's document, not any payer's
+    // order that happens to share a number (INTEGRATION.md 2: a statement loaded twice
+    // records nothing twice, and two payments are never taken for one).
+    let payer_account = ["ПлательщикСчет", "ПлательщикИИК", "ПлательщикРасчСчет"]
+        .into_iter()
+        .find_map(field)
+        .or(payer_id_text);
+    let reference = match payer_account {
+        Some(payer) => format!("{number} от {date_text} {payer}"),
+        None => format!("{number} от {date_text}"),
+    };
     Ok(StatementLine {
         index,
-        bank_reference: bank_reference(index, &format!("{number} от {date_text}"))?,
+        bank_reference: bank_reference(index, &reference)?,
         value_date,
         amount,
         currency: currency.clone(),

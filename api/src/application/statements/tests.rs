@@ -129,6 +129,8 @@ fn one_c_in_utf8_and_windows_1251_parse_the_same() {
     assert_eq!(utf8, windows);
     assert_eq!(utf8, bom);
     assert_eq!(utf8, crlf);
+    // A payment order's number and date, with its payer's account: the same number from
+    // two payers is two payments.
     let references: Vec<&str> = utf8
         .lines
         .iter()
@@ -137,10 +139,10 @@ fn one_c_in_utf8_and_windows_1251_parse_the_same() {
     assert_eq!(
         references,
         [
-            "15 от 30.11.2026",
-            "77 от 01.12.2026",
-            "1201 от 01.12.2026",
-            "4 от 02.12.2026"
+            "15 от 30.11.2026 KZ56722S000001234567",
+            "77 от 01.12.2026 KZ12998BTB0000012345",
+            "1201 от 01.12.2026 KZ86125KZT5004100100",
+            "4 от 02.12.2026 KZ43601A871000123456"
         ]
     );
     assert_eq!(
