@@ -23,6 +23,7 @@ crate::on_both_stores!(
     the_same_file_sent_twice_at_once_is_recorded_once,
     batched_payments_are_what_single_commands_record,
     an_import_cut_short_is_completed_by_the_same_file_again,
+    a_bank_entry_recorded_from_one_statement_is_a_duplicate_in_another,
 );
 
 const CAMT_08: &str =
@@ -634,4 +635,55 @@ async fn an_import_cut_short_is_completed_by_the_same_file_again(store: Store) {
 fn first_reference(statement: &Value, n: usize) -> Value {
     let reference = statement["lines"][n]["bank_reference"].as_str().unwrap();
     json!(format!("bank:{reference}"))
+}
+
+/// The same bank entry (the same reference) in two statements, the second naming another
+/// payer (a corrected export, overlapping statements): recorded once, on the agreement
+/// the first statement recorded it on; the second's line is a duplicate, and an
+/// unmatched copy of it cannot be assigned to anyone.
+async fn a_bank_entry_recorded_from_one_statement_is_a_duplicate_in_another(store: Store) {
+    let app = app(store).await;
+    app.signed_agreement(ROMASHKA).await;
+    let [other] = <[String; 1]>::try_from(participant_ids(1)).unwrap();
+    app.signed_agreement(&other).await;
+    let (status, first) = import(
+        &app,
+        "text/plain",
+        one_c(&[("601", "100.00", ROMASHKA, "Оплата за ЭДО")]),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["matched"], 1);
+    let events = app.event_count().await;
+
+    let (status, second) = import(
+        &app,
+        "text/plain",
+        one_c(&[
+            ("601", "100.00", &other, "Оплата за ЭДО (исправлено)"),
+            ("601", "100.00", "не указан", "Оплата за ЭДО (копия)"),
+        ]),
+    )
+    .await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(second["matched"], 0, "{second}");
+    assert_eq!(second["duplicates"], 1, "{second}");
+    assert_eq!(second["unmatched"], 1, "{second}");
+    assert_eq!(app.event_count().await, events, "nothing recorded twice");
+    let id = second["id"].as_str().unwrap();
+    let statement = app.get_json(&format!("/v1/bank-statements/{id}")).await;
+    assert_eq!(statement["lines"][0]["participant_id"], ROMASHKA);
+    assert!(statement["lines"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("another statement"));
+    let response = app
+        .post(
+            &format!("/v1/bank-statements/{id}/lines/1/assignment"),
+            &json!({"participant_id": other}),
+        )
+        .await;
+    assert_eq!(response.status(), 409, "{}", response.text().await.unwrap());
+    assert_eq!(app.event_count().await, events);
+    app.finish().await;
 }

@@ -416,6 +416,51 @@ pub async fn import_checked(
             }
         }
     }
+    // The same bank entry recorded from another statement on another agreement (an
+    // overlapping statement, a line assigned by hand there) is a duplicate here: the
+    // aggregate recognises a repeat only on its own agreement.
+    let references: Vec<(String, String)> = work
+        .iter()
+        .flat_map(|(payer, indexes)| {
+            indexes.iter().map(|&index| {
+                (
+                    payer.as_str().to_owned(),
+                    payment_reference(&statement.lines[index].bank_reference)
+                        .as_str()
+                        .to_owned(),
+                )
+            })
+        })
+        .collect();
+    let recorded_elsewhere: HashMap<String, String> = ledger
+        .repository()
+        .payments_matched_elsewhere(&id, &references)
+        .await?
+        .into_iter()
+        .map(|(participant, reference)| (reference, participant))
+        .collect();
+    if !recorded_elsewhere.is_empty() {
+        for (payer, indexes) in &mut work {
+            indexes.retain(|&index| {
+                let reference = payment_reference(&statement.lines[index].bank_reference);
+                match recorded_elsewhere.get(reference.as_str()) {
+                    Some(participant) if participant != payer.as_str() => {
+                        settled += 1;
+                        let row = &mut rows[index];
+                        row.outcome = LineOutcome::Duplicate.as_str().to_owned();
+                        row.reason = Some(format!(
+                            "its bank reference was recorded on agreement {participant} from another statement"
+                        ));
+                        row.participant_id = Some(participant.clone());
+                        row.payment_reference = Some(reference.as_str().to_owned());
+                        false
+                    }
+                    _ => true,
+                }
+            });
+        }
+        work.retain(|(_, indexes)| !indexes.is_empty());
+    }
     // The statement and its lines are stored before any payment is recorded, the lines
     // to be paid `pending`: whatever happens next (a crash, a lost store, a request cut
     // short), every payment recorded belongs to a stored statement, and loading the file
@@ -733,6 +778,22 @@ pub async fn assign(
         currency: Some(currency),
         invoice_number: invoice,
     };
+    // The same bank entry recorded from another statement (on any agreement) is not
+    // recorded again.
+    let elsewhere = repository
+        .payments_matched_elsewhere(
+            id,
+            &[(
+                participant.as_str().to_owned(),
+                reference.as_str().to_owned(),
+            )],
+        )
+        .await?;
+    if let Some((recorded_on, _)) = elsewhere.into_iter().next() {
+        return Err(AssignmentError::NotUnmatched(format!(
+            "line {n}'s bank reference was recorded on agreement {recorded_on} from another statement: it is a duplicate"
+        )));
+    }
     // The claim's target: the same assignment sent again (a crash or a lost answer
     // between the claim and the line's completion) claims it again and finishes it.
     let target = match invoice {
