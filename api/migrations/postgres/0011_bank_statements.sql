@@ -14,13 +14,13 @@ CREATE TABLE bank_statements
     received_at  timestamptz NOT NULL DEFAULT now(),
     received_by  text NOT NULL,
     totals       jsonb NOT NULL,
-    -- NULL while the import runs: the statement and its lines are stored before any
-    -- payment is recorded (so nothing recorded is ever missing from a statement), and
-    -- completed with the lines' outcomes; the same file loaded again resumes it.
+    -- NULL while the import runs: the statement is stored before any payment is
+    -- recorded (so no payment recorded is ever without its statement), and its lines
+    -- with their outcomes when it completes; the same file loaded again resumes it.
     imported_at  timestamptz
 );
 
--- `outcome`: pending (its import still runs), matched (recorded as a payment), duplicate (its payment was recorded
+-- `outcome`: matched (recorded as a payment), duplicate (its payment was recorded
 -- before), unmatched (kept for billing staff, `reason` says why), not_a_credit (a debit
 -- or a reversal: kept, never recorded as a payment).
 CREATE TABLE bank_statement_lines
@@ -37,7 +37,7 @@ CREATE TABLE bank_statement_lines
     payer_id_text  text,
     payer_name     text,
     purpose        text,
-    outcome        text    NOT NULL CHECK (outcome IN ('pending', 'matched', 'duplicate', 'unmatched', 'not_a_credit')),
+    outcome        text    NOT NULL CHECK (outcome IN ('matched', 'duplicate', 'unmatched', 'not_a_credit')),
     reason         text,
     participant_id text,
     invoice_number text,

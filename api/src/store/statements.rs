@@ -22,8 +22,8 @@ pub struct StatementRow {
     pub received_by: String,
     /// The totals as computed at import.
     pub totals: Value,
-    /// RFC 3339, UTC: when the import completed; `None` while it runs (its lines are
-    /// `pending` until then).
+    /// RFC 3339, UTC: when the import completed; `None` while it runs (it has no lines
+    /// until then).
     pub imported_at: Option<String>,
 }
 
@@ -83,16 +83,12 @@ impl LedgerEventRepository {
         })
     }
 
-    /// Stores a statement and its lines in one transaction, before any of its payments
-    /// is recorded (its import not yet complete): `false` (nothing written) when a
-    /// statement of the same digest was stored meanwhile.
-    pub async fn insert_statement(
-        &self,
-        statement: &StatementRow,
-        lines: &[StatementLineRow],
-    ) -> Result<bool, StoreError> {
-        let mut tx = Transaction::begin(&self.backend).await?;
-        let inserted = on_transaction!(&mut tx, |tx, _dialect| {
+    /// Stores a statement's row, before any of its payments is recorded (its import not
+    /// yet complete, `imported_at` NULL; its lines come with [`Self::complete_statement`]):
+    /// `false` (nothing written) when a statement of the same digest was stored
+    /// meanwhile.
+    pub async fn insert_statement(&self, statement: &StatementRow) -> Result<bool, StoreError> {
+        let inserted = on_pool!(&*self.backend, |pool, _dialect| {
             sqlx::query(
                 "INSERT INTO bank_statements (id, digest, format, account, currency, statement_id, received_by, totals)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -105,72 +101,15 @@ impl LedgerEventRepository {
             .bind(&statement.statement_id)
             .bind(&statement.received_by)
             .bind(&statement.totals)
-            .execute(&mut **tx)
+            .execute(pool)
             .await
             .map(|_| ())
         });
         match inserted {
-            Ok(_) => {}
-            Err(error) if unique_violation(&error) => return Ok(false),
-            Err(error) => return Err(error.into()),
+            Ok(()) => Ok(true),
+            Err(error) if unique_violation(&error) => Ok(false),
+            Err(error) => Err(error.into()),
         }
-        match &mut tx {
-            Transaction::Postgres(tx) => {
-                for chunk in lines.chunks(5_000) {
-                    sqlx::query(
-                        "INSERT INTO bank_statement_lines (statement_id, n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference)
-                         SELECT $1, n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference
-                         FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::boolean[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
-                             AS l(n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference)",
-                    )
-                    .bind(&statement.id)
-                    .bind(column(chunk, |l| l.n))
-                    .bind(column(chunk, |l| l.bank_reference.as_str()))
-                    .bind(column(chunk, |l| l.value_date.as_str()))
-                    .bind(column(chunk, |l| l.amount.as_str()))
-                    .bind(column(chunk, |l| l.currency.as_str()))
-                    .bind(column(chunk, |l| l.credit))
-                    .bind(column(chunk, |l| l.reversal))
-                    .bind(column(chunk, |l| l.payer_bin.as_deref()))
-                    .bind(column(chunk, |l| l.payer_id_text.as_deref()))
-                    .bind(column(chunk, |l| l.payer_name.as_deref()))
-                    .bind(column(chunk, |l| l.purpose.as_deref()))
-                    .bind(column(chunk, |l| l.outcome.as_str()))
-                    .bind(column(chunk, |l| l.reason.as_deref()))
-                    .bind(column(chunk, |l| l.participant_id.as_deref()))
-                    .bind(column(chunk, |l| l.invoice_number.as_deref()))
-                    .bind(column(chunk, |l| l.payment_reference.as_deref()))
-                    .execute(&mut **tx)
-                    .await?;
-                }
-            }
-            Transaction::Sqlite(tx) => {
-                for line in lines {
-                    sqlx::query(INSERT_LINE_SQLITE)
-                        .bind(&statement.id)
-                        .bind(line.n)
-                        .bind(&line.bank_reference)
-                        .bind(&line.value_date)
-                        .bind(&line.amount)
-                        .bind(&line.currency)
-                        .bind(line.credit)
-                        .bind(line.reversal)
-                        .bind(&line.payer_bin)
-                        .bind(&line.payer_id_text)
-                        .bind(&line.payer_name)
-                        .bind(&line.purpose)
-                        .bind(&line.outcome)
-                        .bind(&line.reason)
-                        .bind(&line.participant_id)
-                        .bind(&line.invoice_number)
-                        .bind(&line.payment_reference)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(true)
     }
 
     /// A statement, if stored.
@@ -280,8 +219,9 @@ impl LedgerEventRepository {
         Ok(())
     }
 
-    /// Completes an import: every line's outcome as the payments ended, and the totals,
-    /// in one transaction (the statement's lines were stored `pending` before).
+    /// Completes an import: every line with its outcome as the payments ended, the totals
+    /// and `imported_at`, in one transaction (so a statement has its lines exactly when
+    /// its import completed).
     pub async fn complete_statement(
         &self,
         id: &str,
@@ -293,15 +233,23 @@ impl LedgerEventRepository {
             Transaction::Postgres(tx) => {
                 for chunk in lines.chunks(5_000) {
                     sqlx::query(
-                        "UPDATE bank_statement_lines AS l
-                         SET outcome = u.outcome, reason = u.reason, participant_id = u.participant_id,
-                             invoice_number = u.invoice_number, payment_reference = u.payment_reference
-                         FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-                             AS u(n, outcome, reason, participant_id, invoice_number, payment_reference)
-                         WHERE l.statement_id = $1 AND l.n = u.n",
+                        "INSERT INTO bank_statement_lines (statement_id, n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference)
+                         SELECT $1, n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference
+                         FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::boolean[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
+                             AS l(n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference)",
                     )
                     .bind(id)
                     .bind(column(chunk, |l| l.n))
+                    .bind(column(chunk, |l| l.bank_reference.as_str()))
+                    .bind(column(chunk, |l| l.value_date.as_str()))
+                    .bind(column(chunk, |l| l.amount.as_str()))
+                    .bind(column(chunk, |l| l.currency.as_str()))
+                    .bind(column(chunk, |l| l.credit))
+                    .bind(column(chunk, |l| l.reversal))
+                    .bind(column(chunk, |l| l.payer_bin.as_deref()))
+                    .bind(column(chunk, |l| l.payer_id_text.as_deref()))
+                    .bind(column(chunk, |l| l.payer_name.as_deref()))
+                    .bind(column(chunk, |l| l.purpose.as_deref()))
                     .bind(column(chunk, |l| l.outcome.as_str()))
                     .bind(column(chunk, |l| l.reason.as_deref()))
                     .bind(column(chunk, |l| l.participant_id.as_deref()))
@@ -313,20 +261,26 @@ impl LedgerEventRepository {
             }
             Transaction::Sqlite(tx) => {
                 for line in lines {
-                    sqlx::query(
-                        "UPDATE bank_statement_lines
-                         SET outcome = $3, reason = $4, participant_id = $5, invoice_number = $6, payment_reference = $7
-                         WHERE statement_id = $1 AND n = $2",
-                    )
-                    .bind(id)
-                    .bind(line.n)
-                    .bind(&line.outcome)
-                    .bind(&line.reason)
-                    .bind(&line.participant_id)
-                    .bind(&line.invoice_number)
-                    .bind(&line.payment_reference)
-                    .execute(&mut **tx)
-                    .await?;
+                    sqlx::query(INSERT_LINE_SQLITE)
+                        .bind(id)
+                        .bind(line.n)
+                        .bind(&line.bank_reference)
+                        .bind(&line.value_date)
+                        .bind(&line.amount)
+                        .bind(&line.currency)
+                        .bind(line.credit)
+                        .bind(line.reversal)
+                        .bind(&line.payer_bin)
+                        .bind(&line.payer_id_text)
+                        .bind(&line.payer_name)
+                        .bind(&line.purpose)
+                        .bind(&line.outcome)
+                        .bind(&line.reason)
+                        .bind(&line.participant_id)
+                        .bind(&line.invoice_number)
+                        .bind(&line.payment_reference)
+                        .execute(&mut **tx)
+                        .await?;
                 }
             }
         }

@@ -555,7 +555,7 @@ async fn batched_payments_are_what_single_commands_record(store: Store) {
 
 /// The statement and its lines are stored before any payment is recorded: an import cut
 /// short after its payments (a crash, a lost store, a request given up) leaves the
-/// statement incomplete with its lines `pending`, and the same file loaded again
+/// statement incomplete and without lines, and the same file loaded again
 /// completes it: the payments recorded before are found as its own (matched, not
 /// duplicates), nothing is recorded twice, the totals add up. A purpose with a NUL and
 /// other control characters is stored without them (PostgreSQL's text holds no NUL).
@@ -585,7 +585,7 @@ async fn an_import_cut_short_is_completed_by_the_same_file_again(store: Store) {
     assert!(statement["imported_at"].is_string());
     let events = app.event_count().await;
 
-    // Cut short after the payments were recorded, before the lines' outcomes were.
+    // Cut short after the payments were recorded, before the lines were stored.
     run_sql(
         &app,
         &format!("UPDATE bank_statements SET imported_at = NULL WHERE id = '{id}'"),
@@ -593,23 +593,23 @@ async fn an_import_cut_short_is_completed_by_the_same_file_again(store: Store) {
     .await;
     run_sql(
         &app,
-        &format!(
-            "UPDATE bank_statement_lines SET outcome = 'pending', reason = NULL, participant_id = NULL,
-                    payment_reference = NULL
-             WHERE statement_id = '{id}'"
-        ),
+        &format!("DELETE FROM bank_statement_lines WHERE statement_id = '{id}'"),
     )
     .await;
     let cut_short = app.get_json(&format!("/v1/bank-statements/{id}")).await;
     assert_eq!(cut_short["imported_at"], Value::Null);
-    assert_eq!(cut_short["lines"][0]["outcome"], "pending");
+    assert_eq!(cut_short["lines"], json!([]));
     let response = app
         .post(
             &format!("/v1/bank-statements/{id}/lines/2/assignment"),
             &json!({"participant_id": ROMASHKA}),
         )
         .await;
-    assert_eq!(response.status(), 409, "a pending line is not assigned");
+    assert_eq!(
+        response.status(),
+        404,
+        "no line to assign before the import completes"
+    );
 
     let (status, again) = import(&app, "text/plain", file).await;
     assert_eq!(status, 200, "{again}");

@@ -41,8 +41,6 @@ pub const BANK_REFERENCE_PREFIX: &str = "bank:";
 /// What became of a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineOutcome {
-    /// Its import still runs (or was cut short: loading the file again resumes it).
-    Pending,
     /// Recorded as a payment (by the import, or assigned by hand).
     Matched,
     /// Its payment was recorded before: nothing recorded.
@@ -56,7 +54,6 @@ pub enum LineOutcome {
 impl LineOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Pending => "pending",
             Self::Matched => "matched",
             Self::Duplicate => "duplicate",
             Self::Unmatched => "unmatched",
@@ -156,8 +153,7 @@ pub struct BankStatementLineView {
     pub payer_name: Option<String>,
     pub purpose: Option<String>,
     pub bank_reference: String,
-    /// `matched`, `duplicate`, `unmatched`, `not_a_credit`, or `pending` while its
-    /// import runs.
+    /// `matched`, `duplicate`, `unmatched` or `not_a_credit`.
     pub outcome: String,
     /// Why a line is unmatched; on a matched line, a note (an invoice named in the
     /// purpose that is not the agreement's).
@@ -189,8 +185,8 @@ pub struct BankStatementView {
     pub digest: String,
     pub received_at: String,
     pub received_by: String,
-    /// When its import completed; `null` while it runs or after it was cut short
-    /// (its lines to be paid are `pending`; loading the same file again resumes it).
+    /// When its import completed; `null` while it runs or after it was cut short (it
+    /// has no lines then; loading the same file again resumes it).
     #[schema(format = DateTime)]
     pub imported_at: Option<String>,
     pub matched: u64,
@@ -328,7 +324,7 @@ fn line_row(line: &StatementLine) -> StatementLineRow {
         payer_id_text: line.payer_id_text.as_deref().map(printable),
         payer_name: line.payer_name.as_deref().map(printable),
         purpose: line.purpose.as_deref().map(printable),
-        outcome: LineOutcome::Pending.as_str().to_owned(),
+        outcome: LineOutcome::Unmatched.as_str().to_owned(),
         reason: None,
         participant_id: None,
         invoice_number: None,
@@ -461,10 +457,11 @@ pub async fn import_checked(
         }
         work.retain(|(_, indexes)| !indexes.is_empty());
     }
-    // The statement and its lines are stored before any payment is recorded, the lines
-    // to be paid `pending`: whatever happens next (a crash, a lost store, a request cut
-    // short), every payment recorded belongs to a stored statement, and loading the file
-    // again resumes the import (its recorded payments are then repeats, found below).
+    // The statement is stored before any payment is recorded (its import incomplete),
+    // its lines with their outcomes once the payments are: whatever happens between (a
+    // crash, a lost store, a request cut short), every payment recorded belongs to a
+    // stored statement, and loading the file again resumes the import (its recorded
+    // payments are then repeats, found below).
     let resumed = stored.is_some();
     if !resumed {
         let statement_row = StatementRow {
@@ -480,11 +477,7 @@ pub async fn import_checked(
                 .map_err(|e| LedgerError::Render(e.to_string()))?,
             imported_at: None,
         };
-        if !ledger
-            .repository()
-            .insert_statement(&statement_row, &rows)
-            .await?
-        {
+        if !ledger.repository().insert_statement(&statement_row).await? {
             // Stored meanwhile by another process: its import records the payments.
             let id = match ledger.repository().statement_by_digest(&digest).await? {
                 Some((id, _)) => id,
@@ -643,8 +636,6 @@ pub fn totals_of(rows: &[StatementLineRow]) -> BankStatementTotals {
             "matched" => 2,
             "unmatched" => 3,
             "duplicate" => 4,
-            // Its import still runs: counted when it ends.
-            "pending" => continue,
             _ if row.credit => 5,
             _ => continue,
         };
