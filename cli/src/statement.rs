@@ -28,8 +28,20 @@ pub async fn statement(
     action: StatementAction,
 ) -> RunResult {
     let StatementAction::Import { file } = action;
+    let size = std::fs::metadata(&file)
+        .map_err(|e| format!("{}: {e}", file.display()))?
+        .len();
+    if size > api::application::statements::STATEMENT_BYTES_MAX as u64 {
+        return Err(format!(
+            "{}: {size} bytes, over the {} bytes (32 MiB) a statement may have; nothing was recorded",
+            file.display(),
+            api::application::statements::STATEMENT_BYTES_MAX
+        )
+        .into());
+    }
     let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let (repository, ledger) = crate::ledger_on_store(store, serve).await?;
+    let ledger = std::sync::Arc::new(ledger);
     let context = CommandContext {
         actor: "edoc-ledger statement import".to_owned(),
         request_id: format!("cli-{}", time::OffsetDateTime::now_utc().unix_timestamp()),

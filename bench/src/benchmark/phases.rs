@@ -832,7 +832,7 @@ pub(super) async fn statement_import(
 ) -> Result<StatementImportFigures, BoxError> {
     use api::application::statements::generate::{camt053_of_credits, round_robin_credits};
     let (shipped, _) = api::reference_files::shipped_versions(None)?;
-    let ledger = Ledger::on_store(repository.clone(), &shipped).await?;
+    let ledger = Arc::new(Ledger::on_store(repository.clone(), &shipped).await?);
     let payers: Vec<events::ParticipantId> = repository
         .participant_ids()
         .await?

@@ -18,6 +18,8 @@
 
 use futures::StreamExt as _;
 
+use std::sync::Arc;
+
 use aggregates::{AgreementError, ParticipantAgreement};
 use commands::AgreementCommand;
 use cqrs_es::persist::SerializedEvent;
@@ -89,15 +91,15 @@ impl Ledger {
     /// sees the number of items done so far. Fails only on a store error (what earlier
     /// chunks recorded stays recorded: each item is idempotent by its own reference).
     pub async fn execute_batch<T, P>(
-        &self,
+        self: &Arc<Self>,
         work: Vec<(ParticipantId, Vec<T>)>,
         context: &CommandContext,
-        prepare: P,
+        prepare: Arc<P>,
         mut progress: impl FnMut(usize),
     ) -> Result<Vec<(ParticipantId, Vec<(T, BatchOutcome)>)>, LedgerError>
     where
-        P: Fn(&ParticipantAgreement, &T) -> Prepared + Sync,
-        T: Sync,
+        P: Fn(&ParticipantAgreement, &T) -> Prepared + Send + Sync + 'static,
+        T: Send + Sync + 'static,
     {
         let mut chunks = Vec::new();
         let mut remaining = work.into_iter().peekable();
@@ -116,30 +118,41 @@ impl Ledger {
             }
             chunks.push(chunk);
         }
-        let prepare = &prepare;
-        // Chunks hold disjoint agreements: a few at once, so that one decides while
-        // another waits for the store (their stripe locks, each taken in ascending order,
-        // never wait on each other in a cycle). Outcomes come back in the given order.
-        let mut written = futures::stream::iter(chunks.into_iter().map(|chunk| async move {
-            let outcomes = match self.run_chunk(&chunk, context, prepare).await {
-                Ok(outcomes) => outcomes,
-                Err(ChunkFailed::Conflict) => {
-                    tracing::debug!(
-                        agreements = chunk.len(),
-                        "batch write conflict, recording the chunk one by one"
-                    );
-                    crate::metrics::record_conflict();
-                    self.run_one_by_one(&chunk, context, prepare).await?
-                }
-                Err(ChunkFailed::Ledger(error)) => return Err(error),
-            };
-            Ok((chunk, outcomes))
+        // Chunks hold disjoint agreements: a few at once, each a task of its own (so that
+        // their deciding and sealing use every core, and one decides while another waits
+        // for the store; their stripe locks, each taken in ascending order, never wait on
+        // each other in a cycle). Outcomes come back in the given order.
+        let mut written = futures::stream::iter(chunks.into_iter().map(|chunk| {
+            let (ledger, context, prepare) = (self.clone(), context.clone(), prepare.clone());
+            tokio::spawn(async move {
+                let outcomes = match ledger.run_chunk(&chunk, &context, &*prepare).await {
+                    Ok(outcomes) => outcomes,
+                    Err(ChunkFailed::Conflict) => {
+                        tracing::debug!(
+                            agreements = chunk.len(),
+                            "batch write conflict, recording the chunk one by one"
+                        );
+                        crate::metrics::record_conflict();
+                        ledger.run_one_by_one(&chunk, &context, &*prepare).await?
+                    }
+                    Err(ChunkFailed::Ledger(error)) => return Err(error),
+                };
+                Ok((chunk, outcomes))
+            })
         }))
         .buffered(BATCH_CONCURRENCY);
         let mut done = Vec::new();
         let mut items_done = 0;
         while let Some(chunk) = written.next().await {
-            let (chunk, outcomes) = chunk?;
+            let (chunk, outcomes) = match chunk {
+                Ok(written) => written?,
+                Err(joined) if joined.is_panic() => std::panic::resume_unwind(joined.into_panic()),
+                Err(joined) => {
+                    return Err(LedgerError::Render(format!(
+                        "a batch chunk was cancelled: {joined}"
+                    )))
+                }
+            };
             for ((participant, items), outcomes) in chunk.into_iter().zip(outcomes) {
                 items_done += items.len();
                 done.push((participant, items.into_iter().zip(outcomes).collect()));

@@ -18,6 +18,7 @@
 //! - the same file (by SHA-256) again records nothing and answers the stored statement.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
@@ -357,7 +358,7 @@ fn refusal_reason(refusal: &AgreementError) -> String {
 /// The same file again records nothing and answers the stored statement (`created`
 /// false). `progress(done, total)` sees the lines done.
 pub async fn import(
-    ledger: &Ledger,
+    ledger: &Arc<Ledger>,
     bytes: &[u8],
     context: &CommandContext,
     progress: impl FnMut(u64, u64),
@@ -368,7 +369,7 @@ pub async fn import(
 /// [`import`], with the file already parsed and checked by [`check`] (the HTTP handler
 /// checks it against the content type first): not parsed twice.
 pub async fn import_checked(
-    ledger: &Ledger,
+    ledger: &Arc<Ledger>,
     bytes: &[u8],
     checked: Option<BankStatement>,
     context: &CommandContext,
@@ -488,29 +489,30 @@ pub async fn import_checked(
     }
     progress(settled, total);
     let parsed = started.elapsed();
-    let lines = &statement.lines;
-    let notes: std::sync::Mutex<HashMap<usize, String>> = Default::default();
-    let done = ledger
-        .execute_batch(
-            work,
-            context,
-            |agreement, index: &usize| {
-                let line = &lines[*index];
-                match payment_of(line, agreement, line.named_invoice()) {
-                    Ok((payment, note)) => {
-                        if let Some(note) = note {
-                            notes.lock().expect("never poisoned").insert(*index, note);
-                        }
-                        Prepared::Run(AgreementCommand::ReceivePayment(payment))
+    let lines = Arc::new(statement.lines);
+    let notes: Arc<std::sync::Mutex<HashMap<usize, String>>> = Default::default();
+    let prepare = {
+        let (lines, notes) = (lines.clone(), notes.clone());
+        move |agreement: &ParticipantAgreement, index: &usize| {
+            let line = &lines[*index];
+            match payment_of(line, agreement, line.named_invoice()) {
+                Ok((payment, note)) => {
+                    if let Some(note) = note {
+                        notes.lock().expect("never poisoned").insert(*index, note);
                     }
-                    Err(reason) => Prepared::Skip(reason),
+                    Prepared::Run(AgreementCommand::ReceivePayment(payment))
                 }
-            },
-            |done| progress(settled + done as u64, total),
-        )
+                Err(reason) => Prepared::Skip(reason),
+            }
+        }
+    };
+    let done = ledger
+        .execute_batch(work, context, Arc::new(prepare), |done| {
+            progress(settled + done as u64, total)
+        })
         .await?;
     let recorded = started.elapsed();
-    let notes = notes.into_inner().expect("never poisoned");
+    let notes = std::mem::take(&mut *notes.lock().expect("never poisoned"));
     let mut repeats = Vec::new();
     for (participant, items) in done {
         for (index, outcome) in items {
