@@ -33,7 +33,7 @@ use crate::store::{AppendError, LedgerRow, PeriodGuard};
 /// How many agreements one batch transaction writes at most.
 pub const BATCH_AGREEMENTS_MAX: usize = 200;
 /// How many commands one batch transaction decides at most.
-pub const BATCH_COMMANDS_MAX: usize = 1_000;
+pub const BATCH_COMMANDS_MAX: usize = 500;
 /// How many chunks are decided and written at once.
 pub const BATCH_CONCURRENCY: usize = 4;
 
