@@ -34,8 +34,8 @@ use crate::store::{AppendError, LedgerRow, PeriodGuard};
 pub const BATCH_AGREEMENTS_MAX: usize = 200;
 /// How many commands one batch transaction decides at most.
 pub const BATCH_COMMANDS_MAX: usize = 500;
-/// How many chunks are decided and written at once.
-pub const BATCH_CONCURRENCY: usize = 4;
+/// How many chunks are decided and written at once on PostgreSQL (of its 16 connections).
+pub const BATCH_CONCURRENCY: usize = 8;
 
 /// What the caller makes of an item, given the agreement as it is just before the item
 /// is decided (unregistered: `registration()` is `None`).
@@ -140,7 +140,7 @@ impl Ledger {
                 Ok((chunk, outcomes))
             })
         }))
-        .buffered(BATCH_CONCURRENCY);
+        .buffered(self.batch_concurrency());
         let mut done = Vec::new();
         let mut items_done = 0;
         while let Some(chunk) = written.next().await {
@@ -160,6 +160,16 @@ impl Ledger {
             progress(items_done);
         }
         Ok(done)
+    }
+
+    /// How many chunks run at once: [`BATCH_CONCURRENCY`] on PostgreSQL (half its pool, so
+    /// commands keep connections of their own); 2 on SQLite, whose appends take its one
+    /// write lock in turn anyway and whose pool is smaller.
+    fn batch_concurrency(&self) -> usize {
+        match self.repository.location() {
+            crate::store::StoreLocation::Postgres(_) => BATCH_CONCURRENCY,
+            crate::store::StoreLocation::Sqlite(_) => 2,
+        }
     }
 
     /// One chunk: locks, loads, decides, seals, appends in one transaction.
