@@ -132,11 +132,7 @@ impl LedgerEventRepository {
                     .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     .await?;
                 // The snapshot is taken by the transaction's first statement: this one.
-                let newest_in_flight: Option<String> = sqlx::query_scalar(
-                    "SELECT max(x)::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x",
-                )
-                .fetch_one(&mut *tx)
-                .await?;
+                let newest_in_flight = newest_in_flight(&mut tx).await?;
                 let events = sqlx::query_as(&rows_query(Dialect::Postgres))
                     .bind(after)
                     .bind(limit)
@@ -202,11 +198,7 @@ impl LedgerEventRepository {
         let mut tx = pool
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await?;
-        let newest_in_flight: Option<String> = sqlx::query_scalar(
-            "SELECT max(x)::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        let newest_in_flight = newest_in_flight(&mut tx).await?;
         let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(global_position), 0) FROM events")
             .fetch_one(&mut *tx)
             .await?;
@@ -268,6 +260,16 @@ impl LedgerEventRepository {
         });
         Ok(moved == 1)
     }
+}
+
+/// The newest transaction running at the snapshot of `tx` (PostgreSQL), if any; as its
+/// first statement, this takes the snapshot.
+async fn newest_in_flight(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT max(x)::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x")
+        .fetch_one(&mut **tx)
+        .await
 }
 
 #[cfg(test)]
