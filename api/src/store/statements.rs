@@ -299,17 +299,17 @@ impl LedgerEventRepository {
         Ok(())
     }
 
-    /// Of `payments` (participant, payment reference), those some other statement's line
-    /// records as `matched`: recorded by that statement (or assigned from it), so a
-    /// duplicate here.
+    /// Of the payment `references`, those some other statement's line records as
+    /// `matched` (recorded by that statement, or assigned from it: a duplicate here), each
+    /// with the participant it was recorded on.
     pub async fn payments_matched_elsewhere(
         &self,
         id: &str,
-        payments: &[(String, String)],
-    ) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
-        let mut found = std::collections::HashSet::new();
-        for chunk in payments.chunks(500) {
-            let references: Vec<&str> = chunk.iter().map(|(_, r)| r.as_str()).collect();
+        references: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let mut found = std::collections::HashMap::new();
+        for chunk in references.chunks(500) {
+            let references: Vec<&str> = chunk.iter().map(String::as_str).collect();
             let rows: Vec<(Option<String>, Option<String>)> = match &*self.backend {
                 Backend::Postgres { pool, .. } => {
                     sqlx::query_as(
@@ -339,7 +339,7 @@ impl LedgerEventRepository {
             };
             found.extend(
                 rows.into_iter()
-                    .filter_map(|(participant, reference)| Some((participant?, reference?))),
+                    .filter_map(|(participant, reference)| Some((reference?, participant?))),
             );
         }
         Ok(found)

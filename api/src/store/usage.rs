@@ -67,7 +67,7 @@ impl StoredUsageRecord {
 
 /// A stored record exactly as its row holds it, with its position and when it was
 /// recorded: what an export writes and an import loads (`usage_records` row for row).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UsageRow {
     pub position: i64,
     pub id: String,
@@ -79,8 +79,6 @@ pub struct UsageRow {
     /// RFC 3339, UTC.
     pub recorded_at: String,
 }
-
-type UsageRowTuple = (i64, String, String, String, i64, String, String);
 
 /// The usage store's position through which a usage invoice counted (its
 /// `billing.usage_through`), read from the stored payload of an `InvoiceIssued` event;
@@ -505,7 +503,7 @@ impl LedgerEventRepository {
         mut visit: impl FnMut(UsageRow) -> Result<(), E>,
     ) -> Result<(), E> {
         on_pool!(&*self.backend, |pool, _dialect| {
-            let mut rows = sqlx::query_as::<_, UsageRowTuple>(
+            let mut rows = sqlx::query_as::<_, UsageRow>(
                 "SELECT position, id, participant_id, metric, quantity, occurred_on, recorded_at
                  FROM usage_records
                  WHERE ($1 IS NULL OR participant_id = $1) AND ($2 IS NULL OR position <= $2)
@@ -514,27 +512,11 @@ impl LedgerEventRepository {
             .bind(participant)
             .bind(through)
             .fetch(pool);
-            while let Some((
-                position,
-                id,
-                participant_id,
-                metric,
-                quantity,
-                occurred_on,
-                recorded_at,
-            )) = futures::TryStreamExt::try_next(&mut rows)
+            while let Some(row) = futures::TryStreamExt::try_next(&mut rows)
                 .await
                 .map_err(StoreError::from)?
             {
-                visit(UsageRow {
-                    position,
-                    id,
-                    participant_id,
-                    metric,
-                    quantity,
-                    occurred_on,
-                    recorded_at,
-                })?;
+                visit(row)?;
             }
         });
         Ok(())

@@ -416,26 +416,20 @@ pub async fn import_checked(
     // The same bank entry recorded from another statement on another agreement (an
     // overlapping statement, a line assigned by hand there) is a duplicate here: the
     // aggregate recognises a repeat only on its own agreement.
-    let references: Vec<(String, String)> = work
+    let references: Vec<String> = work
         .iter()
-        .flat_map(|(payer, indexes)| {
-            indexes.iter().map(|&index| {
-                (
-                    payer.as_str().to_owned(),
-                    payment_reference(&statement.lines[index].bank_reference)
-                        .as_str()
-                        .to_owned(),
-                )
-            })
+        .flat_map(|(_, indexes)| indexes)
+        .map(|&index| {
+            payment_reference(&statement.lines[index].bank_reference)
+                .as_str()
+                .to_owned()
         })
         .collect();
-    let recorded_elsewhere: HashMap<String, String> = ledger
+    // Reference -> the participant another statement recorded it on.
+    let recorded_elsewhere = ledger
         .repository()
         .payments_matched_elsewhere(&id, &references)
-        .await?
-        .into_iter()
-        .map(|(participant, reference)| (reference, participant))
-        .collect();
+        .await?;
     if !recorded_elsewhere.is_empty() {
         for (payer, indexes) in &mut work {
             indexes.retain(|&index| {
@@ -513,7 +507,6 @@ pub async fn import_checked(
         .await?;
     let recorded = started.elapsed();
     let notes = std::mem::take(&mut *notes.lock().expect("never poisoned"));
-    let mut repeats = Vec::new();
     for (participant, items) in done {
         for (index, outcome) in items {
             let row = &mut rows[index];
@@ -530,11 +523,25 @@ pub async fn import_checked(
                     row.reason = notes.get(&index).cloned();
                     paid(row, &command);
                 }
+                // A repeat is a duplicate when another statement's line records the
+                // payment (looked up before the payments); else this statement recorded
+                // it itself, in an earlier attempt cut short (or another process resuming
+                // it at the same time): matched.
                 BatchOutcome::Repeat { command } => {
-                    row.outcome = LineOutcome::Duplicate.as_str().to_owned();
-                    row.reason = Some("its payment was recorded before".to_owned());
                     paid(row, &command);
-                    repeats.push(index);
+                    let elsewhere = row
+                        .payment_reference
+                        .as_deref()
+                        .is_some_and(|reference| recorded_elsewhere.contains_key(reference));
+                    if elsewhere {
+                        row.outcome = LineOutcome::Duplicate.as_str().to_owned();
+                        row.reason = Some("its payment was recorded before".to_owned());
+                    } else {
+                        row.outcome = LineOutcome::Matched.as_str().to_owned();
+                        row.reason = Some(
+                            "recorded by an earlier attempt at importing this statement".to_owned(),
+                        );
+                    }
                 }
                 BatchOutcome::Refused { refusal, .. } => {
                     row.outcome = LineOutcome::Unmatched.as_str().to_owned();
@@ -544,34 +551,6 @@ pub async fn import_checked(
                     row.outcome = LineOutcome::Unmatched.as_str().to_owned();
                     row.reason = Some(reason);
                 }
-            }
-        }
-    }
-    // A repeat is a duplicate when another statement's line records the payment; else
-    // this statement recorded it itself, in an earlier attempt cut short (or another
-    // process resuming it at the same time): matched.
-    if !repeats.is_empty() {
-        let payments: Vec<(String, String)> = repeats
-            .iter()
-            .filter_map(|&index| {
-                let row = &rows[index];
-                Some((row.participant_id.clone()?, row.payment_reference.clone()?))
-            })
-            .collect();
-        let elsewhere = ledger
-            .repository()
-            .payments_matched_elsewhere(&id, &payments)
-            .await?;
-        for index in repeats {
-            let row = &mut rows[index];
-            let key = (
-                row.participant_id.clone().unwrap_or_default(),
-                row.payment_reference.clone().unwrap_or_default(),
-            );
-            if !elsewhere.contains(&key) {
-                row.outcome = LineOutcome::Matched.as_str().to_owned();
-                row.reason =
-                    Some("recorded by an earlier attempt at importing this statement".to_owned());
             }
         }
     }
@@ -774,15 +753,9 @@ pub async fn assign(
     // The same bank entry recorded from another statement (on any agreement) is not
     // recorded again.
     let elsewhere = repository
-        .payments_matched_elsewhere(
-            id,
-            &[(
-                participant.as_str().to_owned(),
-                reference.as_str().to_owned(),
-            )],
-        )
+        .payments_matched_elsewhere(id, &[reference.as_str().to_owned()])
         .await?;
-    if let Some((recorded_on, _)) = elsewhere.into_iter().next() {
+    if let Some(recorded_on) = elsewhere.into_values().next() {
         return Err(AssignmentError::NotUnmatched(format!(
             "line {n}'s bank reference was recorded on agreement {recorded_on} from another statement: it is a duplicate"
         )));
