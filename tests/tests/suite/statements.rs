@@ -24,6 +24,7 @@ crate::on_both_stores!(
     batched_payments_are_what_single_commands_record,
     an_import_cut_short_is_completed_by_the_same_file_again,
     a_bank_entry_recorded_from_one_statement_is_a_duplicate_in_another,
+    a_bank_entry_twice_in_one_statement_is_recorded_once,
 );
 
 const CAMT_08: &str =
@@ -685,5 +686,31 @@ async fn a_bank_entry_recorded_from_one_statement_is_a_duplicate_in_another(stor
         .await;
     assert_eq!(response.status(), 409, "{}", response.text().await.unwrap());
     assert_eq!(app.event_count().await, events);
+    app.finish().await;
+}
+
+/// The same bank entry (the same reference) twice in one statement, naming the same payer
+/// or another: recorded once, the later line a duplicate of the first.
+async fn a_bank_entry_twice_in_one_statement_is_recorded_once(store: Store) {
+    let app = app(store).await;
+    app.signed_agreement(ROMASHKA).await;
+    let [other] = <[String; 1]>::try_from(participant_ids(1)).unwrap();
+    app.signed_agreement(&other).await;
+    let events = app.event_count().await;
+    let (status, summary) = import(
+        &app,
+        "text/plain",
+        one_c(&[
+            ("701", "100.00", ROMASHKA, "Оплата за ЭДО"),
+            ("701", "100.00", ROMASHKA, "Оплата за ЭДО"),
+            ("701", "100.00", &other, "Оплата за ЭДО"),
+        ]),
+    )
+    .await;
+    assert_eq!(status, 201, "{summary}");
+    assert_eq!(summary["matched"], 1, "{summary}");
+    assert_eq!(summary["duplicates"], 2, "{summary}");
+    assert_eq!(summary["totals"]["matched_sum"], "100.00");
+    assert_eq!(app.event_count().await, events + 1, "one payment");
     app.finish().await;
 }

@@ -396,8 +396,26 @@ pub async fn import_checked(
     let mut work: Vec<(ParticipantId, Vec<usize>)> = Vec::new();
     let mut place: HashMap<ParticipantId, usize> = HashMap::new();
     let mut settled = 0;
+    // One bank entry is one payment: a later line with a bank reference an earlier line
+    // of the statement has is a duplicate of it, whichever payer it names.
+    let mut first_with_reference: HashMap<&str, usize> = HashMap::new();
     for line in &statement.lines {
-        match payer_of(line) {
+        let payer = payer_of(line);
+        if payer.is_ok() {
+            let first = *first_with_reference
+                .entry(line.bank_reference.as_str())
+                .or_insert(line.index);
+            if first != line.index {
+                settled += 1;
+                let row = &mut rows[line.index];
+                row.outcome = LineOutcome::Duplicate.as_str().to_owned();
+                row.reason = Some(format!(
+                    "line {first} of this statement has the same bank reference"
+                ));
+                continue;
+            }
+        }
+        match payer {
             Ok(payer) => {
                 let at = *place.entry(payer.clone()).or_insert_with(|| {
                     work.push((payer, Vec::new()));
