@@ -89,6 +89,9 @@ impl Application {
             }
             StoreLocation::Postgres(_) => None,
         };
+        // Every connection the pool may hold opened now, not by the first burst of work.
+        let connections = repository.open_connections().await?;
+        tracing::debug!(connections, "store connections open");
         let purged = repository
             .purge_idempotency_keys(clock.now_utc().unix_timestamp())
             .await?;

@@ -219,84 +219,42 @@ impl LedgerEventRepository {
         Ok(())
     }
 
-    /// Completes an import: every line with its outcome as the payments ended, the totals
-    /// and `imported_at`, in one transaction (so a statement has its lines exactly when
-    /// its import completed).
+    /// Begins completing an import: its lines are added as their outcomes are known
+    /// ([`StatementCompletion::add_lines`]), and [`StatementCompletion::finish`] stores
+    /// the totals and `imported_at`, all in one transaction (so a statement has its
+    /// lines exactly when its import completed; dropped unfinished, nothing of it is
+    /// written). On PostgreSQL the transaction is open from here and takes each line as
+    /// it comes, while the payments are still being recorded (row locks: it holds no
+    /// other writer back); on SQLite, whose one writer at a time it would hold back, the
+    /// lines wait in memory and are all written by `finish`.
+    pub async fn begin_statement_completion(
+        &self,
+        id: &str,
+    ) -> Result<StatementCompletion, StoreError> {
+        let lines = match &*self.backend {
+            Backend::Postgres { .. } => {
+                CompletionLines::Written(Transaction::begin(&self.backend).await?)
+            }
+            Backend::Sqlite { .. } => CompletionLines::Waiting(Vec::new()),
+        };
+        Ok(StatementCompletion {
+            backend: self.backend.clone(),
+            id: id.to_owned(),
+            lines,
+        })
+    }
+
+    /// Completes an import at once: every line, the totals and `imported_at`, in one
+    /// transaction.
     pub async fn complete_statement(
         &self,
         id: &str,
         lines: &[StatementLineRow],
         totals: &Value,
     ) -> Result<(), StoreError> {
-        let mut tx = Transaction::begin(&self.backend).await?;
-        match &mut tx {
-            Transaction::Postgres(tx) => {
-                for chunk in lines.chunks(5_000) {
-                    sqlx::query(
-                        "INSERT INTO bank_statement_lines (statement_id, n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference)
-                         SELECT $1, n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference
-                         FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::boolean[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
-                             AS l(n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference)",
-                    )
-                    .bind(id)
-                    .bind(column(chunk, |l| l.n))
-                    .bind(column(chunk, |l| l.bank_reference.as_str()))
-                    .bind(column(chunk, |l| l.value_date.as_str()))
-                    .bind(column(chunk, |l| l.amount.as_str()))
-                    .bind(column(chunk, |l| l.currency.as_str()))
-                    .bind(column(chunk, |l| l.credit))
-                    .bind(column(chunk, |l| l.reversal))
-                    .bind(column(chunk, |l| l.payer_bin.as_deref()))
-                    .bind(column(chunk, |l| l.payer_id_text.as_deref()))
-                    .bind(column(chunk, |l| l.payer_name.as_deref()))
-                    .bind(column(chunk, |l| l.purpose.as_deref()))
-                    .bind(column(chunk, |l| l.outcome.as_str()))
-                    .bind(column(chunk, |l| l.reason.as_deref()))
-                    .bind(column(chunk, |l| l.participant_id.as_deref()))
-                    .bind(column(chunk, |l| l.invoice_number.as_deref()))
-                    .bind(column(chunk, |l| l.payment_reference.as_deref()))
-                    .execute(&mut **tx)
-                    .await?;
-                }
-            }
-            Transaction::Sqlite(tx) => {
-                for line in lines {
-                    sqlx::query(INSERT_LINE_SQLITE)
-                        .bind(id)
-                        .bind(line.n)
-                        .bind(&line.bank_reference)
-                        .bind(&line.value_date)
-                        .bind(&line.amount)
-                        .bind(&line.currency)
-                        .bind(line.credit)
-                        .bind(line.reversal)
-                        .bind(&line.payer_bin)
-                        .bind(&line.payer_id_text)
-                        .bind(&line.payer_name)
-                        .bind(&line.purpose)
-                        .bind(&line.outcome)
-                        .bind(&line.reason)
-                        .bind(&line.participant_id)
-                        .bind(&line.invoice_number)
-                        .bind(&line.payment_reference)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-            }
-        }
-        on_transaction!(&mut tx, |tx, dialect| {
-            let query = format!(
-                "UPDATE bank_statements SET totals = $2, imported_at = {} WHERE id = $1",
-                dialect.pick("now()", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
-            );
-            sqlx::query(&query)
-                .bind(id)
-                .bind(totals)
-                .execute(&mut **tx)
-                .await?;
-        });
-        tx.commit().await?;
-        Ok(())
+        let mut completion = self.begin_statement_completion(id).await?;
+        completion.add_lines(lines).await?;
+        completion.finish(totals).await
     }
 
     /// Of the payment `references`, those some other statement's line records as
@@ -307,22 +265,27 @@ impl LedgerEventRepository {
         id: &str,
         references: &[String],
     ) -> Result<std::collections::HashMap<String, String>, StoreError> {
-        let mut found = std::collections::HashMap::new();
-        for chunk in references.chunks(500) {
-            let references: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            let rows: Vec<(Option<String>, Option<String>)> = match &*self.backend {
-                Backend::Postgres { pool, .. } => {
-                    sqlx::query_as(
-                        "SELECT participant_id, payment_reference FROM bank_statement_lines
-                         WHERE statement_id <> $1 AND outcome = 'matched' AND payment_reference = ANY($2)",
-                    )
-                    .bind(id)
-                    .bind(&references)
-                    .fetch_all(pool)
-                    .await?
-                }
-                Backend::Sqlite { pool, .. } => {
-                    let placeholders = (0..references.len())
+        let rows: Vec<(Option<String>, Option<String>)> = match &*self.backend {
+            // One query for the whole statement, joined to the references so the planner
+            // chooses between probing the index per reference and one pass over the
+            // lines (500 references at a time, `= ANY`, it scanned every line per
+            // chunk: 25 ms each at 90,000 lines).
+            Backend::Postgres { pool, .. } => {
+                sqlx::query_as(
+                    "SELECT l.participant_id, l.payment_reference
+                     FROM UNNEST($2::text[]) AS r(reference)
+                     JOIN bank_statement_lines l ON l.payment_reference = r.reference
+                     WHERE l.statement_id <> $1 AND l.outcome = 'matched'",
+                )
+                .bind(id)
+                .bind(references)
+                .fetch_all(pool)
+                .await?
+            }
+            Backend::Sqlite { pool, .. } => {
+                let mut rows = Vec::new();
+                for chunk in references.chunks(500) {
+                    let placeholders = (0..chunk.len())
                         .map(|i| format!("${}", i + 2))
                         .collect::<Vec<_>>()
                         .join(", ");
@@ -331,17 +294,136 @@ impl LedgerEventRepository {
                          WHERE statement_id <> $1 AND outcome = 'matched' AND payment_reference IN ({placeholders})"
                     );
                     let mut query = sqlx::query_as(&query).bind(id);
-                    for reference in &references {
-                        query = query.bind(*reference);
+                    for reference in chunk {
+                        query = query.bind(reference);
                     }
-                    query.fetch_all(pool).await?
+                    rows.extend(query.fetch_all(pool).await?);
                 }
-            };
-            found.extend(
-                rows.into_iter()
-                    .filter_map(|(participant, reference)| Some((reference?, participant?))),
-            );
-        }
+                rows
+            }
+        };
+        let found = rows
+            .into_iter()
+            .filter_map(|(participant, reference)| Some((reference?, participant?)))
+            .collect();
         Ok(found)
     }
+}
+
+/// An import's completion under way (see
+/// [`LedgerEventRepository::begin_statement_completion`]).
+pub struct StatementCompletion {
+    backend: Arc<Backend>,
+    id: String,
+    lines: CompletionLines,
+}
+
+enum CompletionLines {
+    /// PostgreSQL: written as they come, in the transaction the completion commits.
+    Written(Transaction<'static>),
+    /// SQLite: kept until `finish`.
+    Waiting(Vec<StatementLineRow>),
+}
+
+impl StatementCompletion {
+    /// Adds lines with their final outcomes (each line once).
+    pub async fn add_lines(&mut self, lines: &[StatementLineRow]) -> Result<(), StoreError> {
+        match &mut self.lines {
+            CompletionLines::Written(tx) => insert_lines(tx, &self.id, lines).await,
+            CompletionLines::Waiting(waiting) => {
+                waiting.extend_from_slice(lines);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the totals and `imported_at` (and on SQLite the lines), and commits.
+    pub async fn finish(self, totals: &Value) -> Result<(), StoreError> {
+        let mut tx = match self.lines {
+            CompletionLines::Written(tx) => tx,
+            CompletionLines::Waiting(lines) => {
+                let mut tx = Transaction::begin(&self.backend).await?;
+                insert_lines(&mut tx, &self.id, &lines).await?;
+                tx
+            }
+        };
+        on_transaction!(&mut tx, |tx, dialect| {
+            let query = format!(
+                "UPDATE bank_statements SET totals = $2, imported_at = {} WHERE id = $1",
+                dialect.pick("now()", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
+            );
+            sqlx::query(&query)
+                .bind(&self.id)
+                .bind(totals)
+                .execute(&mut **tx)
+                .await?;
+        });
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Inserts a statement's lines in `tx`: on PostgreSQL 5,000 at a time, one statement
+/// each (`UNNEST`).
+async fn insert_lines(
+    tx: &mut Transaction<'static>,
+    id: &str,
+    lines: &[StatementLineRow],
+) -> Result<(), StoreError> {
+    match tx {
+        Transaction::Postgres(tx) => {
+            for chunk in lines.chunks(5_000) {
+                sqlx::query(
+                    "INSERT INTO bank_statement_lines (statement_id, n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference)
+                     SELECT $1, n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference
+                     FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::boolean[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
+                         AS l(n, bank_reference, value_date, amount, currency, credit, reversal, payer_bin, payer_id_text, payer_name, purpose, outcome, reason, participant_id, invoice_number, payment_reference)",
+                )
+                .bind(id)
+                .bind(column(chunk, |l| l.n))
+                .bind(column(chunk, |l| l.bank_reference.as_str()))
+                .bind(column(chunk, |l| l.value_date.as_str()))
+                .bind(column(chunk, |l| l.amount.as_str()))
+                .bind(column(chunk, |l| l.currency.as_str()))
+                .bind(column(chunk, |l| l.credit))
+                .bind(column(chunk, |l| l.reversal))
+                .bind(column(chunk, |l| l.payer_bin.as_deref()))
+                .bind(column(chunk, |l| l.payer_id_text.as_deref()))
+                .bind(column(chunk, |l| l.payer_name.as_deref()))
+                .bind(column(chunk, |l| l.purpose.as_deref()))
+                .bind(column(chunk, |l| l.outcome.as_str()))
+                .bind(column(chunk, |l| l.reason.as_deref()))
+                .bind(column(chunk, |l| l.participant_id.as_deref()))
+                .bind(column(chunk, |l| l.invoice_number.as_deref()))
+                .bind(column(chunk, |l| l.payment_reference.as_deref()))
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Transaction::Sqlite(tx) => {
+            for line in lines {
+                sqlx::query(INSERT_LINE_SQLITE)
+                    .bind(id)
+                    .bind(line.n)
+                    .bind(&line.bank_reference)
+                    .bind(&line.value_date)
+                    .bind(&line.amount)
+                    .bind(&line.currency)
+                    .bind(line.credit)
+                    .bind(line.reversal)
+                    .bind(&line.payer_bin)
+                    .bind(&line.payer_id_text)
+                    .bind(&line.payer_name)
+                    .bind(&line.purpose)
+                    .bind(&line.outcome)
+                    .bind(&line.reason)
+                    .bind(&line.participant_id)
+                    .bind(&line.invoice_number)
+                    .bind(&line.payment_reference)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
 }

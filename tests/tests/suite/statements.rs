@@ -25,6 +25,7 @@ crate::on_both_stores!(
     an_import_cut_short_is_completed_by_the_same_file_again,
     a_bank_entry_recorded_from_one_statement_is_a_duplicate_in_another,
     a_bank_entry_twice_in_one_statement_is_recorded_once,
+    a_statement_has_its_lines_only_once_its_completion_commits,
 );
 
 const CAMT_08: &str =
@@ -712,5 +713,88 @@ async fn a_bank_entry_twice_in_one_statement_is_recorded_once(store: Store) {
     assert_eq!(summary["duplicates"], 2, "{summary}");
     assert_eq!(summary["totals"]["matched_sum"], "100.00");
     assert_eq!(app.event_count().await, events + 1, "one payment");
+    app.finish().await;
+}
+
+/// The lines are added while the payments are recorded (on PostgreSQL into a transaction
+/// held open), yet a reader sees none until the completion commits, and a completion
+/// dropped unfinished (an import failing part way) leaves none.
+async fn a_statement_has_its_lines_only_once_its_completion_commits(store: Store) {
+    use api::store::{StatementLineRow, StatementRow};
+    let app = app(store).await;
+    let repository = app.ledger.repository();
+    let statement = StatementRow {
+        id: "c0ffee0000000001".to_owned(),
+        digest: "c0ffee".repeat(10) + "0000",
+        format: "1c".to_owned(),
+        account: ACCOUNT.to_owned(),
+        currency: "KZT".to_owned(),
+        statement_id: None,
+        received_at: String::new(),
+        received_by: "test".to_owned(),
+        totals: json!({}),
+        imported_at: None,
+    };
+    assert!(repository.insert_statement(&statement).await.unwrap());
+    let line = |n: i64| StatementLineRow {
+        n,
+        bank_reference: format!("REF-{n}"),
+        value_date: "2026-12-01".to_owned(),
+        amount: "100.00".to_owned(),
+        currency: "KZT".to_owned(),
+        credit: true,
+        reversal: false,
+        payer_bin: None,
+        payer_id_text: None,
+        payer_name: None,
+        purpose: Some("Оплата".to_owned()),
+        outcome: "unmatched".to_owned(),
+        reason: Some("no payer".to_owned()),
+        participant_id: None,
+        invoice_number: None,
+        payment_reference: None,
+        assigned_at: None,
+        assigned_by: None,
+        assigning_to: None,
+    };
+    let path = format!("/v1/bank-statements/{}", statement.id);
+
+    let mut abandoned = repository
+        .begin_statement_completion(&statement.id)
+        .await
+        .unwrap();
+    abandoned.add_lines(&[line(0), line(1)]).await.unwrap();
+    let read = app.get_json(&path).await;
+    assert_eq!(
+        read["lines"],
+        json!([]),
+        "no line before the commit: {read}"
+    );
+    drop(abandoned);
+    let read = app.get_json(&path).await;
+    assert_eq!(
+        read["lines"],
+        json!([]),
+        "none after a completion dropped: {read}"
+    );
+    assert_eq!(read["imported_at"], Value::Null);
+
+    let mut completion = repository
+        .begin_statement_completion(&statement.id)
+        .await
+        .unwrap();
+    completion.add_lines(&[line(1)]).await.unwrap();
+    completion.add_lines(&[line(0), line(2)]).await.unwrap();
+    assert_eq!(app.get_json(&path).await["lines"], json!([]));
+    completion.finish(&json!({"lines": 3})).await.unwrap();
+    let read = app.get_json(&path).await;
+    let numbers: Vec<i64> = read["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, [0, 1, 2], "{read}");
+    assert!(read["imported_at"].is_string(), "{read}");
     app.finish().await;
 }

@@ -87,15 +87,16 @@ impl From<crate::store::StoreError> for ChunkFailed {
 impl Ledger {
     /// Runs `work` (items per agreement, in order) through the batched write path; each
     /// item becomes a command by `prepare` on the agreement's state just before it.
-    /// Returns every item with its outcome, agreements in the order given. `progress`
-    /// sees the number of items done so far. Fails only on a store error (what earlier
+    /// Returns every item with its outcome, agreements in the order given. `on_chunk`
+    /// sees each chunk's items with their outcomes as the chunk is written (chunks in
+    /// the order given), and the number of items done so far. Fails only on a store error (what earlier
     /// chunks recorded stays recorded: each item is idempotent by its own reference).
     pub async fn execute_batch<T, P>(
         self: &Arc<Self>,
         work: Vec<(ParticipantId, Vec<T>)>,
         context: &CommandContext,
         prepare: Arc<P>,
-        mut progress: impl FnMut(usize),
+        mut on_chunk: impl FnMut(&[(ParticipantId, Vec<(T, BatchOutcome)>)], usize),
     ) -> Result<Vec<(ParticipantId, Vec<(T, BatchOutcome)>)>, LedgerError>
     where
         P: Fn(&ParticipantAgreement, &T) -> Prepared + Send + Sync + 'static,
@@ -153,11 +154,12 @@ impl Ledger {
                     )))
                 }
             };
+            let first = done.len();
             for ((participant, items), outcomes) in chunk.into_iter().zip(outcomes) {
                 items_done += items.len();
                 done.push((participant, items.into_iter().zip(outcomes).collect()));
             }
-            progress(items_done);
+            on_chunk(&done[first..], items_done);
         }
         Ok(done)
     }
@@ -202,6 +204,10 @@ impl Ledger {
             connection = Some(held);
             let mut serialized = Vec::new();
             let mut item_outcomes = Vec::with_capacity(items.len());
+            // The working copy each command decides on: after a recorded command it is
+            // what sealing made of the loaded agreement (the same events applied), so it
+            // is cloned again only after a refusal (which may leave it part way).
+            let mut working = loaded.ledger.agreement.clone();
             for item in items {
                 let command = match prepare(&loaded.ledger.agreement, item) {
                     Prepared::Skip(reason) => {
@@ -217,17 +223,25 @@ impl Ledger {
                     ))));
                 }
                 match self
-                    .decide(&loaded, &command, None, closed_through, &tariffs)
+                    .decide_on(
+                        &mut working,
+                        &loaded.reference,
+                        &command,
+                        None,
+                        closed_through,
+                        &tariffs,
+                    )
                     .await
                 {
                     Err(LedgerError::Refused(refusal)) => {
+                        working = loaded.ledger.agreement.clone();
                         item_outcomes.push(BatchOutcome::Refused { command, refusal });
                     }
                     Err(error) => return Err(error.into()),
-                    Ok((_, decided)) if decided.is_empty() => {
+                    Ok(decided) if decided.is_empty() => {
                         item_outcomes.push(BatchOutcome::Repeat { command });
                     }
-                    Ok((_, decided)) => {
+                    Ok(decided) => {
                         let posting = decided.iter().filter_map(AgreementEvent::posted_on).min();
                         earliest_posting = match (earliest_posting, posting) {
                             (Some(a), Some(b)) => Some(a.min(b)),
@@ -235,6 +249,10 @@ impl Ledger {
                         };
                         let sealed =
                             self.seal_onto(participant, &mut loaded, decided, &command, context)?;
+                        debug_assert!(
+                            working == loaded.ledger.agreement,
+                            "the working copy decided on is the sealed agreement"
+                        );
                         item_outcomes.push(BatchOutcome::Recorded {
                             events: sealed.len(),
                             command,

@@ -203,16 +203,41 @@ impl Ledger {
         tariffs: &std::sync::Arc<aggregates::tariffs::TariffCatalog>,
     ) -> Result<(ParticipantAgreement, Vec<AgreementEvent>), LedgerError> {
         let mut agreement = loaded.ledger.agreement.clone();
+        let decided = self
+            .decide_on(
+                &mut agreement,
+                &loaded.reference,
+                command,
+                next_invoice_number,
+                closed_through,
+                tariffs,
+            )
+            .await?;
+        Ok((agreement, decided))
+    }
+
+    /// [`Self::decide`] on an agreement the caller owns: it is left as the decided events
+    /// make it (on a refusal, possibly part way: the caller discards it). The batch keeps
+    /// one such working copy per agreement instead of cloning the agreement per command.
+    pub(super) async fn decide_on(
+        &self,
+        agreement: &mut ParticipantAgreement,
+        reference: &std::sync::Arc<aggregates::ReferenceData>,
+        command: &AgreementCommand,
+        next_invoice_number: Option<InvoiceNumber>,
+        closed_through: Option<time::Date>,
+        tariffs: &std::sync::Arc<aggregates::tariffs::TariffCatalog>,
+    ) -> Result<Vec<AgreementEvent>, LedgerError> {
         let services = AgreementServices {
             tariffs: tariffs.clone(),
-            reference: loaded.reference.clone(),
+            reference: reference.clone(),
             today: self.clock.today(),
             next_invoice_number,
             closed_through,
         };
         let sink = EventSink::default();
         agreement.handle(command.clone(), &services, &sink).await?;
-        Ok((agreement, sink.collect().await))
+        Ok(sink.collect().await)
     }
 }
 

@@ -389,6 +389,7 @@ pub async fn import_checked(
         Some(statement) => statement,
         None => check(bytes)?,
     };
+    let checked_after = started.elapsed();
     let total = statement.lines.len() as u64;
     let id = digest[..16].to_owned();
     let mut rows: Vec<StatementLineRow> = statement.lines.iter().map(line_row).collect();
@@ -518,66 +519,70 @@ pub async fn import_checked(
             }
         }
     };
-    let done = ledger
-        .execute_batch(work, context, Arc::new(prepare), |done| {
+    // The lines are stored as their outcomes become known: the settled ones now, each
+    // chunk's as its payments are recorded, by a task of their own, so that storing them
+    // overlaps the payments still being recorded (on PostgreSQL; see
+    // `begin_statement_completion`). The completion commits only when every line is in.
+    let mut pending = vec![false; rows.len()];
+    for (_, indexes) in &work {
+        for &index in indexes {
+            pending[index] = true;
+        }
+    }
+    let completion = ledger.repository().begin_statement_completion(&id).await?;
+    let (line_sender, mut line_receiver) =
+        tokio::sync::mpsc::unbounded_channel::<Vec<StatementLineRow>>();
+    let line_writer = tokio::spawn(async move {
+        let mut completion = completion;
+        while let Some(lines) = line_receiver.recv().await {
+            completion.add_lines(&lines).await?;
+        }
+        Ok::<_, StoreError>(completion)
+    });
+    // A send fails only when the writer stopped on an error, which awaiting it returns.
+    let _ = line_sender.send(
+        rows.iter()
+            .zip(&pending)
+            .filter(|(_, pending)| !**pending)
+            .map(|(row, _)| row.clone())
+            .collect(),
+    );
+    ledger
+        .execute_batch(work, context, Arc::new(prepare), |chunk, done| {
+            let notes = notes.lock().expect("never poisoned");
+            let mut settled_rows = Vec::new();
+            for (participant, items) in chunk {
+                for (index, outcome) in items {
+                    let row = &mut rows[*index];
+                    settle(
+                        row,
+                        participant,
+                        outcome,
+                        notes.get(index),
+                        &recorded_elsewhere,
+                    );
+                    settled_rows.push(row.clone());
+                }
+            }
+            let _ = line_sender.send(settled_rows);
             progress(settled + done as u64, total)
         })
         .await?;
+    drop(line_sender);
     let recorded = started.elapsed();
-    let notes = std::mem::take(&mut *notes.lock().expect("never poisoned"));
-    for (participant, items) in done {
-        for (index, outcome) in items {
-            let row = &mut rows[index];
-            let paid = |row: &mut StatementLineRow, command: &AgreementCommand| {
-                if let AgreementCommand::ReceivePayment(payment) = command {
-                    row.participant_id = Some(participant.as_str().to_owned());
-                    row.invoice_number = payment.invoice_number.map(|n| n.to_string());
-                    row.payment_reference = Some(payment.reference.as_str().to_owned());
-                }
-            };
-            match outcome {
-                BatchOutcome::Recorded { command, .. } => {
-                    row.outcome = LineOutcome::Matched.as_str().to_owned();
-                    row.reason = notes.get(&index).cloned();
-                    paid(row, &command);
-                }
-                // A repeat is a duplicate when another statement's line records the
-                // payment (looked up before the payments); else this statement recorded
-                // it itself, in an earlier attempt cut short (or another process resuming
-                // it at the same time): matched.
-                BatchOutcome::Repeat { command } => {
-                    paid(row, &command);
-                    let elsewhere = row
-                        .payment_reference
-                        .as_deref()
-                        .is_some_and(|reference| recorded_elsewhere.contains_key(reference));
-                    if elsewhere {
-                        row.outcome = LineOutcome::Duplicate.as_str().to_owned();
-                        row.reason = Some("its payment was recorded before".to_owned());
-                    } else {
-                        row.outcome = LineOutcome::Matched.as_str().to_owned();
-                        row.reason = Some(
-                            "recorded by an earlier attempt at importing this statement".to_owned(),
-                        );
-                    }
-                }
-                BatchOutcome::Refused { refusal, .. } => {
-                    row.outcome = LineOutcome::Unmatched.as_str().to_owned();
-                    row.reason = Some(refusal_reason(&refusal));
-                }
-                BatchOutcome::Skipped(reason) => {
-                    row.outcome = LineOutcome::Unmatched.as_str().to_owned();
-                    row.reason = Some(reason);
-                }
-            }
+    let completion = match line_writer.await {
+        Ok(written) => written?,
+        Err(joined) if joined.is_panic() => std::panic::resume_unwind(joined.into_panic()),
+        Err(joined) => {
+            return Err(LedgerError::Render(format!(
+                "storing the statement's lines was cancelled: {joined}"
+            ))
+            .into())
         }
-    }
+    };
     let summary_totals = totals_of(&rows);
-    ledger
-        .repository()
-        .complete_statement(
-            &id,
-            &rows,
+    completion
+        .finish(
             &serde_json::to_value(&summary_totals)
                 .map_err(|e| LedgerError::Render(e.to_string()))?,
         )
@@ -586,7 +591,8 @@ pub async fn import_checked(
         statement = %id,
         lines = total,
         resumed,
-        parse_ms = parsed.as_millis() as u64,
+        parse_ms = checked_after.as_millis() as u64,
+        match_ms = (parsed - checked_after).as_millis() as u64,
         payments_ms = (recorded - parsed).as_millis() as u64,
         store_ms = (started.elapsed() - recorded).as_millis() as u64,
         "bank statement imported"
@@ -595,6 +601,57 @@ pub async fn import_checked(
         summary: summary_of(&id, &rows),
         created: !resumed,
     })
+}
+
+/// A line's outcome from what became of its payment in the batch.
+fn settle(
+    row: &mut StatementLineRow,
+    participant: &ParticipantId,
+    outcome: &BatchOutcome,
+    note: Option<&String>,
+    recorded_elsewhere: &HashMap<String, String>,
+) {
+    let paid = |row: &mut StatementLineRow, command: &AgreementCommand| {
+        if let AgreementCommand::ReceivePayment(payment) = command {
+            row.participant_id = Some(participant.as_str().to_owned());
+            row.invoice_number = payment.invoice_number.map(|n| n.to_string());
+            row.payment_reference = Some(payment.reference.as_str().to_owned());
+        }
+    };
+    match outcome {
+        BatchOutcome::Recorded { command, .. } => {
+            row.outcome = LineOutcome::Matched.as_str().to_owned();
+            row.reason = note.cloned();
+            paid(row, command);
+        }
+        // A repeat is a duplicate when another statement's line records the payment
+        // (looked up before the payments); else this statement recorded it itself, in an
+        // earlier attempt cut short (or another process resuming it at the same time):
+        // matched.
+        BatchOutcome::Repeat { command } => {
+            paid(row, command);
+            let elsewhere = row
+                .payment_reference
+                .as_deref()
+                .is_some_and(|reference| recorded_elsewhere.contains_key(reference));
+            if elsewhere {
+                row.outcome = LineOutcome::Duplicate.as_str().to_owned();
+                row.reason = Some("its payment was recorded before".to_owned());
+            } else {
+                row.outcome = LineOutcome::Matched.as_str().to_owned();
+                row.reason =
+                    Some("recorded by an earlier attempt at importing this statement".to_owned());
+            }
+        }
+        BatchOutcome::Refused { refusal, .. } => {
+            row.outcome = LineOutcome::Unmatched.as_str().to_owned();
+            row.reason = Some(refusal_reason(refusal));
+        }
+        BatchOutcome::Skipped(reason) => {
+            row.outcome = LineOutcome::Unmatched.as_str().to_owned();
+            row.reason = Some(reason.clone());
+        }
+    }
 }
 
 /// Checks that a statement file is one the ledger reads and agrees with its own totals
