@@ -5,7 +5,7 @@
 //!
 //! Two formats:
 //! - ISO 20022 **camt.053** (`camt053`), namespaces `camt.053.001.02` to `.001.08`,
-//!   parsed with `roxmltree` (DTDs refused, so no entity expansion);
+//!   read in one streaming pass with `quick-xml` (DTDs refused, so no entity expansion);
 //! - the **1C client-bank exchange** text (`one_c`), in UTF-8 (with or without a BOM) or
 //!   Windows-1251 / DOS (cp866) as its `Кодировка=` header says, decoded with
 //!   `encoding_rs`.
@@ -18,6 +18,8 @@
 //! file, naming the entry. A file either parses whole or not at all.
 
 pub mod camt053;
+#[cfg(test)]
+mod camt053_tree;
 pub mod generate;
 pub mod import;
 pub mod one_c;
@@ -40,8 +42,8 @@ use time::Date;
 /// Cyrillic purpose) is about 0.8 KB: 7.6 MB for 10,000. A bank's richest entries
 /// (addresses, agents, bank transaction codes, several references) reach about 3 KB, so
 /// 10,000 of them are about 30 MB: 32 MiB holds them. A 1C document is about 0.6 KB, so
-/// 10,000 of them are about 6 MB. The XML tree in memory is a few times the file, bounded
-/// by this.
+/// 10,000 of them are about 6 MB. The camt.053 reader streams the file and keeps only the
+/// texts it reads, most of them borrowed from the file.
 pub const STATEMENT_BYTES_MAX: usize = 32 * 1024 * 1024;
 
 /// Why a statement file was refused. Nothing of a refused file is recorded.
