@@ -325,6 +325,17 @@ pub struct InvoiceIssued {
     pub due_on: Date,
     pub due_rule: DueRule,
     pub period: Option<ServicePeriod>,
+    /// The turnover date (дата совершения оборота, BILLING.md 6): the day the service is
+    /// rendered, the last day of its period, else the issue date. Its VAT is the rate in
+    /// force on this day (Tax Code). Absent from invoices recorded before the ledger
+    /// recorded it: their VAT was taken on the issue date, and stays as recorded (see
+    /// [`InvoiceIssued::turnover_date`]).
+    #[serde(
+        default,
+        with = "business_date::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub turnover_on: Option<Date>,
     pub lines: Vec<InvoiceLine>,
     pub net: Money,
     pub vat: VatApplied,
@@ -335,6 +346,22 @@ pub struct InvoiceIssued {
     /// tariff version that priced it (§5.3), so that it is issued once and never repriced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing: Option<InvoiceBilling>,
+}
+
+impl InvoiceIssued {
+    /// The turnover date its VAT was taken on: the one recorded; for an invoice recorded
+    /// before turnover dates were, its issue date (the date its VAT rate was taken on,
+    /// so that its documents agree with its amounts).
+    pub fn turnover_date(&self) -> Date {
+        self.turnover_on.unwrap_or(self.issued_on)
+    }
+
+    /// The turnover date of an invoice issued on `issued_on` for `period` (BILLING.md 6):
+    /// the period's last day (a subscription month's, a usage month's), else the issue
+    /// date.
+    pub fn turnover_date_of(issued_on: Date, period: Option<&ServicePeriod>) -> Date {
+        period.map_or(issued_on, |period| period.to)
+    }
 }
 
 /// What a billing run's invoice bills (BILLING.md 4): at most one invoice per agreement,

@@ -149,10 +149,15 @@ pub struct InvoiceView {
     pub due_on: Date,
     pub due_rule: DueRuleView,
     pub period: Option<ServicePeriod>,
+    /// The turnover date (дата совершения оборота, BILLING.md 6): the day the service is
+    /// rendered, the period's last day, else the issue date (an invoice recorded before
+    /// turnover dates were: its issue date, the one its VAT was taken on).
+    #[serde(with = "business_date")]
+    pub turnover_date: Date,
     pub lines: Vec<InvoiceLineView>,
     #[serde(with = "money_string")]
     pub net: Money,
-    /// The VAT rate as a fraction (`"0.16"`), in force on the issue date (§5.11).
+    /// The VAT rate as a fraction (`"0.16"`, §5.11), in force on the turnover date.
     #[serde(with = "rust_decimal::serde::str")]
     pub vat_rate: Decimal,
     #[serde(with = "money_string")]
@@ -190,6 +195,7 @@ impl InvoiceView {
                 calendar_version: issued.due_rule.calendar_version.clone(),
             },
             period: issued.period,
+            turnover_date: issued.turnover_date(),
             lines: issued
                 .lines
                 .iter()

@@ -1,5 +1,5 @@
-//! Issuing an invoice (§5.1, §5.3-§5.8, §5.11, §10.3): its lines, VAT, due date and
-//! rate, and the advance that settles it on issue.
+//! Issuing an invoice (§5.1, §5.3-§5.8, §5.11, §10.3): its lines, VAT (by its turnover
+//! date, BILLING.md 6), due date and rate, and the advance that settles it on issue.
 
 use rust_decimal::Decimal;
 
@@ -97,7 +97,10 @@ impl ParticipantAgreement {
                 amount,
             });
         }
-        let vat_rate = reference.vat.rate_on(issued_on)?;
+        // BILLING.md 6: VAT is the rate in force on the turnover date (the service's),
+        // not on the issue date: a December 2025 invoice for January 2026 carries 16%.
+        let turnover_on = InvoiceIssued::turnover_date_of(issued_on, command.period.as_ref());
+        let vat_rate = reference.vat.rate_on(turnover_on)?;
         let vat_amount = net.checked_mul(vat_rate.rate)?;
         let total = net.checked_add(vat_amount)?;
         if total.is_zero() {
@@ -125,6 +128,7 @@ impl ParticipantAgreement {
                 calendar_version: reference.calendar.versions_between(issued_on, due_on),
             },
             period: command.period,
+            turnover_on: Some(turnover_on),
             lines,
             net,
             vat: VatApplied {

@@ -6,13 +6,14 @@ use serde_json::json;
 
 use api::store::StoreLocation;
 
-use crate::helpers::{invoice, spawn_app, Store, TestApp, OPERATOR_BIN};
+use crate::helpers::{invoice, registration, spawn_app, Store, TestApp, OPERATOR_BIN};
 use crate::on_both_stores;
 
 on_both_stores!(
     the_operators_suspension_for_overdue_stays_while_anything_is_overdue,
     termination_settlement_and_force_majeure_over_http,
     stored_projections_of_an_older_format_are_rebuilt_at_start,
+    vat_is_the_rate_of_the_turnover_date,
 );
 
 async fn sweep(app: &crate::helpers::TestApp, as_of: &str) -> serde_json::Value {
@@ -202,5 +203,64 @@ async fn stored_projections_of_an_older_format_are_rebuilt_at_start(store: Store
     let app = app.restart().await;
     let response = app.get(&balance).await;
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    app.finish().await;
+}
+
+/// BILLING.md 6 (changed on 2026-12-01, item 6): VAT is the rate in force on the turnover
+/// date, the service's, not the issue date's: a December 2025 invoice for January 2026
+/// carries 16%, one for December 12%; the answer says which date it was.
+async fn vat_is_the_rate_of_the_turnover_date(store: Store) {
+    let app = spawn_app(store).await;
+    let id = OPERATOR_BIN;
+    let mut registered = registration(id);
+    registered["registered_on"] = json!("2025-11-03");
+    let response = app.post("/v1/agreements", &registered).await;
+    assert_eq!(response.status(), 201);
+    let response = app
+        .post(
+            &format!("/v1/agreements/{id}/signature"),
+            &json!({"signed_on": "2025-11-03"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let issue = |period: Option<(&str, &str)>| {
+        let mut body = invoice("2025-12-25", "1000.00");
+        if let Some((from, to)) = period {
+            body["period"] = json!({"from": from, "to": to});
+        }
+        body
+    };
+
+    let january = app
+        .post(
+            &format!("/v1/agreements/{id}/invoices"),
+            &issue(Some(("2026-01-01", "2026-01-31"))),
+        )
+        .await;
+    assert_eq!(january.status(), 201);
+    let january: serde_json::Value = january.json().await.unwrap();
+    assert_eq!(january["turnover_date"], "2026-01-31", "{january}");
+    assert_eq!(january["vat_rate"], "0.16");
+    assert_eq!(january["vat"], "160.00");
+    assert_eq!(january["total"], "1160.00");
+
+    let december = app
+        .post(
+            &format!("/v1/agreements/{id}/invoices"),
+            &issue(Some(("2025-12-01", "2025-12-31"))),
+        )
+        .await;
+    assert_eq!(december.status(), 201);
+    let december: serde_json::Value = december.json().await.unwrap();
+    assert_eq!(december["turnover_date"], "2025-12-31");
+    assert_eq!(december["vat_rate"], "0.12");
+    assert_eq!(december["total"], "1120.00");
+
+    let without_period = app
+        .post(&format!("/v1/agreements/{id}/invoices"), &issue(None))
+        .await;
+    let without_period: serde_json::Value = without_period.json().await.unwrap();
+    assert_eq!(without_period["turnover_date"], "2025-12-25");
+    assert_eq!(without_period["vat_rate"], "0.12");
     app.finish().await;
 }

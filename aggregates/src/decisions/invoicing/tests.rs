@@ -4,7 +4,7 @@
 use crate::fixture::*;
 
 #[test]
-fn an_invoice_adds_vat_by_its_issue_date_and_falls_due_by_its_kind() {
+fn an_invoice_adds_vat_by_its_turnover_date_and_falls_due_by_its_kind() {
     let events = with_invoice();
     let AgreementEvent::InvoiceIssued(invoice) = &events[2] else {
         panic!("{events:?}")
@@ -21,6 +21,11 @@ fn an_invoice_adds_vat_by_its_issue_date_and_falls_due_by_its_kind() {
     );
     assert_eq!(invoice.due_rule.clause, "5.4");
     assert_eq!(invoice.exchange_rate, None);
+    assert_eq!(
+        invoice.turnover_on,
+        Some(invoice.issued_on),
+        "no period: the issue date"
+    );
     assert_eq!(events.len(), 3, "no advance, so nothing else");
 }
 
@@ -56,6 +61,96 @@ fn vat_in_2025_is_twelve_percent() {
     // Jan 3-4 a weekend: Jan 5 (1), Jan 6 (2), Jan 7 holiday, Jan 8 (3).
     assert_eq!(invoice.due_on, date!(2026 - 01 - 08));
     assert_eq!(invoice.due_rule.clause, "5.8");
+}
+
+/// An agreement in force from 2025-06-02, for the turnover-date tests at the 2025/2026
+/// VAT boundary.
+fn in_force_in_2025() -> Vec<AgreementEvent> {
+    let mut given = vec![registered_event(Currency::KZT, true), signed_event()];
+    if let AgreementEvent::Registered(r) = &mut given[0] {
+        r.registered_on = date!(2025 - 06 - 02);
+    }
+    if let AgreementEvent::AgreementSigned(s) = &mut given[1] {
+        *s = AgreementSigned {
+            signed_on: date!(2025 - 06 - 02),
+            concluded_on: date!(2025 - 06 - 02),
+            in_force_from: date!(2025 - 06 - 02),
+        };
+    }
+    given
+}
+
+fn issued_for(issued_on: Date, period: Option<(Date, Date)>) -> InvoiceIssued {
+    let mut command = invoice_command(InvoiceKind::Subscription, issued_on, "100.00");
+    command.period = period.map(|(from, to)| ServicePeriod { from, to });
+    let events = decide(
+        &in_force_in_2025(),
+        AgreementCommand::IssueInvoice(command),
+        &services(),
+    )
+    .unwrap();
+    let AgreementEvent::InvoiceIssued(invoice) = &events[0] else {
+        panic!("{events:?}")
+    };
+    invoice.clone()
+}
+
+/// BILLING.md 6: VAT is the rate in force on the turnover date, the day the service is
+/// rendered (a period's last day), not on the issue date.
+#[test]
+fn a_december_2025_invoice_for_january_2026_carries_sixteen_percent() {
+    let invoice = issued_for(
+        date!(2025 - 12 - 25),
+        Some((date!(2026 - 01 - 01), date!(2026 - 01 - 31))),
+    );
+    assert_eq!(invoice.turnover_on, Some(date!(2026 - 01 - 31)));
+    assert_eq!(invoice.turnover_date(), date!(2026 - 01 - 31));
+    assert_eq!(invoice.vat.rate, Decimal::from_str("0.16").unwrap());
+    assert_eq!(invoice.vat.rate_effective_from, date!(2026 - 01 - 01));
+    assert_eq!(invoice.vat.amount, kzt("16.00"));
+    assert_eq!(invoice.total, kzt("116.00"));
+}
+
+#[test]
+fn a_january_2026_invoice_for_december_2025_carries_twelve_percent() {
+    let invoice = issued_for(
+        date!(2026 - 01 - 05),
+        Some((date!(2025 - 12 - 01), date!(2025 - 12 - 31))),
+    );
+    assert_eq!(invoice.turnover_on, Some(date!(2025 - 12 - 31)));
+    assert_eq!(invoice.vat.rate, Decimal::from_str("0.12").unwrap());
+    assert_eq!(invoice.total, kzt("112.00"));
+}
+
+#[test]
+fn an_invoice_without_a_period_turns_over_on_its_issue_date() {
+    let invoice = issued_for(date!(2025 - 12 - 31), None);
+    assert_eq!(invoice.turnover_on, Some(date!(2025 - 12 - 31)));
+    assert_eq!(invoice.vat.rate, Decimal::from_str("0.12").unwrap());
+}
+
+/// An invoice recorded before turnover dates were keeps the VAT it recorded (taken on
+/// its issue date), and its turnover date reads as that issue date: no rewrite.
+#[test]
+fn an_invoice_recorded_without_a_turnover_date_keeps_what_it_recorded() {
+    let invoice = issued_for(
+        date!(2025 - 12 - 25),
+        Some((date!(2026 - 01 - 01), date!(2026 - 01 - 31))),
+    );
+    let mut recorded = serde_json::to_value(&invoice).unwrap();
+    let object = recorded.as_object_mut().unwrap();
+    assert!(object.remove("turnover_on").is_some());
+    // As an older invoice recorded it: 12% by its issue date.
+    object["vat"]["rate"] = serde_json::json!("0.12");
+    let old: InvoiceIssued = serde_json::from_value(recorded.clone()).unwrap();
+    assert_eq!(old.turnover_on, None);
+    assert_eq!(old.turnover_date(), date!(2025 - 12 - 25));
+    assert_eq!(old.vat.rate, Decimal::from_str("0.12").unwrap());
+    assert_eq!(
+        serde_json::to_value(&old).unwrap(),
+        recorded,
+        "written back exactly as recorded"
+    );
 }
 
 fn due_on(kind: InvoiceKind, issued_on: Date) -> Date {
