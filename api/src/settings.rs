@@ -66,6 +66,99 @@ pub struct ServeSettings {
     /// How webhooks are delivered (INTEGRATION.md 1).
     #[command(flatten)]
     pub webhooks: WebhookSettings,
+
+    /// The operator's own details, as the seller of its documents (BILLING.md 6).
+    #[command(flatten)]
+    pub operator: OperatorSettings,
+}
+
+/// The operator's own details as the seller of its ESF documents (BILLING.md 6):
+/// configuration, not code. All or none: a server given some of them refuses to start;
+/// given none, it serves everything but the ESF (503 there, naming these settings).
+#[derive(Debug, Clone, Default, Args)]
+pub struct OperatorSettings {
+    /// The operator's BIN (12 digits, with its check digit).
+    #[arg(long, env = "EDOC_OPERATOR_BIN", global = true)]
+    pub operator_bin: Option<String>,
+    /// The operator's name as registered.
+    #[arg(long, env = "EDOC_OPERATOR_NAME", global = true)]
+    pub operator_name: Option<String>,
+    /// The operator's legal address.
+    #[arg(long, env = "EDOC_OPERATOR_ADDRESS", global = true)]
+    pub operator_address: Option<String>,
+    /// The operator's account (ИИК): a Kazakh IBAN, `KZ` and 18 characters.
+    #[arg(long, env = "EDOC_OPERATOR_IIK", global = true)]
+    pub operator_iik: Option<String>,
+    /// The operator's bank's code (БИК): 8 to 11 letters and digits.
+    #[arg(long, env = "EDOC_OPERATOR_BIK", global = true)]
+    pub operator_bik: Option<String>,
+    /// The operator's beneficiary code (КБе): 2 digits.
+    #[arg(long, env = "EDOC_OPERATOR_KBE", global = true)]
+    pub operator_kbe: Option<String>,
+}
+
+impl OperatorSettings {
+    /// The seller, when every detail is given and valid; `None` when none is given.
+    pub fn seller(&self) -> Result<Option<crate::application::documents::esf::Seller>, String> {
+        let fields = [
+            ("EDOC_OPERATOR_BIN", &self.operator_bin),
+            ("EDOC_OPERATOR_NAME", &self.operator_name),
+            ("EDOC_OPERATOR_ADDRESS", &self.operator_address),
+            ("EDOC_OPERATOR_IIK", &self.operator_iik),
+            ("EDOC_OPERATOR_BIK", &self.operator_bik),
+            ("EDOC_OPERATOR_KBE", &self.operator_kbe),
+        ];
+        let given: Vec<&str> = fields
+            .iter()
+            .filter(|(_, value)| value.as_deref().is_some_and(|v| !v.trim().is_empty()))
+            .map(|(name, _)| *name)
+            .collect();
+        if given.is_empty() {
+            return Ok(None);
+        }
+        if given.len() < fields.len() {
+            let missing: Vec<&str> = fields
+                .iter()
+                .map(|(name, _)| *name)
+                .filter(|name| !given.contains(name))
+                .collect();
+            return Err(format!(
+                "the operator's details are all or none: {} given, {} missing",
+                given.join(", "),
+                missing.join(", ")
+            ));
+        }
+        let text = |value: &Option<String>| value.as_deref().unwrap_or("").trim().to_owned();
+        let bin = events::ParticipantId::parse(&text(&self.operator_bin))
+            .map_err(|error| format!("EDOC_OPERATOR_BIN: {error}"))?;
+        let iik = text(&self.operator_iik).to_uppercase();
+        if !(iik.len() == 20
+            && iik.starts_with("KZ")
+            && iik.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            return Err(format!(
+                "EDOC_OPERATOR_IIK: `{iik}` is not a Kazakh IBAN (KZ and 18 letters or digits)"
+            ));
+        }
+        let bik = text(&self.operator_bik).to_uppercase();
+        if !((8..=11).contains(&bik.len()) && bik.chars().all(|c| c.is_ascii_alphanumeric())) {
+            return Err(format!(
+                "EDOC_OPERATOR_BIK: `{bik}` is not a bank code (8 to 11 letters or digits)"
+            ));
+        }
+        let kbe = text(&self.operator_kbe);
+        if !(kbe.len() == 2 && kbe.chars().all(|c| c.is_ascii_digit())) {
+            return Err(format!("EDOC_OPERATOR_KBE: `{kbe}` is not 2 digits"));
+        }
+        Ok(Some(crate::application::documents::esf::Seller {
+            bin,
+            name: text(&self.operator_name),
+            address: text(&self.operator_address),
+            iik,
+            bik,
+            kbe,
+        }))
+    }
 }
 
 /// How the webhook deliverer runs (docs/operations.md, "Webhooks"). The defaults are
@@ -124,4 +217,75 @@ pub struct LogSettings {
     /// Log line format.
     #[arg(long, env = "EDOC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+}
+
+#[cfg(test)]
+mod operator_tests {
+    use super::OperatorSettings;
+
+    fn complete() -> OperatorSettings {
+        OperatorSettings {
+            operator_bin: Some("050140000656".to_owned()),
+            operator_name: Some("ТОО «Оператор E-DOC»".to_owned()),
+            operator_address: Some("г. Астана".to_owned()),
+            operator_iik: Some("kz926010131000112233".to_owned()),
+            operator_bik: Some("HSBKKZKX".to_owned()),
+            operator_kbe: Some("17".to_owned()),
+        }
+    }
+
+    #[test]
+    fn the_operators_details_are_all_or_none() {
+        assert_eq!(OperatorSettings::default().seller(), Ok(None));
+        let seller = complete().seller().unwrap().unwrap();
+        assert_eq!(seller.bin.as_str(), "050140000656");
+        assert_eq!(seller.iik, "KZ926010131000112233", "upper-cased");
+        let partial = OperatorSettings {
+            operator_kbe: None,
+            operator_address: Some("  ".to_owned()),
+            ..complete()
+        };
+        let error = partial.seller().unwrap_err();
+        assert!(
+            error.contains("EDOC_OPERATOR_ADDRESS, EDOC_OPERATOR_KBE missing"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_detail_is_refused_by_name() {
+        for (settings, named) in [
+            (
+                OperatorSettings {
+                    operator_bin: Some("050140000657".to_owned()),
+                    ..complete()
+                },
+                "EDOC_OPERATOR_BIN",
+            ),
+            (
+                OperatorSettings {
+                    operator_iik: Some("DE926010131000112233".to_owned()),
+                    ..complete()
+                },
+                "EDOC_OPERATOR_IIK",
+            ),
+            (
+                OperatorSettings {
+                    operator_bik: Some("HSB".to_owned()),
+                    ..complete()
+                },
+                "EDOC_OPERATOR_BIK",
+            ),
+            (
+                OperatorSettings {
+                    operator_kbe: Some("1x".to_owned()),
+                    ..complete()
+                },
+                "EDOC_OPERATOR_KBE",
+            ),
+        ] {
+            let error = settings.seller().unwrap_err();
+            assert!(error.starts_with(named), "{error}");
+        }
+    }
 }

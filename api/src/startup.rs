@@ -23,6 +23,9 @@ pub enum StartupError {
     ReferenceStream(#[from] ReferenceBookError),
     #[error(transparent)]
     Token(#[from] crate::application::tokens::TokenError),
+    /// A setting that cannot be used (named in the message).
+    #[error("configuration: {0}")]
+    Configuration(String),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: SocketAddr,
@@ -44,6 +47,8 @@ pub struct Application {
     /// The file the first operator token was written to, on the embedded store's first
     /// start.
     first_token: Option<std::path::PathBuf>,
+    /// The operator as the seller of its documents, when configured.
+    seller: Option<Arc<crate::application::documents::esf::Seller>>,
 }
 
 impl Application {
@@ -57,6 +62,13 @@ impl Application {
         serve: &ServeSettings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
+        // The operator's details are checked before anything else: a server given some
+        // of them, or a malformed one, does not start.
+        let seller = serve
+            .operator
+            .seller()
+            .map_err(StartupError::Configuration)?
+            .map(Arc::new);
         let (shipped, origins) = reference_files::shipped_versions(serve.reference_dir.as_deref())?;
         for path in &origins.overridden {
             tracing::info!(path = %path.display(), "reference table loaded from file");
@@ -141,6 +153,7 @@ impl Application {
             nats_url: serve.nats_url.clone(),
             webhooks: (&serve.webhooks).into(),
             first_token,
+            seller,
         })
     }
 
@@ -194,6 +207,7 @@ impl Application {
         ));
         let router = app(AppState {
             ledger: self.ledger,
+            seller: self.seller,
         });
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)

@@ -25,6 +25,7 @@
 pub mod audit;
 pub mod billing;
 pub mod commands;
+pub mod documents;
 pub mod export;
 pub mod feed;
 pub mod nats;

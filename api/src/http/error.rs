@@ -49,6 +49,10 @@ pub enum ApiError {
     RequestTimeout { detail: String },
     #[error("{detail}")]
     MethodNotAllowed { detail: String },
+    /// The server lacks configuration the request needs (503): the operator's details
+    /// for its documents.
+    #[error("{detail}")]
+    NotConfigured { detail: String },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -138,6 +142,12 @@ impl ApiError {
             Self::MethodNotAllowed { detail } => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
+                detail.clone(),
+                None,
+            ),
+            Self::NotConfigured { detail } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not-configured",
                 detail.clone(),
                 None,
             ),

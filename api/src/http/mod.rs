@@ -5,6 +5,7 @@ pub mod agreements;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod documents;
 pub mod error;
 pub mod extract;
 pub mod feed;
@@ -49,6 +50,8 @@ pub const STATEMENT_IMPORT_TIMEOUT: Duration = Duration::from_secs(300);
 #[derive(Clone)]
 pub struct AppState {
     pub ledger: Arc<Ledger>,
+    /// The operator as the seller of its documents (BILLING.md 6), when configured.
+    pub seller: Option<Arc<crate::application::documents::esf::Seller>>,
 }
 
 /// Builds the whole application; shared by `serve` and the tests.
@@ -69,6 +72,7 @@ pub fn app(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(audit::router())
         .merge(statements::router())
+        .merge(documents::router())
         .merge(<utoipa_scalar::Scalar<_> as utoipa_scalar::Servable<_>>::with_url(
             openapi::DOCS_PATH,
             openapi::document(),

@@ -76,6 +76,7 @@ use super::queries;
         super::webhooks::deliveries,
         super::webhooks::resume,
         super::statements::import_statement,
+        super::documents::esf,
         super::statements::statement,
         super::statements::assign_line,
         openapi_json,
@@ -168,7 +169,11 @@ fn errors_of(path: &str, operation: &Operation) -> Vec<(&'static str, &'static s
     }
     errors.push((
         "503",
-        "The event store does not answer; retry later with the same Idempotency-Key (or payment reference), which records the command at most once",
+        if path.ends_with("/esf") {
+            "The event store does not answer, or the operator's details for its documents (EDOC_OPERATOR_*) are not configured"
+        } else {
+            "The event store does not answer; retry later with the same Idempotency-Key (or payment reference), which records the command at most once"
+        },
     ));
     errors
 }
@@ -364,6 +369,7 @@ mod tests {
         ("post", "/v1/reference/exchange-rates/import"),
         ("post", "/v1/usage"),
         ("get", "/v1/agreements/{id}/usage"),
+        ("get", "/v1/agreements/{id}/invoices/{number}/esf"),
         ("post", "/v1/bank-statements"),
         ("get", "/v1/bank-statements/{id}"),
         ("post", "/v1/bank-statements/{id}/lines/{n}/assignment"),
@@ -805,6 +811,8 @@ mod tests {
                 ("get", "/v1/bank-statements/{id}") => &[],
                 // Usage records are not events: a month's preview has no `known_at`.
                 ("get", "/v1/agreements/{id}/usage") => &["period"],
+                // An invoice's document is the recorded invoice: no date to read it as of.
+                ("get", "/v1/agreements/{id}/invoices/{number}/esf") => &[],
                 // The feed reads what is recorded now, after a cursor (INTEGRATION.md 1).
                 ("get", "/v1/events") => &["after", "limit", "wait"],
                 ("get", "/v1/webhooks/{webhook_id}/deliveries") => &["limit"],
@@ -858,6 +866,8 @@ mod tests {
             assert!(!success.is_empty(), "{method} {path}: no success answer");
             let media = if *path == "/metrics" {
                 "text/plain"
+            } else if path.ends_with("/esf") {
+                "application/xml"
             } else {
                 "application/json"
             };

@@ -210,6 +210,7 @@ async fn serve(database_url: &str, data_dir: &Path) -> Server {
             sweep_no_fines: false,
             idempotency_ttl_hours: 24,
             webhooks: Default::default(),
+            operator: Default::default(),
         },
     )
     .await

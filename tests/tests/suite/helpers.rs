@@ -175,6 +175,7 @@ async fn spawn_app_configured(
         sweep_no_fines: false,
         idempotency_ttl_hours: 24,
         webhooks,
+        operator: operator_settings(),
     };
     let mut app = start(store, store_settings, serve_settings, clock, None).await;
     app.database_name = database_name;
@@ -451,6 +452,18 @@ impl TestApp {
 }
 
 /// A valid registration body.
+/// The operator's details the test servers are configured with (its ESF's seller).
+pub fn operator_settings() -> api::settings::OperatorSettings {
+    api::settings::OperatorSettings {
+        operator_bin: Some("050140000656".to_owned()),
+        operator_name: Some("ТОО «Оператор E-DOC»".to_owned()),
+        operator_address: Some("г. Астана, пр. Мангилик Ел, 55".to_owned()),
+        operator_iik: Some("KZ926010131000112233".to_owned()),
+        operator_bik: Some("HSBKKZKX".to_owned()),
+        operator_kbe: Some("17".to_owned()),
+    }
+}
+
 pub fn registration(participant: &str) -> Value {
     json!({
         "participant_id": participant,

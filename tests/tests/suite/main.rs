@@ -16,6 +16,7 @@ mod bad_input;
 mod billing_runs;
 mod concurrency;
 mod corrections;
+mod documents;
 mod explain;
 mod feed;
 mod fuzz;

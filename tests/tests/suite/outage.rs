@@ -184,6 +184,7 @@ async fn serve_on(cluster: &ThrowawayCluster, token_name: &str) -> Served {
             sweep_no_fines: false,
             idempotency_ttl_hours: 24,
             webhooks: Default::default(),
+            operator: Default::default(),
         },
     )
     .await

@@ -1,0 +1,47 @@
+//! The documents of an agreement (API.md; BILLING.md 6): the ESF of an invoice or a
+//! credit note.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use events::InvoiceNumber;
+
+use super::error::ApiError;
+use super::extract::AgreementItem;
+use super::AppState;
+use crate::application::documents;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/agreements/{id}/invoices/{number}/esf", get(esf))
+}
+
+/// `GET /v1/agreements/{id}/invoices/{number}/esf`: the IS ESF `InvoiceV2` XML of an
+/// invoice (`ORDINARY_INVOICE`) or a credit note (`ADDITIONAL_INVOICE`, related to its
+/// invoice), §5.7, from the recorded event: its figures are the invoice's.
+#[utoipa::path(get, path = "/v1/agreements/{id}/invoices/{number}/esf", tag = "documents",
+    params(("id" = String, Path, description = "The participant's BIN/IIN"), ("number" = u64, Path, description = "The invoice's or credit note's number")),
+    responses(
+        (status = 200, description = "IS ESF InvoiceV2 XML (UTF-8)", body = String, content_type = "application/xml")))]
+pub async fn esf(
+    State(state): State<AppState>,
+    AgreementItem(id, number): AgreementItem<InvoiceNumber>,
+) -> Result<Response, ApiError> {
+    let seller = state.seller.as_deref().ok_or_else(|| ApiError::NotConfigured {
+        detail: "the operator's details for its ESF documents are not configured: set EDOC_OPERATOR_BIN, EDOC_OPERATOR_NAME, EDOC_OPERATOR_ADDRESS, EDOC_OPERATOR_IIK, EDOC_OPERATOR_BIK and EDOC_OPERATOR_KBE (docs/operations.md)".to_owned(),
+    })?;
+    let (document, customer) = documents::esf_of(&state.ledger, &id, number)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "agreement {id} has no invoice or credit note number {number}"
+            ))
+        })?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+        document.to_xml(seller, &customer),
+    )
+        .into_response())
+}

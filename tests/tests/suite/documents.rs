@@ -1,0 +1,131 @@
+//! The documents of an agreement over HTTP (issue 18, BILLING.md 6), on both stores: the
+//! ESF of an invoice and of a credit note, their figures the JSON invoice's; who may read
+//! them.
+
+use serde_json::{json, Value};
+
+use api::application::tokens::Role;
+
+use crate::helpers::{invoice, spawn_app, Store};
+use crate::on_both_stores;
+
+on_both_stores!(an_invoice_and_its_credit_note_have_their_esf,);
+
+const PARTICIPANT: &str = "120340001230";
+
+/// The text of the first element named `name` (simple: the ESF's elements have no
+/// attributes and the values tested no entities).
+fn element<'a>(xml: &'a str, name: &str) -> &'a str {
+    let open = format!("<{name}>");
+    let start = xml
+        .find(&open)
+        .unwrap_or_else(|| panic!("no <{name}> in {xml}"))
+        + open.len();
+    let end = start + xml[start..].find('<').unwrap();
+    &xml[start..end]
+}
+
+async fn an_invoice_and_its_credit_note_have_their_esf(store: Store) {
+    let app = spawn_app(store).await;
+    app.signed_agreement(PARTICIPANT).await;
+    let mut body = invoice("2026-02-02", "10000.00");
+    body["period"] = json!({"from": "2026-02-01", "to": "2026-02-28"});
+    let response = app
+        .post(&format!("/v1/agreements/{PARTICIPANT}/invoices"), &body)
+        .await;
+    assert_eq!(response.status(), 201);
+    let issued: Value = response.json().await.unwrap();
+
+    let response = app
+        .get(&format!("/v1/agreements/{PARTICIPANT}/invoices/1/esf"))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/xml; charset=utf-8"
+    );
+    let xml = response.text().await.unwrap();
+    assert!(xml.contains("<v2:invoice xmlns:a=\"abstractInvoice.esf\" xmlns:v2=\"v2.esf\">"));
+    assert_eq!(element(&xml, "invoiceType"), "ORDINARY_INVOICE");
+    assert_eq!(element(&xml, "num"), issued["number"].as_str().unwrap());
+    assert_eq!(element(&xml, "date"), "02.02.2026");
+    assert_eq!(element(&xml, "turnoverDate"), "28.02.2026");
+    assert_eq!(issued["turnover_date"], "2026-02-28");
+    // The seller is the configured operator, the customer the participant.
+    let seller = &xml[xml.find("<seller>").unwrap()..];
+    assert_eq!(element(seller, "tin"), "050140000656");
+    assert_eq!(element(seller, "iik"), "KZ926010131000112233");
+    let customer = &xml[xml.find("<customer>").unwrap()..];
+    assert_eq!(element(customer, "tin"), PARTICIPANT);
+    assert_eq!(element(customer, "name"), "ТОО «Ромашка»");
+    // The figures are the JSON invoice's.
+    assert_eq!(element(&xml, "totalPriceWithoutTax"), issued["net"]);
+    assert_eq!(element(&xml, "totalNdsAmount"), issued["vat"]);
+    assert_eq!(element(&xml, "totalPriceWithTax"), issued["total"]);
+    assert_eq!(element(&xml, "ndsRate"), "16");
+    assert_eq!(element(&xml, "description"), "E-DOC subscription");
+
+    // A credit note of 2,500.00 net: an ADDITIONAL_INVOICE related to invoice 1.
+    let response = app
+        .post(
+            &format!("/v1/agreements/{PARTICIPANT}/invoices/1/credit-notes"),
+            &json!({"on": "2026-02-20", "reason": "the service was down for a week", "net": "2500.00"}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let credit: Value = response.json().await.unwrap();
+    let number = credit["number"].as_str().unwrap();
+    let xml = app
+        .get(&format!(
+            "/v1/agreements/{PARTICIPANT}/invoices/{number}/esf"
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(element(&xml, "invoiceType"), "ADDITIONAL_INVOICE");
+    let related = &xml[xml.find("<relatedInvoice>").unwrap()..];
+    assert_eq!(element(related, "num"), "1");
+    assert_eq!(element(related, "date"), "02.02.2026");
+    assert_eq!(element(&xml, "turnoverDate"), "20.02.2026");
+    assert_eq!(element(&xml, "totalPriceWithoutTax"), "2500.00");
+    assert_eq!(element(&xml, "totalNdsAmount"), "400.00");
+    assert_eq!(element(&xml, "totalPriceWithTax"), "2900.00");
+
+    // No such number: 404, problem+json.
+    let response = app
+        .get(&format!("/v1/agreements/{PARTICIPANT}/invoices/99/esf"))
+        .await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+
+    // A participant reads its own, and nobody else's (404 as for an unknown agreement).
+    let own = app
+        .token(Role::Participant, "romashka", Some(PARTICIPANT))
+        .await;
+    let response = app
+        .send_as(
+            reqwest::Method::GET,
+            &format!("/v1/agreements/{PARTICIPANT}/invoices/1/esf"),
+            Some(&format!("Bearer {own}")),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let other = app
+        .token(Role::Participant, "other", Some("980511004560"))
+        .await;
+    let response = app
+        .send_as(
+            reqwest::Method::GET,
+            &format!("/v1/agreements/{PARTICIPANT}/invoices/1/esf"),
+            Some(&format!("Bearer {other}")),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    app.finish().await;
+}
