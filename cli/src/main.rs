@@ -4,6 +4,7 @@
 
 mod bench;
 mod bill;
+mod esf;
 mod export;
 mod period;
 mod reference;
@@ -27,6 +28,7 @@ use tracing_subscriber::EnvFilter;
 use api::settings::{LogFormat, LogSettings, ServeSettings, StoreSettings};
 use bench::{bench, load};
 use bill::bill;
+use esf::{esf, EsfAction};
 use export::{audit, export, import};
 use period::{period, PeriodAction};
 use reference::{reference, ReferenceAction};
@@ -207,6 +209,12 @@ enum Command {
         #[command(subcommand)]
         action: StatementAction,
     },
+    /// ESF documents (BILLING.md 6): `esf export --from --to DIR` writes the IS ESF XML
+    /// of every invoice and credit note issued in the range, for upload.
+    Esf {
+        #[command(subcommand)]
+        action: EsfAction,
+    },
     /// Load an export into an empty store: verified first, then every event exactly as
     /// exported (hashes included), the invoice numbers and the stored projections.
     Import {
@@ -267,6 +275,7 @@ async fn main() -> ExitCode {
         Command::Import { file } => import(&cli.store, &file).await,
         Command::Period { action } => period(&cli.store, &cli.serve, action).await,
         Command::Statement { action } => statement(&cli.store, &cli.serve, action).await,
+        Command::Esf { action } => esf(&cli.store, &cli.serve, action).await,
         Command::Token { action } => token(&cli.store, action).await,
         Command::Reference { action } => reference(&cli.store, &cli.serve, action).await,
         Command::Sweep { as_of, no_fines } => sweep(&cli.store, &cli.serve, as_of, !no_fines).await,

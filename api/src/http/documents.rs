@@ -15,7 +15,34 @@ use super::AppState;
 use crate::application::documents;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/agreements/{id}/invoices/{number}/esf", get(esf))
+    Router::new()
+        .route("/v1/agreements/{id}/invoices/{number}/esf", get(esf))
+        .route("/v1/reports/esf-due", get(esf_due))
+}
+
+/// The answer of `GET /v1/reports/esf-due`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct EsfDueReport {
+    /// Today, in Kazakhstan: what `days_left` counts from.
+    #[serde(with = "events::business_date")]
+    #[schema(value_type = String, format = Date)]
+    pub as_of: time::Date,
+    /// Every invoice and credit note whose ESF is not produced yet, by deadline.
+    pub documents: Vec<documents::EsfDue>,
+}
+
+/// `GET /v1/reports/esf-due`: the invoices and credit notes whose ESF has not been
+/// produced (`edoc-ledger esf export`), each with its deadline, 15 calendar days after
+/// its turnover date (BILLING.md 6), the most urgent first. Reads the store's invoices,
+/// credit notes and voids in one query.
+#[utoipa::path(get, path = "/v1/reports/esf-due", tag = "documents",
+    responses((status = 200, description = "The documents whose ESF is due, by deadline", body = EsfDueReport)))]
+pub async fn esf_due(State(state): State<AppState>) -> Result<axum::Json<EsfDueReport>, ApiError> {
+    let as_of = state.ledger.today();
+    Ok(axum::Json(EsfDueReport {
+        as_of,
+        documents: documents::esf_due(&state.ledger, as_of).await?,
+    }))
 }
 
 /// `GET /v1/agreements/{id}/invoices/{number}/esf`: the IS ESF `InvoiceV2` XML of an

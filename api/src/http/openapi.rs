@@ -77,6 +77,7 @@ use super::queries;
         super::webhooks::resume,
         super::statements::import_statement,
         super::documents::esf,
+        super::documents::esf_due,
         super::statements::statement,
         super::statements::assign_line,
         openapi_json,
@@ -370,6 +371,7 @@ mod tests {
         ("post", "/v1/usage"),
         ("get", "/v1/agreements/{id}/usage"),
         ("get", "/v1/agreements/{id}/invoices/{number}/esf"),
+        ("get", "/v1/reports/esf-due"),
         ("post", "/v1/bank-statements"),
         ("get", "/v1/bank-statements/{id}"),
         ("post", "/v1/bank-statements/{id}/lines/{n}/assignment"),
@@ -813,6 +815,8 @@ mod tests {
                 ("get", "/v1/agreements/{id}/usage") => &["period"],
                 // An invoice's document is the recorded invoice: no date to read it as of.
                 ("get", "/v1/agreements/{id}/invoices/{number}/esf") => &[],
+                // What is due now: the documents not produced yet, counted from today.
+                ("get", "/v1/reports/esf-due") => &[],
                 // The feed reads what is recorded now, after a cursor (INTEGRATION.md 1).
                 ("get", "/v1/events") => &["after", "limit", "wait"],
                 ("get", "/v1/webhooks/{webhook_id}/deliveries") => &["limit"],

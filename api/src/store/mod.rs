@@ -107,6 +107,7 @@ macro_rules! on_transaction {
 }
 
 mod billing_runs;
+mod esf;
 mod event_table;
 mod feed;
 mod idempotency;
@@ -120,6 +121,7 @@ mod tokens;
 mod usage;
 mod webhooks;
 
+pub use esf::EsfProducedRow;
 pub use event_table::{EventRow, StoredEvent};
 pub use feed::{final_prefix, FeedEvent, FEED_PAGE_MAX};
 pub use idempotency::IdempotencyRecord;

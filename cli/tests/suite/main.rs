@@ -14,6 +14,7 @@ mod common;
 mod billing_crash;
 mod cli;
 mod crash;
+mod esf;
 mod export;
 mod guide;
 mod load;

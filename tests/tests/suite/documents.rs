@@ -6,10 +6,13 @@ use serde_json::{json, Value};
 
 use api::application::tokens::Role;
 
-use crate::helpers::{invoice, spawn_app, Store};
+use crate::helpers::{invoice, spawn_app, spawn_app_on, Store};
 use crate::on_both_stores;
 
-on_both_stores!(an_invoice_and_its_credit_note_have_their_esf,);
+on_both_stores!(
+    an_invoice_and_its_credit_note_have_their_esf,
+    the_esf_due_report_lists_what_is_not_produced_by_deadline,
+);
 
 const PARTICIPANT: &str = "120340001230";
 
@@ -127,5 +130,108 @@ async fn an_invoice_and_its_credit_note_have_their_esf(store: Store) {
         )
         .await;
     assert_eq!(response.status(), 404);
+    app.finish().await;
+}
+
+/// `GET /v1/reports/esf-due` (BILLING.md 6): every invoice and credit note whose ESF is
+/// not produced, with its deadline 15 calendar days after its turnover date, the most
+/// urgent first; a produced one leaves the list, a voided invoice needs none.
+async fn the_esf_due_report_lists_what_is_not_produced_by_deadline(store: Store) {
+    let app = spawn_app_on(store, time::macros::date!(2026 - 03 - 10)).await;
+    app.signed_agreement(PARTICIPANT).await;
+    let path = format!("/v1/agreements/{PARTICIPANT}");
+    let mut february = invoice("2026-02-02", "10000.00");
+    february["period"] = json!({"from": "2026-02-01", "to": "2026-02-28"});
+    assert_eq!(
+        app.post(&format!("{path}/invoices"), &february)
+            .await
+            .status(),
+        201
+    );
+    let response = app
+        .post(
+            &format!("{path}/invoices/1/credit-notes"),
+            &json!({"on": "2026-02-20", "reason": "the service was down for a week", "net": "2500.00"}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    // Invoice 3, issued by mistake and voided: no ESF is due for it.
+    assert_eq!(
+        app.post(
+            &format!("{path}/invoices"),
+            &invoice("2026-03-02", "100.00")
+        )
+        .await
+        .status(),
+        201
+    );
+    let response = app
+        .post(
+            &format!("{path}/invoices/3/void"),
+            &json!({"on": "2026-03-03", "reason": "issued to the wrong participant"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+
+    let report = app.get_json("/v1/reports/esf-due").await;
+    assert_eq!(report["as_of"], "2026-03-10");
+    assert_eq!(
+        report["documents"],
+        json!([
+            {"participant_id": PARTICIPANT, "number": "2", "document_type": "ADDITIONAL_INVOICE",
+             "issued_on": "2026-02-20", "turnover_date": "2026-02-20", "deadline": "2026-03-07",
+             "days_left": -3, "overdue": true},
+            {"participant_id": PARTICIPANT, "number": "1", "document_type": "ORDINARY_INVOICE",
+             "issued_on": "2026-02-02", "turnover_date": "2026-02-28", "deadline": "2026-03-15",
+             "days_left": 5, "overdue": false},
+        ]),
+        "{report}"
+    );
+
+    // Produced (as `edoc-ledger esf export` records it): no longer due.
+    let xml = app
+        .get(&format!("{path}/invoices/1/esf"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let first = app
+        .ledger
+        .repository()
+        .record_esf_produced(&[api::store::EsfProducedRow {
+            participant_id: PARTICIPANT.to_owned(),
+            number: 1,
+            document_type: "ORDINARY_INVOICE".to_owned(),
+            issued_on: "2026-02-02".to_owned(),
+            turnover_date: "2026-02-28".to_owned(),
+            digest: api::application::statements::import::digest_of(xml.as_bytes()),
+            produced_at: String::new(),
+            produced_by: "test".to_owned(),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(first, 1);
+    let report = app.get_json("/v1/reports/esf-due").await;
+    let numbers: Vec<&Value> = report["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|document| &document["number"])
+        .collect();
+    assert_eq!(numbers, [&json!("2")], "{report}");
+
+    // Billing staff's report: a participant may not read it.
+    let own = app
+        .token(Role::Participant, "romashka", Some(PARTICIPANT))
+        .await;
+    let response = app
+        .send_as(
+            reqwest::Method::GET,
+            "/v1/reports/esf-due",
+            Some(&format!("Bearer {own}")),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 403);
     app.finish().await;
 }

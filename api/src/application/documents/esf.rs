@@ -192,6 +192,14 @@ impl EsfDocument {
         }
     }
 
+    /// `ORDINARY_INVOICE` or `ADDITIONAL_INVOICE` (`invoiceType`).
+    pub fn document_type(&self) -> &'static str {
+        match self.kind {
+            EsfKind::Ordinary => "ORDINARY_INVOICE",
+            EsfKind::Additional { .. } => "ADDITIONAL_INVOICE",
+        }
+    }
+
     /// The document as IS ESF `InvoiceV2` XML (UTF-8).
     pub fn to_xml(&self, seller: &Seller, customer: &Customer) -> String {
         let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
@@ -213,11 +221,7 @@ impl EsfDocument {
             .with_attribute(("xmlns:v2", NAMESPACE))
             .write_inner_content(|w| {
                 text(w, "date", &esf_date(self.date))?;
-                let invoice_type = match self.kind {
-                    EsfKind::Ordinary => "ORDINARY_INVOICE",
-                    EsfKind::Additional { .. } => "ADDITIONAL_INVOICE",
-                };
-                text(w, "invoiceType", invoice_type)?;
+                text(w, "invoiceType", self.document_type())?;
                 text(w, "num", &self.number.to_string())?;
                 if let EsfKind::Additional {
                     related_number,
