@@ -64,9 +64,7 @@ impl Application {
     ) -> Result<Self, StartupError> {
         // The operator's details are checked before anything else: a server given some
         // of them, or a malformed one, does not start.
-        let seller = serve
-            .operator
-            .seller()
+        let seller = crate::application::documents::esf::Seller::configured(&serve.operator)
             .map_err(StartupError::Configuration)?
             .map(Arc::new);
         let (shipped, origins) = reference_files::shipped_versions(serve.reference_dir.as_deref())?;

@@ -35,7 +35,7 @@ pub async fn esf(store: &StoreSettings, serve: &ServeSettings, action: EsfAction
     if to < from {
         return Err(format!("--to {to} is before --from {from}: nothing was written").into());
     }
-    let seller = serve.operator.seller()?.ok_or(
+    let seller = documents::esf::Seller::configured(&serve.operator)?.ok_or(
         "the operator's details are not configured (EDOC_OPERATOR_BIN, EDOC_OPERATOR_NAME, EDOC_OPERATOR_ADDRESS, EDOC_OPERATOR_IIK, EDOC_OPERATOR_BIK, EDOC_OPERATOR_KBE): nothing was written",
     )?;
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;

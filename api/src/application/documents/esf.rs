@@ -29,6 +29,7 @@ use quick_xml::Writer;
 use rust_decimal::{Decimal, RoundingStrategy};
 use time::Date;
 
+use crate::settings::OperatorSettings;
 use events::{
     CreditNoteIssued, Currency, InvoiceIssued, InvoiceLine, InvoiceNumber, Money, ParticipantId,
     VatApplied,
@@ -55,6 +56,71 @@ pub struct Seller {
     pub bik: String,
     /// The beneficiary code (КБе).
     pub kbe: String,
+}
+
+impl Seller {
+    /// The seller the operator's settings configure, when every detail is given and
+    /// valid; `None` when none is given; else which are missing or malformed.
+    pub fn configured(settings: &OperatorSettings) -> Result<Option<Self>, String> {
+        let fields = [
+            ("EDOC_OPERATOR_BIN", &settings.operator_bin),
+            ("EDOC_OPERATOR_NAME", &settings.operator_name),
+            ("EDOC_OPERATOR_ADDRESS", &settings.operator_address),
+            ("EDOC_OPERATOR_IIK", &settings.operator_iik),
+            ("EDOC_OPERATOR_BIK", &settings.operator_bik),
+            ("EDOC_OPERATOR_KBE", &settings.operator_kbe),
+        ];
+        let given: Vec<&str> = fields
+            .iter()
+            .filter(|(_, value)| value.as_deref().is_some_and(|v| !v.trim().is_empty()))
+            .map(|(name, _)| *name)
+            .collect();
+        if given.is_empty() {
+            return Ok(None);
+        }
+        if given.len() < fields.len() {
+            let missing: Vec<&str> = fields
+                .iter()
+                .map(|(name, _)| *name)
+                .filter(|name| !given.contains(name))
+                .collect();
+            return Err(format!(
+                "the operator's details are all or none: {} given, {} missing",
+                given.join(", "),
+                missing.join(", ")
+            ));
+        }
+        let text = |value: &Option<String>| value.as_deref().unwrap_or("").trim().to_owned();
+        let bin = events::ParticipantId::parse(&text(&settings.operator_bin))
+            .map_err(|error| format!("EDOC_OPERATOR_BIN: {error}"))?;
+        let iik = text(&settings.operator_iik).to_uppercase();
+        if !(iik.len() == 20
+            && iik.starts_with("KZ")
+            && iik.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            return Err(format!(
+                "EDOC_OPERATOR_IIK: `{iik}` is not a Kazakh IBAN (KZ and 18 letters or digits)"
+            ));
+        }
+        let bik = text(&settings.operator_bik).to_uppercase();
+        if !((8..=11).contains(&bik.len()) && bik.chars().all(|c| c.is_ascii_alphanumeric())) {
+            return Err(format!(
+                "EDOC_OPERATOR_BIK: `{bik}` is not a bank code (8 to 11 letters or digits)"
+            ));
+        }
+        let kbe = text(&settings.operator_kbe);
+        if !(kbe.len() == 2 && kbe.chars().all(|c| c.is_ascii_digit())) {
+            return Err(format!("EDOC_OPERATOR_KBE: `{kbe}` is not 2 digits"));
+        }
+        Ok(Some(Self {
+            bin,
+            name: text(&settings.operator_name),
+            address: text(&settings.operator_address),
+            iik,
+            bik,
+            kbe,
+        }))
+    }
 }
 
 /// The participant as a customer.
@@ -377,3 +443,75 @@ pub fn esf_date(date: Date) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod configured_tests {
+    use super::Seller;
+    use crate::settings::OperatorSettings;
+
+    fn complete() -> OperatorSettings {
+        OperatorSettings {
+            operator_bin: Some("050140000656".to_owned()),
+            operator_name: Some("ТОО «Оператор E-DOC»".to_owned()),
+            operator_address: Some("г. Астана".to_owned()),
+            operator_iik: Some("kz926010131000112233".to_owned()),
+            operator_bik: Some("HSBKKZKX".to_owned()),
+            operator_kbe: Some("17".to_owned()),
+        }
+    }
+
+    #[test]
+    fn the_operators_details_are_all_or_none() {
+        assert_eq!(Seller::configured(&OperatorSettings::default()), Ok(None));
+        let seller = Seller::configured(&complete()).unwrap().unwrap();
+        assert_eq!(seller.bin.as_str(), "050140000656");
+        assert_eq!(seller.iik, "KZ926010131000112233", "upper-cased");
+        let partial = OperatorSettings {
+            operator_kbe: None,
+            operator_address: Some("  ".to_owned()),
+            ..complete()
+        };
+        let error = Seller::configured(&partial).unwrap_err();
+        assert!(
+            error.contains("EDOC_OPERATOR_ADDRESS, EDOC_OPERATOR_KBE missing"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_detail_is_refused_by_name() {
+        for (settings, named) in [
+            (
+                OperatorSettings {
+                    operator_bin: Some("050140000657".to_owned()),
+                    ..complete()
+                },
+                "EDOC_OPERATOR_BIN",
+            ),
+            (
+                OperatorSettings {
+                    operator_iik: Some("DE926010131000112233".to_owned()),
+                    ..complete()
+                },
+                "EDOC_OPERATOR_IIK",
+            ),
+            (
+                OperatorSettings {
+                    operator_bik: Some("HSB".to_owned()),
+                    ..complete()
+                },
+                "EDOC_OPERATOR_BIK",
+            ),
+            (
+                OperatorSettings {
+                    operator_kbe: Some("1x".to_owned()),
+                    ..complete()
+                },
+                "EDOC_OPERATOR_KBE",
+            ),
+        ] {
+            let error = Seller::configured(&settings).unwrap_err();
+            assert!(error.starts_with(named), "{error}");
+        }
+    }
+}
