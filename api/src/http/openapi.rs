@@ -816,7 +816,7 @@ mod tests {
                 // An invoice's document is the recorded invoice: no date to read it as of.
                 ("get", "/v1/agreements/{id}/invoices/{number}/esf") => &[],
                 // What is due now: the documents not produced yet, counted from today.
-                ("get", "/v1/reports/esf-due") => &[],
+                ("get", "/v1/reports/esf-due") => &["limit"],
                 // The feed reads what is recorded now, after a cursor (INTEGRATION.md 1).
                 ("get", "/v1/events") => &["after", "limit", "wait"],
                 ("get", "/v1/webhooks/{webhook_id}/deliveries") => &["limit"],

@@ -65,37 +65,37 @@ impl LedgerEventRepository {
 }
 
 impl LedgerEventRepository {
-    /// The agreements' invoices, credit notes and voids as stored, in participant and
-    /// sequence order: what the ESF-due report reads, in one query instead of one per
-    /// agreement.
-    pub async fn document_events(&self) -> Result<Vec<(String, StoredEvent)>, StoreError> {
-        on_pool!(&*self.backend, |pool, dialect| {
-            let query = format!(
-                "SELECT aggregate_id, sequence, event_type, event_version, payload, metadata, {} AS recorded_at
+    /// Calls `visit` with each of the agreements' invoices, credit notes and voids as
+    /// stored (its participant, type, version and payload), in participant and sequence
+    /// order: what the ESF-due report reads, in one query streamed row by row (every
+    /// invoice of the store is read, none is held: collected, 407,350 of them took 5.5
+    /// GB).
+    pub async fn for_each_document_event<E: From<StoreError>>(
+        &self,
+        mut visit: impl FnMut(&str, i64, &str, &str, Value) -> Result<(), E>,
+    ) -> Result<(), E> {
+        on_pool!(&*self.backend, |pool, _dialect| {
+            let mut rows = sqlx::query(
+                "SELECT aggregate_id, sequence, event_type, event_version, payload
                  FROM events
                  WHERE aggregate_type = 'ParticipantAgreement'
                    AND event_type IN ('InvoiceIssued', 'CreditNoteIssued', 'InvoiceVoided')
                  ORDER BY aggregate_id, sequence",
-                dialect.utc_text("recorded_at", TO_THE_MICROSECOND)
-            );
-            Ok(sqlx::query(&query)
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|row| {
-                    (
-                        row.get("aggregate_id"),
-                        StoredEvent {
-                            sequence: row.get("sequence"),
-                            event_type: row.get("event_type"),
-                            event_version: row.get("event_version"),
-                            payload: row.get("payload"),
-                            metadata: row.get("metadata"),
-                            stored_at: row.get("recorded_at"),
-                        },
-                    )
-                })
-                .collect())
-        })
+            )
+            .fetch(pool);
+            while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+                let aggregate_id: String = row.get("aggregate_id");
+                let event_type: String = row.get("event_type");
+                let event_version: String = row.get("event_version");
+                visit(
+                    &aggregate_id,
+                    row.get("sequence"),
+                    &event_type,
+                    &event_version,
+                    row.get("payload"),
+                )?;
+            }
+        });
+        Ok(())
     }
 }

@@ -175,6 +175,8 @@ async fn the_esf_due_report_lists_what_is_not_produced_by_deadline(store: Store)
 
     let report = app.get_json("/v1/reports/esf-due").await;
     assert_eq!(report["as_of"], "2026-03-10");
+    assert_eq!(report["total"], 2);
+    assert_eq!(report["overdue"], 1);
     assert_eq!(
         report["documents"],
         json!([
@@ -187,6 +189,17 @@ async fn the_esf_due_report_lists_what_is_not_produced_by_deadline(store: Store)
         ]),
         "{report}"
     );
+
+    // A page: the most urgent first; a bad limit is refused.
+    let page = app.get_json("/v1/reports/esf-due?limit=1").await;
+    assert_eq!(page["total"], 2);
+    assert_eq!(page["documents"].as_array().unwrap().len(), 1);
+    assert_eq!(page["documents"][0]["number"], "2");
+    for bad in ["0", "1001", "x"] {
+        let response = app.get(&format!("/v1/reports/esf-due?limit={bad}")).await;
+        assert_eq!(response.status(), 400, "limit={bad}");
+    }
+    assert_eq!(app.get("/v1/reports/esf-due?page=2").await.status(), 400);
 
     // Produced (as `edoc-ledger esf export` records it): no longer due.
     let xml = app

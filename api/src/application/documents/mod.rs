@@ -131,50 +131,60 @@ pub async fn esf_due(ledger: &Ledger, today: time::Date) -> Result<Vec<EsfDue>, 
     let mut due: Vec<EsfDue> = Vec::new();
     let mut voided: std::collections::HashSet<(String, InvoiceNumber)> =
         std::collections::HashSet::new();
-    for (participant, stored) in repository.document_events().await? {
-        let event =
-            events::upcast::decode(&stored.event_type, &stored.event_version, stored.payload)
-                .map_err(|e| {
-                    crate::store::StoreError::Corrupt(format!(
-                        "event {participant}/{} cannot be read: {e}",
-                        stored.sequence
-                    ))
-                })?;
-        let (number, document_type, issued_on, turnover_date) = match &event {
-            AgreementEvent::InvoiceIssued(issued) => (
-                issued.number,
-                "ORDINARY_INVOICE",
-                issued.issued_on,
-                issued.turnover_date(),
-            ),
-            AgreementEvent::CreditNoteIssued(note) => (
-                note.number,
-                "ADDITIONAL_INVOICE",
-                note.issued_on,
-                note.issued_on,
-            ),
-            AgreementEvent::InvoiceVoided(void) => {
-                voided.insert((participant.clone(), void.number));
-                continue;
-            }
-            _ => continue,
-        };
-        let number_key = i64::try_from(number.value()).unwrap_or(i64::MAX);
-        if produced.contains(&(participant.clone(), number_key)) {
-            continue;
-        }
-        let deadline = turnover_date + time::Duration::days(ESF_DUE_DAYS);
-        let days_left = (deadline - today).whole_days();
-        due.push(EsfDue {
-            participant_id: participant,
-            number,
-            document_type,
-            issued_on,
-            turnover_date,
-            deadline,
-            days_left,
-            overdue: days_left < 0,
-        });
+    let mut failure = None;
+    repository
+        .for_each_document_event(
+            |participant, sequence, event_type, event_version, payload| {
+                let event = match events::upcast::decode(event_type, event_version, payload) {
+                    Ok(event) => event,
+                    Err(e) => {
+                        failure.get_or_insert_with(|| {
+                            format!("event {participant}/{sequence} cannot be read: {e}")
+                        });
+                        return Ok::<(), crate::store::StoreError>(());
+                    }
+                };
+                let (number, document_type, issued_on, turnover_date) = match &event {
+                    AgreementEvent::InvoiceIssued(issued) => (
+                        issued.number,
+                        "ORDINARY_INVOICE",
+                        issued.issued_on,
+                        issued.turnover_date(),
+                    ),
+                    AgreementEvent::CreditNoteIssued(note) => (
+                        note.number,
+                        "ADDITIONAL_INVOICE",
+                        note.issued_on,
+                        note.issued_on,
+                    ),
+                    AgreementEvent::InvoiceVoided(void) => {
+                        voided.insert((participant.to_owned(), void.number));
+                        return Ok(());
+                    }
+                    _ => return Ok(()),
+                };
+                let number_key = i64::try_from(number.value()).unwrap_or(i64::MAX);
+                if produced.contains(&(participant.to_owned(), number_key)) {
+                    return Ok(());
+                }
+                let deadline = turnover_date + time::Duration::days(ESF_DUE_DAYS);
+                let days_left = (deadline - today).whole_days();
+                due.push(EsfDue {
+                    participant_id: participant.to_owned(),
+                    number,
+                    document_type,
+                    issued_on,
+                    turnover_date,
+                    deadline,
+                    days_left,
+                    overdue: days_left < 0,
+                });
+                Ok(())
+            },
+        )
+        .await?;
+    if let Some(failure) = failure {
+        return Err(crate::store::StoreError::Corrupt(failure).into());
     }
     due.retain(|document| {
         !(document.document_type == "ORDINARY_INVOICE"
