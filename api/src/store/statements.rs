@@ -84,7 +84,7 @@ impl LedgerEventRepository {
     }
 
     /// Stores a statement's row, before any of its payments is recorded (its import not
-    /// yet complete, `imported_at` NULL; its lines come with [`Self::complete_statement`]):
+    /// yet complete, `imported_at` NULL; its lines come with [`Self::begin_statement_completion`]):
     /// `false` (nothing written) when a statement of the same digest was stored
     /// meanwhile.
     pub async fn insert_statement(&self, statement: &StatementRow) -> Result<bool, StoreError> {
@@ -242,19 +242,6 @@ impl LedgerEventRepository {
             id: id.to_owned(),
             lines,
         })
-    }
-
-    /// Completes an import at once: every line, the totals and `imported_at`, in one
-    /// transaction.
-    pub async fn complete_statement(
-        &self,
-        id: &str,
-        lines: &[StatementLineRow],
-        totals: &Value,
-    ) -> Result<(), StoreError> {
-        let mut completion = self.begin_statement_completion(id).await?;
-        completion.add_lines(lines).await?;
-        completion.finish(totals).await
     }
 
     /// Of the payment `references`, those some other statement's line records as

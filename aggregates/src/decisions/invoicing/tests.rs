@@ -31,19 +31,8 @@ fn an_invoice_adds_vat_by_its_turnover_date_and_falls_due_by_its_kind() {
 
 #[test]
 fn vat_in_2025_is_twelve_percent() {
-    let mut given = vec![registered_event(Currency::KZT, true), signed_event()];
-    if let AgreementEvent::Registered(r) = &mut given[0] {
-        r.registered_on = date!(2025 - 06 - 02);
-    }
-    if let AgreementEvent::AgreementSigned(s) = &mut given[1] {
-        *s = AgreementSigned {
-            signed_on: date!(2025 - 06 - 02),
-            concluded_on: date!(2025 - 06 - 02),
-            in_force_from: date!(2025 - 06 - 02),
-        };
-    }
     let events = decide(
-        &given,
+        &in_force_in_2025(),
         AgreementCommand::IssueInvoice(invoice_command(
             InvoiceKind::Credit,
             date!(2025 - 12 - 31),
@@ -63,8 +52,7 @@ fn vat_in_2025_is_twelve_percent() {
     assert_eq!(invoice.due_rule.clause, "5.8");
 }
 
-/// An agreement in force from 2025-06-02, for the turnover-date tests at the 2025/2026
-/// VAT boundary.
+/// An agreement in force from 2025-06-02, for the tests at the 2025/2026 VAT boundary.
 fn in_force_in_2025() -> Vec<AgreementEvent> {
     let mut given = vec![registered_event(Currency::KZT, true), signed_event()];
     if let AgreementEvent::Registered(r) = &mut given[0] {

@@ -44,6 +44,17 @@ pub const SERVICES_ORIGIN_CODE: &str = "6";
 /// The unit a service line is counted in.
 pub const SERVICE_UNIT: &str = "услуга";
 
+/// `invoiceType` of an invoice.
+pub const ORDINARY_INVOICE: &str = "ORDINARY_INVOICE";
+/// `invoiceType` of a credit note, related to its invoice.
+pub const ADDITIONAL_INVOICE: &str = "ADDITIONAL_INVOICE";
+
+/// A credit note's turnover date (decision, docs/domain.md "ESF"): its own issue date,
+/// the day the turnover is corrected.
+pub fn credit_note_turnover_date(note: &CreditNoteIssued) -> Date {
+    note.issued_on
+}
+
 /// The operator's own details as a seller (configuration, not code: `--operator-*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seller {
@@ -195,7 +206,7 @@ impl EsfDocument {
             },
             note.number,
             note.issued_on,
-            note.issued_on,
+            credit_note_turnover_date(note),
             note.currency,
             invoice.exchange_rate.as_ref().map(|rate| rate.kzt_per_usd),
             products(&note.lines, note.net, &note.vat, || {
@@ -261,8 +272,8 @@ impl EsfDocument {
     /// `ORDINARY_INVOICE` or `ADDITIONAL_INVOICE` (`invoiceType`).
     pub fn document_type(&self) -> &'static str {
         match self.kind {
-            EsfKind::Ordinary => "ORDINARY_INVOICE",
-            EsfKind::Additional { .. } => "ADDITIONAL_INVOICE",
+            EsfKind::Ordinary => ORDINARY_INVOICE,
+            EsfKind::Additional { .. } => ADDITIONAL_INVOICE,
         }
     }
 

@@ -147,15 +147,15 @@ pub async fn esf_due(ledger: &Ledger, today: time::Date) -> Result<Vec<EsfDue>, 
                 let (number, document_type, issued_on, turnover_date) = match &event {
                     AgreementEvent::InvoiceIssued(issued) => (
                         issued.number,
-                        "ORDINARY_INVOICE",
+                        esf::ORDINARY_INVOICE,
                         issued.issued_on,
                         issued.turnover_date(),
                     ),
                     AgreementEvent::CreditNoteIssued(note) => (
                         note.number,
-                        "ADDITIONAL_INVOICE",
+                        esf::ADDITIONAL_INVOICE,
                         note.issued_on,
-                        note.issued_on,
+                        esf::credit_note_turnover_date(note),
                     ),
                     AgreementEvent::InvoiceVoided(void) => {
                         voided.insert((participant.to_owned(), void.number));
@@ -187,7 +187,7 @@ pub async fn esf_due(ledger: &Ledger, today: time::Date) -> Result<Vec<EsfDue>, 
         return Err(crate::store::StoreError::Corrupt(failure).into());
     }
     due.retain(|document| {
-        !(document.document_type == "ORDINARY_INVOICE"
+        !(document.document_type == esf::ORDINARY_INVOICE
             && voided.contains(&(document.participant_id.clone(), document.number)))
     });
     due.sort_by(|a, b| {

@@ -51,7 +51,7 @@ pub fn parse(bytes: &[u8]) -> Result<BankStatement, StatementError> {
 }
 
 /// The version a namespace names, if it is camt.053's and supported.
-fn version_of(namespace: &str) -> Result<&'static str, StatementError> {
+pub(super) fn version_of(namespace: &str) -> Result<&'static str, StatementError> {
     let Some(version) = namespace.strip_prefix(NAMESPACE_PREFIX) else {
         return Err(StatementError::NotAStatement(if namespace.is_empty() {
             "the XML has no namespace: a camt.053 file's is `urn:iso:std:iso:20022:tech:xsd:camt.053.001.NN`".to_owned()

@@ -5,7 +5,7 @@
 use roxmltree::{Document, Node, ParsingOptions};
 use time::Date;
 
-use super::camt053::{NAMESPACE_PREFIX, VERSIONS};
+use super::camt053::version_of;
 use super::{
     bank_reference, line_amount, payer_bin, stated_amount, Balance, BankStatement, CurrencyCode,
     StatedTotals, StatementError, StatementFormat, StatementLine, UTF8_BOM,
@@ -55,24 +55,6 @@ pub fn parse(bytes: &[u8]) -> Result<BankStatement, StatementError> {
         }
     };
     read_statement(statement, version)
-}
-
-/// The version a namespace names, if it is camt.053's and supported.
-fn version_of(namespace: &str) -> Result<&'static str, StatementError> {
-    let Some(version) = namespace.strip_prefix(NAMESPACE_PREFIX) else {
-        return Err(StatementError::NotAStatement(if namespace.is_empty() {
-            "the XML has no namespace: a camt.053 file's is `urn:iso:std:iso:20022:tech:xsd:camt.053.001.NN`".to_owned()
-        } else {
-            format!("the XML's namespace `{namespace}` is not camt.053's")
-        }));
-    };
-    VERSIONS
-        .iter()
-        .find(|known| **known == version)
-        .copied()
-        .ok_or_else(|| StatementError::UnsupportedCamtVersion {
-            version: version.to_owned(),
-        })
 }
 
 fn read_statement(statement: Node, version: &'static str) -> Result<BankStatement, StatementError> {
