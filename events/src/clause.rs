@@ -21,6 +21,12 @@ impl Clause {
     /// §4.1: the operator invoices by the participant's chosen tariff plan, at the tariffs
     /// in force when the services are rendered.
     pub const TARIFF_PLAN: Clause = Clause("4.1");
+    /// §4.1: the operator keeps account of the consumption and payment of the services;
+    /// the act of completed work and the reconciliation statement are that account on
+    /// paper (BILLING.md 6).
+    pub const ACCOUNT_OF_SERVICES: Clause = Clause("4.1");
+    /// §5.7: after the service, the operator issues an electronic invoice (IS ESF).
+    pub const ELECTRONIC_INVOICE: Clause = Clause("5.7");
     /// §4.2: the operator may change the tariffs unilaterally, by publishing them.
     pub const TARIFF_CHANGE: Clause = Clause("4.2");
     /// §5.1: currency of settlement; non-residents may pay in USD.

@@ -40,7 +40,7 @@ pub use ledger::{AgreementLedger, DatedHeader};
 pub use penalties::PenaltyView;
 pub use period::add_period_totals;
 pub use position::{AgreementPosition, InvoicePosition, LateChargePosition};
-pub use statement::{StatementLine, StatementView};
+pub use statement::{StatementEntry, StatementLine, StatementView};
 pub use stored::StoredLedgerError;
 
 pub use views::{

@@ -4,10 +4,10 @@
 use serde::Serialize;
 use time::Date;
 
-use events::{Clause, Currency, Money};
+use events::{Clause, Currency, InvoiceNumber, LateChargeKind, Money};
 
 use crate::error::ProjectionError;
-use crate::facts::{DatedFact, LedgerFact};
+use crate::facts::{DatedFact, LedgerFact, WithdrawalReason};
 use crate::ledger::AgreementLedger;
 use crate::money_string;
 use crate::sum;
@@ -17,6 +17,7 @@ use crate::sum;
 pub struct StatementLine {
     #[serde(with = "events::business_date")]
     pub date: Date,
+    /// The document in words ([`StatementEntry::english`]).
     pub document: String,
     pub sequence: u64,
     #[serde(with = "money_string")]
@@ -24,6 +25,9 @@ pub struct StatementLine {
     #[serde(with = "money_string")]
     pub credit: Money,
     pub clause: &'static str,
+    /// What the document is, for renderings in other words (the printed statement).
+    #[serde(skip)]
+    pub entry: StatementEntry,
 }
 
 /// `GET /v1/agreements/{id}/statement` (акт сверки): `closing = opening + debits - credits`.
@@ -45,16 +49,162 @@ pub struct StatementView {
     pub closing: Money,
 }
 
+/// What one line of the statement records.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatementEntry {
+    Invoice {
+        number: InvoiceNumber,
+    },
+    /// `received_on` when the payment is posted on a later day than it arrived
+    /// (BILLING.md 5.4).
+    Payment {
+        reference: String,
+        received_on: Option<Date>,
+    },
+    Charge {
+        kind: LateChargeKind,
+        invoice: InvoiceNumber,
+    },
+    Waiver {
+        kind: LateChargeKind,
+        invoice: InvoiceNumber,
+    },
+    Withdrawal {
+        kind: LateChargeKind,
+        invoice: InvoiceNumber,
+        because: WithdrawalReason,
+    },
+    PaymentReversal {
+        reference: String,
+        reason: String,
+    },
+    AdvanceRefund {
+        reference: String,
+    },
+    InvoiceCancellation {
+        number: InvoiceNumber,
+        reason: String,
+    },
+    CreditNote {
+        number: InvoiceNumber,
+        related_invoice: InvoiceNumber,
+    },
+}
+
+impl StatementEntry {
+    /// As the JSON statement words it: "invoice 7", "payment KZ-1".
+    pub fn english(&self) -> String {
+        match self {
+            Self::Invoice { number } => format!("invoice {number}"),
+            Self::Payment {
+                reference,
+                received_on: None,
+            } => format!("payment {reference}"),
+            Self::Payment {
+                reference,
+                received_on: Some(received_on),
+            } => format!("payment {reference} received on {received_on}"),
+            Self::Charge { kind, invoice } => format!("{} on invoice {invoice}", kind.code()),
+            Self::Waiver { kind, invoice } => {
+                format!("waiver of {} on invoice {invoice}", kind.code())
+            }
+            Self::Withdrawal {
+                kind,
+                invoice,
+                because,
+            } => format!(
+                "withdrawal of {} on invoice {invoice}: {}",
+                kind.code(),
+                because.words()
+            ),
+            Self::PaymentReversal { reference, reason } => {
+                format!("reversal of payment {reference}: {reason}")
+            }
+            Self::AdvanceRefund { reference } => format!("refund {reference} of advance"),
+            Self::InvoiceCancellation { number, reason } => {
+                format!("cancellation of invoice {number}: {reason}")
+            }
+            Self::CreditNote {
+                number,
+                related_invoice,
+            } => format!("credit note {number} to invoice {related_invoice}"),
+        }
+    }
+
+    /// As the printed reconciliation statement (акт сверки) words it, in Russian. Reasons
+    /// are quoted as they were recorded.
+    pub fn russian(&self) -> String {
+        let charge = |kind: &LateChargeKind| match kind {
+            LateChargeKind::Penalty => "пеня",
+            LateChargeKind::Fine => "штраф",
+        };
+        let charge_of = |kind: &LateChargeKind| match kind {
+            LateChargeKind::Penalty => "пени",
+            LateChargeKind::Fine => "штрафа",
+        };
+        let day = |date: &Date| {
+            format!(
+                "{:02}.{:02}.{}",
+                date.day(),
+                u8::from(date.month()),
+                date.year()
+            )
+        };
+        match self {
+            Self::Invoice { number } => format!("Счёт на оплату № {number}"),
+            Self::Payment {
+                reference,
+                received_on: None,
+            } => format!("Оплата, п/п {reference}"),
+            Self::Payment {
+                reference,
+                received_on: Some(received_on),
+            } => format!("Оплата, п/п {reference}, поступила {}", day(received_on)),
+            Self::Charge { kind, invoice } => {
+                format!("Начислена {} по счёту № {invoice}", charge(kind))
+            }
+            Self::Waiver { kind, invoice } => {
+                format!("Освобождение от {} по счёту № {invoice}", charge_of(kind))
+            }
+            Self::Withdrawal {
+                kind,
+                invoice,
+                because,
+            } => {
+                let because = match because {
+                    WithdrawalReason::Payment {
+                        reference,
+                        received_on,
+                    } => format!("оплата {reference} поступила {}", day(received_on)),
+                    WithdrawalReason::CreditNote { number } => format!("кредит-нота № {number}"),
+                };
+                format!("Сторно {} по счёту № {invoice}: {because}", charge_of(kind))
+            }
+            Self::PaymentReversal { reference, reason } => {
+                format!("Возврат банком платежа {reference}: {reason}")
+            }
+            Self::AdvanceRefund { reference } => format!("Возврат аванса, п/п {reference}"),
+            Self::InvoiceCancellation { number, reason } => {
+                format!("Аннулирование счёта № {number}: {reason}")
+            }
+            Self::CreditNote {
+                number,
+                related_invoice,
+            } => format!("Кредит-нота № {number} к счёту № {related_invoice}"),
+        }
+    }
+}
+
 fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine> {
     let zero = Money::zero(currency);
-    let (document, debit, credit, clause) = match &fact.fact {
+    let (entry, debit, credit, clause) = match &fact.fact {
         LedgerFact::Invoice {
             number,
             total,
             kind,
             ..
         } => (
-            format!("invoice {number}"),
+            StatementEntry::Invoice { number: *number },
             *total,
             zero,
             kind.due_clause().as_str(),
@@ -67,10 +217,9 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
             received_on,
             ..
         } => (
-            if *received_on == fact.on {
-                format!("payment {reference}")
-            } else {
-                format!("payment {reference} received on {received_on}")
+            StatementEntry::Payment {
+                reference: reference.clone(),
+                received_on: (*received_on != fact.on).then_some(*received_on),
             },
             zero,
             *amount,
@@ -82,7 +231,10 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
             amount,
             ..
         } => (
-            format!("{} on invoice {invoice_number}", kind.code()),
+            StatementEntry::Charge {
+                kind: *kind,
+                invoice: *invoice_number,
+            },
             *amount,
             zero,
             Clause::LATE_PAYMENT.as_str(),
@@ -93,7 +245,10 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
             charged_part,
             ..
         } if charged_part.is_positive() => (
-            format!("waiver of {} on invoice {invoice_number}", kind.code()),
+            StatementEntry::Waiver {
+                kind: *kind,
+                invoice: *invoice_number,
+            },
             zero,
             *charged_part,
             Clause::LATE_PAYMENT.as_str(),
@@ -105,11 +260,11 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
             because,
             ..
         } => (
-            format!(
-                "withdrawal of {} on invoice {invoice_number}: {}",
-                kind.code(),
-                because.words()
-            ),
+            StatementEntry::Withdrawal {
+                kind: *kind,
+                invoice: *invoice_number,
+                because: because.clone(),
+            },
             zero,
             *amount,
             because.clause().as_str(),
@@ -121,7 +276,10 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
             reason,
             ..
         } => (
-            format!("reversal of payment {reference}: {reason}"),
+            StatementEntry::PaymentReversal {
+                reference: reference.clone(),
+                reason: reason.clone(),
+            },
             *amount,
             zero,
             Clause::REVERSAL.as_str(),
@@ -129,7 +287,9 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
         LedgerFact::AdvanceRefunded {
             reference, amount, ..
         } => (
-            format!("refund {reference} of advance"),
+            StatementEntry::AdvanceRefund {
+                reference: reference.clone(),
+            },
             *amount,
             zero,
             Clause::REFUND.as_str(),
@@ -144,7 +304,10 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
             reason,
             ..
         } => (
-            format!("cancellation of invoice {number}: {reason}"),
+            StatementEntry::InvoiceCancellation {
+                number: *number,
+                reason: reason.clone(),
+            },
             zero,
             total
                 .checked_add(*penalty_cancelled)
@@ -158,7 +321,10 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
             total,
             ..
         } => (
-            format!("credit note {number} to invoice {related_invoice}"),
+            StatementEntry::CreditNote {
+                number: *number,
+                related_invoice: *related_invoice,
+            },
             zero,
             *total,
             Clause::CORRECTION.as_str(),
@@ -173,11 +339,12 @@ fn statement_line(fact: &DatedFact, currency: Currency) -> Option<StatementLine>
     };
     Some(StatementLine {
         date: fact.on,
-        document,
+        document: entry.english(),
         sequence: fact.sequence,
         debit,
         credit,
         clause,
+        entry,
     })
 }
 

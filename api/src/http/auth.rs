@@ -56,6 +56,9 @@ pub fn listed_access(method: &Method, route: &str) -> Option<Access> {
             | "/v1/agreements/{id}/usage"
             // An invoice's ESF (BILLING.md 6).
             | "/v1/agreements/{id}/invoices/{number}/esf"
+            // The act of completed work and the printed statement (BILLING.md 6).
+            | "/v1/agreements/{id}/acts/{month}"
+            | "/v1/agreements/{id}/statement.pdf"
             // The global feed: a participant's token sees its own events (INTEGRATION.md 1).
             | "/v1/events"
             // The published tariffs are for everyone (API.md: all).

@@ -1,5 +1,6 @@
 //! The documents of an agreement (API.md; BILLING.md 6): the ESF of an invoice or a
-//! credit note.
+//! credit note, the act of completed work of a month and the reconciliation statement
+//! as PDF.
 
 use axum::extract::State;
 use axum::http::header;
@@ -10,7 +11,7 @@ use axum::Router;
 use events::InvoiceNumber;
 
 use super::error::ApiError;
-use super::extract::{AgreementItem, StrictQuery};
+use super::extract::{AgreementId, AgreementItem, StrictQuery};
 use super::AppState;
 use crate::application::documents;
 
@@ -18,6 +19,101 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/agreements/{id}/invoices/{number}/esf", get(esf))
         .route("/v1/reports/esf-due", get(esf_due))
+        .route("/v1/agreements/{id}/acts/{month}", get(act))
+        .route("/v1/agreements/{id}/statement.pdf", get(statement_pdf))
+}
+
+/// The operator's details as the seller of its documents, or the 503 that says how to
+/// configure them.
+fn seller(state: &AppState) -> Result<&documents::esf::Seller, ApiError> {
+    state.seller.as_deref().ok_or_else(|| ApiError::NotConfigured {
+        detail: "the operator's details for its documents are not configured: set EDOC_OPERATOR_BIN, EDOC_OPERATOR_NAME, EDOC_OPERATOR_ADDRESS, EDOC_OPERATOR_IIK, EDOC_OPERATOR_BIK and EDOC_OPERATOR_KBE (docs/operations.md)".to_owned(),
+    })
+}
+
+fn pdf_response(bytes: Vec<u8>, filename: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{filename}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// `GET /v1/agreements/{id}/acts/{YYYY-MM}`: the act of completed work (акт выполненных
+/// работ) of the month as a PDF in Russian (§4.1, BILLING.md 6): the services rendered
+/// in it (invoices whose turnover date falls in the month, less the month's credit
+/// notes, voided invoices left out), line by line with their VAT as the ESF gives it,
+/// the totals equal to the JSON invoices', both parties and places to sign. 409 while
+/// the month is not over; 404 when no service was rendered in it.
+#[utoipa::path(get, path = "/v1/agreements/{id}/acts/{month}", tag = "documents",
+    params(("id" = String, Path, description = "The participant's BIN/IIN"), ("month" = String, Path, description = "The month, YYYY-MM", example = "2026-11")),
+    responses((status = 200, description = "The act of completed work (PDF, Russian)", body = Vec<u8>, content_type = "application/pdf")))]
+pub async fn act(
+    State(state): State<AppState>,
+    AgreementItem(id, month): AgreementItem<events::CalendarMonth>,
+) -> Result<Response, ApiError> {
+    let seller = seller(&state)?;
+    let today = state.ledger.today();
+    if today <= month.last_day() {
+        return Err(ApiError::MonthNotOver {
+            month,
+            from: month.next().first_day(),
+        });
+    }
+    let act = documents::act_of(&state.ledger, &id, month)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "agreement {id} has no services rendered in {month}: no invoice has its turnover date in the month"
+            ))
+        })?;
+    let pdf = act.to_pdf(seller).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "the act of {month} runs past {} pages",
+            documents::pdf::MAX_PAGES
+        ))
+    })?;
+    Ok(pdf_response(pdf, &format!("act-{}.pdf", act.number())))
+}
+
+/// `GET /v1/agreements/{id}/statement.pdf?from=&to=`: the reconciliation statement (акт
+/// сверки) as a PDF in Russian (BILLING.md 6): the JSON statement of the same query drawn
+/// as it is (opening balance, one line per document with its clause, turnover, closing
+/// balance and who owes whom), both parties and places to sign.
+#[utoipa::path(get, path = "/v1/agreements/{id}/statement.pdf", tag = "documents",
+    params(("id" = String, Path, description = "The participant's BIN/IIN"), super::queries::StatementQuery),
+    responses((status = 200, description = "The reconciliation statement (PDF, Russian)", body = Vec<u8>, content_type = "application/pdf")))]
+pub async fn statement_pdf(
+    State(state): State<AppState>,
+    AgreementId(id): AgreementId,
+    StrictQuery(query): StrictQuery<super::queries::StatementQuery>,
+) -> Result<Response, ApiError> {
+    let seller = seller(&state)?;
+    let (statement, header) = super::queries::statement_of(&state, &id, &query).await?;
+    let customer = documents::esf::Customer {
+        tin: id.clone(),
+        name: header.name,
+        address: None,
+    };
+    let pdf = documents::reconciliation::reconciliation_pdf(&statement, seller, &customer)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "the statement from {} to {} runs past {} pages: ask for a shorter period",
+                statement.from,
+                statement.to,
+                documents::pdf::MAX_PAGES
+            ))
+        })?;
+    Ok(pdf_response(
+        pdf,
+        &format!("statement-{id}-{}-{}.pdf", statement.from, statement.to),
+    ))
 }
 
 /// The most documents one answer of `GET /v1/reports/esf-due` lists.
@@ -96,9 +192,7 @@ pub async fn esf(
     State(state): State<AppState>,
     AgreementItem(id, number): AgreementItem<InvoiceNumber>,
 ) -> Result<Response, ApiError> {
-    let seller = state.seller.as_deref().ok_or_else(|| ApiError::NotConfigured {
-        detail: "the operator's details for its ESF documents are not configured: set EDOC_OPERATOR_BIN, EDOC_OPERATOR_NAME, EDOC_OPERATOR_ADDRESS, EDOC_OPERATOR_IIK, EDOC_OPERATOR_BIK and EDOC_OPERATOR_KBE (docs/operations.md)".to_owned(),
-    })?;
+    let seller = seller(&state)?;
     let (document, customer) = documents::esf_of(&state.ledger, &id, number)
         .await?
         .ok_or_else(|| {

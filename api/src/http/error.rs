@@ -53,6 +53,13 @@ pub enum ApiError {
     /// for its documents.
     #[error("{detail}")]
     NotConfigured { detail: String },
+    /// An act of completed work asked for a month not over yet (409, §4.1): its services
+    /// are still being rendered.
+    #[error("the act of {month} can be drawn from the day after the month ends ({from}): its services are still being rendered (§4.1)")]
+    MonthNotOver {
+        month: events::CalendarMonth,
+        from: time::Date,
+    },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -150,6 +157,12 @@ impl ApiError {
                 "not-configured",
                 detail.clone(),
                 None,
+            ),
+            Self::MonthNotOver { .. } => (
+                StatusCode::CONFLICT,
+                "month-not-over",
+                self.to_string(),
+                Some(events::Clause::ACCOUNT_OF_SERVICES.as_str()),
             ),
             Self::Ledger(LedgerError::Refused(refusal)) => refusal_problem(refusal),
             Self::Ledger(LedgerError::ConflictRetriesExhausted { .. }) => (

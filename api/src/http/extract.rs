@@ -201,6 +201,13 @@ impl PathItem for events::InvoiceNumber {
     }
 }
 
+impl PathItem for events::CalendarMonth {
+    const WHAT: &'static str = "the month in the path";
+    fn parse_segment(segment: &str) -> Result<Self, String> {
+        Self::parse(segment).map_err(|error| error.to_string())
+    }
+}
+
 impl<S: Send + Sync, T: PathItem> FromRequestParts<S> for AgreementItem<T> {
     type Rejection = ApiError;
 

@@ -78,6 +78,8 @@ use super::queries;
         super::statements::import_statement,
         super::documents::esf,
         super::documents::esf_due,
+        super::documents::act,
+        super::documents::statement_pdf,
         super::statements::statement,
         super::statements::assign_line,
         openapi_json,
@@ -117,6 +119,11 @@ fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
 }
 
 /// The errors an operation can answer, by what it is (API.md, "Errors").
+/// The routes that answer a document drawn with the operator's details (BILLING.md 6).
+fn is_document(path: &str) -> bool {
+    path.ends_with("/esf") || path.ends_with("/statement.pdf") || path.contains("/acts/")
+}
+
 fn errors_of(path: &str, operation: &Operation) -> Vec<(&'static str, &'static str)> {
     if path == OPENAPI_PATH {
         return Vec::new();
@@ -148,6 +155,12 @@ fn errors_of(path: &str, operation: &Operation) -> Vec<(&'static str, &'static s
             "No agreement is registered for the participant (as of the date), or no such invoice",
         ));
     }
+    if path.contains("/acts/") {
+        errors.push((
+            "409",
+            "The month is not over: its services are still being rendered (§4.1); the act can be drawn from the next month's first day",
+        ));
+    }
     if is_command {
         errors.push((
             "409",
@@ -170,7 +183,7 @@ fn errors_of(path: &str, operation: &Operation) -> Vec<(&'static str, &'static s
     }
     errors.push((
         "503",
-        if path.ends_with("/esf") {
+        if is_document(path) {
             "The event store does not answer, or the operator's details for its documents (EDOC_OPERATOR_*) are not configured"
         } else {
             "The event store does not answer; retry later with the same Idempotency-Key (or payment reference), which records the command at most once"
@@ -372,6 +385,8 @@ mod tests {
         ("get", "/v1/agreements/{id}/usage"),
         ("get", "/v1/agreements/{id}/invoices/{number}/esf"),
         ("get", "/v1/reports/esf-due"),
+        ("get", "/v1/agreements/{id}/acts/{month}"),
+        ("get", "/v1/agreements/{id}/statement.pdf"),
         ("post", "/v1/bank-statements"),
         ("get", "/v1/bank-statements/{id}"),
         ("post", "/v1/bank-statements/{id}/lines/{n}/assignment"),
@@ -817,6 +832,12 @@ mod tests {
                 ("get", "/v1/agreements/{id}/invoices/{number}/esf") => &[],
                 // What is due now: the documents not produced yet, counted from today.
                 ("get", "/v1/reports/esf-due") => &["limit"],
+                // A month's act is of the services rendered in a month that is over.
+                ("get", "/v1/agreements/{id}/acts/{month}") => &[],
+                // The printed statement answers the JSON statement's query.
+                ("get", "/v1/agreements/{id}/statement.pdf") => {
+                    &["from", "to", "as_of", "known_at"]
+                }
                 // The feed reads what is recorded now, after a cursor (INTEGRATION.md 1).
                 ("get", "/v1/events") => &["after", "limit", "wait"],
                 ("get", "/v1/webhooks/{webhook_id}/deliveries") => &["limit"],
@@ -837,6 +858,9 @@ mod tests {
             }
             if path.contains("{webhook_id}") {
                 expected.push(("path".to_owned(), "webhook_id".to_owned()));
+            }
+            if path.ends_with("{month}") {
+                expected.push(("path".to_owned(), "month".to_owned()));
             }
             expected.extend(query.iter().map(|q| ("query".to_owned(), q.to_string())));
             if path.ends_with("{range}") {
@@ -872,6 +896,8 @@ mod tests {
                 "text/plain"
             } else if path.ends_with("/esf") {
                 "application/xml"
+            } else if path.ends_with("/statement.pdf") || path.contains("/acts/") {
+                "application/pdf"
             } else {
                 "application/json"
             };

@@ -14,7 +14,7 @@ use time::{Date, OffsetDateTime};
 
 use events::business_date;
 use projections::{
-    AgingReport, AgreementLedger, AgreementView, BalanceExplanation, BalanceView,
+    AgingReport, AgreementHeader, AgreementLedger, AgreementView, BalanceExplanation, BalanceView,
     InvoiceStatusView, JournalView, PenaltyView, StatementView,
 };
 
@@ -303,19 +303,30 @@ async fn statement(
     AgreementId(id): AgreementId,
     StrictQuery(query): StrictQuery<StatementQuery>,
 ) -> Result<Json<StatementView>, ApiError> {
+    Ok(Json(statement_of(&state, &id, &query).await?.0))
+}
+
+/// The statement a [`StatementQuery`] asks for, with the participant's header as of its
+/// last day: the JSON answer, and what the printed statement draws.
+pub(super) async fn statement_of(
+    state: &AppState,
+    id: &events::ParticipantId,
+    query: &StatementQuery,
+) -> Result<(StatementView, AgreementHeader), ApiError> {
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let as_of = as_of_or_default(
-        &state,
+        state,
         parse_date("as_of", query.as_of.as_deref())?,
         known_at,
     );
     let to = parse_date("to", query.to.as_deref())?.unwrap_or(as_of);
-    let ledger = ledger_only(&state, &id, known_at).await?;
+    let ledger = ledger_only(state, id, known_at).await?;
+    let header = ledger.header_as_of(to)?.clone();
     let from = match parse_date("from", query.from.as_deref())? {
         Some(from) => from,
-        None => ledger.header_as_of(to)?.registered_on,
+        None => header.registered_on,
     };
-    Ok(Json(ledger.statement(from, to)?))
+    Ok((ledger.statement(from, to)?, header))
 }
 
 /// `?status=&page=&per_page=&as_of=`.

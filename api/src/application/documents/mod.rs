@@ -1,7 +1,11 @@
 //! The documents a Kazakh accountant needs (BILLING.md 6): the electronic invoice of IS
-//! ESF (§5.7). Pure renderings of what the events recorded: no I/O, no clock.
+//! ESF (§5.7), the act of completed work and the reconciliation statement as PDF (§4.1).
+//! Pure renderings of what the events recorded: no I/O, no clock.
 
+pub mod act;
 pub mod esf;
+pub mod pdf;
+pub mod reconciliation;
 
 use events::{AgreementEvent, InvoiceIssued, InvoiceNumber, ParticipantId};
 
@@ -59,6 +63,20 @@ pub async fn esf_of(
         .into_iter()
         .find(|document| document.number == number)
         .map(|document| (document, customer)))
+}
+
+/// The act of completed work of agreement `id` for `month`, from its events: `None` when
+/// the agreement is not registered or rendered no service in the month.
+pub async fn act_of(
+    ledger: &Ledger,
+    id: &ParticipantId,
+    month: events::CalendarMonth,
+) -> Result<Option<act::ActOfCompletedWork>, LedgerError> {
+    let history = ledger.history(id).await?;
+    Ok(act::ActOfCompletedWork::of(
+        history.iter().map(|e| &e.payload),
+        month,
+    ))
 }
 
 /// Every agreement's ESF documents issued from `from` through `to`, agreements in id
