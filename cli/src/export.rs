@@ -63,10 +63,11 @@ pub async fn export(
     bar.finish_and_clear();
     repository.close().await;
     eprintln!(
-        "exported {} events of {} agreements and {} usage records to {} (digest root {})",
+        "exported {} events of {} agreements, {} usage records and {} ESF documents produced to {} (digest root {})",
         summary.events,
         summary.streams,
         summary.usage_records,
+        summary.esf_documents,
         out.display(),
         summary.root
     );
@@ -107,10 +108,11 @@ pub fn audit(
         })?;
     bar.finish_and_clear();
     eprintln!(
-        "verified {} events in {} streams and {} usage records, recounting {} usage invoices, in {:.1?}{}",
+        "verified {} events in {} streams, {} usage records and {} ESF documents produced, recounting {} usage invoices, in {:.1?}{}",
         report.events_checked,
         report.streams_checked,
         report.usage_records_checked,
+        report.esf_documents_checked,
         report.usage_invoices_checked,
         started.elapsed(),
         match &report.kept_digest {
@@ -216,10 +218,11 @@ pub async fn import(store: &StoreSettings, file: &std::path::Path) -> RunResult 
     repository.close().await;
     let summary = summary?;
     println!(
-        "imported {} events of {} agreements, {} usage records and {} invoice numbers into {}",
+        "imported {} events of {} agreements, {} usage records, {} ESF documents produced and {} invoice numbers into {}",
         summary.events,
         summary.agreements,
         summary.usage_records,
+        summary.esf_documents,
         summary.invoice_numbers,
         location.describe()
     );

@@ -90,6 +90,39 @@ impl ImportTransaction {
         Ok(())
     }
 
+    /// Logs ESF documents as produced, exactly as exported (their production time kept).
+    pub async fn insert_esf_produced(
+        &mut self,
+        documents: Vec<super::EsfProducedRow>,
+    ) -> Result<(), StoreError> {
+        for document in documents {
+            let sql = match &self.0 {
+                Transaction::Postgres(_) => {
+                    "INSERT INTO esf_documents (participant_id, number, document_type, issued_on, turnover_date, digest, produced_at, produced_by)
+                     VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS timestamptz), $8)"
+                }
+                Transaction::Sqlite(_) => {
+                    "INSERT INTO esf_documents (participant_id, number, document_type, issued_on, turnover_date, digest, produced_at, produced_by)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                }
+            };
+            on_transaction!(&mut self.0, |tx, _dialect| {
+                sqlx::query(sql)
+                    .bind(&document.participant_id)
+                    .bind(document.number)
+                    .bind(&document.document_type)
+                    .bind(&document.issued_on)
+                    .bind(&document.turnover_date)
+                    .bind(&document.digest)
+                    .bind(&document.produced_at)
+                    .bind(&document.produced_by)
+                    .execute(&mut **tx)
+                    .await?;
+            });
+        }
+        Ok(())
+    }
+
     /// Records the invoice numbers taken (number, agreement, sequence), sets the counter
     /// to the highest, moves PostgreSQL's global position and usage position past the
     /// highest imported (SQLite's `AUTOINCREMENT` moved by itself), and commits.

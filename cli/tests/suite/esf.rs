@@ -1,6 +1,8 @@
 //! `edoc-ledger esf export --from --to DIR` (BILLING.md 6) on the embedded SQLite store:
 //! refused without the operator's details (nothing written); then one file per invoice
-//! issued in the range, recorded as produced once; exported again, the same document.
+//! issued in the range, recorded as produced once; exported again, the same document;
+//! the auditor's export carries the log of what was produced and when, and an import
+//! restores it.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -163,5 +165,37 @@ async fn invoices_of_a_range_are_exported_as_esf_and_recorded_once() {
         api::application::statements::import::digest_of(xml.as_bytes())
     );
     assert!(produced[0].produced_at.ends_with('Z'));
+    repository.close().await;
+
+    // The auditor's export lists the document produced and when (issue 18 point 4); it
+    // verifies, and an import into an empty store restores the log as it was.
+    let file = directory.path().join("export.jsonl");
+    let (code, output) = run(&["export", "--out", file.to_str().unwrap()], &url, false);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("and 1 ESF documents produced"), "{output}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let line: serde_json::Value = serde_json::from_str(
+        text.lines()
+            .find(|line| line.contains(r#""kind":"esf_document""#))
+            .expect("an ESF line"),
+    )
+    .unwrap();
+    assert_eq!(line["participant_id"], ROMASHKA);
+    assert_eq!(line["number"], 1);
+    assert_eq!(line["produced_at"], produced[0].produced_at.as_str());
+    assert_eq!(line["digest"], produced[0].digest.as_str());
+    let (code, output) = run(&["audit", file.to_str().unwrap()], &url, false);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("1 ESF documents produced"), "{output}");
+    let copy = directory.path().join("copy.db");
+    let copy_url = format!("sqlite:{}", copy.display());
+    assert_eq!(run(&["migrate"], &copy_url, false).0, 0);
+    let (code, output) = run(&["import", file.to_str().unwrap()], &copy_url, false);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("1 ESF documents produced"), "{output}");
+    let repository = LedgerEventRepository::connect(&StoreLocation::Sqlite(copy))
+        .await
+        .unwrap();
+    assert_eq!(repository.esf_produced().await.unwrap(), produced);
     repository.close().await;
 }

@@ -291,6 +291,24 @@ async fn an_export_replays_offline_to_the_api_s_figures_and_imports_into_an_empt
     assert_eq!(code, 0);
     std::fs::write(path("kept-digest.json"), &kept).unwrap();
     seed(ids[half..].to_vec(), 1_000_000).await;
+    // Two ESF documents logged as produced (BILLING.md 6): the export carries the log.
+    let produced_row = |id: &str, number: i64| api::store::EsfProducedRow {
+        participant_id: id.to_owned(),
+        number,
+        document_type: "ORDINARY_INVOICE".to_owned(),
+        issued_on: "2026-02-02".to_owned(),
+        turnover_date: "2026-02-28".to_owned(),
+        digest: "0f".repeat(32),
+        produced_at: String::new(),
+        produced_by: "edoc-ledger esf export".to_owned(),
+    };
+    assert_eq!(
+        repository
+            .record_esf_produced(&[produced_row(&ids[0], 1), produced_row(&ids[1], 2)])
+            .await
+            .unwrap(),
+        2
+    );
 
     let (code, _, stderr) = run(
         &["export", "--out", &text(&path("export.jsonl"))],
@@ -397,6 +415,10 @@ async fn an_export_replays_offline_to_the_api_s_figures_and_imports_into_an_empt
         .unwrap();
     let original_next = repository.next_invoice_number().await.unwrap();
     assert_eq!(copy.next_invoice_number().await.unwrap(), original_next);
+    // The ESF log as it was, to the microsecond.
+    let logged = repository.esf_produced().await.unwrap();
+    assert_eq!(logged.len(), 2);
+    assert_eq!(copy.esf_produced().await.unwrap(), logged);
     copy.close().await;
 
     // An old event altered in the file: the audit refuses it and recomputes nothing.

@@ -398,8 +398,8 @@ async fn the_usage_preview_prices_the_overage_with_the_months_version(store: Sto
 /// recount) but is refused by import: a store made from it would lose the records.
 async fn an_export_carries_the_usage_records_and_its_usage_invoices_recount(store: Store) {
     use api::application::export::{
-        export, import, verify_export, ExportDigest, ExportLine, ExportSelection,
-        UsageSectionDigest, EXPORT_FORMAT_1,
+        export, import, verify_export, ExportDigest, ExportLine, ExportSelection, SectionDigest,
+        EXPORT_FORMAT_1,
     };
 
     let app = spawn_app_on(store, date!(2026 - 11 - 20)).await;
@@ -498,6 +498,7 @@ async fn an_export_carries_the_usage_records_and_its_usage_invoices_recount(stor
             ExportLine::Header(_) => "header",
             ExportLine::Event(_) => "event",
             ExportLine::Usage(_) => "usage",
+            ExportLine::EsfDocument(_) => "esf_document",
             ExportLine::Digest(_) => "digest",
         })
         .collect();
@@ -560,7 +561,7 @@ async fn an_export_carries_the_usage_records_and_its_usage_invoices_recount(stor
         })
         .collect();
     if let Some(ExportLine::Digest(digest)) = altered.last_mut() {
-        digest.usage = Some(UsageSectionDigest::of(&records));
+        digest.usage = Some(SectionDigest::of(&records));
     }
     let forged = file_of(&altered);
     let report = verify(&forged);

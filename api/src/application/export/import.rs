@@ -8,6 +8,8 @@ pub struct ImportSummary {
     pub events: u64,
     /// Usage records loaded, their positions kept (BILLING.md 3).
     pub usage_records: u64,
+    /// ESF documents produced, loaded as logged (BILLING.md 6).
+    pub esf_documents: u64,
     pub agreements: u64,
     pub invoice_numbers: u64,
     /// The root of the export's own digest.
@@ -19,7 +21,8 @@ pub struct ImportSummary {
 /// Loads an export into an empty store: verifies the file first (nothing is written
 /// when it does not verify, usage invoices recounted included), then inserts its events
 /// exactly as exported (payload, metadata and hashes, global positions, row times), its
-/// usage records exactly as exported (positions and row times) and the invoice numbers
+/// usage records exactly as exported (positions and row times), the ESF documents
+/// produced as logged (when, by what, the XML's SHA-256) and the invoice numbers
 /// the events took in one transaction, builds the stored projections and takes the
 /// store's digest, whose root equals the export's. `open` opens the file afresh for each
 /// pass.
@@ -56,6 +59,7 @@ pub async fn import<R: BufRead>(
     let mut events = 0u64;
     let mut usage: Vec<UsageRow> = Vec::new();
     let mut usage_records = 0u64;
+    let mut esf: Vec<crate::store::EsfProducedRow> = Vec::new();
     while let Some(line) = reader.next_line()? {
         let event = match line {
             ExportLine::Event(event) => event,
@@ -65,6 +69,10 @@ pub async fn import<R: BufRead>(
                 if usage.len() >= IMPORT_USAGE_BATCH {
                     loader.insert_usage(std::mem::take(&mut usage)).await?;
                 }
+                continue;
+            }
+            ExportLine::EsfDocument(document) => {
+                esf.push(document.into());
                 continue;
             }
             ExportLine::Header(_) | ExportLine::Digest(_) => continue,
@@ -109,6 +117,8 @@ pub async fn import<R: BufRead>(
     }
     loader.insert(batch).await?;
     loader.insert_usage(usage).await?;
+    let esf_documents = esf.len() as u64;
+    loader.insert_esf_produced(esf).await?;
     let invoice_numbers = numbers.len() as u64;
     loader.finish(numbers).await?;
     progress("importing", events);
@@ -121,6 +131,7 @@ pub async fn import<R: BufRead>(
     Ok(ImportSummary {
         events,
         usage_records,
+        esf_documents,
         agreements: rebuilt.agreements,
         invoice_numbers,
         export_root,

@@ -12,7 +12,7 @@
 //!    what the usage invoices counted, so they can be recounted offline;
 //! 4. `{"kind":"digest",...}`: the Merkle root over the heads of the exported chains
 //!    (`api::application::audit::StoreDigest`) and the usage section's record count and
-//!    SHA-256 ([`UsageSectionDigest`]), so a truncated file fails verification.
+//!    SHA-256 ([`SectionDigest`]), so a truncated file fails verification.
 //!
 //! Format `edoc-ledger-export/1` (before usage records were exported) is still read: it
 //! has no usage lines and its digest no `usage`.
@@ -42,6 +42,7 @@ use crate::hash_chain::{
 };
 use crate::store::{EventRow, LedgerEventRepository, StoreError, UsageRow, LEDGERS_TABLE};
 
+mod esf;
 mod import;
 mod recompute;
 #[cfg(test)]
@@ -50,14 +51,17 @@ mod usage;
 mod verify;
 mod write;
 
+pub use esf::ExportedEsfDocument;
 pub use import::{import, ImportSummary};
 pub use recompute::{figures, recompute, reference_of_export, AgreementFigures, RecomputeSummary};
-pub use usage::{ExportDigest, ExportedUsage, UsageSectionDigest};
+pub use usage::{ExportDigest, ExportedUsage, SectionDigest};
 pub use verify::{verify_export, ExportReader, ExportVerification, KeptDigestCheck};
 pub use write::export;
 
 /// The format written in every export's header.
-pub const EXPORT_FORMAT: &str = "edoc-ledger-export/2";
+pub const EXPORT_FORMAT: &str = "edoc-ledger-export/3";
+/// The format before the ESF section: no ESF lines, no `esf` in the digest. Still read.
+pub const EXPORT_FORMAT_2: &str = "edoc-ledger-export/2";
 /// The format before usage records were exported: no usage lines, no `usage` in the
 /// digest. Still read; a reader refuses any other format.
 pub const EXPORT_FORMAT_1: &str = "edoc-ledger-export/1";
@@ -120,6 +124,12 @@ impl ExportHeader {
     pub fn has_usage(&self) -> bool {
         self.format != EXPORT_FORMAT_1
     }
+
+    /// True when the export carries an ESF section (format 3 on): the documents
+    /// produced, and their count and hash in the digest.
+    pub fn has_esf(&self) -> bool {
+        self.format != EXPORT_FORMAT_1 && self.format != EXPORT_FORMAT_2
+    }
 }
 
 /// One event, exactly as stored.
@@ -163,6 +173,8 @@ same_fields!(EventRow, ExportedEvent: aggregate_type, aggregate_id, sequence, ev
     event_version, payload, metadata, global_position, stored_at);
 same_fields!(UsageRow, ExportedUsage: position, id, participant_id, metric, quantity,
     occurred_on, recorded_at);
+same_fields!(crate::store::EsfProducedRow, ExportedEsfDocument: participant_id, number,
+    document_type, issued_on, turnover_date, digest, produced_at, produced_by);
 
 pub(super) fn agreement_type() -> String {
     AGGREGATE_TYPE.to_owned()
@@ -212,6 +224,7 @@ pub enum ExportLine {
     Header(ExportHeader),
     Event(ExportedEvent),
     Usage(ExportedUsage),
+    EsfDocument(ExportedEsfDocument),
     Digest(ExportDigest),
 }
 
@@ -250,6 +263,8 @@ pub struct ExportSummary {
     pub root: String,
     /// Usage records written (BILLING.md 3).
     pub usage_records: u64,
+    /// ESF documents produced, written (BILLING.md 6).
+    pub esf_documents: u64,
 }
 
 pub(super) fn rfc3339(at: OffsetDateTime) -> String {

@@ -110,21 +110,145 @@ fn export_text(events: &[ExportedEvent], digest: &StoreDigest) -> Vec<ExportLine
     with_usage(events, digest, &[])
 }
 
-/// An export of format 2: the events, the usage records, the digest with the usage
-/// section's count and hash.
+/// An export: the events, the usage records, no ESF document, the digest with the
+/// sections' counts and hashes.
 fn with_usage(
     events: &[ExportedEvent],
     digest: &StoreDigest,
     records: &[ExportedUsage],
 ) -> Vec<ExportLine> {
+    with_sections(events, digest, records, &[])
+}
+
+/// An export of format 3: the events, the usage records, the ESF documents produced, the
+/// digest with the sections' counts and hashes.
+fn with_sections(
+    events: &[ExportedEvent],
+    digest: &StoreDigest,
+    records: &[ExportedUsage],
+    documents: &[ExportedEsfDocument],
+) -> Vec<ExportLine> {
     let mut lines = vec![header()];
     lines.extend(events.iter().cloned().map(ExportLine::Event));
     lines.extend(records.iter().cloned().map(ExportLine::Usage));
+    lines.extend(documents.iter().cloned().map(ExportLine::EsfDocument));
     lines.push(ExportLine::Digest(ExportDigest {
         chains: digest.clone(),
-        usage: Some(UsageSectionDigest::of(records)),
+        usage: Some(SectionDigest::of(records)),
+        esf: Some(SectionDigest::of(documents)),
     }));
     lines
+}
+
+fn esf_document(participant: &str, number: i64, produced_at: &str) -> ExportedEsfDocument {
+    ExportedEsfDocument {
+        participant_id: participant.to_owned(),
+        number,
+        document_type: "ORDINARY_INVOICE".to_owned(),
+        issued_on: "2026-02-02".to_owned(),
+        turnover_date: "2026-02-28".to_owned(),
+        digest: "ab".repeat(32),
+        produced_at: produced_at.to_owned(),
+        produced_by: "edoc-ledger esf export".to_owned(),
+    }
+}
+
+fn esf_documents() -> Vec<ExportedEsfDocument> {
+    vec![
+        esf_document(A, 1, "2026-03-01T09:00:00.000000Z"),
+        esf_document(A, 4, "2026-03-01T09:00:00.000000Z"),
+        esf_document(B, 2, "2026-03-02T10:30:00.000000Z"),
+    ]
+}
+
+#[test]
+fn the_esf_documents_produced_are_exported_last_and_verify() {
+    let events = sealed(&[A, B]);
+    let lines = with_sections(&events, &digest_of(&events), &records(), &esf_documents());
+    let text = text(&lines);
+    let esf_line = text.lines().nth(1 + events.len() + 3).unwrap();
+    assert_eq!(
+        esf_line,
+        format!(
+            r#"{{"kind":"esf_document","participant_id":"150240008272","number":1,"document_type":"ORDINARY_INVOICE","issued_on":"2026-02-02","turnover_date":"2026-02-28","digest":"{}","produced_at":"2026-03-01T09:00:00.000000Z","produced_by":"edoc-ledger esf export"}}"#,
+            "ab".repeat(32)
+        )
+    );
+    let digest_line: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(digest_line["esf"]["records"], 3);
+    let report = verify(&lines, None);
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.esf_documents_checked, 3);
+}
+
+#[test]
+fn each_alteration_of_the_esf_section_is_found() {
+    let events = sealed(&[A, B]);
+    let digest = digest_of(&events);
+    let clean = with_sections(&events, &digest, &records(), &esf_documents());
+    let esf_at = 1 + events.len() + records().len();
+
+    // When a document was produced, altered in the file.
+    let mut altered = clean.clone();
+    if let ExportLine::EsfDocument(document) = &mut altered[esf_at] {
+        document.produced_at = "2026-02-27T09:00:00.000000Z".to_owned();
+    }
+    let found = first_broken(&altered);
+    assert!(
+        found
+            .what
+            .contains("ESF documents were removed, added, altered"),
+        "{}",
+        found.what
+    );
+    // One removed; two swapped; one after the digest; an event after them.
+    let mut removed = clean.clone();
+    removed.remove(esf_at + 1);
+    assert!(first_broken(&removed).what.contains("holds 2"));
+    let mut swapped = clean.clone();
+    swapped.swap(esf_at, esf_at + 1);
+    assert!(first_broken(&swapped).what.contains("follows"));
+    let mut appended = clean.clone();
+    appended.push(ExportLine::EsfDocument(esf_document(
+        B,
+        9,
+        "2026-03-03T00:00:00Z",
+    )));
+    assert!(first_broken(&appended)
+        .what
+        .contains("after the export's digest"));
+    let mut moved = clean.clone();
+    let event = moved.remove(events.len());
+    moved.insert(esf_at + 1, event);
+    assert!(first_broken(&moved)
+        .what
+        .contains("an event after the usage records or the ESF documents"));
+    // The digest's ESF count and hash removed.
+    let mut stripped = clean.clone();
+    if let Some(ExportLine::Digest(digest)) = stripped.last_mut() {
+        digest.esf = None;
+    }
+    assert!(first_broken(&stripped)
+        .what
+        .contains("records no ESF section"));
+    // An ESF line in an export of format 2, which has none; format 2 without one reads.
+    let mut format_2 = clean.clone();
+    if let ExportLine::Header(header) = &mut format_2[0] {
+        header.format = EXPORT_FORMAT_2.to_owned();
+    }
+    assert!(first_broken(&format_2)
+        .what
+        .contains("`edoc-ledger-export/2`, which has none"));
+    let mut format_2 = with_usage(&events, &digest, &records());
+    if let ExportLine::Header(header) = &mut format_2[0] {
+        header.format = EXPORT_FORMAT_2.to_owned();
+    }
+    if let Some(ExportLine::Digest(digest)) = format_2.last_mut() {
+        digest.esf = None;
+    }
+    let report = verify(&format_2, None);
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.esf_documents_checked, 0);
 }
 
 fn usage_record(position: i64, id: &str, participant: &str, quantity: i64) -> ExportedUsage {
@@ -287,6 +411,7 @@ fn an_export_of_format_1_is_still_read_and_has_no_usage() {
     lines.push(ExportLine::Digest(ExportDigest {
         chains: digest.clone(),
         usage: None,
+        esf: None,
     }));
     // As format 1 wrote it: no `usage` in the digest line.
     assert!(!text(&lines).contains("usage"));
@@ -303,11 +428,11 @@ fn an_export_of_format_1_is_still_read_and_has_no_usage() {
 
     let mut unknown = lines.clone();
     if let ExportLine::Header(header) = &mut unknown[0] {
-        header.format = "edoc-ledger-export/3".to_owned();
+        header.format = "edoc-ledger-export/4".to_owned();
     }
     let refused = verify_export(text(&unknown).as_bytes(), None, |_| {}).unwrap_err();
     assert!(
-        refused.to_string().contains("edoc-ledger-export/3"),
+        refused.to_string().contains("edoc-ledger-export/4"),
         "{refused}"
     );
 }

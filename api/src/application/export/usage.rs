@@ -54,21 +54,20 @@ impl ExportedUsage {
     }
 }
 
-/// What the digest line records of the usage section: how many usage lines, and the
-/// SHA-256 over their content in order (lowercase hex of SHA-256 over each record's
-/// canonical JSON, the fields of [`ExportedUsage`] without `kind`, each followed by a
-/// line feed). A usage section truncated, extended, reordered or altered no longer
-/// matches it.
+/// What the digest line records of a section (the usage records; the ESF documents):
+/// how many lines, and the SHA-256 over their content in order (lowercase hex of SHA-256
+/// over each line's canonical JSON, its fields without `kind`, each followed by a line
+/// feed). A section truncated, extended, reordered or altered no longer matches it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UsageSectionDigest {
+pub struct SectionDigest {
     pub records: u64,
     pub sha256: String,
 }
 
-impl UsageSectionDigest {
-    /// The count and hash of these usage lines, in this order.
-    pub fn of<'a>(records: impl IntoIterator<Item = &'a ExportedUsage>) -> Self {
-        let mut hasher = UsageHasher::default();
+impl SectionDigest {
+    /// The count and hash of these lines, in this order.
+    pub fn of<'a, T: Serialize + 'a>(records: impl IntoIterator<Item = &'a T>) -> Self {
+        let mut hasher = SectionHasher::default();
         for record in records {
             hasher.push(record);
         }
@@ -77,23 +76,26 @@ impl UsageSectionDigest {
 }
 
 /// The last line of an export: the digest of the exported chains (the format of
-/// `edoc-ledger digest`) and, from format 2 on, the usage section's count and hash.
+/// `edoc-ledger digest`) and, from format 2 on, the usage section's count and hash, from
+/// format 3 on the ESF section's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportDigest {
     #[serde(flatten)]
     pub chains: StoreDigest,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<UsageSectionDigest>,
+    pub usage: Option<SectionDigest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esf: Option<SectionDigest>,
 }
 
-/// Counts and hashes the usage lines in order ([`UsageSectionDigest`]).
-pub(super) struct UsageHasher {
+/// Counts and hashes a section's lines in order ([`SectionDigest`]).
+pub(super) struct SectionHasher {
     records: u64,
     hasher: Sha256,
     line: String,
 }
 
-impl Default for UsageHasher {
+impl Default for SectionHasher {
     fn default() -> Self {
         Self {
             records: 0,
@@ -103,8 +105,8 @@ impl Default for UsageHasher {
     }
 }
 
-impl UsageHasher {
-    pub(super) fn push(&mut self, record: &ExportedUsage) {
+impl SectionHasher {
+    pub(super) fn push(&mut self, record: &impl Serialize) {
         self.line.clear();
         canonical_json(
             &serde_json::to_value(record).unwrap_or_default(),
@@ -119,8 +121,8 @@ impl UsageHasher {
         self.records
     }
 
-    pub(super) fn finish(self) -> UsageSectionDigest {
-        UsageSectionDigest {
+    pub(super) fn finish(self) -> SectionDigest {
+        SectionDigest {
             records: self.records,
             sha256: format!("{:x}", self.hasher.finalize()),
         }

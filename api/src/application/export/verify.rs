@@ -1,6 +1,6 @@
 //! Reading an export and verifying it with no database.
 
-use super::usage::{UsageHasher, UsageRecount};
+use super::usage::{SectionHasher, UsageRecount};
 use super::*;
 
 /// Reads an export line by line.
@@ -61,12 +61,13 @@ impl<R: BufRead> ExportReader<R> {
     pub fn header(&mut self) -> Result<ExportHeader, ExportError> {
         match self.next_line()? {
             Some(ExportLine::Header(header))
-                if header.format == EXPORT_FORMAT || header.format == EXPORT_FORMAT_1 =>
+                if [EXPORT_FORMAT, EXPORT_FORMAT_2, EXPORT_FORMAT_1]
+                    .contains(&header.format.as_str()) =>
             {
                 Ok(header)
             }
             Some(ExportLine::Header(header)) => Err(self.format_error(format!(
-                "format `{}`, this program reads `{EXPORT_FORMAT}` and `{EXPORT_FORMAT_1}`",
+                "format `{}`, this program reads `{EXPORT_FORMAT}`, `{EXPORT_FORMAT_2}` and `{EXPORT_FORMAT_1}`",
                 header.format
             ))),
             _ => Err(self.format_error("the first line of an export is its header")),
@@ -97,6 +98,8 @@ pub struct ExportVerification {
     pub kept_digest: Option<KeptDigestCheck>,
     /// Usage records read (BILLING.md 3; none in format 1).
     pub usage_records_checked: u64,
+    /// ESF documents produced, read (BILLING.md 6; none before format 3).
+    pub esf_documents_checked: u64,
     /// Usage invoices recounted from the export's usage records (none in format 1,
     /// which has no usage records).
     pub usage_invoices_checked: u64,
@@ -139,9 +142,11 @@ pub fn verify_export(
                     return Err(reader.format_error("a second digest"));
                 }
                 verifier.usage_digest = found.usage;
+                verifier.esf_digest = found.esf;
                 verifier.digest = Some(found.chains);
             }
             ExportLine::Usage(record) => verifier.push_usage(record),
+            ExportLine::EsfDocument(document) => verifier.push_esf(document),
             ExportLine::Event(event) => {
                 verifier.push(event);
                 if verifier.events.is_multiple_of(1000) {
@@ -168,11 +173,16 @@ pub(super) struct ExportVerifier<'k> {
     kept: Option<(&'k StoreDigest, KeptHeads<'k>)>,
     kept_matched: u64,
     /// What the digest line records of the usage section.
-    usage_digest: Option<UsageSectionDigest>,
+    usage_digest: Option<SectionDigest>,
     /// The usage section as read, and the usage invoices recounted from it.
-    usage: UsageHasher,
+    usage: SectionHasher,
     recount: UsageRecount,
     last_usage_position: Option<i64>,
+    /// What the digest line records of the ESF section, the section as read, and the
+    /// key of its last line.
+    esf_digest: Option<SectionDigest>,
+    esf: SectionHasher,
+    last_esf: Option<(String, i64)>,
 }
 
 impl<'k> ExportVerifier<'k> {
@@ -196,9 +206,12 @@ impl<'k> ExportVerifier<'k> {
             }),
             kept_matched: 0,
             usage_digest: None,
-            usage: UsageHasher::default(),
+            usage: SectionHasher::default(),
             recount: UsageRecount::default(),
             last_usage_position: None,
+            esf_digest: None,
+            esf: SectionHasher::default(),
+            last_esf: None,
         }
     }
 
@@ -217,11 +230,11 @@ impl<'k> ExportVerifier<'k> {
             ));
             return;
         }
-        if self.last_usage_position.is_some() {
+        if self.last_usage_position.is_some() || self.last_esf.is_some() {
             self.note(broken(
                 &event.aggregate_id,
                 event.sequence,
-                "an event after the usage records: events were moved or appended",
+                "an event after the usage records or the ESF documents: events were moved or appended",
             ));
         }
         self.events += 1;
@@ -356,6 +369,79 @@ impl<'k> ExportVerifier<'k> {
         }
     }
 
+    /// An ESF line (format 3 on): in place, of the selected participant, by participant
+    /// and number; hashed for the digest's check.
+    fn push_esf(&mut self, document: ExportedEsfDocument) {
+        let problem = if self.digest.is_some() {
+            Some("an ESF document after the export's digest: it was appended later".to_owned())
+        } else if !self.header.has_esf() {
+            Some(format!(
+                "an ESF document in an export of format `{}`, which has none",
+                self.header.format
+            ))
+        } else if self
+            .header
+            .participant
+            .as_deref()
+            .is_some_and(|p| p != document.participant_id)
+        {
+            Some("an ESF document of another participant than the export's header names".to_owned())
+        } else if let Some(last) = self
+            .last_esf
+            .as_ref()
+            .filter(|last| document.key() <= (last.0.as_str(), last.1))
+        {
+            Some(format!(
+                "ESF document {} follows {}/{}: the ESF documents were moved, repeated or inserted",
+                document.number, last.0, last.1
+            ))
+        } else if document.produced_on().is_none() {
+            Some(format!(
+                "ESF document {}: `{}` is not an RFC 3339 time",
+                document.number, document.produced_at
+            ))
+        } else {
+            None
+        };
+        if let Some(what) = problem {
+            self.note(broken(&document.participant_id, 0, what));
+            return;
+        }
+        self.last_esf = Some((document.participant_id.clone(), document.number));
+        self.esf.push(&document);
+    }
+
+    /// A section of lines (`section` "usage", of `what` "usage records") against the
+    /// count and hash the digest line records of it (`since`: the format that records
+    /// them).
+    fn check_section(
+        &mut self,
+        (section, what): (&str, &str),
+        since: &str,
+        recorded: Option<SectionDigest>,
+        found: &SectionDigest,
+    ) {
+        if self.digest.is_none() {
+            return; // reported already: truncated
+        }
+        match recorded {
+            None => self.note(broken(
+                "",
+                0,
+                format!("the export's digest records no {section} section ({since} records its count and hash): the digest was altered"),
+            )),
+            Some(recorded) if recorded != *found => self.note(broken(
+                "",
+                0,
+                format!(
+                    "the export's digest records {} {what} (SHA-256 {}), the file holds {} (SHA-256 {}): {what} were removed, added, altered or truncated",
+                    recorded.records, recorded.sha256, found.records, found.sha256
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+
     fn close_stream(&mut self, id: &str) {
         if let Err(found) = verify_stream(id, &self.stream) {
             self.note(found);
@@ -419,23 +505,8 @@ impl<'k> ExportVerifier<'k> {
         let usage_records_checked = self.usage.records();
         let (usage_invoices_checked, usage_differing) = if self.header.has_usage() {
             let found = std::mem::take(&mut self.usage).finish();
-            match (&self.digest, &self.usage_digest) {
-                (None, _) => {} // reported above: truncated
-                (Some(_), None) => self.note(broken(
-                    "",
-                    0,
-                    "the export's digest records no usage section (format 2 records its count and hash): the digest was altered",
-                )),
-                (Some(_), Some(recorded)) if *recorded != found => self.note(broken(
-                    "",
-                    0,
-                    format!(
-                        "the export's digest records {} usage records (SHA-256 {}), the file holds {} (SHA-256 {}): usage records were removed, added, altered or truncated",
-                        recorded.records, recorded.sha256, found.records, found.sha256
-                    ),
-                )),
-                (Some(_), Some(_)) => {}
-            }
+            let recorded = self.usage_digest.take();
+            self.check_section(("usage", "usage records"), "format 2", recorded, &found);
             let (checked, differing) = std::mem::take(&mut self.recount).finish();
             for (invoice, what) in &differing {
                 self.note(broken(
@@ -451,6 +522,13 @@ impl<'k> ExportVerifier<'k> {
         } else {
             (0, Vec::new())
         };
+        // The ESF section (format 3 on): as the digest line records it.
+        let esf_documents_checked = self.esf.records();
+        if self.header.has_esf() {
+            let found = std::mem::take(&mut self.esf).finish();
+            let recorded = self.esf_digest.take();
+            self.check_section(("ESF", "ESF documents"), "format 3", recorded, &found);
+        }
         let kept_digest = self.kept.take().map(|(digest, heads)| {
             let mut check = KeptDigestCheck {
                 heads_matched: self.kept_matched,
@@ -501,6 +579,7 @@ impl<'k> ExportVerifier<'k> {
             streams_checked: self.streams,
             digest: self.digest,
             kept_digest,
+            esf_documents_checked,
             usage_records_checked,
             usage_invoices_checked,
             usage_differing,

@@ -1,7 +1,7 @@
 //! Writing an export: the header, the events as stored, the usage records as stored,
-//! the closing digest.
+//! the ESF documents produced as logged, the closing digest.
 
-use super::usage::{CountedThrough, UsageHasher};
+use super::usage::{CountedThrough, SectionHasher};
 use super::*;
 
 /// Keeps the business date of one stream's events as the projections date them (the
@@ -101,7 +101,7 @@ pub async fn export(
         heads.push(head);
     }
     // The usage records (BILLING.md 3), after the events.
-    let mut usage = UsageHasher::default();
+    let mut usage = SectionHasher::default();
     let through = selection.as_of.map(|_| counted_through.bound());
     repository
         .for_each_usage_record(participant.as_deref(), through, |row| {
@@ -110,6 +110,26 @@ pub async fn export(
             write_line(out, &ExportLine::Usage(record))
         })
         .await?;
+    // The ESF documents produced (BILLING.md 6), by participant and number: the selected
+    // participant's, and with a cut at a business date those produced by its end.
+    let mut esf = SectionHasher::default();
+    for row in repository.esf_produced().await? {
+        let document = ExportedEsfDocument::from(row);
+        if participant
+            .as_deref()
+            .is_some_and(|p| p != document.participant_id)
+        {
+            continue;
+        }
+        if let Some(as_of) = selection.as_of {
+            if document.produced_on().is_none_or(|on| on > as_of) {
+                continue;
+            }
+        }
+        esf.push(&document);
+        write_line(out, &ExportLine::EsfDocument(document))?;
+    }
+    let esf_documents = esf.records();
     let digest = ExportDigest {
         chains: StoreDigest {
             root: merkle_root(&heads),
@@ -119,6 +139,7 @@ pub async fn export(
             heads,
         },
         usage: Some(usage.finish()),
+        esf: Some(esf.finish()),
     };
     write_line(out, &ExportLine::Digest(digest.clone()))?;
     out.flush()?;
@@ -128,5 +149,6 @@ pub async fn export(
         streams: digest.chains.streams,
         root: digest.chains.root,
         usage_records: digest.usage.map_or(0, |u| u.records),
+        esf_documents,
     })
 }
