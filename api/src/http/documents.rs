@@ -13,6 +13,7 @@ use events::InvoiceNumber;
 use super::error::ApiError;
 use super::extract::{AgreementId, AgreementItem, StrictQuery};
 use super::AppState;
+use crate::application::commands::LedgerError;
 use crate::application::documents;
 
 pub fn router() -> Router<AppState> {
@@ -73,13 +74,19 @@ pub async fn act(
                 "agreement {id} has no services rendered in {month}: no invoice has its turnover date in the month"
             ))
         })?;
-    let pdf = act.to_pdf(seller).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "the act of {month} runs past {} pages",
-            documents::pdf::MAX_PAGES
-        ))
-    })?;
-    Ok(pdf_response(pdf, &format!("act-{}.pdf", act.number())))
+    let number = act.number();
+    let seller = seller.clone();
+    // Drawing is CPU work (some 0.1 ms a line): off the async workers.
+    let pdf = tokio::task::spawn_blocking(move || act.to_pdf(&seller))
+        .await
+        .map_err(|e| ApiError::Ledger(LedgerError::Render(format!("drawing the act: {e}"))))?
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "the act of {month} runs past {} pages",
+                documents::pdf::MAX_PAGES
+            ))
+        })?;
+    Ok(pdf_response(pdf, &format!("act-{number}.pdf")))
 }
 
 /// `GET /v1/agreements/{id}/statement.pdf?from=&to=`: the reconciliation statement (акт
@@ -101,18 +108,23 @@ pub async fn statement_pdf(
         name: header.name,
         address: None,
     };
-    let pdf = documents::reconciliation::reconciliation_pdf(&statement, seller, &customer)
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "the statement from {} to {} runs past {} pages: ask for a shorter period",
-                statement.from,
-                statement.to,
-                documents::pdf::MAX_PAGES
-            ))
-        })?;
+    let (from, to) = (statement.from, statement.to);
+    let seller = seller.clone();
+    // Drawing is CPU work (some 0.1 ms a line): off the async workers.
+    let pdf = tokio::task::spawn_blocking(move || {
+        documents::reconciliation::reconciliation_pdf(&statement, &seller, &customer)
+    })
+    .await
+    .map_err(|e| ApiError::Ledger(LedgerError::Render(format!("drawing the statement: {e}"))))?
+    .ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "the statement from {from} to {to} runs past {} pages: ask for a shorter period",
+            documents::pdf::MAX_PAGES
+        ))
+    })?;
     Ok(pdf_response(
         pdf,
-        &format!("statement-{id}-{}-{}.pdf", statement.from, statement.to),
+        &format!("statement-{id}-{from}-{to}.pdf"),
     ))
 }
 

@@ -207,8 +207,8 @@ impl ActOfCompletedWork {
         );
         sheet.gap(8.0);
         let columns = [
-            column("№", 0.35, Align::Center),
-            column("Наименование работ (услуг)", 2.05, Align::Left),
+            column("№", 0.45, Align::Center),
+            column("Наименование работ (услуг)", 1.95, Align::Left),
             column("Документ", 2.0, Align::Left),
             column("Кол.", 0.5, Align::Right),
             column("Цена без НДС", 1.0, Align::Right),

@@ -149,6 +149,30 @@ impl Row {
     }
 }
 
+/// A table row with its cells wrapped to their columns (measured once) and its height.
+struct LaidRow {
+    cells: Vec<Vec<String>>,
+    weight: Weight,
+    height: f32,
+}
+
+impl LaidRow {
+    fn of(row: &Row, widths: &[f32], size: f32) -> Self {
+        let cells: Vec<Vec<String>> = row
+            .cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| wrap(cell, width - 2.0 * CELL_PADDING, size, row.weight))
+            .collect();
+        let lines = cells.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        Self {
+            cells,
+            weight: row.weight,
+            height: lines as f32 * size * LINE_SPACING + 2.0 * CELL_PADDING,
+        }
+    }
+}
+
 /// Pages being laid out, top to bottom.
 #[derive(Debug)]
 pub struct Sheet {
@@ -262,59 +286,47 @@ impl Sheet {
             .map(|c| TEXT_WIDTH * c.share / shares)
             .collect();
         let heading = Row::bold(columns.iter().map(|c| c.heading.to_owned()).collect());
-        let heading_height = self.row_height(&heading, &widths, size);
-        self.keep(heading_height + size * 2.0);
+        let heading = LaidRow::of(&heading, &widths, size);
+        self.keep(heading.height + size * 2.0);
         self.table_row(&heading, columns, &widths, size, true);
         for row in rows {
-            let height = self.row_height(row, &widths, size);
-            if self.y + height > PAGE_HEIGHT - MARGIN_BOTTOM {
+            let row = LaidRow::of(row, &widths, size);
+            if self.y + row.height > PAGE_HEIGHT - MARGIN_BOTTOM {
                 self.new_page();
                 self.table_row(&heading, columns, &widths, size, true);
             }
-            self.table_row(row, columns, &widths, size, false);
+            self.table_row(&row, columns, &widths, size, false);
         }
-    }
-
-    fn row_height(&self, row: &Row, widths: &[f32], size: f32) -> f32 {
-        let lines = row
-            .cells
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| wrap(cell, width - 2.0 * CELL_PADDING, size, row.weight).len())
-            .max()
-            .unwrap_or(1)
-            .max(1);
-        lines as f32 * size * LINE_SPACING + 2.0 * CELL_PADDING
     }
 
     fn table_row(
         &mut self,
-        row: &Row,
+        row: &LaidRow,
         columns: &[Column<'_>],
         widths: &[f32],
         size: f32,
         heading: bool,
     ) {
-        let height = self.row_height(row, widths, size);
         let top = self.y;
+        let bottom = top + row.height;
         let mut x = MARGIN_LEFT;
         let right = MARGIN_LEFT + TEXT_WIDTH;
         self.rule_at((MARGIN_LEFT, top), (right, top), 0.6);
-        for ((cell, column), width) in row.cells.iter().zip(columns).zip(widths) {
+        for ((lines, column), width) in row.cells.iter().zip(columns).zip(widths) {
             let align = if heading { Align::Center } else { column.align };
             let inner = width - 2.0 * CELL_PADDING;
             let mut baseline = top + CELL_PADDING + size;
-            for line in wrap(cell, inner, size, row.weight) {
-                let line_x = aligned(x + CELL_PADDING, inner, &line, size, row.weight, align);
-                self.text_at(line_x, baseline, size, row.weight, &line);
+            for line in lines {
+                let line_x = aligned(x + CELL_PADDING, inner, line, size, row.weight, align);
+                self.text_at(line_x, baseline, size, row.weight, line);
                 baseline += size * LINE_SPACING;
             }
-            self.rule_at((x, top), (x, top + height), 0.6);
+            self.rule_at((x, top), (x, bottom), 0.6);
             x += width;
         }
-        self.rule_at((right, top), (right, top + height), 0.6);
-        self.rule_at((MARGIN_LEFT, top + height), (right, top + height), 0.6);
-        self.y = top + height;
+        self.rule_at((right, top), (right, bottom), 0.6);
+        self.rule_at((MARGIN_LEFT, bottom), (right, bottom), 0.6);
+        self.y = bottom;
     }
 
     /// Two signature blocks side by side: for each party its role, its name, a line to
@@ -441,23 +453,45 @@ fn aligned(left: f32, width: f32, text: &str, size: f32, weight: Weight, align: 
 }
 
 /// `text` broken into lines no wider than `width`: at spaces, and within a word only
-/// when the word alone is wider. Explicit line breaks are kept.
+/// when the word alone is wider. Explicit line breaks are kept. A paragraph that fits is
+/// measured once; one that does not is filled word by word, each word measured once (the
+/// line's width the sum of its words' and spaces').
 pub fn wrap(text: &str, width: f32, size: f32, weight: Weight) -> Vec<String> {
     let mut lines = Vec::new();
+    let space = text_width(" ", size, weight);
     for paragraph in text.split('\n') {
+        if text_width(paragraph, size, weight) <= width {
+            lines.push(
+                paragraph
+                    .split(' ')
+                    .filter(|w| !w.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            continue;
+        }
         let mut line = String::new();
+        let mut line_width = 0.0_f32;
         for word in paragraph.split(' ').filter(|w| !w.is_empty()) {
-            let candidate = if line.is_empty() {
-                word.to_owned()
-            } else {
-                format!("{line} {word}")
-            };
-            if text_width(&candidate, size, weight) <= width {
-                line = candidate;
+            let word_width = text_width(word, size, weight);
+            if line.is_empty() && word_width <= width {
+                line.push_str(word);
+                line_width = word_width;
+                continue;
+            }
+            if !line.is_empty() && line_width + space + word_width <= width {
+                line.push(' ');
+                line.push_str(word);
+                line_width += space + word_width;
                 continue;
             }
             if !line.is_empty() {
                 lines.push(std::mem::take(&mut line));
+            }
+            line_width = word_width;
+            if word_width <= width {
+                line.push_str(word);
+                continue;
             }
             // A word wider than the line is cut where it must be.
             for ch in word.chars() {
@@ -469,6 +503,7 @@ pub fn wrap(text: &str, width: f32, size: f32, weight: Weight) -> Vec<String> {
                     line = longer;
                 }
             }
+            line_width = text_width(&line, size, weight);
         }
         lines.push(line);
     }

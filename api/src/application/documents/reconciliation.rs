@@ -57,7 +57,7 @@ pub fn reconciliation_pdf(
     let columns = [
         Column {
             heading: "№",
-            share: 0.4,
+            share: 0.55,
             align: Align::Center,
         },
         Column {
@@ -67,7 +67,7 @@ pub fn reconciliation_pdf(
         },
         Column {
             heading: "Документ",
-            share: 3.9,
+            share: 3.75,
             align: Align::Left,
         },
         Column {
