@@ -64,6 +64,7 @@ fn act(lines: usize) -> ActOfCompletedWork {
         month: CalendarMonth::parse("2026-02").unwrap(),
         customer: customer(),
         concluded_on: Some(time::macros::date!(2026 - 01 - 05)),
+        closed_at: "2026-03-02T09:00:00Z".to_owned(),
         currency: Currency::KZT,
         documents: (1..=lines.len() as u64)
             .map(|n| InvoiceNumber::new(n).unwrap())

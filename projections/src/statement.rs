@@ -134,9 +134,9 @@ impl StatementEntry {
     /// As the printed reconciliation statement (акт сверки) words it, in Russian. Reasons
     /// are quoted as they were recorded.
     pub fn russian(&self) -> String {
-        let charge = |kind: &LateChargeKind| match kind {
-            LateChargeKind::Penalty => "пеня",
-            LateChargeKind::Fine => "штраф",
+        let charged = |kind: &LateChargeKind| match kind {
+            LateChargeKind::Penalty => "Начислена пеня",
+            LateChargeKind::Fine => "Начислен штраф",
         };
         let charge_of = |kind: &LateChargeKind| match kind {
             LateChargeKind::Penalty => "пени",
@@ -161,7 +161,7 @@ impl StatementEntry {
                 received_on: Some(received_on),
             } => format!("Оплата, п/п {reference}, поступила {}", day(received_on)),
             Self::Charge { kind, invoice } => {
-                format!("Начислена {} по счёту № {invoice}", charge(kind))
+                format!("{} по счёту № {invoice}", charged(kind))
             }
             Self::Waiver { kind, invoice } => {
                 format!("Освобождение от {} по счёту № {invoice}", charge_of(kind))
@@ -382,5 +382,35 @@ impl AgreementLedger {
             credits,
             closing,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_worded_in_russian_as_an_accountant_writes_them() {
+        let invoice = InvoiceNumber::new(7).unwrap();
+        let charge = |kind| StatementEntry::Charge { kind, invoice };
+        assert_eq!(
+            charge(LateChargeKind::Penalty).russian(),
+            "Начислена пеня по счёту № 7"
+        );
+        assert_eq!(
+            charge(LateChargeKind::Fine).russian(),
+            "Начислен штраф по счёту № 7"
+        );
+        let waiver = StatementEntry::Waiver {
+            kind: LateChargeKind::Fine,
+            invoice,
+        };
+        assert_eq!(waiver.russian(), "Освобождение от штрафа по счёту № 7");
+        let late = StatementEntry::Payment {
+            reference: "PP-1".into(),
+            received_on: Some(time::macros::date!(2026 - 02 - 27)),
+        };
+        assert_eq!(late.russian(), "Оплата, п/п PP-1, поступила 27.02.2026");
+        assert_eq!(late.english(), "payment PP-1 received on 2026-02-27");
     }
 }

@@ -272,6 +272,36 @@ pub async fn periods(
     })
 }
 
+/// The close that sealed a month (BILLING.md 5.4): when, and the seal's global position
+/// (what was recorded before it is what the close saw).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthClose {
+    pub closed_at: String,
+    pub position: i64,
+}
+
+/// The close of the month ending `through`: the first seal covering it; `None` while the
+/// month is open.
+pub async fn month_close(
+    repository: &LedgerEventRepository,
+    through: Date,
+) -> Result<Option<MonthClose>, StoreError> {
+    let seals = recorded_seals(repository).await?;
+    let Some(seal) = seals.iter().find(|s| s.seal.closed_through >= through) else {
+        return Ok(None);
+    };
+    let position = repository
+        .global_position_of(PERIOD_AGGREGATE_TYPE, PERIOD_STREAM_ID, seal.sequence)
+        .await?
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!("the seal of {} has no position", seal.seal.period))
+        })?;
+    Ok(Some(MonthClose {
+        closed_at: seal.closed_at.clone(),
+        position,
+    }))
+}
+
 /// Who closes a month, for the seal's metadata.
 #[derive(Debug, Clone)]
 pub struct Closer {

@@ -50,8 +50,9 @@ fn pdf_response(bytes: Vec<u8>, filename: &str) -> Response {
 /// работ) of the month as a PDF in Russian (§4.1, BILLING.md 6): the services rendered
 /// in it (invoices whose turnover date falls in the month, less the month's credit
 /// notes, voided invoices left out), line by line with their VAT as the ESF gives it,
-/// the totals equal to the JSON invoices', both parties and places to sign. 409 while
-/// the month is not over; 404 when no service was rendered in it.
+/// the totals equal to the JSON invoices', both parties and places to sign. Drawn from
+/// the events recorded by the month's close, so it never changes once issued: 409 while
+/// the month is open (BILLING.md 5.4); 404 when no service was rendered in it.
 #[utoipa::path(get, path = "/v1/agreements/{id}/acts/{month}", tag = "documents",
     params(("id" = String, Path, description = "The participant's BIN/IIN"), ("month" = String, Path, description = "The month, YYYY-MM", example = "2026-11")),
     responses((status = 200, description = "The act of completed work (PDF, Russian)", body = Vec<u8>, content_type = "application/pdf")))]
@@ -60,18 +61,16 @@ pub async fn act(
     AgreementItem(id, month): AgreementItem<events::CalendarMonth>,
 ) -> Result<Response, ApiError> {
     let seller = seller(&state)?;
-    let today = state.ledger.today();
-    if today <= month.last_day() {
-        return Err(ApiError::MonthNotOver {
-            month,
-            from: month.next().first_day(),
-        });
-    }
-    let act = documents::act_of(&state.ledger, &id, month)
+    let close =
+        crate::application::periods::month_close(state.ledger.repository(), month.last_day())
+            .await
+            .map_err(LedgerError::from)?
+            .ok_or(ApiError::MonthNotClosed { month })?;
+    let act = documents::act_of(&state.ledger, &id, month, &close)
         .await?
         .ok_or_else(|| {
             ApiError::not_found(format!(
-                "agreement {id} has no services rendered in {month}: no invoice has its turnover date in the month"
+                "agreement {id} has no services rendered in {month}: no invoice recorded by the month's close has its turnover date in it"
             ))
         })?;
     let number = act.number();

@@ -53,13 +53,10 @@ pub enum ApiError {
     /// for its documents.
     #[error("{detail}")]
     NotConfigured { detail: String },
-    /// An act of completed work asked for a month not over yet (409, §4.1): its services
-    /// are still being rendered.
-    #[error("the act of {month} can be drawn from the day after the month ends ({from}): its services are still being rendered (§4.1)")]
-    MonthNotOver {
-        month: events::CalendarMonth,
-        from: time::Date,
-    },
+    /// An act of completed work asked for a month not closed yet (409, BILLING.md 5.4):
+    /// its invoices may still change.
+    #[error("the act of {month} is drawn from the month's closed books: close the month first (POST /v1/periods/{month}/close, BILLING.md 5.4); until then its invoices may still change (the billing run, corrections)")]
+    MonthNotClosed { month: events::CalendarMonth },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -158,11 +155,11 @@ impl ApiError {
                 detail.clone(),
                 None,
             ),
-            Self::MonthNotOver { .. } => (
+            Self::MonthNotClosed { .. } => (
                 StatusCode::CONFLICT,
-                "month-not-over",
+                "month-not-closed",
                 self.to_string(),
-                Some(events::Clause::ACCOUNT_OF_SERVICES.as_str()),
+                Some(events::Clause::PERIOD_CLOSE.as_str()),
             ),
             Self::Ledger(LedgerError::Refused(refusal)) => refusal_problem(refusal),
             Self::Ledger(LedgerError::ConflictRetriesExhausted { .. }) => (

@@ -158,7 +158,7 @@ fn errors_of(path: &str, operation: &Operation) -> Vec<(&'static str, &'static s
     if path.contains("/acts/") {
         errors.push((
             "409",
-            "The month is not over: its services are still being rendered (§4.1); the act can be drawn from the next month's first day",
+            "The month is not closed (BILLING.md 5.4): its invoices may still change; close it first (`POST /v1/periods/{period}/close`)",
         ));
     }
     if is_command {

@@ -184,6 +184,49 @@ impl Transaction<'_> {
 }
 
 impl LedgerEventRepository {
+    /// The global position of one stored event (its place in the order the store
+    /// recorded events in); `None` when there is no such event.
+    pub async fn global_position_of(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        sequence: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        on_pool!(&*self.backend, |pool, _dialect| {
+            Ok(sqlx::query_scalar(
+                "SELECT global_position FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
+            )
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .bind(sequence)
+            .fetch_optional(pool)
+            .await?)
+        })
+    }
+
+    /// How many of a stream's events were recorded before global position `before`:
+    /// positions grow with a stream's sequence, so they are its first events.
+    pub async fn count_events_before(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        before: i64,
+    ) -> Result<usize, StoreError> {
+        on_pool!(&*self.backend, |pool, _dialect| {
+            let count: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND global_position < $3",
+            )
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .bind(before)
+            .fetch_one(pool)
+            .await?;
+            Ok(usize::try_from(count).unwrap_or(0))
+        })
+    }
+}
+
+impl LedgerEventRepository {
     /// Appends one command's events in one transaction, with the invoice numbers they
     /// claim. All or nothing: on a conflict nothing is written.
     pub async fn append(

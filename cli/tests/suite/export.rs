@@ -291,24 +291,33 @@ async fn an_export_replays_offline_to_the_api_s_figures_and_imports_into_an_empt
     assert_eq!(code, 0);
     std::fs::write(path("kept-digest.json"), &kept).unwrap();
     seed(ids[half..].to_vec(), 1_000_000).await;
-    // Two ESF documents logged as produced (BILLING.md 6): the export carries the log.
-    let produced_row = |id: &str, number: i64| api::store::EsfProducedRow {
-        participant_id: id.to_owned(),
-        number,
-        document_type: "ORDINARY_INVOICE".to_owned(),
-        issued_on: "2026-02-02".to_owned(),
-        turnover_date: "2026-02-28".to_owned(),
-        digest: "0f".repeat(32),
-        produced_at: String::new(),
-        produced_by: "edoc-ledger esf export".to_owned(),
-    };
-    assert_eq!(
-        repository
-            .record_esf_produced(&[produced_row(&ids[0], 1), produced_row(&ids[1], 2)])
+    // Two ESF documents logged as produced (BILLING.md 6), the first invoice of two
+    // agreements: the export carries the log.
+    let mut produced = Vec::new();
+    for id in &ids[..2] {
+        let history = ledger
+            .history(&ParticipantId::parse(id).unwrap())
             .await
-            .unwrap(),
-        2
-    );
+            .unwrap();
+        let issued = history
+            .iter()
+            .find_map(|e| match &e.payload {
+                AgreementEvent::InvoiceIssued(issued) => Some(issued.clone()),
+                _ => None,
+            })
+            .expect("an invoice");
+        produced.push(api::store::EsfProducedRow {
+            participant_id: id.clone(),
+            number: i64::try_from(issued.number.value()).unwrap(),
+            document_type: "ORDINARY_INVOICE".to_owned(),
+            issued_on: issued.issued_on.to_string(),
+            turnover_date: issued.turnover_date().to_string(),
+            digest: "0f".repeat(32),
+            produced_at: String::new(),
+            produced_by: "edoc-ledger esf export".to_owned(),
+        });
+    }
+    assert_eq!(repository.record_esf_produced(&produced).await.unwrap(), 2);
 
     let (code, _, stderr) = run(
         &["export", "--out", &text(&path("export.jsonl"))],

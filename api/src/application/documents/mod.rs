@@ -65,17 +65,29 @@ pub async fn esf_of(
         .map(|document| (document, customer)))
 }
 
-/// The act of completed work of agreement `id` for `month`, from its events: `None` when
-/// the agreement is not registered or rendered no service in the month.
+/// The act of completed work of agreement `id` for `month`, from its events recorded
+/// before the month's close (BILLING.md 5.4: before the seal's global position): `None`
+/// when the agreement was not registered by then or rendered no service in the month.
 pub async fn act_of(
     ledger: &Ledger,
     id: &ParticipantId,
     month: events::CalendarMonth,
+    close: &crate::application::periods::MonthClose,
 ) -> Result<Option<act::ActOfCompletedWork>, LedgerError> {
     let history = ledger.history(id).await?;
+    let known = ledger
+        .repository()
+        .count_events_before(
+            <aggregates::ParticipantAgreement as cqrs_es::Aggregate>::TYPE,
+            id.as_str(),
+            close.position,
+        )
+        .await?
+        .min(history.len());
     Ok(act::ActOfCompletedWork::of(
-        history.iter().map(|e| &e.payload),
+        history[..known].iter().map(|e| &e.payload),
         month,
+        &close.closed_at,
     ))
 }
 

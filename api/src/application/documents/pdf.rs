@@ -126,6 +126,16 @@ pub struct Column<'a> {
     pub align: Align,
 }
 
+impl<'a> Column<'a> {
+    pub fn new(heading: &'a str, share: f32, align: Align) -> Self {
+        Self {
+            heading,
+            share,
+            align,
+        }
+    }
+}
+
 /// A row of a table, and whether it is set in bold (a total).
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -147,6 +157,70 @@ impl Row {
             weight: Weight::Bold,
         }
     }
+}
+
+/// The columns' widths: a figure column (right-aligned or centred) is at least as wide as
+/// its widest cell, so that no amount, quantity or number is ever broken across lines
+/// (the longest word of its heading too); the text columns (left-aligned) share what
+/// remains by their shares. Only when the figures alone are wider than the page do they
+/// shrink by their shares too.
+fn column_widths(columns: &[Column<'_>], rows: &[Row], size: f32) -> Vec<f32> {
+    let shares: f32 = columns.iter().map(|c| c.share).sum();
+    let by_share: Vec<f32> = columns
+        .iter()
+        .map(|c| TEXT_WIDTH * c.share / shares)
+        .collect();
+    let needed: Vec<f32> = columns
+        .iter()
+        .enumerate()
+        .map(|(at, column)| {
+            if column.align == Align::Left {
+                return 0.0;
+            }
+            let heading = column
+                .heading
+                .split(' ')
+                .map(|word| text_width(word, size, Weight::Bold))
+                .fold(0.0_f32, f32::max);
+            rows.iter()
+                .filter_map(|row| {
+                    row.cells
+                        .get(at)
+                        .map(|cell| text_width(cell, size, row.weight))
+                })
+                .fold(heading, f32::max)
+                + 2.0 * CELL_PADDING
+                + 0.5
+        })
+        .collect();
+    let figures: f32 = columns
+        .iter()
+        .zip(&by_share)
+        .zip(&needed)
+        .filter(|((c, _), _)| c.align != Align::Left)
+        .map(|((_, share), need)| share.max(*need))
+        .sum();
+    let text_shares: f32 = columns
+        .iter()
+        .filter(|c| c.align == Align::Left)
+        .map(|c| c.share)
+        .sum();
+    let left_for_text = TEXT_WIDTH - figures;
+    if left_for_text < TEXT_WIDTH * 0.2 || text_shares <= 0.0 {
+        return by_share;
+    }
+    columns
+        .iter()
+        .zip(&by_share)
+        .zip(&needed)
+        .map(|((c, share), need)| {
+            if c.align == Align::Left {
+                left_for_text * c.share / text_shares
+            } else {
+                share.max(*need)
+            }
+        })
+        .collect()
 }
 
 /// A table row with its cells wrapped to their columns (measured once) and its height.
@@ -280,18 +354,21 @@ impl Sheet {
     /// A ruled table; its heading is repeated on each page it runs onto, and no row is
     /// split across pages.
     pub fn table(&mut self, columns: &[Column<'_>], rows: &[Row], size: f32) {
-        let shares: f32 = columns.iter().map(|c| c.share).sum();
-        let widths: Vec<f32> = columns
-            .iter()
-            .map(|c| TEXT_WIDTH * c.share / shares)
-            .collect();
+        let widths = column_widths(columns, rows, size);
         let heading = Row::bold(columns.iter().map(|c| c.heading.to_owned()).collect());
         let heading = LaidRow::of(&heading, &widths, size);
-        self.keep(heading.height + size * 2.0);
+        let first = rows
+            .first()
+            .map_or(0.0, |row| LaidRow::of(row, &widths, size).height);
+        // A heading is never left alone at the foot of a page.
+        self.keep(heading.height + first);
         self.table_row(&heading, columns, &widths, size, true);
         for row in rows {
             let row = LaidRow::of(row, &widths, size);
             if self.y + row.height > PAGE_HEIGHT - MARGIN_BOTTOM {
+                if self.pages.len() > MAX_PAGES {
+                    return; // refused by `into_pdf`; laying out more would be waste
+                }
                 self.new_page();
                 self.table_row(&heading, columns, &widths, size, true);
             }
@@ -573,6 +650,46 @@ mod tests {
         assert_eq!(amount(dec("0")), "0,00");
         assert_eq!(amount(dec("100.5")), "100,50");
         assert_eq!(amount(dec("-1000")), "-1\u{a0}000,00");
+    }
+
+    #[test]
+    fn a_figure_column_is_as_wide_as_its_widest_figure() {
+        let columns = [
+            Column {
+                heading: "Наименование",
+                share: 8.0,
+                align: Align::Left,
+            },
+            Column {
+                heading: "Кол.",
+                share: 0.2,
+                align: Align::Right,
+            },
+            Column {
+                heading: "Сумма с НДС",
+                share: 0.5,
+                align: Align::Right,
+            },
+        ];
+        let rows = [
+            Row::regular(vec!["Услуги".into(), "123456,125".into(), "1,00".into()]),
+            Row::bold(vec![
+                "Итого".into(),
+                String::new(),
+                amount(dec("123456789.12")),
+            ]),
+        ];
+        let widths = column_widths(&columns, &rows, 8.0);
+        assert!(
+            (widths.iter().sum::<f32>() - TEXT_WIDTH).abs() < 0.01,
+            "{widths:?}"
+        );
+        for (column, at, weight) in [(1, 0, Weight::Regular), (2, 1, Weight::Bold)] {
+            let cell = &rows[at].cells[column];
+            let lines = wrap(cell, widths[column] - 2.0 * CELL_PADDING, 8.0, weight);
+            assert_eq!(lines.len(), 1, "{widths:?}");
+            assert_eq!(&lines[0], cell, "{widths:?}");
+        }
     }
 
     #[test]

@@ -54,47 +54,33 @@ pub fn reconciliation_pdf(
         Align::Left,
     );
     sheet.gap(8.0);
+    // The participant's own figures are written in by its accountant: the usual form of
+    // the statement has both parties' columns.
     let columns = [
-        Column {
-            heading: "№",
-            share: 0.55,
-            align: Align::Center,
-        },
-        Column {
-            heading: "Дата",
-            share: 0.9,
-            align: Align::Left,
-        },
-        Column {
-            heading: "Документ",
-            share: 3.75,
-            align: Align::Left,
-        },
-        Column {
-            heading: "Дебет",
-            share: 1.2,
-            align: Align::Right,
-        },
-        Column {
-            heading: "Кредит",
-            share: 1.2,
-            align: Align::Right,
-        },
-        Column {
-            heading: "Основание",
-            share: 0.9,
-            align: Align::Center,
-        },
+        Column::new("№", 0.55, Align::Center),
+        Column::new("Дата", 0.95, Align::Center),
+        Column::new("Документ", 3.2, Align::Left),
+        Column::new("Дебет, данные Исполнителя", 1.1, Align::Right),
+        Column::new("Кредит, данные Исполнителя", 1.1, Align::Right),
+        Column::new("Основание", 0.9, Align::Center),
+        Column::new("Дебет, данные Заказчика", 1.0, Align::Right),
+        Column::new("Кредит, данные Заказчика", 1.0, Align::Right),
     ];
+    let blank = || [String::new(), String::new()];
     let (opening_debit, opening_credit) = sides(statement.opening.amount());
-    let mut rows = vec![Row::bold(vec![
-        String::new(),
-        String::new(),
-        format!("Сальдо на {from}"),
-        opening_debit,
-        opening_credit,
-        String::new(),
-    ])];
+    let mut rows = vec![Row::bold(
+        [
+            String::new(),
+            from.clone(),
+            "Сальдо на начало периода".to_owned(),
+            opening_debit,
+            opening_credit,
+            String::new(),
+        ]
+        .into_iter()
+        .chain(blank())
+        .collect(),
+    )];
     for (index, line) in statement.lines.iter().enumerate() {
         let cell = |value: Decimal| {
             if value.is_zero() {
@@ -103,32 +89,47 @@ pub fn reconciliation_pdf(
                 amount(value)
             }
         };
-        rows.push(Row::regular(vec![
-            (index + 1).to_string(),
-            russian_date(line.date),
-            line.entry.russian(),
-            cell(line.debit.amount()),
-            cell(line.credit.amount()),
-            line.clause.to_owned(),
-        ]));
+        rows.push(Row::regular(
+            [
+                (index + 1).to_string(),
+                russian_date(line.date),
+                line.entry.russian(),
+                cell(line.debit.amount()),
+                cell(line.credit.amount()),
+                line.clause.to_owned(),
+            ]
+            .into_iter()
+            .chain(blank())
+            .collect(),
+        ));
     }
-    rows.push(Row::bold(vec![
-        String::new(),
-        String::new(),
-        "Обороты за период".to_owned(),
-        amount(statement.debits.amount()),
-        amount(statement.credits.amount()),
-        String::new(),
-    ]));
+    rows.push(Row::bold(
+        [
+            String::new(),
+            String::new(),
+            "Обороты за период".to_owned(),
+            amount(statement.debits.amount()),
+            amount(statement.credits.amount()),
+            String::new(),
+        ]
+        .into_iter()
+        .chain(blank())
+        .collect(),
+    ));
     let (closing_debit, closing_credit) = sides(statement.closing.amount());
-    rows.push(Row::bold(vec![
-        String::new(),
-        String::new(),
-        format!("Сальдо на {to}"),
-        closing_debit,
-        closing_credit,
-        String::new(),
-    ]));
+    rows.push(Row::bold(
+        [
+            String::new(),
+            to.clone(),
+            "Сальдо на конец периода".to_owned(),
+            closing_debit,
+            closing_credit,
+            String::new(),
+        ]
+        .into_iter()
+        .chain(blank())
+        .collect(),
+    ));
     sheet.table(&columns, &rows, 8.0);
     sheet.gap(10.0);
     let closing = statement.closing.amount();

@@ -41,3 +41,55 @@ impl ExportedEsfDocument {
         (self.participant_id.as_str(), self.number)
     }
 }
+
+/// What an exported invoice or credit note says of itself, as its ESF line names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct DocumentFacts {
+    pub document_type: &'static str,
+    pub issued_on: String,
+    pub turnover_date: String,
+}
+
+/// The (participant, number) and facts of an exported invoice or credit note; `None` for
+/// any other event (or one that cannot be read: the chain check reports it).
+pub(super) fn document_of(event: &ExportedEvent) -> Option<((String, i64), DocumentFacts)> {
+    if event.aggregate_type != AGGREGATE_TYPE
+        || !matches!(
+            event.event_type.as_str(),
+            "InvoiceIssued" | "CreditNoteIssued"
+        )
+    {
+        return None;
+    }
+    use crate::application::documents::esf;
+    let (number, facts) = match event.decode().ok()? {
+        AgreementEvent::InvoiceIssued(issued) => (
+            issued.number,
+            DocumentFacts {
+                document_type: esf::ORDINARY_INVOICE,
+                issued_on: issued.issued_on.to_string(),
+                turnover_date: issued.turnover_date().to_string(),
+            },
+        ),
+        AgreementEvent::CreditNoteIssued(note) => (
+            note.number,
+            DocumentFacts {
+                document_type: esf::ADDITIONAL_INVOICE,
+                issued_on: note.issued_on.to_string(),
+                turnover_date: esf::credit_note_turnover_date(&note).to_string(),
+            },
+        ),
+        _ => return None,
+    };
+    let number = i64::try_from(number.value()).ok()?;
+    Some(((event.aggregate_id.clone(), number), facts))
+}
+
+impl ExportedEsfDocument {
+    /// Whether the line names the exported document as it is.
+    pub(super) fn matches(&self, facts: &DocumentFacts) -> bool {
+        self.document_type == facts.document_type
+            && self.issued_on == facts.issued_on
+            && self.turnover_date == facts.turnover_date
+    }
+}

@@ -41,11 +41,48 @@ fn payloads(id: &str) -> Vec<(&'static str, &'static str, Value)> {
 
 /// Sealed events of each agreement, as the ledger chains them.
 fn sealed(ids: &[&str]) -> Vec<ExportedEvent> {
+    sealed_of(ids, payloads)
+}
+
+/// [`payloads`] and an invoice: number 1 for A, 2 for B (February 2026's subscription).
+fn invoiced(id: &str) -> Vec<(&'static str, &'static str, Value)> {
+    let number = if id == A { 1 } else { 2 };
+    let money = |amount: &str| json!({"amount": amount, "currency": "KZT"});
+    let mut events = payloads(id);
+    events.insert(
+        2,
+        (
+            "InvoiceIssued",
+            events::EVENT_VERSION,
+            json!({"InvoiceIssued": {
+                "number": number,
+                "kind": "subscription",
+                "issued_on": "2026-02-02",
+                "due_on": "2026-02-09",
+                "due_rule": {"days": 5, "day_kind": "banking", "clause": "5.4", "calendar_version": "kz-calendar-2026-1"},
+                "period": {"from": "2026-02-01", "to": "2026-02-28"},
+                "turnover_on": "2026-02-28",
+                "lines": [{"description": "E-DOC", "quantity": "1", "unit_price": money("10000.00"), "amount": money("10000.00")}],
+                "net": money("10000.00"),
+                "vat": {"rate": "0.16", "rate_effective_from": "2026-01-01", "amount": money("1600.00"), "table_version": "kz-vat-1"},
+                "total": money("11600.00"),
+                "currency": "KZT",
+                "exchange_rate": null,
+            }}),
+        ),
+    );
+    events
+}
+
+fn sealed_of(
+    ids: &[&str],
+    payloads_of: impl Fn(&str) -> Vec<(&'static str, &'static str, Value)>,
+) -> Vec<ExportedEvent> {
     let mut events = Vec::new();
     let mut position = 0;
     for id in ids {
         let mut prev = GENESIS.to_owned();
-        for (index, (event_type, version, payload)) in payloads(id).into_iter().enumerate() {
+        for (index, (event_type, version, payload)) in payloads_of(id).into_iter().enumerate() {
             let sequence = index as i64 + 1;
             let mut metadata = json!({"actor": "test", "recorded_at": "2026-01-05T10:00:00Z"});
             let hash = event_hash(
@@ -153,17 +190,17 @@ fn esf_document(participant: &str, number: i64, produced_at: &str) -> ExportedEs
     }
 }
 
+/// The ESF documents of [`invoiced`]'s invoices.
 fn esf_documents() -> Vec<ExportedEsfDocument> {
     vec![
         esf_document(A, 1, "2026-03-01T09:00:00.000000Z"),
-        esf_document(A, 4, "2026-03-01T09:00:00.000000Z"),
         esf_document(B, 2, "2026-03-02T10:30:00.000000Z"),
     ]
 }
 
 #[test]
 fn the_esf_documents_produced_are_exported_last_and_verify() {
-    let events = sealed(&[A, B]);
+    let events = sealed_of(&[A, B], invoiced);
     let lines = with_sections(&events, &digest_of(&events), &records(), &esf_documents());
     let text = text(&lines);
     let esf_line = text.lines().nth(1 + events.len() + 3).unwrap();
@@ -175,15 +212,15 @@ fn the_esf_documents_produced_are_exported_last_and_verify() {
         )
     );
     let digest_line: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
-    assert_eq!(digest_line["esf"]["records"], 3);
+    assert_eq!(digest_line["esf"]["records"], 2);
     let report = verify(&lines, None);
     assert!(report.ok, "{report:?}");
-    assert_eq!(report.esf_documents_checked, 3);
+    assert_eq!(report.esf_documents_checked, 2);
 }
 
 #[test]
 fn each_alteration_of_the_esf_section_is_found() {
-    let events = sealed(&[A, B]);
+    let events = sealed_of(&[A, B], invoiced);
     let digest = digest_of(&events);
     let clean = with_sections(&events, &digest, &records(), &esf_documents());
     let esf_at = 1 + events.len() + records().len();
@@ -204,7 +241,7 @@ fn each_alteration_of_the_esf_section_is_found() {
     // One removed; two swapped; one after the digest; an event after them.
     let mut removed = clean.clone();
     removed.remove(esf_at + 1);
-    assert!(first_broken(&removed).what.contains("holds 2"));
+    assert!(first_broken(&removed).what.contains("holds 1"));
     let mut swapped = clean.clone();
     swapped.swap(esf_at, esf_at + 1);
     assert!(first_broken(&swapped).what.contains("follows"));
@@ -231,6 +268,33 @@ fn each_alteration_of_the_esf_section_is_found() {
     assert!(first_broken(&stripped)
         .what
         .contains("records no ESF section"));
+    // A line naming no exported document, or naming one otherwise than it is.
+    let mut unknown = clean.clone();
+    if let ExportLine::EsfDocument(document) = &mut unknown[esf_at] {
+        document.number = 3;
+    }
+    assert!(first_broken(&unknown)
+        .what
+        .contains("names no exported invoice"));
+    let mut misdated = clean.clone();
+    if let ExportLine::EsfDocument(document) = &mut misdated[esf_at + 1] {
+        document.turnover_date = "2026-02-02".to_owned();
+    }
+    assert!(first_broken(&misdated)
+        .what
+        .contains("names no exported invoice"));
+    // A line produced after the export's as_of; a usage line after the ESF lines.
+    let mut cut = clean.clone();
+    if let ExportLine::Header(header) = &mut cut[0] {
+        header.as_of = Some("2026-03-01".to_owned());
+    }
+    assert!(first_broken(&cut).what.contains("after the export's as_of"));
+    let mut late_usage = clean.clone();
+    let usage = late_usage.remove(esf_at - 1);
+    late_usage.insert(esf_at + 1, usage);
+    assert!(first_broken(&late_usage)
+        .what
+        .contains("a usage record after the ESF documents"));
     // An ESF line in an export of format 2, which has none; format 2 without one reads.
     let mut format_2 = clean.clone();
     if let ExportLine::Header(header) = &mut format_2[0] {

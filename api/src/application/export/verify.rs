@@ -183,6 +183,8 @@ pub(super) struct ExportVerifier<'k> {
     esf_digest: Option<SectionDigest>,
     esf: SectionHasher,
     last_esf: Option<(String, i64)>,
+    /// The invoices and credit notes exported, which the ESF lines must name.
+    documents: HashMap<(String, i64), super::esf::DocumentFacts>,
 }
 
 impl<'k> ExportVerifier<'k> {
@@ -212,6 +214,7 @@ impl<'k> ExportVerifier<'k> {
             esf_digest: None,
             esf: SectionHasher::default(),
             last_esf: None,
+            documents: HashMap::new(),
         }
     }
 
@@ -238,6 +241,11 @@ impl<'k> ExportVerifier<'k> {
             ));
         }
         self.events += 1;
+        if self.header.has_esf() {
+            if let Some((key, facts)) = super::esf::document_of(&event) {
+                self.documents.insert(key, facts);
+            }
+        }
         if self.header.has_usage() {
             if let Err(what) = self.recount.push_event(&event) {
                 self.note(broken(&event.aggregate_id, event.sequence, what));
@@ -334,6 +342,11 @@ impl<'k> ExportVerifier<'k> {
         let position = record.position;
         let problem = if self.digest.is_some() {
             Some("a usage record after the export's digest: it was appended later".to_owned())
+        } else if self.last_esf.is_some() {
+            Some(
+                "a usage record after the ESF documents: usage records were moved or appended"
+                    .to_owned(),
+            )
         } else if !self.header.has_usage() {
             Some(format!(
                 "a usage record in an export of format `{EXPORT_FORMAT_1}`, which has none"
@@ -399,6 +412,26 @@ impl<'k> ExportVerifier<'k> {
             Some(format!(
                 "ESF document {}: `{}` is not an RFC 3339 time",
                 document.number, document.produced_at
+            ))
+        } else if let Some(as_of) = self
+            .header
+            .as_of
+            .as_deref()
+            .and_then(|d| events::business_date::parse(d).ok())
+            .filter(|as_of| document.produced_on().is_some_and(|on| on > *as_of))
+        {
+            Some(format!(
+                "ESF document {} was produced after the export's as_of {as_of}",
+                document.number
+            ))
+        } else if !self
+            .documents
+            .get(&(document.participant_id.clone(), document.number))
+            .is_some_and(|facts| document.matches(facts))
+        {
+            Some(format!(
+                "ESF document {} names no exported invoice or credit note of that type, issue date and turnover date",
+                document.number
             ))
         } else {
             None

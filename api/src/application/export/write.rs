@@ -48,6 +48,10 @@ pub async fn export(
     let mut cut = StreamCut::default();
     let mut total = 0u64;
     let mut counted_through = CountedThrough::default();
+    // The invoices and credit notes exported: the ESF lines are theirs only (one
+    // produced while the export ran, after the events were read, is left out).
+    let mut exported_documents: std::collections::HashSet<(String, i64)> =
+        std::collections::HashSet::new();
     let mut write_event = |event: ExportedEvent| -> Result<(), ExportError> {
         if event.aggregate_id != cut.id {
             if let Some(head) = cut.head.take() {
@@ -84,6 +88,9 @@ pub async fn export(
         cut.events += 1;
         total += 1;
         counted_through.push(&event);
+        if let Some((key, _)) = super::esf::document_of(&event) {
+            exported_documents.insert(key);
+        }
         write_line(out, &ExportLine::Event(event))?;
         if total.is_multiple_of(1000) {
             progress(total);
@@ -111,7 +118,8 @@ pub async fn export(
         })
         .await?;
     // The ESF documents produced (BILLING.md 6), by participant and number: the selected
-    // participant's, and with a cut at a business date those produced by its end.
+    // participant's, and with a cut at a business date those produced by its end; each
+    // of an exported invoice or credit note.
     let mut esf = SectionHasher::default();
     for row in repository.esf_produced().await? {
         let document = ExportedEsfDocument::from(row);
@@ -125,6 +133,9 @@ pub async fn export(
             if document.produced_on().is_none_or(|on| on > as_of) {
                 continue;
             }
+        }
+        if !exported_documents.contains(&(document.participant_id.clone(), document.number)) {
+            continue;
         }
         esf.push(&document);
         write_line(out, &ExportLine::EsfDocument(document))?;
