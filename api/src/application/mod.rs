@@ -37,6 +37,7 @@ pub mod statements;
 pub mod sweep;
 pub mod tariff_book;
 pub mod tokens;
+pub mod ui_sessions;
 pub mod usage;
 pub mod webhooks;
 

@@ -100,11 +100,13 @@ pub const BOOTSTRAP_TOKEN_FILE: &str = "operator-token";
 /// The name of that first token.
 pub const BOOTSTRAP_TOKEN_NAME: &str = "first-operator";
 
-fn sha256_hex(text: &str) -> String {
+/// The SHA-256 (hex) of a secret: what the tables keep of tokens and sessions.
+pub fn sha256_hex(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
-fn random_hex(bytes: usize) -> Result<String, TokenError> {
+/// `bytes` random bytes from the operating system, as hex.
+pub fn random_hex(bytes: usize) -> Result<String, TokenError> {
     let mut buffer = vec![0u8; bytes];
     getrandom::fill(&mut buffer).map_err(|e| TokenError::Random(e.to_string()))?;
     Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
@@ -204,13 +206,21 @@ pub async fn caller(
     if token.len() > TOKEN_CHARS_MAX || !token.starts_with("edoc_") {
         return Ok(None);
     }
-    let hash = sha256_hex(token);
+    caller_by_hash(repository, &sha256_hex(token)).await
+}
+
+/// The caller of the token whose SHA-256 is `hash` (a back-office session keeps only
+/// that): `None` for an unknown or revoked token.
+pub async fn caller_by_hash(
+    repository: &LedgerEventRepository,
+    hash: &str,
+) -> Result<Option<Caller>, StoreError> {
     let Some(ActiveToken {
         id,
         name,
         role,
         participant_id,
-    }) = repository.active_token(&hash).await?
+    }) = repository.active_token(hash).await?
     else {
         return Ok(None);
     };

@@ -107,7 +107,8 @@ impl ApiError {
         }
     }
 
-    fn problem(&self) -> (StatusCode, &'static str, String, Option<&'static str>) {
+    /// The problem this error is answered with: status, type slug, detail, clause.
+    pub(crate) fn problem(&self) -> (StatusCode, &'static str, String, Option<&'static str>) {
         match self {
             Self::BadRequest { detail } => (
                 StatusCode::BAD_REQUEST,

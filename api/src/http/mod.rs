@@ -17,6 +17,7 @@ pub mod reference;
 pub mod statements;
 pub mod sweeps;
 pub mod tariffs;
+pub mod ui;
 pub mod usage;
 pub mod webhooks;
 
@@ -83,6 +84,8 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             auth::authorize,
         ))
+        // The back office signs in with a session, not a bearer token (INTEGRATION.md 3).
+        .merge(ui::router())
         .route_layer(axum::middleware::from_fn(track))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -446,7 +446,9 @@ mod tests {
         while let Some(dir) = pending.pop() {
             for entry in std::fs::read_dir(&dir).unwrap() {
                 let path = entry.unwrap().path();
-                if path.is_dir() {
+                // The back office (`http/ui`) is not the API: HTML pages behind a
+                // session, not in the OpenAPI document nor the token access table.
+                if path.is_dir() && !path.ends_with("ui") {
                     pending.push(path);
                 } else if path.extension().is_some_and(|e| e == "rs")
                     && !path.ends_with("openapi.rs")

@@ -118,6 +118,7 @@ mod periods;
 mod statements;
 mod sweeps;
 mod tokens;
+mod ui_sessions;
 mod usage;
 mod webhooks;
 
@@ -133,6 +134,7 @@ pub use ledgers::{
 pub use periods::PeriodGuard;
 pub use statements::{StatementCompletion, StatementLineRow, StatementRow};
 pub use tokens::{ActiveToken, TokenRow};
+pub use ui_sessions::UiSessionRow;
 pub use usage::{
     usage_through_of, StoredUsageRecord, UsageConflict, UsageInsertError, UsageInsertion,
     UsageRecord, UsageRow, UsageWindow, USAGE_ID_CHARS_MAX,

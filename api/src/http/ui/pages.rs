@@ -1,0 +1,381 @@
+//! The back office's pages (INTEGRATION.md 3): the agreements, one agreement.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use aggregates::AgreementStatus;
+use events::{Money, ParticipantId};
+
+use super::{layout, page, AppState, UiSession};
+use crate::application::documents::pdf::amount;
+use crate::application::queries;
+
+/// Agreements per page.
+pub const PAGE_SIZE: u32 = 50;
+
+/// Money as a Kazakh accountant writes it (`1 234 567,89`), in a right-aligned cell.
+pub(super) fn money(value: Money) -> Markup {
+    html! { td.money { (amount(value.amount())) } }
+}
+
+fn status_name(status: AgreementStatus) -> &'static str {
+    match status {
+        AgreementStatus::Registered => "зарегистрирован",
+        AgreementStatus::Active => "действует",
+        AgreementStatus::Suspended => "приостановлен",
+        AgreementStatus::Blocked => "заблокирован",
+        AgreementStatus::TerminationPending => "расторгается",
+        AgreementStatus::Terminated => "расторгнут",
+    }
+}
+
+fn invoice_status_name(status: projections::InvoiceStatus) -> &'static str {
+    use projections::InvoiceStatus;
+    match status {
+        InvoiceStatus::Open => "к оплате",
+        InvoiceStatus::Paid => "оплачен",
+        InvoiceStatus::Overdue => "просрочен",
+        InvoiceStatus::Void => "аннулирован",
+    }
+}
+
+pub(super) fn failure(session: &UiSession, status: StatusCode, message: &str) -> Response {
+    page(
+        status,
+        layout(
+            "Ошибка",
+            Some(session),
+            html! { p.error role="alert" { (message) } },
+        ),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AgreementsQuery {
+    q: Option<String>,
+    status: Option<String>,
+    page: Option<u64>,
+}
+
+/// `GET /ui/agreements?q=&status=&page=`: the agreements, by BIN/IIN, filtered by status,
+/// a page at a time; a BIN/IIN searched opens its agreement. A participant goes to its
+/// own.
+pub async fn agreements(
+    State(state): State<AppState>,
+    session: UiSession,
+    Query(query): Query<AgreementsQuery>,
+) -> Response {
+    if let Some(own) = &session.caller.participant {
+        return Redirect::to(&format!("/ui/agreements/{own}")).into_response();
+    }
+    let searched = query.q.as_deref().map(str::trim).unwrap_or_default();
+    let mut notice = None;
+    if !searched.is_empty() {
+        match ParticipantId::parse(searched) {
+            Ok(id) => match queries::stored_ledger(&state.ledger, &id).await {
+                Ok(Some(_)) => {
+                    return Redirect::to(&format!("/ui/agreements/{id}")).into_response()
+                }
+                Ok(None) => {
+                    notice = Some(format!("Договор с БИН/ИИН {id} не найден."));
+                }
+                Err(e) => {
+                    return failure(&session, StatusCode::SERVICE_UNAVAILABLE, &e.to_string())
+                }
+            },
+            Err(e) => {
+                notice = Some(format!(
+                    "«{searched}» — не БИН/ИИН: {e}. Поиск по названию появится в следующей версии."
+                ));
+            }
+        }
+    }
+    let status = query
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|code| AgreementStatus::ALL.into_iter().find(|s| s.code() == code));
+    let page_number = query.page.unwrap_or(1).max(1);
+    let offset = (page_number - 1).saturating_mul(u64::from(PAGE_SIZE));
+    let today = state.ledger.today();
+    let (items, total) =
+        match queries::agreements_page(&state.ledger, status, today, offset, PAGE_SIZE).await {
+            Ok(found) => found,
+            Err(e) => return failure(&session, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        };
+    let pages = total.div_ceil(u64::from(PAGE_SIZE)).max(1);
+    let link = |page: u64| {
+        let mut href = format!("/ui/agreements?page={page}");
+        if let Some(status) = status {
+            href.push_str("&status=");
+            href.push_str(status.code());
+        }
+        href
+    };
+    let body = html! {
+        h1 { "Договоры" }
+        form.filters method="get" action="/ui/agreements" role="search" {
+            label {
+                "БИН/ИИН"
+                input type="search" name="q" value=(searched) inputmode="numeric" maxlength="12" placeholder="12 цифр";
+            }
+            label {
+                "Статус"
+                select name="status" {
+                    option value="" { "все" }
+                    @for candidate in AgreementStatus::ALL {
+                        option value=(candidate.code()) selected[Some(candidate) == status] { (status_name(candidate)) }
+                    }
+                }
+            }
+            button type="submit" { "Найти" }
+        }
+        @if let Some(notice) = &notice {
+            p.error role="status" { (notice) }
+        }
+        p { "Всего: " (total) ". Страница " (page_number) " из " (pages) "." }
+        div.table-wrap {
+            table {
+                thead { tr { th { "БИН/ИИН" } th { "Участник" } th { "Статус" } th { "Зарегистрирован" } th.money { "Аванс" } } }
+                tbody {
+                    @for item in &items {
+                        tr {
+                            td { a href={ "/ui/agreements/" (item.header.participant_id) } { (item.header.participant_id) } }
+                            td { (item.header.name) }
+                            td { (status_name(item.header.status)) }
+                            td { (item.header.registered_on) }
+                            (money(item.advance))
+                        }
+                    }
+                }
+            }
+        }
+        nav aria-label="Страницы" {
+            @if page_number > 1 { a href=(link(page_number - 1)) rel="prev" { "← Предыдущая" } " " }
+            @if page_number < pages { a href=(link(page_number + 1)) rel="next" { "Следующая →" } }
+        }
+    };
+    page(StatusCode::OK, layout("Договоры", Some(&session), body))
+}
+
+/// `GET /ui/agreements/{id}`: the agreement's header and status, its balance and its
+/// invoices as of today, and for operators and billing staff the payment form. 404 for
+/// an agreement the caller may not see, as the API.
+pub async fn agreement(
+    State(state): State<AppState>,
+    session: UiSession,
+    Path(id): Path<String>,
+    Query(query): Query<AgreementQuery>,
+) -> Response {
+    let notice = query
+        .recorded
+        .map(|reference| Notice::Done(format!("Платёж {reference} записан.")));
+    agreement_page(&state, &session, &id, StatusCode::OK, notice, None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AgreementQuery {
+    /// Set after a payment was recorded (post, redirect, get).
+    recorded: Option<String>,
+}
+
+/// What the page says above its figures: a command done, or refused and why.
+pub enum Notice {
+    Done(String),
+    Refused(String),
+}
+
+/// The payment form as submitted (kept to show again when refused).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PaymentForm {
+    pub csrf: String,
+    pub reference: String,
+    pub received_on: String,
+    pub amount: String,
+}
+
+pub async fn agreement_page(
+    state: &AppState,
+    session: &UiSession,
+    id: &str,
+    status: StatusCode,
+    notice: Option<Notice>,
+    form: Option<&PaymentForm>,
+) -> Response {
+    let not_found = || {
+        failure(
+            session,
+            StatusCode::NOT_FOUND,
+            &format!("Договор с БИН/ИИН {id} не найден."),
+        )
+    };
+    let Ok(participant) = ParticipantId::parse(id) else {
+        return not_found();
+    };
+    if !session.may_see(participant.as_str()) {
+        return not_found();
+    }
+    let (ledger, reference) =
+        match queries::stored_ledger_and_reference(&state.ledger, &participant).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return not_found(),
+            Err(e) => return failure(session, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        };
+    let today = state.ledger.today();
+    let (view, balance, invoices) = match (
+        ledger.agreement_as_of(today),
+        ledger.balance(today, &reference),
+        ledger.invoices(today, &reference),
+    ) {
+        (Ok(view), Ok(balance), Ok(invoices)) => (view, balance, invoices),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            return failure(session, StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())
+        }
+    };
+    let header = &view.header;
+    let blank = PaymentForm {
+        received_on: today.to_string(),
+        ..PaymentForm::default()
+    };
+    let form = form.unwrap_or(&blank);
+    let body = html! {
+        h1 { (header.name) }
+        @match &notice {
+            Some(Notice::Done(text)) => p.done role="status" { (text) },
+            Some(Notice::Refused(text)) => p.error role="alert" #refusal { (text) },
+            None => {},
+        }
+        dl.facts {
+            dt { "БИН/ИИН" } dd { (header.participant_id) }
+            dt { "Статус" } dd #status { (status_name(header.status)) }
+            dt { "Зарегистрирован" } dd { (header.registered_on) }
+            @if let Some(on) = header.concluded_on { dt { "Договор заключён (§3.2)" } dd { (on) } }
+            dt { "Валюта" } dd { (header.currency.code()) }
+        }
+        h2 { "Баланс на " (today) }
+        div.table-wrap {
+            table #balance {
+                thead { tr { th.money { "Выставлено" } th.money { "Оплачено" } th.money { "Долг по счетам" } th.money { "Пеня к оплате" } th.money { "Штрафы к оплате" } th.money { "Аванс" } th.money { "Итого к оплате" } } }
+                tbody { tr {
+                    (money(balance.invoiced)) (money(balance.paid)) (money(balance.outstanding))
+                    (money(balance.penalties_owed)) (money(balance.fines_owed)) (money(balance.advance))
+                    td.money #total-due { strong { (amount(balance.total_due.amount())) } }
+                } }
+            }
+        }
+        @if session.may_command() {
+            h2 { "Записать платёж (§5.5)" }
+            form.filters #payment method="post" action={ "/ui/agreements/" (header.participant_id) "/payments" } {
+                input type="hidden" name="csrf" value=(session.csrf);
+                label { "Номер платёжного поручения" input name="reference" value=(form.reference) required maxlength="64"; }
+                label { "Дата поступления" input type="date" name="received_on" value=(form.received_on) required; }
+                label { "Сумма, " (header.currency.code()) input name="amount" value=(form.amount) required inputmode="decimal" placeholder="10000.00"; }
+                button type="submit" { "Записать" }
+            }
+        }
+        h2 { "Счета" }
+        div.table-wrap {
+            table #invoices {
+                thead { tr { th { "№" } th { "Выставлен" } th { "Срок" } th.money { "Сумма" } th.money { "Оплачено" } th.money { "Долг" } th.money { "Дней просрочки" } th.money { "Пеня (§5.9)" } th { "Статус" } } }
+                tbody {
+                    @for invoice in &invoices {
+                        tr {
+                            td { (invoice.number) } td { (invoice.issued_on) } td { (invoice.due_on) }
+                            (money(invoice.total)) (money(invoice.paid)) (money(invoice.outstanding))
+                            td.money { (invoice.days_overdue) }
+                            (money(invoice.penalty_accrued))
+                            td { (invoice_status_name(invoice.status)) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(status, layout(&header.name, Some(session), body))
+}
+
+/// `POST /ui/agreements/{id}/payments`: the payment form, recorded as
+/// `POST /v1/agreements/{id}/payments` records it (the same command, the same rules).
+/// Refused: the page again with the problem in words and the form as filled, nothing
+/// recorded; recorded: back to the page (post, redirect, get). Only operators and
+/// billing staff; the session's CSRF secret required.
+pub async fn record_payment(
+    State(state): State<AppState>,
+    session: UiSession,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<PaymentForm>,
+) -> Response {
+    if let Err(refused) = session.may_submit("записывать платежи", &form.csrf) {
+        return *refused;
+    }
+    let Ok(participant) = ParticipantId::parse(&id) else {
+        return failure(
+            &session,
+            StatusCode::NOT_FOUND,
+            &format!("Договор с БИН/ИИН {id} не найден."),
+        );
+    };
+    let refused = |status: StatusCode, text: String| {
+        let (state, session, id, form) = (&state, &session, &id, &form);
+        async move {
+            agreement_page(
+                state,
+                session,
+                id,
+                status,
+                Some(Notice::Refused(text)),
+                Some(form),
+            )
+            .await
+        }
+    };
+    let command = serde_json::from_value::<commands::ReceivePayment>(serde_json::json!({
+        "reference": form.reference.trim(),
+        "received_on": form.received_on.trim(),
+        "amount": form.amount.trim().replace([' ', '\u{a0}'], "").replace(',', "."),
+    }));
+    let command = match command {
+        Ok(command) => command,
+        Err(e) => {
+            return refused(
+                StatusCode::BAD_REQUEST,
+                format!("Платёж не записан: поле заполнено неверно ({e})."),
+            )
+            .await
+        }
+    };
+    let context = crate::application::commands::CommandContext {
+        actor: session.caller.name.clone(),
+        request_id: headers
+            .get(crate::http::REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
+        sweep: None,
+        idempotency: None,
+    };
+    let reference = command.reference.as_str().to_owned();
+    match state
+        .ledger
+        .execute(
+            &participant,
+            commands::AgreementCommand::ReceivePayment(command),
+            &context,
+        )
+        .await
+    {
+        Ok(_) => Redirect::to(&format!(
+            "/ui/agreements/{participant}?recorded={reference}"
+        ))
+        .into_response(),
+        Err(e) => {
+            let (status, _, detail, clause) = crate::http::error::ApiError::from(e).problem();
+            let clause = clause.map(|c| format!(" (п. {c})")).unwrap_or_default();
+            refused(status, format!("Платёж не записан: {detail}{clause}.")).await
+        }
+    }
+}
