@@ -60,13 +60,22 @@ pub async fn act(
     State(state): State<AppState>,
     AgreementItem(id, month): AgreementItem<events::CalendarMonth>,
 ) -> Result<Response, ApiError> {
-    let seller = seller(&state)?;
+    act_response(&state, &id, month).await
+}
+
+/// The act of `month` of agreement `id` as the PDF answer (shared with the back office).
+pub(crate) async fn act_response(
+    state: &AppState,
+    id: &events::ParticipantId,
+    month: events::CalendarMonth,
+) -> Result<Response, ApiError> {
+    let seller = seller(state)?;
     let close =
         crate::application::periods::month_close(state.ledger.repository(), month.last_day())
             .await
             .map_err(LedgerError::from)?
             .ok_or(ApiError::MonthNotClosed { month })?;
-    let act = documents::act_of(&state.ledger, &id, month, &close)
+    let act = documents::act_of(&state.ledger, id, month, &close)
         .await?
         .ok_or_else(|| {
             ApiError::not_found(format!(
@@ -100,8 +109,18 @@ pub async fn statement_pdf(
     AgreementId(id): AgreementId,
     StrictQuery(query): StrictQuery<super::queries::StatementQuery>,
 ) -> Result<Response, ApiError> {
-    let seller = seller(&state)?;
-    let (statement, header) = super::queries::statement_of(&state, &id, &query).await?;
+    statement_pdf_response(&state, &id, &query).await
+}
+
+/// The reconciliation statement of a [`super::queries::StatementQuery`] as the PDF answer
+/// (shared with the back office).
+pub(crate) async fn statement_pdf_response(
+    state: &AppState,
+    id: &events::ParticipantId,
+    query: &super::queries::StatementQuery,
+) -> Result<Response, ApiError> {
+    let seller = seller(state)?;
+    let (statement, header) = super::queries::statement_of(state, id, query).await?;
     let customer = documents::esf::Customer {
         tin: id.clone(),
         name: header.name,
@@ -203,8 +222,18 @@ pub async fn esf(
     State(state): State<AppState>,
     AgreementItem(id, number): AgreementItem<InvoiceNumber>,
 ) -> Result<Response, ApiError> {
-    let seller = seller(&state)?;
-    let (document, customer) = documents::esf_of(&state.ledger, &id, number)
+    esf_response(&state, &id, number).await
+}
+
+/// The ESF XML of invoice or credit note `number` of agreement `id` (shared with the
+/// back office).
+pub(crate) async fn esf_response(
+    state: &AppState,
+    id: &events::ParticipantId,
+    number: InvoiceNumber,
+) -> Result<Response, ApiError> {
+    let seller = seller(state)?;
+    let (document, customer) = documents::esf_of(&state.ledger, id, number)
         .await?
         .ok_or_else(|| {
             ApiError::not_found(format!(

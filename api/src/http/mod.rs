@@ -95,7 +95,9 @@ pub fn app(state: AppState) -> Router {
             // The feed may wait for an event (`wait`) before it answers.
             let limit = if request.uri().path() == "/v1/events" {
                 REQUEST_TIMEOUT + crate::application::feed::FEED_WAIT_MAX
-            } else if request.uri().path() == statements::IMPORT_PATH {
+            } else if request.uri().path() == statements::IMPORT_PATH
+                || request.uri().path() == ui::UPLOAD_PATH
+            {
                 // A statement of 10,000 lines and more is imported in one request.
                 STATEMENT_IMPORT_TIMEOUT
             } else {

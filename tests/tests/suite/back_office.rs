@@ -16,6 +16,8 @@ on_both_stores!(
     a_clerk_signs_in_finds_an_agreement_and_signs_out,
     a_payment_is_recorded_through_the_form_and_a_refused_one_records_nothing,
     staff_see_aging_and_the_dunning_preview_and_clerks_run_the_sweep,
+    a_clerk_uploads_a_bank_statement_and_assigns_an_unmatched_line,
+    an_agreement_page_links_its_documents_and_shows_its_events_with_their_hashes,
     a_participant_sees_only_its_own_agreement_and_a_revoked_token_ends_its_session,
 );
 
@@ -477,5 +479,203 @@ async fn staff_see_aging_and_the_dunning_preview_and_clerks_run_the_sweep(store:
         get(&app, &own_session, "/ui/dunning").await.status(),
         StatusCode::NOT_FOUND
     );
+    app.finish().await;
+}
+
+const CAMT_08: &str =
+    include_str!("../../../api/src/application/statements/fixtures/camt053_001_08.xml");
+
+async fn upload(app: &TestApp, session: &str, csrf: &str, file: &[u8]) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.to_owned())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(file.to_vec())
+                .file_name("statement.xml")
+                .mime_str("application/xml")
+                .unwrap(),
+        );
+    browser()
+        .post(app.url("/ui/bank-statements"))
+        .header(COOKIE, session)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A statement uploaded through the page is imported as `POST /v1/bank-statements`
+/// imports it; the same file again records nothing; a file the ledger does not read is
+/// refused in words; an unmatched line is assigned from its form; an auditor can do
+/// neither.
+async fn a_clerk_uploads_a_bank_statement_and_assigns_an_unmatched_line(store: Store) {
+    let app = spawn_app(store).await;
+    app.signed_agreement(ROMASHKA).await;
+    let clerk = app.token(Role::Billing, "clerk", None).await;
+    let (session, _) = sign_in(&app, &clerk).await;
+    let html = get(&app, &session, "/ui/bank-statements")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"id="upload""#), "{html}");
+    let csrf = csrf_of(&html);
+
+    // A file the ledger does not read: refused in words, nothing recorded.
+    let events = app.event_count().await;
+    let bad = upload(&app, &session, &csrf, b"not a statement").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.text().await.unwrap().contains("Выписка не загружена"));
+    assert_eq!(app.event_count().await, events);
+
+    let uploaded = upload(&app, &session, &csrf, CAMT_08.as_bytes()).await;
+    assert_eq!(uploaded.status(), StatusCode::SEE_OTHER);
+    let page = location(&uploaded).to_owned();
+    assert!(page.ends_with("?imported=1"), "{page}");
+    assert_eq!(
+        app.event_count().await,
+        events + 1,
+        "the matched line's payment"
+    );
+    let html = get(&app, &session, &page).await.text().await.unwrap();
+    assert!(
+        html.contains("Выписка загружена") && html.contains("не сопоставлена"),
+        "{html}"
+    );
+    // The same file again: nothing more.
+    let again = upload(&app, &session, &csrf, CAMT_08.as_bytes()).await;
+    assert!(location(&again).ends_with("?again=1"));
+    assert_eq!(app.event_count().await, events + 1);
+
+    // An unmatched line assigned to the agreement from its form.
+    let at = html
+        .find(r#"class="assign" method="post" action=""#)
+        .expect("an assignment form")
+        + r#"class="assign" method="post" action=""#.len();
+    let action = html[at..at + html[at..].find('"').unwrap()].to_owned();
+    let refused = post_form(
+        &app,
+        &session,
+        &action,
+        &[
+            ("csrf", &csrf),
+            ("participant_id", "123"),
+            ("invoice_number", ""),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("не отнесена"));
+    let assigned = post_form(
+        &app,
+        &session,
+        &action,
+        &[
+            ("csrf", &csrf),
+            ("participant_id", ROMASHKA),
+            ("invoice_number", ""),
+        ],
+    )
+    .await;
+    assert_eq!(
+        assigned.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        assigned.text().await.unwrap_or_default()
+    );
+    assert_eq!(app.event_count().await, events + 2);
+    let statement_id = page
+        .trim_start_matches("/ui/bank-statements/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let view = app
+        .get_json(&format!("/v1/bank-statements/{statement_id}"))
+        .await;
+    assert_eq!(view["matched"], 2, "as the API reads it");
+
+    // An auditor: no upload form, and its forged upload is refused.
+    let auditor = app.token(Role::Auditor, "auditor", None).await;
+    let (auditor_session, _) = sign_in(&app, &auditor).await;
+    let html = get(&app, &auditor_session, "/ui/bank-statements")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains(r#"id="upload""#), "{html}");
+    let forged = upload(&app, &auditor_session, &csrf_of(&html), CAMT_08.as_bytes()).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    app.finish().await;
+}
+
+/// The agreement page links the invoice's ESF, the act and the statement (the API's own
+/// answers), and lists the events with their hashes; a participant opens its own
+/// documents only.
+async fn an_agreement_page_links_its_documents_and_shows_its_events_with_their_hashes(
+    store: Store,
+) {
+    let app = spawn_app(store).await;
+    app.signed_agreement(ROMASHKA).await;
+    app.signed_agreement(OTHER).await;
+    let path = format!("/v1/agreements/{ROMASHKA}/invoices");
+    assert_eq!(
+        app.post(&path, &invoice("2026-02-02", "10000.00"))
+            .await
+            .status(),
+        201
+    );
+    let clerk = app.token(Role::Billing, "clerk", None).await;
+    let (session, _) = sign_in(&app, &clerk).await;
+    let page = format!("/ui/agreements/{ROMASHKA}");
+    let html = get(&app, &session, &page).await.text().await.unwrap();
+    let esf = format!("{page}/invoices/1/esf");
+    assert!(html.contains(&format!(r#"href="{esf}""#)), "{html}");
+    // Every event with its hash, as the API lists them.
+    let events = app.events(ROMASHKA).await;
+    for event in &events {
+        let hash = event["hash"].as_str().unwrap();
+        assert!(
+            html.contains(&format!(r#"title="{hash}""#)),
+            "{hash} in {html}"
+        );
+    }
+
+    let xml = get(&app, &session, &esf).await;
+    assert_eq!(xml.status(), StatusCode::OK);
+    assert_eq!(
+        xml.headers()["content-type"],
+        "application/xml; charset=utf-8"
+    );
+    let pdf = get(
+        &app,
+        &session,
+        &format!("{page}/statement.pdf?from=2026-01-01&to=2026-03-31"),
+    )
+    .await;
+    assert_eq!(pdf.status(), StatusCode::OK);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    // February is open: the act is refused in words (BILLING.md 5.4).
+    let act = get(&app, &session, &format!("{page}/act?month=2026-02")).await;
+    assert_eq!(act.status(), StatusCode::CONFLICT);
+    assert!(act
+        .text()
+        .await
+        .unwrap()
+        .contains("Документ не сформирован"));
+
+    // A participant: its own ESF, not another's.
+    let own = app
+        .token(Role::Participant, "romashka-buh", Some(ROMASHKA))
+        .await;
+    let (own_session, _) = sign_in(&app, &own).await;
+    assert_eq!(get(&app, &own_session, &esf).await.status(), StatusCode::OK);
+    let other = get(
+        &app,
+        &own_session,
+        &format!("/ui/agreements/{OTHER}/statement.pdf"),
+    )
+    .await;
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
     app.finish().await;
 }

@@ -2,8 +2,9 @@
 //! headless, driven through WebDriver (`chromedriver`, from `chromium-driver`; `.ci/run`
 //! installs both when missing) against the real server on PostgreSQL. A clerk signs in,
 //! finds an agreement by BIN, records a payment through the form and sees the balance
-//! change, sees a refused payment's message, signs out; an auditor has no command form
-//! and its forged POST is refused; a participant cannot open another's page.
+//! change, sees a refused payment's message, sees aging and the dunning preview, signs
+//! out; an auditor has no command form and its forged POST is refused; a participant
+//! cannot open another's page; a bank statement is uploaded through the page.
 //!
 //! Never skipped: without `chromedriver` the test fails and says how to install it.
 //! Screenshots of the pages it visits are kept under `target/tmp/ui-screenshots/` (and,
@@ -295,6 +296,38 @@ async fn a_clerk_records_a_payment_in_chromium_and_others_are_kept_to_their_righ
     assert!(text_of(&browser, "main").await.contains("не найден"));
     sign_out(&browser).await;
 
+    // The clerk again: a bank statement uploaded through the page, its lines shown.
+    sign_in(&browser, &app, &clerk).await;
+    wait_for_path(&browser, "/ui/agreements", None).await;
+    browser.goto(&app.url("/ui/bank-statements")).await.unwrap();
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("camt053_001_08.xml");
+    std::fs::write(&file, CAMT_08).unwrap();
+    browser
+        .find(Locator::Css("#upload input[type=file]"))
+        .await
+        .unwrap()
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#upload button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(text_of(&browser, "p.done")
+        .await
+        .contains("Выписка загружена"));
+    assert!(text_of(&browser, "#lines")
+        .await
+        .contains("не сопоставлена"));
+    screenshot(&browser, "bank-statement").await;
+    sign_out(&browser).await;
+
     browser.close().await.unwrap();
     app.finish().await;
 }
+
+const CAMT_08: &str =
+    include_str!("../../../api/src/application/statements/fixtures/camt053_001_08.xml");

@@ -9,6 +9,8 @@
 //! auditor reads only, a participant sees only its own agreement. Every form carries the
 //! session's CSRF secret; sign-in, before a session exists, a double-submit cookie's.
 
+mod bank;
+mod documents;
 mod pages;
 mod reports;
 mod session;
@@ -20,6 +22,7 @@ use axum::Router;
 use maud::{html, Markup, DOCTYPE};
 
 use super::AppState;
+pub use bank::UPLOAD_PATH;
 pub use session::{UiSession, SESSION_COOKIE, SESSION_LIFETIME};
 
 /// htmx, vendored from the npm package `htmx.org` 2.0.4 (Zero-Clause BSD, its licence in
@@ -44,10 +47,32 @@ pub fn router() -> Router<AppState> {
         .route("/ui/agreements", get(pages::agreements))
         .route("/ui/agreements/{id}", get(pages::agreement))
         .route("/ui/agreements/{id}/payments", post(pages::record_payment))
+        .route(
+            "/ui/agreements/{id}/invoices/{number}/esf",
+            get(documents::esf),
+        )
+        .route("/ui/agreements/{id}/act", get(documents::act))
+        .route(
+            "/ui/agreements/{id}/statement.pdf",
+            get(documents::statement_pdf),
+        )
         .route("/ui/aging", get(reports::aging))
         .route(
             "/ui/dunning",
             get(reports::dunning).post(reports::run_sweep),
+        )
+        .route(
+            UPLOAD_PATH,
+            get(bank::upload_form)
+                .post(bank::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::application::statements::STATEMENT_BYTES_MAX + 64 * 1024,
+                )),
+        )
+        .route("/ui/bank-statements/{id}", get(bank::statement))
+        .route(
+            "/ui/bank-statements/{id}/lines/{n}/assignment",
+            post(bank::assign),
         )
         .route(HTMX_PATH, get(htmx))
 }
@@ -103,6 +128,7 @@ pub fn layout(title: &str, session: Option<&UiSession>, body: Markup) -> Markup 
                                 a href="/ui/agreements" { "Договоры" }
                                 a href="/ui/aging" { "Просрочка" }
                                 a href="/ui/dunning" { "Взыскание" }
+                                a href="/ui/bank-statements" { "Выписки" }
                             }
                         }
                         form.sign-out method="post" action="/ui/sign-out" {

@@ -235,6 +235,10 @@ pub async fn agreement_page(
             return failure(session, StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())
         }
     };
+    let history = match queries::events_known_at(&state.ledger, &participant, None).await {
+        Ok(history) => history,
+        Err(e) => return failure(session, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    };
     let header = &view.header;
     let blank = PaymentForm {
         received_on: today.to_string(),
@@ -279,7 +283,7 @@ pub async fn agreement_page(
         h2 { "Счета" }
         div.table-wrap {
             table #invoices {
-                thead { tr { th { "№" } th { "Выставлен" } th { "Срок" } th.money { "Сумма" } th.money { "Оплачено" } th.money { "Долг" } th.money { "Дней просрочки" } th.money { "Пеня (§5.9)" } th { "Статус" } } }
+                thead { tr { th { "№" } th { "Выставлен" } th { "Срок" } th.money { "Сумма" } th.money { "Оплачено" } th.money { "Долг" } th.money { "Дней просрочки" } th.money { "Пеня (§5.9)" } th { "Статус" } th { "ЭСФ (§5.7)" } } }
                 tbody {
                     @for invoice in &invoices {
                         tr {
@@ -288,6 +292,37 @@ pub async fn agreement_page(
                             td.money { (invoice.days_overdue) }
                             (money(invoice.penalty_accrued))
                             td { (invoice_status_name(invoice.status)) }
+                            td { a href={ "/ui/agreements/" (header.participant_id) "/invoices/" (invoice.number) "/esf" } { "XML" } }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Документы" }
+        div.documents {
+            form.filters method="get" action={ "/ui/agreements/" (header.participant_id) "/act" } {
+                label { "Акт выполненных работ (§4.1) за месяц" input type="month" name="month" required; }
+                button type="submit" { "Открыть PDF" }
+            }
+            form.filters method="get" action={ "/ui/agreements/" (header.participant_id) "/statement.pdf" } {
+                label { "Акт сверки с" input type="date" name="from"; }
+                label { "по" input type="date" name="to" value=(today); }
+                button type="submit" { "Открыть PDF" }
+            }
+        }
+        h2 { "События (последние " (history.len().min(TIMELINE_MAX)) " из " (history.len()) ")" }
+        div.table-wrap {
+            table #timeline {
+                thead { tr { th { "№" } th { "Событие" } th { "Записано" } th { "Кем" } th { "Пункт" } th { "Хеш" } } }
+                tbody {
+                    @for event in history.iter().rev().take(TIMELINE_MAX) {
+                        @let text = |key: &str| crate::event_metadata::text(&event.metadata, key);
+                        @let hash = text(crate::hash_chain::HASH_KEY);
+                        tr {
+                            td { (event.sequence) } td { (event.event_type) }
+                            td { (text(crate::event_metadata::RECORDED_AT)) } td { (text(crate::event_metadata::ACTOR)) }
+                            td { (text(crate::event_metadata::CLAUSE)) }
+                            td { code title=(hash) { (hash.get(..16).unwrap_or(&hash)) "…" } }
                         }
                     }
                 }
@@ -296,6 +331,9 @@ pub async fn agreement_page(
     };
     page(status, layout(&header.name, Some(session), body))
 }
+
+/// The most events the agreement page lists, the latest first.
+pub const TIMELINE_MAX: usize = 50;
 
 /// `POST /ui/agreements/{id}/payments`: the payment form, recorded as
 /// `POST /v1/agreements/{id}/payments` records it (the same command, the same rules).
@@ -348,16 +386,7 @@ pub async fn record_payment(
             .await
         }
     };
-    let context = crate::application::commands::CommandContext {
-        actor: session.caller.name.clone(),
-        request_id: headers
-            .get(crate::http::REQUEST_ID_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned(),
-        sweep: None,
-        idempotency: None,
-    };
+    let context = session.command_context(&headers);
     let reference = command.reference.as_str().to_owned();
     match state
         .ledger

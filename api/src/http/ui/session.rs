@@ -63,6 +63,24 @@ impl UiSession {
         Ok(())
     }
 
+    /// The context its commands are recorded with: the token's name as the actor (as
+    /// the API records it), the request's id.
+    pub fn command_context(
+        &self,
+        headers: &HeaderMap,
+    ) -> crate::application::commands::CommandContext {
+        crate::application::commands::CommandContext {
+            actor: self.caller.name.clone(),
+            request_id: headers
+                .get(crate::http::REQUEST_ID_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned(),
+            sweep: None,
+            idempotency: None,
+        }
+    }
+
     /// Whether `submitted` is this session's CSRF secret (compared in constant time).
     pub fn csrf_matches(&self, submitted: &str) -> bool {
         same_secret(&self.csrf, submitted)
