@@ -18,6 +18,7 @@ on_both_stores!(
     staff_see_aging_and_the_dunning_preview_and_clerks_run_the_sweep,
     a_clerk_uploads_a_bank_statement_and_assigns_an_unmatched_line,
     an_agreement_page_links_its_documents_and_shows_its_events_with_their_hashes,
+    corrections_and_measures_run_from_their_forms_as_the_api_runs_them,
     a_participant_sees_only_its_own_agreement_and_a_revoked_token_ends_its_session,
 );
 
@@ -677,5 +678,113 @@ async fn an_agreement_page_links_its_documents_and_shows_its_events_with_their_h
     )
     .await;
     assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    app.finish().await;
+}
+
+/// The command forms beyond the payment run the API's commands: a void and a
+/// suspension recorded; a credit note beyond the net refused in words, nothing
+/// recorded; an auditor's forged form refused.
+async fn corrections_and_measures_run_from_their_forms_as_the_api_runs_them(store: Store) {
+    let app = spawn_app(store).await;
+    app.signed_agreement(ROMASHKA).await;
+    let path = format!("/v1/agreements/{ROMASHKA}/invoices");
+    for issued_on in ["2026-02-02", "2026-03-02"] {
+        assert_eq!(
+            app.post(&path, &invoice(issued_on, "10000.00"))
+                .await
+                .status(),
+            201
+        );
+    }
+    let clerk = app.token(Role::Billing, "clerk", None).await;
+    let (session, _) = sign_in(&app, &clerk).await;
+    let page = format!("/ui/agreements/{ROMASHKA}");
+    let html = get(&app, &session, &page).await.text().await.unwrap();
+    assert!(html.contains(r#"id="corrections""#), "{html}");
+    let csrf = csrf_of(&html);
+    let form = |kind: &str| format!("{page}/commands/{kind}");
+
+    // A credit note beyond the invoice's net: refused in words, nothing recorded.
+    let events = app.event_count().await;
+    let refused = post_form(
+        &app,
+        &session,
+        &form("credit-note"),
+        &[
+            ("csrf", &csrf),
+            ("invoice_number", "1"),
+            ("on", "2026-02-10"),
+            ("net", "20 000,00"),
+            ("reason", "too much"),
+        ],
+    )
+    .await;
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+    assert!(refused.text().await.unwrap().contains("Не записано"));
+    assert_eq!(app.event_count().await, events);
+
+    // A void, then a suspension: recorded as by the API.
+    let voided = post_form(
+        &app,
+        &session,
+        &form("void"),
+        &[
+            ("csrf", &csrf),
+            ("invoice_number", "2"),
+            ("on", "2026-03-03"),
+            ("reason", "issued twice"),
+        ],
+    )
+    .await;
+    assert_eq!(voided.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&voided), format!("{page}?done=void"));
+    let html = get(&app, &session, location(&voided))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Счёт аннулирован"), "{html}");
+    let invoices = app
+        .get_json(&format!("/v1/agreements/{ROMASHKA}/invoices"))
+        .await;
+    assert_eq!(invoices[1]["status"], "void", "{invoices}");
+    let suspended = post_form(
+        &app,
+        &session,
+        &form("suspension"),
+        &[
+            ("csrf", &csrf),
+            ("on", "2026-03-04"),
+            ("reason", "violation"),
+        ],
+    )
+    .await;
+    assert_eq!(suspended.status(), StatusCode::SEE_OTHER);
+    let agreement = app.get_json(&format!("/v1/agreements/{ROMASHKA}")).await;
+    assert_eq!(agreement["status"], "suspended");
+
+    // An auditor has no such forms, and its forged one is refused.
+    let auditor = app.token(Role::Auditor, "auditor", None).await;
+    let (auditor_session, _) = sign_in(&app, &auditor).await;
+    let html = get(&app, &auditor_session, &page)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains(r#"id="corrections""#));
+    let events = app.event_count().await;
+    let forged = post_form(
+        &app,
+        &auditor_session,
+        &form("reinstatement"),
+        &[
+            ("csrf", &csrf_of(&html)),
+            ("on", "2026-03-05"),
+            ("reason", "done"),
+        ],
+    )
+    .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.event_count().await, events);
     app.finish().await;
 }

@@ -10,6 +10,7 @@
 //! session's CSRF secret; sign-in, before a session exists, a double-submit cookie's.
 
 mod bank;
+mod commands;
 mod documents;
 mod pages;
 mod reports;
@@ -55,6 +56,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/agreements/{id}/statement.pdf",
             get(documents::statement_pdf),
+        )
+        .route(
+            "/ui/agreements/{id}/commands/{kind}",
+            post(commands::submit),
         )
         .route("/ui/aging", get(reports::aging))
         .route(

@@ -172,7 +172,14 @@ pub async fn agreement(
 ) -> Response {
     let notice = query
         .recorded
-        .map(|reference| Notice::Done(format!("Платёж {reference} записан.")));
+        .map(|reference| Notice::Done(format!("Платёж {reference} записан.")))
+        .or_else(|| {
+            query
+                .done
+                .as_deref()
+                .and_then(super::commands::done_notice)
+                .map(|text| Notice::Done(text.to_owned()))
+        });
     agreement_page(&state, &session, &id, StatusCode::OK, notice, None).await
 }
 
@@ -180,6 +187,8 @@ pub async fn agreement(
 pub struct AgreementQuery {
     /// Set after a payment was recorded (post, redirect, get).
     recorded: Option<String>,
+    /// Set after another command form was recorded: its kind.
+    done: Option<String>,
 }
 
 /// What the page says above its figures: a command done, or refused and why.
@@ -298,6 +307,12 @@ pub async fn agreement_page(
                 }
             }
         }
+        @if session.may_command() {
+            details #corrections {
+                summary { "Исправления и меры" }
+                (command_forms(&header.participant_id, &session.csrf, today))
+            }
+        }
         h2 { "Документы" }
         div.documents {
             form.filters method="get" action={ "/ui/agreements/" (header.participant_id) "/act" } {
@@ -330,6 +345,48 @@ pub async fn agreement_page(
         }
     };
     page(status, layout(&header.name, Some(session), body))
+}
+
+/// The command forms beyond the payment (`commands.rs`), for operators and billing.
+fn command_forms(id: &str, csrf: &str, today: time::Date) -> Markup {
+    let action = |kind: &str| format!("/ui/agreements/{id}/commands/{kind}");
+    let on = |label: &str| html! { label { (label) input type="date" name="on" value=(today) required; } };
+    let reason = html! { label { "Основание" input name="reason" required maxlength="500"; } };
+    let invoice =
+        html! { label { "Счёт №" input name="invoice_number" required inputmode="numeric"; } };
+    let kind = html! { label { "Что" select name="kind" { option value="penalty" { "пеня" } option value="fine" { "штраф" } } } };
+    let hidden = html! { input type="hidden" name="csrf" value=(csrf); };
+    html! {
+        form.filters #suspension method="post" action=(action("suspension")) {
+            (hidden) (on("Приостановить доступ с"))
+            label { "Причина (§4.2)" select name="reason" {
+                option value="verification" { "проверка" } option value="violation" { "нарушение" }
+                option value="technical_works" { "технические работы" } option value="overdue" { "просрочка" }
+            } }
+            button type="submit" { "Приостановить" }
+        }
+        form.filters #reinstatement method="post" action=(action("reinstatement")) {
+            (hidden) (on("Возобновить доступ с")) (reason) button type="submit" { "Возобновить" }
+        }
+        form.filters #charge method="post" action=(action("charge")) {
+            (hidden) (invoice) (kind) (on("На дату")) button type="submit" { "Начислить (§5.9)" }
+        }
+        form.filters #waiver method="post" action=(action("waiver")) {
+            (hidden) (invoice) (kind) label { "Сумма" input name="amount" required inputmode="decimal"; } (reason)
+            button type="submit" { "Освободить" }
+        }
+        form.filters #void method="post" action=(action("void")) {
+            (hidden) (invoice) (on("Дата")) (reason) button type="submit" { "Аннулировать счёт" }
+        }
+        form.filters #credit-note method="post" action=(action("credit-note")) {
+            (hidden) (invoice) (on("Дата")) label { "Сумма без НДС" input name="net" required inputmode="decimal"; } (reason)
+            button type="submit" { "Выписать кредит-ноту" }
+        }
+        form.filters #reversal method="post" action=(action("reversal")) {
+            (hidden) label { "Платёж (номер п/п)" input name="reference" required; } (on("Дата возврата")) (reason)
+            button type="submit" { "Сторнировать платёж" }
+        }
+    }
 }
 
 /// The most events the agreement page lists, the latest first.
