@@ -170,6 +170,22 @@ async fn a_clerk_signs_in_finds_an_agreement_and_signs_out(store: Store) {
     assert_eq!(balance["total_due"], "11600.00");
     assert!(html.contains("11\u{a0}600,00"), "{html}");
     assert!(html.contains(r#"id="invoices""#), "{html}");
+    // Its penalty explained down to the clause, as GET .../penalties explains it.
+    let penalties = app
+        .get_json(&format!("/v1/agreements/{ROMASHKA}/penalties"))
+        .await;
+    let explanation = penalties[0]["explanation"].as_str().unwrap();
+    assert!(html.contains(r#"id="penalties""#), "{html}");
+    assert!(
+        html.contains(
+            &explanation
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+        ),
+        "{explanation} in {html}"
+    );
 
     // Sign-out needs the session's CSRF secret: without it nothing happens.
     let csrf = csrf_of(&html);

@@ -234,13 +234,16 @@ pub async fn agreement_page(
             Err(e) => return failure(session, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
         };
     let today = state.ledger.today();
-    let (view, balance, invoices) = match (
+    let (view, balance, invoices, penalties) = match (
         ledger.agreement_as_of(today),
         ledger.balance(today, &reference),
         ledger.invoices(today, &reference),
+        ledger.penalties(today, &reference),
     ) {
-        (Ok(view), Ok(balance), Ok(invoices)) => (view, balance, invoices),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+        (Ok(view), Ok(balance), Ok(invoices), Ok(penalties)) => {
+            (view, balance, invoices, penalties)
+        }
+        (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
             return failure(session, StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())
         }
     };
@@ -302,6 +305,26 @@ pub async fn agreement_page(
                             (money(invoice.penalty_accrued))
                             td { (invoice_status_name(invoice.status)) }
                             td { a href={ "/ui/agreements/" (header.participant_id) "/invoices/" (invoice.number) "/esf" } { "XML" } }
+                        }
+                    }
+                }
+            }
+        }
+        @if !penalties.is_empty() {
+            h2 { "Пени и штрафы (§5.9)" }
+            div.table-wrap {
+                table #penalties {
+                    thead { tr { th { "Счёт №" } th.money { "Дней" } th.money { "Пеня" } th.money { "Начислено" } th.money { "Освобождено" } th.money { "К оплате" } th.money { "Штраф" } th { "Пункт" } th { "Расчёт" } } }
+                    tbody {
+                        @for penalty in &penalties {
+                            tr {
+                                td { (penalty.invoice_number) }
+                                td.money { (penalty.days) }
+                                (money(penalty.amount)) (money(penalty.charged)) (money(penalty.waived)) (money(penalty.owed))
+                                td.money { @match penalty.fine { Some(fine) => (amount(fine.amount())), None => "ожидает МРП" } }
+                                td { "§" (penalty.clause) }
+                                td { small { (penalty.explanation) } }
+                            }
                         }
                     }
                 }
