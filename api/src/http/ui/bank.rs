@@ -129,7 +129,7 @@ pub async fn upload(
         ))
         .into_response(),
         Err(e) => {
-            let (status, _, detail, _) = crate::http::error::ApiError::from(e).problem();
+            let (status, detail) = super::problem_in_words(e);
             upload_page(
                 &session,
                 status,
@@ -288,10 +288,9 @@ pub async fn assign(
     match import::assign(&state.ledger, &id, n, &participant, invoice, &context).await {
         Ok(_) => Redirect::to(&format!("/ui/bank-statements/{id}?assigned={n}")).into_response(),
         Err(e) => {
-            let (status, _, detail, clause) = crate::http::error::ApiError::from(e).problem();
-            let clause = clause.map(|c| format!(" (п. {c})")).unwrap_or_default();
+            let (status, words) = super::problem_in_words(e);
             refused(
-                format!("Строка {n} не отнесена: {detail}{clause}. Ничего не записано."),
+                format!("Строка {n} не отнесена: {words}. Ничего не записано."),
                 status,
             )
             .await

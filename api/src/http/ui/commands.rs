@@ -179,9 +179,8 @@ pub async fn submit(
     match state.ledger.execute(&participant, command, &context).await {
         Ok(_) => Redirect::to(&format!("/ui/agreements/{participant}?done={kind}")).into_response(),
         Err(e) => {
-            let (status, _, detail, clause) = crate::http::error::ApiError::from(e).problem();
-            let clause = clause.map(|c| format!(" (п. {c})")).unwrap_or_default();
-            refused(status, format!("Не записано: {detail}{clause}.")).await
+            let (status, words) = super::problem_in_words(e);
+            refused(status, format!("Не записано: {words}.")).await
         }
     }
 }

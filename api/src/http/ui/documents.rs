@@ -33,12 +33,11 @@ fn visible(session: &UiSession, id: &str) -> Result<ParticipantId, Box<Response>
 /// A document, or its problem in words.
 fn answered(session: &UiSession, answer: Result<Response, ApiError>) -> Response {
     answer.unwrap_or_else(|error| {
-        let (status, _, detail, clause) = error.problem();
-        let clause = clause.map(|c| format!(" (п. {c})")).unwrap_or_default();
+        let (status, words) = super::problem_in_words(error);
         failure(
             session,
             status,
-            &format!("Документ не сформирован: {detail}{clause}."),
+            &format!("Документ не сформирован: {words}."),
         )
     })
 }

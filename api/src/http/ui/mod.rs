@@ -149,6 +149,16 @@ pub fn layout(title: &str, session: Option<&UiSession>, body: Markup) -> Markup 
     }
 }
 
+/// The problem the API would answer for `error`, as a page says it: its status, and its
+/// detail with the clause that refused it ("… (п. 5.9)").
+pub fn problem_in_words(
+    error: impl Into<super::error::ApiError>,
+) -> (axum::http::StatusCode, String) {
+    let (status, _, detail, clause) = error.into().problem();
+    let clause = clause.map(|c| format!(" (п. {c})")).unwrap_or_default();
+    (status, format!("{detail}{clause}"))
+}
+
 /// A role in words.
 pub fn role_name(role: crate::application::tokens::Role) -> &'static str {
     use crate::application::tokens::Role;

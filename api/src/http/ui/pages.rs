@@ -482,9 +482,8 @@ pub async fn record_payment(
         ))
         .into_response(),
         Err(e) => {
-            let (status, _, detail, clause) = crate::http::error::ApiError::from(e).problem();
-            let clause = clause.map(|c| format!(" (п. {c})")).unwrap_or_default();
-            refused(status, format!("Платёж не записан: {detail}{clause}.")).await
+            let (status, words) = super::problem_in_words(e);
+            refused(status, format!("Платёж не записан: {words}.")).await
         }
     }
 }

@@ -272,7 +272,7 @@ pub async fn run_sweep(
     {
         Ok(report) => report,
         Err(e) => {
-            let (status, _, detail, _) = crate::http::error::ApiError::from(e).problem();
+            let (status, detail) = super::problem_in_words(e);
             return failure(&session, status, &format!("Обход не проведён: {detail}."));
         }
     };
