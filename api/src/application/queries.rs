@@ -132,6 +132,136 @@ pub async fn agreements_page(
     Ok((items, total))
 }
 
+/// What the back office's agreement list filters on (INTEGRATION.md 3): a part of the
+/// name or of the BIN/IIN, the status, and whether anything is owed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgreementSearch {
+    /// Matched, case-insensitively, against the participant's name; digits also match
+    /// the start of the BIN/IIN.
+    pub text: Option<String>,
+    pub status: Option<AgreementStatus>,
+    pub debt: Option<DebtFilter>,
+}
+
+/// The debt filter of [`AgreementSearch`], on the balance's `total_due` today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DebtFilter {
+    /// Something is due: principal, penalties charged or fines.
+    Owing,
+    /// Nothing is due.
+    Clear,
+}
+
+impl DebtFilter {
+    pub const ALL: [Self; 2] = [Self::Owing, Self::Clear];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Owing => "owing",
+            Self::Clear => "clear",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.code() == code)
+    }
+
+    fn admits(self, balance: &projections::BalanceView) -> bool {
+        let owing = balance.total_due.amount() > rust_decimal::Decimal::ZERO;
+        match self {
+            Self::Owing => owing,
+            Self::Clear => !owing,
+        }
+    }
+}
+
+/// One agreement of the back office's list: its view and its balance as of today.
+#[derive(Debug, Clone)]
+pub struct ListedAgreement {
+    pub view: AgreementView,
+    pub balance: projections::BalanceView,
+}
+
+/// One page of the agreements that [`AgreementSearch`] admits, with their balances
+/// today, and how many it admits in all. With no text and no debt filter, the page is
+/// read from the database as [`agreements_page`] reads it; otherwise every stored ledger
+/// is read once, one at a time (the name and the balance are matched here, the same on
+/// both stores: SQLite's `LIKE` folds only ASCII case, and Cyrillic names need Unicode).
+pub async fn agreements_found(
+    ledger: &Ledger,
+    search: &AgreementSearch,
+    today: Date,
+    offset: u64,
+    per_page: u32,
+) -> Result<(Vec<ListedAgreement>, u64), QueryError> {
+    let reference = ledger.reference().await?;
+    let list = |row: &LedgerRow| -> Result<Option<ListedAgreement>, QueryError> {
+        let stored = row.decode()?;
+        let Ok(view) = stored.agreement_as_of(today) else {
+            return Ok(None);
+        };
+        let balance = stored.balance(today, &reference)?;
+        Ok(Some(ListedAgreement { view, balance }))
+    };
+    let text = search
+        .text
+        .as_deref()
+        .map(|t| t.trim().to_lowercase())
+        .filter(|t| !t.is_empty());
+    if text.is_none() && search.debt.is_none() {
+        let (rows, total) = ledger
+            .repository()
+            .ledgers_page(search.status.map(|s| s.code()), offset, per_page)
+            .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            items.extend(list(row)?);
+        }
+        return Ok((items, total));
+    }
+    let digits = text
+        .as_deref()
+        .filter(|t| t.chars().all(|c| c.is_ascii_digit()));
+    let mut items = Vec::new();
+    let mut total = 0u64;
+    let mut failure = None;
+    ledger
+        .repository()
+        .for_each_ledger(LEDGERS_TABLE, |row: LedgerRow| {
+            if failure.is_some() {
+                return Ok(());
+            }
+            if let Some(text) = &text {
+                let by_name = row.name.to_lowercase().contains(text.as_str());
+                let by_id = digits.is_some_and(|d| row.participant_id.starts_with(d));
+                if !(by_name || by_id) {
+                    return Ok(());
+                }
+            }
+            if search.status.is_some_and(|s| s.code() != row.status) {
+                return Ok(());
+            }
+            match list(&row) {
+                Ok(Some(listed)) => {
+                    if search.debt.is_none_or(|d| d.admits(&listed.balance)) {
+                        if total >= offset && items.len() < per_page as usize {
+                            items.push(listed);
+                        }
+                        total += 1;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => failure = Some(e),
+            }
+            Ok(())
+        })
+        .await?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok((items, total)),
+    }
+}
+
 /// The aging report as of a date: outstanding principal by days overdue, per agreement
 /// and per currency. Reads every stored ledger once, one at a time.
 pub async fn aging_report(ledger: &Ledger, as_of: Date) -> Result<AgingReport, QueryError> {

@@ -9,7 +9,11 @@ use reqwest::StatusCode;
 
 use api::application::tokens::Role;
 
-use crate::helpers::{invoice, spawn_app, Store, TestApp};
+use serde_json::json;
+
+use crate::helpers::{
+    invoice, registration, spawn_app, spawn_app_on, tariff_version, Store, TestApp,
+};
 use crate::on_both_stores;
 
 on_both_stores!(
@@ -20,6 +24,9 @@ on_both_stores!(
     an_agreement_page_links_its_documents_and_shows_its_events_with_their_hashes,
     corrections_and_measures_run_from_their_forms_as_the_api_runs_them,
     a_participant_sees_only_its_own_agreement_and_a_revoked_token_ends_its_session,
+    the_agreements_list_finds_by_name_or_bin_start_and_filters_by_debt,
+    the_agreement_page_shows_each_payment_and_what_it_settled,
+    a_clerk_bills_a_month_and_an_operator_closes_one_from_their_pages,
 );
 
 const ROMASHKA: &str = "120340001230";
@@ -803,4 +810,330 @@ async fn corrections_and_measures_run_from_their_forms_as_the_api_runs_them(stor
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.event_count().await, events);
     app.finish().await;
+}
+
+/// The link to agreement `id` in a list.
+fn links_to(html: &str, id: &str) -> bool {
+    html.contains(&format!(r#"href="/ui/agreements/{id}""#))
+}
+
+/// The agreements list: a part of the name in any case (Cyrillic too), the start of a
+/// BIN/IIN, and the debt filter; each row with its total due. A BIN/IIN found through
+/// htmx answers `HX-Redirect`, so that the whole page changes.
+async fn the_agreements_list_finds_by_name_or_bin_start_and_filters_by_debt(store: Store) {
+    let app = spawn_app(store).await;
+    app.signed_agreement(ROMASHKA).await;
+    let mut other = registration(OTHER);
+    other["name"] = json!("ИП Иванов Сергей");
+    other["kind"] = json!("sole_proprietor");
+    assert_eq!(app.post("/v1/agreements", &other).await.status(), 201);
+    let path = format!("/v1/agreements/{ROMASHKA}/invoices");
+    assert_eq!(
+        app.post(&path, &invoice("2026-02-02", "10000.00"))
+            .await
+            .status(),
+        201
+    );
+    let token = app.token(Role::Billing, "clerk", None).await;
+    let (session, _) = sign_in(&app, &token).await;
+    let list = |query: &'static str| {
+        let (app, session) = (&app, &session);
+        async move {
+            let page = get(app, session, &format!("/ui/agreements?{query}")).await;
+            assert_eq!(page.status(), StatusCode::OK, "{query}");
+            page.text().await.unwrap()
+        }
+    };
+
+    let html = list("").await;
+    assert!(
+        links_to(&html, ROMASHKA) && links_to(&html, OTHER),
+        "{html}"
+    );
+    assert!(
+        html.contains("11\u{a0}600,00"),
+        "the total due of each: {html}"
+    );
+    for (query, found, not_found) in [
+        ("q=%D1%80%D0%BE%D0%BC%D0%B0%D1%88", ROMASHKA, OTHER), // "ромаш", lower case
+        ("q=%D0%98%D0%92%D0%90%D0%9D%D0%9E%D0%92", OTHER, ROMASHKA), // "ИВАНОВ", upper case
+        ("q=9805", OTHER, ROMASHKA),
+        ("debt=owing", ROMASHKA, OTHER),
+        ("debt=clear", OTHER, ROMASHKA),
+        ("debt=owing&status=active", ROMASHKA, OTHER),
+    ] {
+        let html = list(query).await;
+        assert!(links_to(&html, found), "{query} finds {found}: {html}");
+        assert!(
+            !links_to(&html, not_found),
+            "{query} leaves out {not_found}: {html}"
+        );
+    }
+    let html = list("q=%D0%BD%D0%B5%D1%82%20%D1%82%D0%B0%D0%BA%D0%BE%D0%B3%D0%BE").await; // "нет такого"
+    assert!(html.contains("Найдено: 0."), "{html}");
+
+    // The filter form asks through htmx: a BIN/IIN found sends the whole page there.
+    let response = browser()
+        .get(app.url(&format!("/ui/agreements?q={ROMASHKA}")))
+        .header(COOKIE, &session)
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["hx-redirect"],
+        format!("/ui/agreements/{ROMASHKA}").as_str()
+    );
+    app.finish().await;
+}
+
+/// Each payment with what it settled (principal, penalty, fine per invoice; the rest to
+/// the advance), and a reversed one marked with the day the bank returned it.
+async fn the_agreement_page_shows_each_payment_and_what_it_settled(store: Store) {
+    let app = spawn_app(store).await;
+    app.signed_agreement(ROMASHKA).await;
+    let base = format!("/v1/agreements/{ROMASHKA}");
+    assert_eq!(
+        app.post(
+            &format!("{base}/invoices"),
+            &invoice("2026-02-02", "10000.00")
+        )
+        .await
+        .status(),
+        201
+    );
+    let token = app.token(Role::Billing, "clerk", None).await;
+    let (session, _) = sign_in(&app, &token).await;
+    let page = format!("/ui/agreements/{ROMASHKA}");
+    let html = get(&app, &session, &page).await.text().await.unwrap();
+    assert!(html.contains("Платежей нет."), "{html}");
+
+    let paid = app
+        .post(
+            &format!("{base}/payments"),
+            &json!({"reference": "PP-77", "received_on": "2026-02-05", "amount": "12000.00"}),
+        )
+        .await;
+    assert_eq!(paid.status(), 201);
+    let html = get(&app, &session, &page).await.text().await.unwrap();
+    assert!(html.contains(r#"id="payments""#), "{html}");
+    assert!(html.contains("п/п PP-77"), "{html}");
+    assert!(
+        html.contains("счёт № 1: долг 11\u{a0}600,00"),
+        "what it settled: {html}"
+    );
+    assert!(
+        html.contains("400,00"),
+        "the rest kept as an advance: {html}"
+    );
+
+    let reversed = app
+        .post(
+            &format!("{base}/payments/PP-77/reversal"),
+            &json!({"on": "2026-02-10", "reason": "returned by the bank"}),
+        )
+        .await;
+    assert_eq!(reversed.status(), 200, "{}", reversed.text().await.unwrap());
+    let html = get(&app, &session, &page).await.text().await.unwrap();
+    assert!(html.contains("сторнирован 2026-02-10"), "{html}");
+    assert!(html.contains("сторно п/п PP-77"), "{html}");
+    assert!(
+        html.contains("возвращено в долг: счёт № 1: долг 11\u{a0}600,00"),
+        "{html}"
+    );
+    app.finish().await;
+}
+
+/// The billing run page runs a month's billing as `POST /v1/billing-runs` does and shows
+/// its report; the periods page closes a month as `POST /v1/periods/{p}/close` does,
+/// operators only; a refusal in words; forged or not allowed, nothing recorded.
+async fn a_clerk_bills_a_month_and_an_operator_closes_one_from_their_pages(store: Store) {
+    let app = spawn_app_on(store, time::macros::date!(2026 - 11 - 20)).await;
+    let response = app
+        .put(
+            "/v1/tariffs/standard",
+            &tariff_version("2026-12-01", "5000.00"),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    app.signed_agreement(ROMASHKA).await;
+    let path = format!("/v1/agreements/{ROMASHKA}/invoices");
+    assert_eq!(
+        app.post(&path, &invoice("2026-02-02", "10000.00"))
+            .await
+            .status(),
+        201
+    );
+    let response = app
+        .post(
+            &format!("/v1/agreements/{ROMASHKA}/subscription"),
+            &json!({"tariff": "standard", "from": "2026-12-01"}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+
+    // A clerk: December not billed yet; the run through the form; its report.
+    let clerk = app.token(Role::Billing, "clerk", None).await;
+    let (session, _) = sign_in(&app, &clerk).await;
+    let html = get(&app, &session, "/ui/billing-runs")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"id="no-run""#) && html.contains("2026-12"),
+        "{html}"
+    );
+    let csrf = csrf_of(&html);
+    let events = app.event_count().await;
+    let forged = [
+        ("csrf", "forged"),
+        ("period", "2026-12"),
+        ("issued_on", "2026-11-20"),
+    ];
+    let refused = post_form(&app, &session, "/ui/billing-runs", &forged).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.event_count().await, events, "nothing recorded");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("period", "2026-12"),
+        ("issued_on", "2026-11-20"),
+    ];
+    let ran = post_form(&app, &session, "/ui/billing-runs", &form).await;
+    assert_eq!(ran.status(), StatusCode::OK);
+    let html = ran.text().await.unwrap();
+    assert!(html.contains("Выставлено счетов: 1."), "{html}");
+    assert!(html.contains("5\u{a0}800,00"), "5,000.00 + 16% VAT: {html}");
+    let html = get(&app, &session, "/ui/billing-runs?period=2026-12")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"id="run-issued""#) && links_to(&html, ROMASHKA),
+        "{html}"
+    );
+    // Again: nothing new.
+    let again = post_form(&app, &session, "/ui/billing-runs", &form).await;
+    assert!(again
+        .text()
+        .await
+        .unwrap()
+        .contains("Выставлено счетов: 0."));
+
+    // A clerk sees the months but may not close one.
+    let html = get(&app, &session, "/ui/periods")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"id="periods""#) && html.contains("2026-02"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("/close\""),
+        "no close button for billing: {html}"
+    );
+    let close = "/ui/periods/2026-02/close";
+    let form = [("csrf", csrf.as_str())];
+    let words = "не может закрывать месяцы";
+    form_refused(&app, &session, close, &form, StatusCode::FORBIDDEN, words).await;
+
+    // An auditor has no run form and its POST is refused.
+    let auditor = app.token(Role::Auditor, "auditor", None).await;
+    let (audit_session, _) = sign_in(&app, &auditor).await;
+    let html = get(&app, &audit_session, "/ui/billing-runs?period=2026-12")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"id="run-issued""#) && !html.contains(r#"id="billing-run""#),
+        "{html}"
+    );
+    let csrf_auditor = csrf_of(&html);
+    let form = [
+        ("csrf", csrf_auditor.as_str()),
+        ("period", "2027-01"),
+        ("issued_on", "2026-11-20"),
+    ];
+    let refused = post_form(&app, &audit_session, "/ui/billing-runs", &form).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    // A participant has no billing pages.
+    let own = app
+        .token(Role::Participant, "romashka", Some(ROMASHKA))
+        .await;
+    let (own_session, _) = sign_in(&app, &own).await;
+    for page in ["/ui/billing-runs", "/ui/periods"] {
+        assert_eq!(
+            get(&app, &own_session, page).await.status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    // The operator closes February: post, redirect, get; again is refused in words.
+    let (operator, _) = sign_in(&app, &app.operator_token).await;
+    let html = get(&app, &operator, "/ui/periods")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"action="/ui/periods/2026-02/close""#),
+        "{html}"
+    );
+    let csrf = csrf_of(&html);
+    let closed = post_form(
+        &app,
+        &operator,
+        "/ui/periods/2026-02/close",
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(closed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&closed), "/ui/periods?closed=2026-02");
+    let periods = app.get_json("/v1/periods").await;
+    let february = periods["months"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["period"] == "2026-02")
+        .unwrap()
+        .clone();
+    assert_eq!(february["status"], "closed", "{periods}");
+    let digest = february["seal"]["digest"].as_str().unwrap();
+    let html = get(&app, &operator, "/ui/periods?closed=2026-02")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Месяц 2026-02 закрыт.") && html.contains(digest),
+        "{html}"
+    );
+    let form = [("csrf", csrf.as_str())];
+    let words = "Месяц 2026-02 не закрыт: месяц уже закрыт";
+    form_refused(&app, &operator, close, &form, StatusCode::CONFLICT, words).await;
+    app.finish().await;
+}
+
+/// Posts `form` to `path` and checks it is refused with `status`, the page saying
+/// `words`, and nothing recorded.
+async fn form_refused(
+    app: &TestApp,
+    session: &str,
+    path: &str,
+    form: &[(&str, &str)],
+    status: StatusCode,
+    words: &str,
+) {
+    let events = app.event_count().await;
+    let response = post_form(app, session, path, form).await;
+    assert_eq!(response.status(), status, "{path}");
+    let html = response.text().await.unwrap();
+    assert!(html.contains(words), "{words} in {html}");
+    assert_eq!(app.event_count().await, events, "nothing recorded");
 }

@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -163,6 +164,25 @@ async fn sign_out(browser: &Client) {
     wait_for_path(browser, "/ui/sign-in", None).await;
 }
 
+/// Presses `key` wherever the focus is, as a person at the keyboard does.
+async fn press(browser: &Client, key: Key) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let value = key.chars().next().expect("a key is one character");
+    let actions = KeyActions::new("keyboard".to_owned())
+        .then(KeyAction::Down { value })
+        .then(KeyAction::Up { value });
+    browser.perform_actions(actions).await.unwrap();
+}
+
+/// The `name` of the focused form field.
+async fn focused_name(browser: &Client) -> String {
+    let name = browser
+        .execute("return document.activeElement.name || '';", vec![])
+        .await
+        .unwrap();
+    name.as_str().unwrap_or_default().to_owned()
+}
+
 /// Fills the payment form and submits it.
 async fn pay(browser: &Client, reference: &str, amount: &str) {
     for (name, value) in [("reference", reference), ("amount", amount)] {
@@ -218,7 +238,37 @@ async fn a_clerk_records_a_payment_in_chromium_and_others_are_kept_to_their_righ
     sign_in(&browser, &app, &clerk).await;
     wait_for_path(&browser, "/ui/agreements", None).await;
     screenshot(&browser, "agreements").await;
+
+    // The filter (the start of a BIN), from the keyboard, through htmx: the list changes in place (the page
+    // is not reloaded: a mark left on it stays) and the address follows.
+    browser
+        .execute("window.edocMark = 'kept';", vec![])
+        .await
+        .unwrap();
     let search = browser.find(Locator::Css("input[name=q]")).await.unwrap();
+    search
+        .send_keys(&format!("{}{}", &ROMASHKA[..4], Key::Enter))
+        .await
+        .unwrap();
+    wait_for_path(&browser, "/ui/agreements", Some("q=")).await;
+    let started = std::time::Instant::now();
+    while text_of(&browser, "#results").await.contains(OTHER) {
+        assert!(started.elapsed() < PAGE_WAIT, "the list was not filtered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(text_of(&browser, "#results").await.contains(ROMASHKA));
+    let mark = browser
+        .execute("return window.edocMark;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        mark,
+        json!("kept"),
+        "htmx swapped the list, the page stayed"
+    );
+
+    let search = browser.find(Locator::Css("input[name=q]")).await.unwrap();
+    search.clear().await.unwrap();
     search.send_keys(ROMASHKA).await.unwrap();
     browser
         .find(Locator::Css("form.filters button[type=submit]"))
@@ -241,13 +291,62 @@ async fn a_clerk_records_a_payment_in_chromium_and_others_are_kept_to_their_righ
         .await;
     assert_eq!(balance["total_due"], "6600.00", "the API agrees");
 
-    // A refused payment: its message in words; nothing recorded.
+    // A refused payment, filled and sent from the keyboard alone (Tab from field to
+    // field, Enter to send): its message in words; nothing recorded.
     let events = app.event_count().await;
-    pay(&browser, "PP-UI-2", "пять тысяч").await;
+    let reference = browser
+        .find(Locator::Css("#payment input[name=reference]"))
+        .await
+        .unwrap();
+    reference.clear().await.unwrap();
+    reference
+        .send_keys(&format!("PP-UI-2{}", Key::Tab))
+        .await
+        .unwrap();
+    assert_eq!(focused_name(&browser).await, "received_on");
+    // A date field takes a Tab for each of its parts (day, month, year) and its picker.
+    for _ in 0..5 {
+        if focused_name(&browser).await != "received_on" {
+            break;
+        }
+        press(&browser, Key::Tab).await;
+    }
+    assert_eq!(focused_name(&browser).await, "amount");
+    browser
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&format!("пять тысяч{}", Key::Enter))
+        .await
+        .unwrap();
     let refusal = text_of(&browser, "#refusal").await;
     assert!(refusal.contains("Платёж не записан"), "{refusal}");
     assert_eq!(app.event_count().await, events, "nothing recorded");
     assert_eq!(text_of(&browser, "#total-due").await, "6 600,00");
+
+    // On a narrow screen the page does not scroll sideways: wide tables scroll in
+    // their own box, forms wrap.
+    browser.set_window_size(400, 900).await.unwrap();
+    browser.goto(&app.url(&page)).await.unwrap();
+    text_of(&browser, "#total-due").await;
+    let widths = browser
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth,
+                     [...document.querySelectorAll('body *')]
+                       .filter(e => !e.closest('.table-wrap') && e.getBoundingClientRect().right > window.innerWidth + 1)
+                       .slice(0, 10).map(e => e.tagName + '#' + e.id + '.' + e.className)];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (scroll, inner) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+    assert!(inner <= 420, "the window is narrow: {widths}");
+    assert!(
+        scroll <= inner,
+        "the page scrolls sideways at {inner}px (width, window, elements past its edge): {widths}"
+    );
+    screenshot(&browser, "agreement-narrow").await;
+    browser.set_window_size(1280, 900).await.unwrap();
 
     // The aging chart and the dunning preview, as the clerk sees them.
     browser.goto(&app.url("/ui/aging")).await.unwrap();
@@ -256,6 +355,9 @@ async fn a_clerk_records_a_payment_in_chromium_and_others_are_kept_to_their_righ
     browser.goto(&app.url("/ui/dunning")).await.unwrap();
     assert!(text_of(&browser, "#dunning").await.contains(ROMASHKA));
     screenshot(&browser, "dunning").await;
+    browser.goto(&app.url("/ui/periods")).await.unwrap();
+    assert!(text_of(&browser, "#periods").await.contains("2026-02"));
+    screenshot(&browser, "periods").await;
     sign_out(&browser).await;
 
     // An auditor: no command form; a POST forged in its own page (with its own CSRF

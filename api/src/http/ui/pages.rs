@@ -57,15 +57,19 @@ pub(super) fn failure(session: &UiSession, status: StatusCode, message: &str) ->
 pub struct AgreementsQuery {
     q: Option<String>,
     status: Option<String>,
+    debt: Option<String>,
     page: Option<u64>,
 }
 
-/// `GET /ui/agreements?q=&status=&page=`: the agreements, by BIN/IIN, filtered by status,
-/// a page at a time; a BIN/IIN searched opens its agreement. A participant goes to its
-/// own.
+/// `GET /ui/agreements?q=&status=&debt=&page=`: the agreements with their balance today,
+/// a page at a time. `q` is a BIN/IIN (which opens its agreement), the start of one, or
+/// a part of the name; `status` and `debt` (`owing`, `clear`) filter. A participant goes
+/// to its own. The filter form updates the list in place through htmx (`#results`); a
+/// BIN/IIN found answers `HX-Redirect` to its page.
 pub async fn agreements(
     State(state): State<AppState>,
     session: UiSession,
+    headers: axum::http::HeaderMap,
     Query(query): Query<AgreementsQuery>,
 ) -> Response {
     if let Some(own) = &session.caller.participant {
@@ -73,92 +77,118 @@ pub async fn agreements(
     }
     let searched = query.q.as_deref().map(str::trim).unwrap_or_default();
     let mut notice = None;
-    if !searched.is_empty() {
+    if searched.len() == 12 && searched.chars().all(|c| c.is_ascii_digit()) {
         match ParticipantId::parse(searched) {
             Ok(id) => match queries::stored_ledger(&state.ledger, &id).await {
-                Ok(Some(_)) => {
-                    return Redirect::to(&format!("/ui/agreements/{id}")).into_response()
-                }
-                Ok(None) => {
-                    notice = Some(format!("Договор с БИН/ИИН {id} не найден."));
-                }
+                Ok(Some(_)) => return super::navigate(&headers, &format!("/ui/agreements/{id}")),
+                Ok(None) => notice = Some(format!("Договор с БИН/ИИН {id} не найден.")),
                 Err(e) => {
                     return failure(&session, StatusCode::SERVICE_UNAVAILABLE, &e.to_string())
                 }
             },
-            Err(e) => {
-                notice = Some(format!(
-                    "«{searched}» — не БИН/ИИН: {e}. Поиск по названию появится в следующей версии."
-                ));
-            }
+            Err(e) => notice = Some(format!("«{searched}» — не БИН/ИИН: {e}.")),
         }
     }
-    let status = query
-        .status
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .and_then(|code| AgreementStatus::ALL.into_iter().find(|s| s.code() == code));
+    let search = queries::AgreementSearch {
+        text: (!searched.is_empty() && notice.is_none()).then(|| searched.to_owned()),
+        status: query
+            .status
+            .as_deref()
+            .and_then(|code| AgreementStatus::ALL.into_iter().find(|s| s.code() == code)),
+        debt: query.debt.as_deref().and_then(queries::DebtFilter::parse),
+    };
     let page_number = query.page.unwrap_or(1).max(1);
     let offset = (page_number - 1).saturating_mul(u64::from(PAGE_SIZE));
     let today = state.ledger.today();
-    let (items, total) =
-        match queries::agreements_page(&state.ledger, status, today, offset, PAGE_SIZE).await {
+    let (items, total) = if notice.is_some() {
+        (Vec::new(), 0)
+    } else {
+        match queries::agreements_found(&state.ledger, &search, today, offset, PAGE_SIZE).await {
             Ok(found) => found,
             Err(e) => return failure(&session, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-        };
+        }
+    };
     let pages = total.div_ceil(u64::from(PAGE_SIZE)).max(1);
     let link = |page: u64| {
-        let mut href = format!("/ui/agreements?page={page}");
-        if let Some(status) = status {
-            href.push_str("&status=");
-            href.push_str(status.code());
+        let mut href = form_urlencoded::Serializer::new(String::from("/ui/agreements?"));
+        href.append_pair("page", &page.to_string());
+        if let Some(text) = &search.text {
+            href.append_pair("q", text);
         }
-        href
+        if let Some(status) = search.status {
+            href.append_pair("status", status.code());
+        }
+        if let Some(debt) = search.debt {
+            href.append_pair("debt", debt.code());
+        }
+        href.finish()
     };
     let body = html! {
         h1 { "Договоры" }
-        form.filters method="get" action="/ui/agreements" role="search" {
+        form.filters #filters method="get" action="/ui/agreements" role="search"
+            hx-get="/ui/agreements" hx-trigger="submit, change" hx-target="#results"
+            hx-select="#results" hx-swap="outerHTML" hx-push-url="true" {
             label {
-                "БИН/ИИН"
-                input type="search" name="q" value=(searched) inputmode="numeric" maxlength="12" placeholder="12 цифр";
+                "БИН/ИИН или название"
+                input type="search" name="q" value=(searched) maxlength="200" placeholder="12 цифр, начало БИН или часть названия";
             }
             label {
                 "Статус"
                 select name="status" {
                     option value="" { "все" }
                     @for candidate in AgreementStatus::ALL {
-                        option value=(candidate.code()) selected[Some(candidate) == status] { (status_name(candidate)) }
+                        option value=(candidate.code()) selected[Some(candidate) == search.status] { (status_name(candidate)) }
+                    }
+                }
+            }
+            label {
+                "Задолженность"
+                select name="debt" {
+                    option value="" { "все" }
+                    @for candidate in queries::DebtFilter::ALL {
+                        option value=(candidate.code()) selected[Some(candidate) == search.debt] { (debt_name(candidate)) }
                     }
                 }
             }
             button type="submit" { "Найти" }
         }
-        @if let Some(notice) = &notice {
-            p.error role="status" { (notice) }
-        }
-        p { "Всего: " (total) ". Страница " (page_number) " из " (pages) "." }
-        div.table-wrap {
-            table {
-                thead { tr { th { "БИН/ИИН" } th { "Участник" } th { "Статус" } th { "Зарегистрирован" } th.money { "Аванс" } } }
-                tbody {
-                    @for item in &items {
-                        tr {
-                            td { a href={ "/ui/agreements/" (item.header.participant_id) } { (item.header.participant_id) } }
-                            td { (item.header.name) }
-                            td { (status_name(item.header.status)) }
-                            td { (item.header.registered_on) }
-                            (money(item.advance))
+        div #results aria-live="polite" {
+            @if let Some(notice) = &notice {
+                p.error role="status" { (notice) }
+            }
+            p { "Найдено: " (total) ". Страница " (page_number) " из " (pages) "." }
+            div.table-wrap {
+                table #agreements {
+                    thead { tr { th { "БИН/ИИН" } th { "Участник" } th { "Статус" } th { "Зарегистрирован" } th.money { "К оплате" } th.money { "Аванс" } } }
+                    tbody {
+                        @for item in &items {
+                            @let header = &item.view.header;
+                            tr {
+                                td { a href={ "/ui/agreements/" (header.participant_id) } { (header.participant_id) } }
+                                td { (header.name) }
+                                td { (status_name(header.status)) }
+                                td { (header.registered_on) }
+                                (money(item.balance.total_due))
+                                (money(item.balance.advance))
+                            }
                         }
                     }
                 }
             }
-        }
-        nav aria-label="Страницы" {
-            @if page_number > 1 { a href=(link(page_number - 1)) rel="prev" { "← Предыдущая" } " " }
-            @if page_number < pages { a href=(link(page_number + 1)) rel="next" { "Следующая →" } }
+            nav aria-label="Страницы" {
+                @if page_number > 1 { a href=(link(page_number - 1)) rel="prev" { "← Предыдущая" } " " }
+                @if page_number < pages { a href=(link(page_number + 1)) rel="next" { "Следующая →" } }
+            }
         }
     };
     page(StatusCode::OK, layout("Договоры", Some(&session), body))
+}
+
+fn debt_name(filter: queries::DebtFilter) -> &'static str {
+    match filter {
+        queries::DebtFilter::Owing => "есть долг",
+        queries::DebtFilter::Clear => "нет долга",
+    }
 }
 
 /// `GET /ui/agreements/{id}`: the agreement's header and status, its balance and its
@@ -251,6 +281,8 @@ pub async fn agreement_page(
         Ok(history) => history,
         Err(e) => return failure(session, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     };
+    let movements =
+        super::payments::movements(history.iter().map(|event| (event.sequence, &event.payload)));
     let header = &view.header;
     let blank = PaymentForm {
         received_on: today.to_string(),
@@ -309,6 +341,12 @@ pub async fn agreement_page(
                     }
                 }
             }
+        }
+        h2 { "Платежи и их распределение (§5.5)" }
+        @if movements.is_empty() {
+            p #no-payments { "Платежей нет." }
+        } @else {
+            (super::payments::table(&movements))
         }
         @if !penalties.is_empty() {
             h2 { "Пени и штрафы (§5.9)" }

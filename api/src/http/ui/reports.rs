@@ -203,38 +203,43 @@ pub async fn dunning(
         Err(e) => return failure(&session, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     };
     let body = html! {
-        h1 { "Взыскание: что сделает обход на " (report.as_of) }
-        form.filters method="get" action="/ui/dunning" {
+        h1 { "Взыскание: что сделает обход" }
+        form.filters method="get" action="/ui/dunning"
+            hx-get="/ui/dunning" hx-trigger="submit, change" hx-target="#preview"
+            hx-select="#preview" hx-swap="outerHTML" hx-push-url="true" {
             label { "На дату" input type="date" name="as_of" value=(report.as_of); }
             button type="submit" { "Показать" }
         }
-        @if report.actions.is_empty() {
-            p #no-actions { "Обход ничего не запишет." }
-        } @else {
-            div.table-wrap {
-                table #dunning {
-                    thead { tr { th { "БИН/ИИН" } th { "Участник" } th { "Действие" } th { "Пункт" } th { "Правило" } } }
-                    tbody {
-                        @for action in &report.actions {
-                            tr {
-                                td { a href={ "/ui/agreements/" (action.participant_id) } { (action.participant_id) } }
-                                td { (action.name) } td { (action_name(&action.action)) }
-                                td { "§" (action.clause) } td { (action.rule) }
+        div #preview aria-live="polite" {
+            h2 #preview-date { "На " (report.as_of) }
+            @if report.actions.is_empty() {
+                p #no-actions { "Обход ничего не запишет." }
+            } @else {
+                div.table-wrap {
+                    table #dunning {
+                        thead { tr { th { "БИН/ИИН" } th { "Участник" } th { "Действие" } th { "Пункт" } th { "Правило" } } }
+                        tbody {
+                            @for action in &report.actions {
+                                tr {
+                                    td { a href={ "/ui/agreements/" (action.participant_id) } { (action.participant_id) } }
+                                    td { (action.name) } td { (action_name(&action.action)) }
+                                    td { "§" (action.clause) } td { (action.rule) }
+                                }
                             }
                         }
                     }
                 }
             }
-        }
-        @if !report.skipped.is_empty() {
-            h2 { "Пропустит" }
-            ul { @for skipped in &report.skipped { li { (skipped.participant_id) ": " (skipped.reason) } } }
-        }
-        @if session.may_command() {
-            form #run-sweep method="post" action="/ui/dunning" {
-                input type="hidden" name="csrf" value=(session.csrf);
-                input type="hidden" name="as_of" value=(report.as_of);
-                button type="submit" { "Провести обход на " (report.as_of) }
+            @if !report.skipped.is_empty() {
+                h2 { "Пропустит" }
+                ul { @for skipped in &report.skipped { li { (skipped.participant_id) ": " (skipped.reason) } } }
+            }
+            @if session.may_command() {
+                form #run-sweep method="post" action="/ui/dunning" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    input type="hidden" name="as_of" value=(report.as_of);
+                    button type="submit" { "Провести обход на " (report.as_of) }
+                }
             }
         }
     };

@@ -47,7 +47,24 @@ impl UiSession {
     /// role may command (403 otherwise) and `csrf` is its secret (403 otherwise);
     /// refused, nothing is recorded.
     pub fn may_submit(&self, what: &str, csrf: &str) -> Result<(), Box<Response>> {
-        if !self.may_command() {
+        self.may_submit_if(self.may_command(), what, csrf)
+    }
+
+    /// Whether the caller may close a month (operators only, as
+    /// `POST /v1/periods/{period}/close`).
+    pub fn may_close_periods(&self) -> bool {
+        matches!(self.caller.role, Role::Operator)
+    }
+
+    /// [`Self::may_submit`] for a form only some roles may send: `allowed` says whether
+    /// this session's role is one of them.
+    pub fn may_submit_if(
+        &self,
+        allowed: bool,
+        what: &str,
+        csrf: &str,
+    ) -> Result<(), Box<Response>> {
+        if !allowed {
             return Err(Box::new(page(
                 StatusCode::FORBIDDEN,
                 layout(
