@@ -1,13 +1,15 @@
 //! What the server tells operators about itself (`GET /metrics`, Prometheus text format;
 //! issue 6): HTTP requests and their latency by route and status, commands recorded by
-//! type, write conflicts retried, store errors, and webhook delivery attempts by outcome.
+//! type, write conflicts retried, store errors, webhook delivery attempts by outcome, and
+//! which background jobs' leases this server holds.
 //! One registry per process.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The metrics of this process.
@@ -19,6 +21,7 @@ pub struct Metrics {
     conflicts_retried: IntCounter,
     store_errors: IntCounter,
     webhook_attempts: IntCounterVec,
+    leases_held: IntGaugeVec,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -69,6 +72,14 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["outcome"],
     )
     .expect("valid metric");
+    let leases_held = IntGaugeVec::new(
+        Opts::new(
+            "job_lease_held",
+            "1 while this server holds the job's lease and runs it, 0 otherwise (application::jobs)",
+        ),
+        &["job"],
+    )
+    .expect("valid metric");
     for collector in [
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(latency.clone()),
@@ -76,6 +87,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(conflicts_retried.clone()),
         Box::new(store_errors.clone()),
         Box::new(webhook_attempts.clone()),
+        Box::new(leases_held.clone()),
     ] {
         registry
             .register(collector)
@@ -89,6 +101,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         conflicts_retried,
         store_errors,
         webhook_attempts,
+        leases_held,
     }
 });
 
@@ -121,6 +134,14 @@ pub fn record_store_error() {
 /// Counts a webhook delivery attempt by its outcome.
 pub fn record_webhook_attempt(outcome: &str) {
     METRICS.webhook_attempts.with_label_values(&[outcome]).inc();
+}
+
+/// Whether this server holds job `job`'s lease now.
+pub fn lease_held(job: &str, held: bool) {
+    METRICS
+        .leases_held
+        .with_label_values(&[job])
+        .set(i64::from(held));
 }
 
 /// Write conflicts retried since the process started.

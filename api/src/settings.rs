@@ -39,13 +39,16 @@ pub struct ServeSettings {
     pub reference_dir: Option<PathBuf>,
 
     /// Run the dunning sweep every day at this time in Kazakhstan (HH:MM, e.g. 00:30), as
-    /// of that day. Off when not set.
+    /// of that day, on the one server of those sharing the store that holds its lease;
+    /// a day's sweep not finished by then (its holder died, no server was up) is run as
+    /// soon as a server holds the lease that day. Off when not set.
     #[arg(long, env = "EDOC_DAILY_SWEEP_AT", value_parser = parse_time_of_day, global = true)]
     pub daily_sweep_at: Option<time::Time>,
 
     /// Run the billing run (BILLING.md 4) on the first day of every month at this time in
-    /// Kazakhstan (HH:MM), for that month, issued that day. Off when not set; a run
-    /// missed (the server down that day) is run by hand (`edoc-ledger bill`).
+    /// Kazakhstan (HH:MM), for that month, issued that day, on the one server holding
+    /// its lease (taken over the same day if its holder dies). Off when not set; a run
+    /// missed for the whole day is run by hand (`edoc-ledger bill`).
     #[arg(long, env = "EDOC_MONTHLY_BILLING_AT", value_parser = parse_time_of_day, global = true)]
     pub monthly_billing_at: Option<time::Time>,
 
@@ -54,6 +57,14 @@ pub struct ServeSettings {
     /// its position), e.g. `nats://127.0.0.1:4222`. Off when not set.
     #[arg(long, env = "EDOC_NATS_URL", global = true)]
     pub nats_url: Option<String>,
+
+    /// How long a background job's lease lasts unrenewed, in milliseconds (the daily
+    /// sweep, the monthly billing run, the NATS publisher; webhooks have their own,
+    /// `--webhook-lease-ms`): when several servers share a store only the holder runs
+    /// the job, and another takes over this long after the holder stopped renewing it
+    /// (renewed every third of it).
+    #[arg(long, env = "EDOC_JOB_LEASE_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(300..=600_000), global = true)]
+    pub job_lease_ms: u64,
 
     /// Do not charge the §5.9 fine automatically in the daily sweep (charged by default).
     #[arg(long, env = "EDOC_SWEEP_NO_FINES", global = true)]

@@ -41,6 +41,8 @@ pub struct Application {
     daily_sweep: Option<(time::Time, bool)>,
     monthly_billing: Option<time::Time>,
     nats_url: Option<String>,
+    /// How long a background job's lease lasts unrenewed (`application::jobs`).
+    job_lease: std::time::Duration,
     /// How webhooks are delivered (every server runs the deliverer; only the lease's
     /// holder delivers).
     webhooks: crate::application::webhooks::DeliverySchedule,
@@ -149,6 +151,7 @@ impl Application {
             daily_sweep: serve.daily_sweep_at.map(|at| (at, !serve.sweep_no_fines)),
             monthly_billing: serve.monthly_billing_at,
             nats_url: serve.nats_url.clone(),
+            job_lease: std::time::Duration::from_millis(serve.job_lease_ms),
             webhooks: (&serve.webhooks).into(),
             first_token,
             seller,
@@ -180,29 +183,64 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let repository = self.ledger.repository().clone();
-        let daily = self
-            .daily_sweep
-            .map(|(at, fines)| tokio::spawn(daily_sweep(self.ledger.clone(), at, fines)));
-        let monthly = self
-            .monthly_billing
-            .map(|at| tokio::spawn(monthly_billing(self.ledger.clone(), at)));
-        let nats = self.nats_url.map(|url| {
-            tokio::spawn(crate::application::nats::publish_forever(
-                self.ledger.clone(),
-                url,
+        // Each background job runs on the one server of those sharing the store that
+        // holds its lease (application::jobs), under this server's id.
+        let server_id = uuid::Uuid::new_v4().to_string();
+        tracing::info!(%server_id, "this server's id in the job leases");
+        let lease = |name| {
+            Arc::new(crate::application::jobs::JobLease::new(
+                name,
+                server_id.clone(),
+                self.job_lease,
             ))
-        });
-        // Webhooks: this server delivers while it holds the lease (one server of those
-        // sharing the store), under an id of its own.
-        let lease = Arc::new(crate::application::webhooks::DeliveryLease::new(
-            uuid::Uuid::new_v4().to_string(),
+        };
+        let mut leases = Vec::new();
+        let mut jobs = Vec::new();
+        if let Some((at, fines)) = self.daily_sweep {
+            tracing::info!(%at, "daily sweep scheduled (Kazakhstan time), on the server holding its lease");
+            let lease = lease(crate::application::jobs::DAILY_SWEEP);
+            let ledger = self.ledger.clone();
+            jobs.push(tokio::spawn(crate::application::jobs::while_held(
+                repository.clone(),
+                lease.clone(),
+                move || crate::application::jobs::daily_sweep(ledger.clone(), at, fines),
+            )));
+            leases.push(lease);
+        }
+        if let Some(at) = self.monthly_billing {
+            tracing::info!(%at, "monthly billing run scheduled for the 1st (Kazakhstan time), on the server holding its lease");
+            let lease = lease(crate::application::jobs::MONTHLY_BILLING);
+            let ledger = self.ledger.clone();
+            jobs.push(tokio::spawn(crate::application::jobs::while_held(
+                repository.clone(),
+                lease.clone(),
+                move || crate::application::jobs::monthly_billing(ledger.clone(), at),
+            )));
+            leases.push(lease);
+        }
+        if let Some(url) = self.nats_url {
+            let lease = lease(crate::application::jobs::NATS_PUBLISHER);
+            let ledger = self.ledger.clone();
+            jobs.push(tokio::spawn(crate::application::jobs::while_held(
+                repository.clone(),
+                lease.clone(),
+                move || crate::application::nats::publish_forever(ledger.clone(), url.clone()),
+            )));
+            leases.push(lease);
+        }
+        // Webhooks: the deliverer renews its own lease (it runs one task per endpoint
+        // while it holds it).
+        let webhook_lease = Arc::new(crate::application::webhooks::DeliveryLease::new(
+            crate::application::webhooks::DELIVERY_LEASE,
+            server_id.clone(),
             self.webhooks.lease,
         ));
-        let webhooks = tokio::spawn(crate::application::webhooks::deliver_forever(
+        jobs.push(tokio::spawn(crate::application::webhooks::deliver_forever(
             self.ledger.clone(),
             self.webhooks,
-            lease.clone(),
-        ));
+            webhook_lease.clone(),
+        )));
+        leases.push(webhook_lease);
         let router = app(AppState {
             ledger: self.ledger,
             seller: self.seller,
@@ -210,100 +248,14 @@ impl Application {
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
-        for task in [daily, monthly, nats, Some(webhooks)].into_iter().flatten() {
+        for task in jobs {
             task.abort();
         }
-        // Another server takes the deliveries over at once rather than when the lease
-        // expires.
-        lease.release(&repository).await;
+        // Another server takes the jobs over at once rather than when the leases expire.
+        for lease in leases {
+            lease.release(&repository).await;
+        }
         repository.close().await;
         served
-    }
-}
-
-/// Runs the sweep every day at `at` (Kazakhstan time), as of that day; logs each run.
-/// A failed run is logged and retried the next day (the sweep is restartable).
-async fn daily_sweep(ledger: Arc<Ledger>, at: time::Time, charge_fines: bool) {
-    tracing::info!(%at, "daily sweep scheduled (Kazakhstan time)");
-    loop {
-        let wait = until_next(ledger.now_in_kazakhstan(), at);
-        tokio::time::sleep(wait).await;
-        let today = ledger.today();
-        match crate::application::sweep::run(&ledger, "daily sweep", today, charge_fines, |_, _| {})
-            .await
-        {
-            Ok(report) => tracing::info!(
-                sweep_id = report.sweep_id,
-                as_of = %today,
-                suspended = report.suspended.len(),
-                blocked = report.blocked.len(),
-                reinstated = report.reinstated.len(),
-                unblocked = report.unblocked.len(),
-                terminated = report.terminated.len(),
-                "daily sweep done"
-            ),
-            Err(error) => tracing::error!(%error, as_of = %today, "daily sweep failed"),
-        }
-        // Never run twice in the same minute.
-        tokio::time::sleep(std::time::Duration::from_secs(61)).await;
-    }
-}
-
-/// Runs the billing run on the first day of every month at `at` (Kazakhstan time), for
-/// that month, issued that day (BILLING.md 4); logs each run. A run that fails is logged;
-/// running it again by hand completes it (nothing is issued twice).
-async fn monthly_billing(ledger: Arc<Ledger>, at: time::Time) {
-    tracing::info!(%at, "monthly billing run scheduled for the 1st (Kazakhstan time)");
-    loop {
-        let wait = until_next(ledger.now_in_kazakhstan(), at);
-        tokio::time::sleep(wait).await;
-        let today = ledger.today();
-        if today.day() == 1 {
-            let period = events::CalendarMonth::of(today);
-            match crate::application::billing::run(
-                &ledger,
-                "monthly billing run",
-                period,
-                today,
-                |_, _| {},
-            )
-            .await
-            {
-                Ok(report) => tracing::info!(
-                    %period,
-                    issued = report.issued.len(),
-                    skipped = report.skipped.len(),
-                    refused = report.refused.len(),
-                    "monthly billing run done"
-                ),
-                Err(error) => tracing::error!(%error, %period, "monthly billing run failed"),
-            }
-        }
-        // Never run twice in the same minute.
-        tokio::time::sleep(std::time::Duration::from_secs(61)).await;
-    }
-}
-
-/// How long from `now` until the next `at` (today's if still ahead, else tomorrow's).
-pub fn until_next(now: time::OffsetDateTime, at: time::Time) -> std::time::Duration {
-    let today_at = now.replace_time(at);
-    let next = if today_at > now {
-        today_at
-    } else {
-        today_at + time::Duration::days(1)
-    };
-    std::time::Duration::try_from(next - now).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::{datetime, time};
-
-    #[test]
-    fn the_next_run_is_today_if_ahead_else_tomorrow() {
-        let now = datetime!(2026-03-02 10:00 +5);
-        assert_eq!(until_next(now, time!(10:30)).as_secs(), 30 * 60);
-        assert_eq!(until_next(now, time!(09:00)).as_secs(), 23 * 3600);
     }
 }

@@ -28,6 +28,7 @@ pub mod commands;
 pub mod documents;
 pub mod export;
 pub mod feed;
+pub mod jobs;
 pub mod nats;
 pub mod periods;
 pub mod queries;

@@ -27,7 +27,7 @@
 //! store in brief statements, and nothing in the command path reads its state.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -42,7 +42,7 @@ use time::OffsetDateTime;
 
 use crate::application::commands::Ledger;
 use crate::settings::WebhookSettings;
-use crate::store::{DeliveryRow, FeedEvent, LedgerEventRepository, StoreError, WebhookRow};
+use crate::store::{DeliveryRow, FeedEvent, StoreError, WebhookRow};
 
 /// The name of the deliverer's lease in `leases`.
 pub const DELIVERY_LEASE: &str = "webhooks";
@@ -452,53 +452,9 @@ impl DeliverySchedule {
     }
 }
 
-/// This server's claim to be the one that delivers webhooks: the `leases` row
-/// [`DELIVERY_LEASE`], taken and renewed by compare-and-set on the database's clock.
-/// The server believes it holds the lease until `lease` after it last asked for it
-/// (measured from before the statement, so never past the database's expiry).
-pub struct DeliveryLease {
-    holder: String,
-    duration: Duration,
-    valid_until: Mutex<Option<Instant>>,
-}
-
-impl DeliveryLease {
-    /// A lease claim for `holder` (a server's own id), lasting `duration` unrenewed.
-    pub fn new(holder: String, duration: Duration) -> Self {
-        Self {
-            holder,
-            duration,
-            valid_until: Mutex::new(None),
-        }
-    }
-
-    /// Takes or renews the lease; whether this server holds it now.
-    pub async fn renew(&self, repository: &LedgerEventRepository) -> Result<bool, StoreError> {
-        let asked = Instant::now();
-        let duration_ms = u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX);
-        let held = repository
-            .acquire_lease(DELIVERY_LEASE, &self.holder, duration_ms)
-            .await?;
-        *self.valid_until.lock().expect("the lease's lock") = held.then(|| asked + self.duration);
-        Ok(held)
-    }
-
-    /// Whether this server may deliver now.
-    pub fn holds(&self) -> bool {
-        self.valid_until
-            .lock()
-            .expect("the lease's lock")
-            .is_some_and(|until| Instant::now() < until)
-    }
-
-    /// Gives the lease up (the server is stopping).
-    pub async fn release(&self, repository: &LedgerEventRepository) {
-        *self.valid_until.lock().expect("the lease's lock") = None;
-        if let Err(error) = repository.release_lease(DELIVERY_LEASE, &self.holder).await {
-            tracing::warn!(%error, "could not release the webhook lease; it expires by itself");
-        }
-    }
-}
+/// The deliverer's claim on its lease ([`DELIVERY_LEASE`]): a job lease like the others
+/// (`application::jobs`).
+pub type DeliveryLease = super::jobs::JobLease;
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 

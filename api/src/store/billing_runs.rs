@@ -53,6 +53,19 @@ impl LedgerEventRepository {
         Ok(())
     }
 
+    /// Whether a run for `period` (`YYYY-MM`) has finished and none is under way since.
+    pub async fn billing_run_finished(&self, period: &str) -> Result<bool, StoreError> {
+        on_pool!(&*self.backend, |pool, _dialect| {
+            let found: Option<i32> = sqlx::query_scalar(
+                "SELECT 1 FROM billing_runs WHERE period = $1 AND finished_at IS NOT NULL",
+            )
+            .bind(period)
+            .fetch_optional(pool)
+            .await?;
+            Ok(found.is_some())
+        })
+    }
+
     /// The latest report of the run for `period`, if one finished.
     pub async fn billing_run_report(&self, period: &str) -> Result<Option<Value>, StoreError> {
         on_pool!(&*self.backend, |pool, _dialect| {

@@ -12,6 +12,19 @@ impl LedgerEventRepository {
         })
     }
 
+    /// Whether a sweep as of `as_of` (`YYYY-MM-DD`) has finished.
+    pub async fn sweep_finished_on(&self, as_of: &str) -> Result<bool, StoreError> {
+        on_pool!(&*self.backend, |pool, _dialect| {
+            let found: Option<i32> = sqlx::query_scalar(
+                "SELECT 1 FROM sweeps WHERE as_of = $1 AND finished_at IS NOT NULL LIMIT 1",
+            )
+            .bind(as_of)
+            .fetch_optional(pool)
+            .await?;
+            Ok(found.is_some())
+        })
+    }
+
     /// Records that a sweep started.
     pub async fn start_sweep(&self, id: &str, as_of: &str) -> Result<(), StoreError> {
         on_pool!(&*self.backend, |pool, _dialect| {

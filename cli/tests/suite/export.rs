@@ -208,6 +208,7 @@ async fn serve(database_url: &str, data_dir: &Path) -> Server {
             monthly_billing_at: None,
             nats_url: None,
             sweep_no_fines: false,
+            job_lease_ms: 10_000,
             idempotency_ttl_hours: 24,
             webhooks: Default::default(),
             operator: Default::default(),

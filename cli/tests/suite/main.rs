@@ -17,6 +17,7 @@ mod crash;
 mod esf;
 mod export;
 mod guide;
+mod jobs;
 mod load;
 mod operations;
 mod statements;

@@ -173,6 +173,7 @@ async fn spawn_app_configured(
         monthly_billing_at: None,
         nats_url: None,
         sweep_no_fines: false,
+        job_lease_ms: 10_000,
         idempotency_ttl_hours: 24,
         webhooks,
         operator: operator_settings(),

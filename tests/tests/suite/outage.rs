@@ -182,6 +182,7 @@ async fn serve_on(cluster: &ThrowawayCluster, token_name: &str) -> Served {
             monthly_billing_at: None,
             nats_url: None,
             sweep_no_fines: false,
+            job_lease_ms: 10_000,
             idempotency_ttl_hours: 24,
             webhooks: Default::default(),
             operator: Default::default(),

@@ -98,3 +98,64 @@ pub fn cli(database_url: &str, args: &[&str]) -> (i32, String) {
         ),
     )
 }
+
+/// A server the test started, killed with SIGKILL when dropped (so that a failing test
+/// leaves no process behind) or by [`Server::kill`].
+pub struct Server(std::process::Child);
+
+impl Server {
+    /// SIGKILL, as a lost machine: nothing is flushed, nothing given up.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts `edoc-ledger serve` on a free port against `database_url`, with `env` set
+/// too, and waits until it answers: the server and its base URL.
+pub async fn serve(
+    database_url: &str,
+    client: &reqwest::Client,
+    env: &[(&str, &str)],
+) -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_edoc-ledger"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", database_url)
+        .env("EDOC_LOG", "error")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("edoc-ledger serves");
+    let server = Server(child);
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_serving(
+        client,
+        &base,
+        std::time::Duration::from_secs(30),
+        "the server did not start",
+    )
+    .await;
+    (server, base)
+}
+
+/// An operator token made with `edoc-ledger token create` on `database_url`.
+pub fn operator_token(database_url: &str, name: &str) -> String {
+    let (code, token) = cli(
+        database_url,
+        &["token", "create", "--role", "operator", "--name", name],
+    );
+    assert_eq!(code, 0, "{token}");
+    token.lines().next().unwrap().trim().to_owned()
+}

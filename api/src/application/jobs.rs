@@ -1,0 +1,289 @@
+//! Background jobs run by exactly one server of those sharing a store (INTEGRATION.md 4):
+//! the daily sweep, the monthly billing run, the NATS publisher and the webhook
+//! deliverer. Each has a lease (a `leases` row: its name, its holder, when it expires, on
+//! the database's clock): a server runs a job only while it holds the job's lease,
+//! renewing it every third of its duration; a server that dies (SIGKILL, a lost machine)
+//! stops renewing, and another takes the job over once the lease expires. A server
+//! stopping gracefully gives its leases up at once.
+//!
+//! A lease makes a job run once; it does not have to make it correct. Every job is safe
+//! to run twice (a second sweep for the same date records nothing, a repeated billing run
+//! issues nothing new, the publisher's messages carry their position as `Nats-Msg-Id`, a
+//! webhook delivery its id), so the moment two servers might both believe they hold one
+//! (the old holder's clock running on while the database's lease expired) costs a repeat,
+//! never a double count.
+//!
+//! SQLite needs no election: its store is a file on one machine, served by one server
+//! (the embedded default). The same code runs there and the one server simply always
+//! holds every lease; should two processes on that machine share the file, the same
+//! `leases` rows elect one of them (the compare-and-set runs under SQLite's write lock).
+//!
+//! The scheduled jobs catch up: the holder runs the day's sweep once the day's time has
+//! come and no sweep for the day has finished, so a sweep the previous holder did not
+//! finish (or a server down at the time) is run by whoever holds the lease next, the same
+//! day. The billing run likewise on the first of the month.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::application::commands::Ledger;
+use crate::store::{LedgerEventRepository, StoreError};
+
+/// The leases' names in `leases`.
+pub const DAILY_SWEEP: &str = "daily-sweep";
+pub const MONTHLY_BILLING: &str = "monthly-billing";
+pub const NATS_PUBLISHER: &str = "nats-publisher";
+
+/// How often a scheduled job's holder looks whether a run is due.
+const SCHEDULE_POLL: Duration = Duration::from_secs(20);
+
+/// A server's claim on one job's lease.
+#[derive(Debug)]
+pub struct JobLease {
+    name: &'static str,
+    holder: String,
+    duration: Duration,
+    valid_until: Mutex<Option<Instant>>,
+}
+
+impl JobLease {
+    /// A claim on lease `name` for `holder` (a server's own id), lasting `duration`
+    /// unrenewed.
+    pub fn new(name: &'static str, holder: String, duration: Duration) -> Self {
+        assert!(
+            duration >= Duration::from_millis(300),
+            "a lease shorter than its renewals"
+        );
+        Self {
+            name,
+            holder,
+            duration,
+            valid_until: Mutex::new(None),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// Takes or renews the lease; whether this server holds it now. It counts as held
+    /// until `duration` after the moment it was asked for (not answered), so this server
+    /// stops before the database lets another take it.
+    pub async fn renew(&self, repository: &LedgerEventRepository) -> Result<bool, StoreError> {
+        let asked = Instant::now();
+        let duration_ms = u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX);
+        let held = repository
+            .acquire_lease(self.name, &self.holder, duration_ms)
+            .await?;
+        *self.valid_until.lock().expect("the lease's lock") = held.then(|| asked + self.duration);
+        Ok(held)
+    }
+
+    /// Whether this server may run the job now.
+    pub fn holds(&self) -> bool {
+        self.valid_until
+            .lock()
+            .expect("the lease's lock")
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Gives the lease up (the server is stopping).
+    pub async fn release(&self, repository: &LedgerEventRepository) {
+        *self.valid_until.lock().expect("the lease's lock") = None;
+        if let Err(error) = repository.release_lease(self.name, &self.holder).await {
+            tracing::warn!(%error, lease = self.name, "could not release a lease; it expires by itself");
+        }
+    }
+}
+
+/// Runs `job` on this server only while it holds `lease`: renews it every third of its
+/// duration, starts the job (a fresh future from `job`) when it takes the lease, and
+/// aborts it when the lease lapses (not renewed in time: the database unreachable, or
+/// another server took it). Runs until aborted; aborted, it leaves the lease to expire.
+pub async fn while_held<F, Fut>(repository: LedgerEventRepository, lease: Arc<JobLease>, mut job: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let renew_every = lease.duration() / 3;
+    let mut running: Option<AbortOnDrop> = None;
+    loop {
+        let renewed = lease.renew(&repository).await;
+        if let Err(error) = &renewed {
+            tracing::warn!(%error, lease = lease.name(), "could not renew a lease; running only until it expires");
+        }
+        let holds = lease.holds();
+        match (&running, holds) {
+            (None, true) => {
+                tracing::info!(
+                    lease = lease.name(),
+                    holder = lease.holder(),
+                    "this server took the lease: it runs the job"
+                );
+                crate::metrics::lease_held(lease.name(), true);
+                running = Some(AbortOnDrop(tokio::spawn(job())));
+            }
+            (Some(_), false) => {
+                tracing::warn!(
+                    lease = lease.name(),
+                    "this server lost the lease: its job stops"
+                );
+                crate::metrics::lease_held(lease.name(), false);
+                running = None;
+            }
+            (Some(task), true) if task.0.is_finished() => {
+                // A job that ended by itself is started again while the lease is held.
+                running = Some(AbortOnDrop(tokio::spawn(job())));
+            }
+            _ => {}
+        }
+        // Renewing late would let the lease lapse: wake at a third of it, or sooner
+        // when it is about to lapse.
+        tokio::time::sleep(renew_every).await;
+    }
+}
+
+/// A job's task, aborted when dropped (the lease lost, the server stopping).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The daily sweep (§5.9 dunning), run by the holder of [`DAILY_SWEEP`]: once the day's
+/// time `at` (Kazakhstan) has come and no sweep for the day has finished, it runs one as
+/// of the day; a failure is logged and tried again at the next look.
+pub async fn daily_sweep(ledger: Arc<Ledger>, at: time::Time, charge_fines: bool) {
+    loop {
+        let now = ledger.now_in_kazakhstan();
+        let today = now.date();
+        if now.time() >= at {
+            match ledger
+                .repository()
+                .sweep_finished_on(&today.to_string())
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    match crate::application::sweep::run(
+                        &ledger,
+                        "daily sweep",
+                        today,
+                        charge_fines,
+                        |_, _| {},
+                    )
+                    .await
+                    {
+                        Ok(report) => tracing::info!(
+                            sweep_id = report.sweep_id,
+                            as_of = %today,
+                            suspended = report.suspended.len(),
+                            blocked = report.blocked.len(),
+                            reinstated = report.reinstated.len(),
+                            unblocked = report.unblocked.len(),
+                            terminated = report.terminated.len(),
+                            "daily sweep done"
+                        ),
+                        Err(error) => tracing::error!(%error, as_of = %today, "daily sweep failed"),
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "could not read whether today's sweep ran"),
+            }
+        }
+        tokio::time::sleep(next_look(now, at)).await;
+    }
+}
+
+/// The monthly billing run (BILLING.md 4), run by the holder of [`MONTHLY_BILLING`]: on
+/// the first of the month, once `at` (Kazakhstan) has come and no run for the month has
+/// finished, it bills the month, issued that day. A run missed for a whole day is run by
+/// hand (`edoc-ledger bill`): issuing a month's invoices on a later day is a decision.
+pub async fn monthly_billing(ledger: Arc<Ledger>, at: time::Time) {
+    loop {
+        let now = ledger.now_in_kazakhstan();
+        let today = now.date();
+        if today.day() == 1 && now.time() >= at {
+            let period = events::CalendarMonth::of(today);
+            match ledger
+                .repository()
+                .billing_run_finished(&period.to_string())
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    match crate::application::billing::run(
+                        &ledger,
+                        "monthly billing run",
+                        period,
+                        today,
+                        |_, _| {},
+                    )
+                    .await
+                    {
+                        Ok(report) => tracing::info!(
+                            %period,
+                            issued = report.issued.len(),
+                            skipped = report.skipped.len(),
+                            refused = report.refused.len(),
+                            "monthly billing run done"
+                        ),
+                        Err(error) => {
+                            tracing::error!(%error, %period, "monthly billing run failed")
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "could not read whether this month's run finished")
+                }
+            }
+        }
+        tokio::time::sleep(next_look(now, at)).await;
+    }
+}
+
+/// How long to wait before looking again: [`SCHEDULE_POLL`], or less when `at` comes
+/// sooner.
+fn next_look(now: time::OffsetDateTime, at: time::Time) -> Duration {
+    let until_at = at - now.time();
+    if until_at > time::Duration::ZERO {
+        Duration::try_from(until_at)
+            .unwrap_or(SCHEDULE_POLL)
+            .min(SCHEDULE_POLL)
+    } else {
+        SCHEDULE_POLL
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{datetime, time};
+
+    #[test]
+    fn the_schedule_looks_again_at_its_time_or_every_twenty_seconds() {
+        let at = time!(00:30);
+        assert_eq!(
+            next_look(datetime!(2026-12-05 00:29:55 +5), at),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            next_look(datetime!(2026-12-05 00:20:00 +5), at),
+            SCHEDULE_POLL
+        );
+        assert_eq!(
+            next_look(datetime!(2026-12-05 00:31:00 +5), at),
+            SCHEDULE_POLL
+        );
+    }
+}
