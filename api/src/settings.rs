@@ -66,6 +66,24 @@ pub struct ServeSettings {
     #[arg(long, env = "EDOC_JOB_LEASE_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(300..=600_000), global = true)]
     pub job_lease_ms: u64,
 
+    /// A streaming replica of the PostgreSQL store for the queries
+    /// (postgres://user@replica-host/database): an agreement's queries and the reports
+    /// read it, never older than the position a client sends in `Edoc-Min-Position`;
+    /// commands and everything else use DATABASE_URL. Not set: everything reads the
+    /// primary.
+    #[arg(
+        long,
+        env = "EDOC_READ_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub read_database_url: Option<String>,
+
+    /// How long a query waits for the replica to replay the position in
+    /// `Edoc-Min-Position`, in milliseconds, before it reads the primary instead.
+    #[arg(long, env = "EDOC_READ_WAIT_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=30_000), global = true)]
+    pub read_wait_ms: u64,
+
     /// Do not charge the §5.9 fine automatically in the daily sweep (charged by default).
     #[arg(long, env = "EDOC_SWEEP_NO_FINES", global = true)]
     pub sweep_no_fines: bool,

@@ -51,6 +51,8 @@ pub struct Application {
     first_token: Option<std::path::PathBuf>,
     /// The operator as the seller of its documents, when configured.
     seller: Option<Arc<crate::application::documents::esf::Seller>>,
+    /// The replica queries read, when configured.
+    replica: Option<Arc<crate::application::replica::ReadReplica>>,
 }
 
 impl Application {
@@ -131,6 +133,31 @@ impl Application {
                     u64::from(serve.idempotency_ttl_hours) * 3600,
                 )),
         );
+        let replica = match &serve.read_database_url {
+            None => None,
+            Some(url) => {
+                if !matches!(location, StoreLocation::Postgres(_)) {
+                    return Err(StartupError::Configuration(
+                        "--read-database-url needs a PostgreSQL store (DATABASE_URL): the embedded SQLite store has no replica".to_owned(),
+                    ));
+                }
+                let replica = LedgerEventRepository::connect_without_migrating(
+                    &StoreLocation::Postgres(url.clone()),
+                )
+                .await
+                .map_err(|e| {
+                    StartupError::Configuration(format!(
+                        "--read-database-url: the replica does not answer: {e}"
+                    ))
+                })?;
+                tracing::info!(store = %replica.location().describe(), "queries read the replica");
+                Some(Arc::new(crate::application::replica::ReadReplica {
+                    ledger: Arc::new(ledger.reading_from(replica)),
+                    wait: std::time::Duration::from_millis(serve.read_wait_ms)
+                        .min(crate::application::replica::READ_WAIT_MAX),
+                }))
+            }
+        };
         let listener =
             TcpListener::bind(serve.listen)
                 .await
@@ -155,6 +182,7 @@ impl Application {
             webhooks: (&serve.webhooks).into(),
             first_token,
             seller,
+            replica,
         })
     }
 
@@ -244,6 +272,7 @@ impl Application {
         let router = app(AppState {
             ledger: self.ledger,
             seller: self.seller,
+            replica: self.replica,
         });
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)

@@ -34,6 +34,7 @@ pub mod periods;
 pub mod queries;
 pub mod reference_book;
 pub mod replay;
+pub mod replica;
 pub mod statements;
 pub mod sweep;
 pub mod tariff_book;

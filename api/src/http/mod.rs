@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod periods;
 pub mod queries;
 pub mod reference;
+pub mod replica;
 pub mod statements;
 pub mod sweeps;
 pub mod tariffs;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub ledger: Arc<Ledger>,
     /// The operator as the seller of its documents (BILLING.md 6), when configured.
     pub seller: Option<Arc<crate::application::documents::esf::Seller>>,
+    /// The replica queries read, when configured (`--read-database-url`).
+    pub replica: Option<Arc<crate::application::replica::ReadReplica>>,
 }
 
 /// Builds the whole application; shared by `serve` and the tests.
@@ -79,6 +82,10 @@ pub fn app(state: AppState) -> Router {
             openapi::document(),
         ))
         .route_layer(axum::middleware::from_fn(idempotency::fingerprint))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            replica::route_reads,
+        ))
         .route("/metrics", get(metrics))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

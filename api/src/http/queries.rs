@@ -6,7 +6,6 @@
 //! `known_at` (BILLING.md 5.1): then the answer is the one the ledger gave at that moment,
 //! folded from the events recorded up to then (the second time axis, docs/api.md).
 
-use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -136,7 +135,7 @@ fn not_registered(id: &events::ParticipantId) -> ApiError {
 /// `GET /v1/agreements/{id}?as_of=`.
 #[utoipa::path(get, path = "/v1/agreements/{id}", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "The agreement as of a date", body = projections::AgreementView)))]
 pub async fn agreement(
-    State(state): State<AppState>,
+    super::replica::ReadState(state): super::replica::ReadState,
     AgreementId(id): AgreementId,
     StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<AgreementView>, ApiError> {
@@ -216,7 +215,7 @@ impl utoipa::ToSchema for BalanceAnswer {
 /// version, and the store has at least those events.
 #[utoipa::path(get, path = "/v1/agreements/{id}/balance", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), BalanceQuery), responses((status = 200, description = "Balance as of a date; with `explain=true` every figure explained down to its events and clauses", body = BalanceAnswer)))]
 async fn balance(
-    State(state): State<AppState>,
+    super::replica::ReadState(state): super::replica::ReadState,
     AgreementId(id): AgreementId,
     StrictQuery(query): StrictQuery<BalanceQuery>,
 ) -> Result<Json<BalanceAnswer>, ApiError> {
@@ -242,7 +241,7 @@ async fn balance(
 
 #[utoipa::path(get, path = "/v1/agreements/{id}/invoices", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "Invoices with what is paid, owed and accrued", body = Vec<projections::InvoiceStatusView>)))]
 async fn invoices(
-    State(state): State<AppState>,
+    super::replica::ReadState(state): super::replica::ReadState,
     AgreementId(id): AgreementId,
     StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<Vec<InvoiceStatusView>>, ApiError> {
@@ -253,7 +252,7 @@ async fn invoices(
 
 #[utoipa::path(get, path = "/v1/agreements/{id}/penalties", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "Penalty and fine per late invoice, explained (§5.9)", body = Vec<projections::PenaltyView>)))]
 async fn penalties(
-    State(state): State<AppState>,
+    super::replica::ReadState(state): super::replica::ReadState,
     AgreementId(id): AgreementId,
     StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<Vec<PenaltyView>>, ApiError> {
@@ -264,7 +263,7 @@ async fn penalties(
 
 #[utoipa::path(get, path = "/v1/agreements/{id}/journal", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), AsOfQuery), responses((status = 200, description = "Double-entry postings and trial balance", body = projections::JournalView)))]
 async fn journal(
-    State(state): State<AppState>,
+    super::replica::ReadState(state): super::replica::ReadState,
     AgreementId(id): AgreementId,
     StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<JournalView>, ApiError> {
@@ -299,7 +298,7 @@ pub struct StatementQuery {
 
 #[utoipa::path(get, path = "/v1/agreements/{id}/statement", tag = "queries", params(("id" = String, Path, description = "The participant's BIN/IIN (12 digits)"), StatementQuery), responses((status = 200, description = "Reconciliation statement (акт сверки)", body = projections::StatementView)))]
 async fn statement(
-    State(state): State<AppState>,
+    super::replica::ReadState(state): super::replica::ReadState,
     AgreementId(id): AgreementId,
     StrictQuery(query): StrictQuery<StatementQuery>,
 ) -> Result<Json<StatementView>, ApiError> {
@@ -369,7 +368,7 @@ pub struct AgreementPage {
 /// agreement's status as of that date is computed from its ledger.
 #[utoipa::path(get, path = "/v1/agreements", tag = "queries", params(ListQuery), responses((status = 200, description = "A page of agreements", body = AgreementPage)))]
 pub async fn list(
-    State(state): State<AppState>,
+    super::replica::ReadState(state): super::replica::ReadState,
     StrictQuery(query): StrictQuery<ListQuery>,
 ) -> Result<Json<AgreementPage>, ApiError> {
     let known_at = parse_known_at(query.known_at.as_deref())?;
@@ -429,7 +428,7 @@ pub async fn list(
 /// and per currency. Reads every stored ledger once, one at a time.
 #[utoipa::path(get, path = "/v1/reports/aging", tag = "reports", params(AsOfQuery), responses((status = 200, description = "Outstanding by days overdue", body = projections::AgingReport)))]
 async fn aging(
-    State(state): State<AppState>,
+    super::replica::ReadState(state): super::replica::ReadState,
     StrictQuery(query): StrictQuery<AsOfQuery>,
 ) -> Result<Json<AgingReport>, ApiError> {
     let as_of = query.date(&state)?;

@@ -204,6 +204,38 @@ impl LedgerEventRepository {
         })
     }
 
+    /// The global position of a stream's last event (`None` before its first): what a
+    /// client that wrote to it must see to read its own write.
+    pub async fn stream_head(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        on_pool!(&*self.backend, |pool, _dialect| {
+            Ok(sqlx::query_scalar(
+                "SELECT global_position FROM events WHERE aggregate_type = $1 AND aggregate_id = $2
+                 ORDER BY sequence DESC LIMIT 1",
+            )
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_optional(pool)
+            .await?)
+        })
+    }
+
+    /// Whether the event at global position `position` is in this store (on a replica:
+    /// replayed, with every transaction committed before it).
+    pub async fn has_position(&self, position: i64) -> Result<bool, StoreError> {
+        on_pool!(&*self.backend, |pool, _dialect| {
+            let found: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM events WHERE global_position = $1")
+                    .bind(position)
+                    .fetch_optional(pool)
+                    .await?;
+            Ok(found.is_some())
+        })
+    }
+
     /// How many of a stream's events were recorded before global position `before`:
     /// positions grow with a stream's sequence, so they are its first events.
     pub async fn count_events_before(

@@ -209,6 +209,8 @@ async fn serve(database_url: &str, data_dir: &Path) -> Server {
             nats_url: None,
             sweep_no_fines: false,
             job_lease_ms: 10_000,
+            read_database_url: None,
+            read_wait_ms: 1_000,
             idempotency_ttl_hours: 24,
             webhooks: Default::default(),
             operator: Default::default(),

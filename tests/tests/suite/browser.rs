@@ -111,16 +111,23 @@ async fn wait_for_path(browser: &Client, path: &str, query: Option<&str>) {
 }
 
 async fn text_of(browser: &Client, css: &str) -> String {
-    browser
-        .wait()
-        .at_most(PAGE_WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
-        .text()
-        .await
-        .unwrap()
-        .replace('\u{a0}', " ")
+    let started = std::time::Instant::now();
+    loop {
+        let element = browser
+            .wait()
+            .at_most(PAGE_WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"));
+        match element.text().await {
+            Ok(text) => return text.replace('\u{a0}', " "),
+            // Replaced between finding and reading it (htmx swapped it): find it again.
+            Err(_) if started.elapsed() < PAGE_WAIT => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("{css} could not be read: {e}"),
+        }
+    }
 }
 
 async fn screenshot(browser: &Client, name: &str) {

@@ -174,6 +174,8 @@ async fn spawn_app_configured(
         nats_url: None,
         sweep_no_fines: false,
         job_lease_ms: 10_000,
+        read_database_url: None,
+        read_wait_ms: 1_000,
         idempotency_ttl_hours: 24,
         webhooks,
         operator: operator_settings(),

@@ -173,6 +173,18 @@ impl Ledger {
         .with_reference_book(book))
     }
 
+    /// A ledger reading another copy of the same store (a streaming replica,
+    /// `--read-database-url`) with this one's clock and reference tables: for queries
+    /// only (a replica refuses writes).
+    pub fn reading_from(&self, repository: LedgerEventRepository) -> Self {
+        let clock = self.clock.clone();
+        match &self.reference {
+            ReferenceSource::Fixed(data) => Self::new(repository, data.clone(), clock),
+            ReferenceSource::Book(book) => Self::new(repository, book.cached().data.clone(), clock)
+                .with_reference_book(book.clone()),
+        }
+    }
+
     /// Takes the reference tables from the store's reference stream: every command and
     /// query uses the versions in force when it runs.
     pub fn with_reference_book(
