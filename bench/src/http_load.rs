@@ -100,6 +100,18 @@ pub struct LoadReport {
     pub by_kind: BTreeMap<RequestKind, KindReport>,
     /// The first few non-2xx answers, for the reader.
     pub failures: Vec<String>,
+    /// Every payment the server acknowledged (2xx), for a check that each is recorded
+    /// exactly once (tests/cluster/failover.sh).
+    #[serde(skip)]
+    pub acknowledged_payments: Vec<AcknowledgedPayment>,
+}
+
+/// A payment the server answered 2xx.
+#[derive(Debug, Clone, Serialize)]
+pub struct AcknowledgedPayment {
+    pub participant_id: String,
+    pub reference: String,
+    pub amount: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,6 +125,7 @@ struct ClientTally {
     statuses: BTreeMap<u16, u64>,
     conflicts_exhausted: u64,
     failures: Vec<String>,
+    acknowledged: Vec<AcknowledgedPayment>,
 }
 
 /// Runs the plan and reports.
@@ -135,6 +148,7 @@ pub async fn run(plan: &LoadPlan) -> Result<LoadReport, BoxError> {
     let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
     let mut conflicts_exhausted = 0;
     let mut failures = Vec::new();
+    let mut acknowledged_payments = Vec::new();
     for task in tasks {
         let tally = task.await?;
         latencies.extend(tally.latencies);
@@ -143,6 +157,7 @@ pub async fn run(plan: &LoadPlan) -> Result<LoadReport, BoxError> {
         }
         conflicts_exhausted += tally.conflicts_exhausted;
         failures.extend(tally.failures);
+        acknowledged_payments.extend(tally.acknowledged);
     }
     let elapsed = started.elapsed();
     failures.truncate(10);
@@ -180,6 +195,7 @@ pub async fn run(plan: &LoadPlan) -> Result<LoadReport, BoxError> {
         conflicts_exhausted,
         by_kind,
         failures,
+        acknowledged_payments,
     })
 }
 
@@ -195,6 +211,7 @@ async fn load_client(
         statuses: BTreeMap::new(),
         conflicts_exhausted: 0,
         failures: Vec::new(),
+        acknowledged: Vec::new(),
     };
     let today = super::iso(plan.today);
     let read_days = (plan.read_to - plan.read_from).whole_days().max(0) as u64;
@@ -203,14 +220,25 @@ async fn load_client(
         sent += 1;
         let id = &plan.agreements[rng.below(plan.agreements.len() as u64) as usize];
         let kind = plan.mix.pick(&mut rng);
+        let mut payment = None;
         let request = match kind {
-            RequestKind::Payment => client
-                .post(format!("{}/v1/agreements/{id}/payments", plan.base))
-                .json(&json!({
-                    "reference": format!("{}-C{number}-{sent}", plan.run_tag),
-                    "received_on": today,
-                    "amount": format!("{}.{:02}", rng.between(100, 50_000), rng.below(100)),
-                })),
+            RequestKind::Payment => {
+                let reference = format!("{}-C{number}-{sent}", plan.run_tag);
+                let amount = format!("{}.{:02}", rng.between(100, 50_000), rng.below(100));
+                let request = client
+                    .post(format!("{}/v1/agreements/{id}/payments", plan.base))
+                    .json(&json!({
+                        "reference": reference,
+                        "received_on": today,
+                        "amount": amount,
+                    }));
+                payment = Some(AcknowledgedPayment {
+                    participant_id: id.clone(),
+                    reference,
+                    amount,
+                });
+                request
+            }
             RequestKind::UsageInvoice => client
                 .post(format!("{}/v1/agreements/{id}/invoices", plan.base))
                 .json(&json!({
@@ -247,7 +275,9 @@ async fn load_client(
         };
         tally.latencies.push((kind, started.elapsed()));
         *tally.statuses.entry(status).or_default() += 1;
-        if !(200..300).contains(&status) {
+        if (200..300).contains(&status) {
+            tally.acknowledged.extend(payment);
+        } else {
             let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             if status == 409 && body["type"] == "urn:edoc-ledger:problem:concurrent-write" {
                 tally.conflicts_exhausted += 1;

@@ -21,15 +21,18 @@ pub async fn load_server(
     agreements: u64,
     clients: usize,
     duration: Duration,
+    first_id: Option<u64>,
 ) -> Result<LoadReport, BoxError> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()?;
     let today = SystemClock.today();
-    // Fresh BIN/IINs for this run: an 11-digit base from the clock, each with its
-    // control digit.
-    let first_base = 70_000_000_000
-        + (time::OffsetDateTime::now_utc().unix_timestamp() as u64 % 200_000) * 100_000;
+    // Fresh BIN/IINs for this run: from an 11-digit base (given, or from the clock), each
+    // with its control digit.
+    let first_base = first_id.unwrap_or_else(|| {
+        70_000_000_000
+            + (time::OffsetDateTime::now_utc().unix_timestamp() as u64 % 200_000) * 100_000
+    });
     let ids: Vec<String> = (first_base..)
         .filter_map(|base| {
             (0..10)

@@ -36,27 +36,56 @@ pub async fn bench(
     Ok(ReplayOutcome::Clean)
 }
 
-pub async fn load(
-    url: String,
-    token: String,
-    agreements: u64,
-    clients: u16,
-    seconds: u64,
-    out: Option<std::path::PathBuf>,
-) -> RunResult {
+/// What `edoc-ledger load` was asked for.
+pub struct LoadRun {
+    pub agreements: u64,
+    pub clients: u16,
+    pub seconds: u64,
+    pub out: Option<std::path::PathBuf>,
+    pub acknowledged: Option<std::path::PathBuf>,
+    pub unavailable_ok: bool,
+    pub first_id: Option<u64>,
+}
+
+pub async fn load(url: String, token: String, run: LoadRun) -> RunResult {
     let report = ledger_bench::load_server(
         url.trim_end_matches('/'),
         &token,
-        agreements,
-        usize::from(clients),
-        std::time::Duration::from_secs(seconds),
+        run.agreements,
+        usize::from(run.clients),
+        std::time::Duration::from_secs(run.seconds),
+        run.first_id,
     )
     .await
     .map_err(|e| e.to_string())?;
-    if let Some(out) = out {
+    if let Some(out) = run.out {
         std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
     }
-    Ok(if report.non_2xx == report.conflicts_exhausted {
+    if let Some(path) = run.acknowledged {
+        let mut lines = String::new();
+        for payment in &report.acknowledged_payments {
+            lines.push_str(&serde_json::to_string(payment)?);
+            lines.push('\n');
+        }
+        std::fs::write(&path, lines)?;
+        println!(
+            "{} acknowledged payments written to {}",
+            report.acknowledged_payments.len(),
+            path.display()
+        );
+    }
+    // 503 and failed connections (status 0), when expected, do not fail the run.
+    let expected: u64 = if run.unavailable_ok {
+        report
+            .statuses
+            .iter()
+            .filter(|(status, _)| matches!(**status, 0 | 503))
+            .map(|(_, count)| count)
+            .sum()
+    } else {
+        0
+    };
+    Ok(if report.non_2xx == report.conflicts_exhausted + expected {
         ReplayOutcome::Clean
     } else {
         ReplayOutcome::Differences

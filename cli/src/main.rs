@@ -190,6 +190,19 @@ enum Command {
         /// Where the figures go as JSON (optional).
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+        /// Where every acknowledged (2xx) payment goes, one JSON object a line
+        /// (participant_id, reference, amount): to check later that each is recorded
+        /// exactly once.
+        #[arg(long)]
+        acknowledged: Option<std::path::PathBuf>,
+        /// 503 answers and failed connections are expected (a failover under way): they
+        /// do not fail the run; any other non-2xx answer still does.
+        #[arg(long)]
+        unavailable_ok: bool,
+        /// The 11-digit base of the BIN/INs the run registers (default: from the clock);
+        /// give two runs against one store different bases.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(10_000_000_000..=99_999_000_000))]
+        first_id: Option<u64>,
     },
     /// Reference data the operator publishes (BILLING.md 1): calendar, MRP, VAT and
     /// USD/KZT rates, recorded in the store's reference stream.
@@ -297,7 +310,25 @@ async fn main() -> ExitCode {
             clients,
             seconds,
             out,
-        } => load(url, token, agreements, clients, seconds, out).await,
+            acknowledged,
+            unavailable_ok,
+            first_id,
+        } => {
+            load(
+                url,
+                token,
+                bench::LoadRun {
+                    agreements,
+                    clients,
+                    seconds,
+                    out,
+                    acknowledged,
+                    unavailable_ok,
+                    first_id,
+                },
+            )
+            .await
+        }
     };
     match result {
         Ok(ReplayOutcome::Clean) => ExitCode::SUCCESS,

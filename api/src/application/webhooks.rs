@@ -512,6 +512,7 @@ pub async fn deliver_forever(
                 Ok(held) => {
                     if held != holding {
                         tracing::info!(held, "the webhook deliverer's lease changed hands");
+                        crate::metrics::lease_held(DELIVERY_LEASE, held);
                     }
                     holding = held;
                 }

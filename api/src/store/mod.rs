@@ -114,6 +114,7 @@ mod idempotency;
 mod import;
 mod invoice_numbers;
 mod ledgers;
+pub mod multi_host;
 mod periods;
 mod statements;
 mod sweeps;
@@ -246,7 +247,8 @@ impl From<sqlx::Error> for StoreError {
 /// statement: the caller may retry. Besides I/O and pool errors, PostgreSQL tells
 /// connections it is going away with SQLSTATE class 08 (connection exception) and 57P01-03
 /// (admin/crash shutdown, cannot connect now: a fast or immediate stop, or recovery), and
-/// refuses new ones with 53300 (too many connections).
+/// refuses new ones with 53300 (too many connections); a write reaching a server demoted to
+/// a standby in a failover is refused with 25006 (read-only transaction).
 fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)
@@ -254,7 +256,8 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
         | sqlx::Error::PoolClosed
         | sqlx::Error::Tls(_) => true,
         sqlx::Error::Database(database_error) => database_error.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+            code.starts_with("08")
+                || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300" | "25006")
         }),
         _ => false,
     }
@@ -427,9 +430,34 @@ impl LedgerEventRepository {
     pub async fn connect_without_migrating(location: &StoreLocation) -> Result<Self, StoreError> {
         let backend = match location {
             StoreLocation::Postgres(url) => {
-                let options = PgConnectOptions::from_str(url)
+                // Several hosts (a Patroni cluster): through a forwarder to the primary.
+                let multi_host =
+                    multi_host::MultiHostUrl::parse(url).map_err(StoreError::Configuration)?;
+                let (url, choice) = match multi_host {
+                    None => (url.clone(), None),
+                    Some(multi_host) => {
+                        let choice =
+                            Arc::new(multi_host::HostChoice::new(multi_host.hosts.clone()));
+                        let address = choice.forward().await.map_err(|e| {
+                            StoreError::Configuration(format!(
+                                "DATABASE_URL: the host list's forwarder: {e}"
+                            ))
+                        })?;
+                        (multi_host.through(address), Some(choice))
+                    }
+                };
+                let options = PgConnectOptions::from_str(&url)
                     .map_err(|e| StoreError::Configuration(format!("DATABASE_URL: {e}")))?;
                 let pool = PgPoolOptions::new()
+                    .after_connect(move |connection, _meta| {
+                        let choice = choice.clone();
+                        Box::pin(async move {
+                            match choice {
+                                Some(choice) => choice.check_session(connection).await,
+                                None => Ok(()),
+                            }
+                        })
+                    })
                     .max_connections(POSTGRES_CONNECTIONS_MAX)
                     // A ping before every checkout cost a round trip per statement group
                     // (10% of the command path, performance.md). Only a connection idle

@@ -16,6 +16,7 @@ mod cli;
 mod crash;
 mod esf;
 mod export;
+mod failover;
 mod guide;
 mod jobs;
 mod load;

@@ -63,9 +63,10 @@ impl ThrowawayCluster {
         self.directory.path().join("data").display().to_string()
     }
 
-    pub fn start_new() -> Self {
+    /// A temporary directory the `postgres` user owns (when we are root) and a free
+    /// port: a cluster not made yet.
+    fn unmade() -> Self {
         let directory = tempfile::tempdir().unwrap();
-        // The postgres user must own the directory (and reach it) when we are root.
         let _ = Command::new("chmod")
             .args(["755"])
             .arg(directory.path())
@@ -79,11 +80,15 @@ impl ThrowawayCluster {
             .local_addr()
             .unwrap()
             .port();
-        let cluster = Self {
+        Self {
             bin: postgres_bin(),
             directory,
             port,
-        };
+        }
+    }
+
+    pub fn start_new() -> Self {
+        let cluster = Self::unmade();
         cluster.run(
             "initdb",
             &[
@@ -132,6 +137,10 @@ impl ThrowawayCluster {
         self.run("pg_ctl", &["-D", &self.data(), "-m", mode, "-w", "stop"]);
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
@@ -169,6 +178,15 @@ pub async fn serve_with(
     token_name: &str,
     adjust: impl FnOnce(&mut ServeSettings),
 ) -> Served {
+    serve_at(cluster.url(), token_name, adjust).await
+}
+
+/// [`serve_with`] on the store at `database_url`.
+pub async fn serve_at(
+    database_url: String,
+    token_name: &str,
+    adjust: impl FnOnce(&mut ServeSettings),
+) -> Served {
     let data_dir = tempfile::tempdir().unwrap();
     let mut serve = ServeSettings {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -187,7 +205,7 @@ pub async fn serve_with(
     adjust(&mut serve);
     let application = Application::build(
         &StoreSettings {
-            database_url: Some(cluster.url()),
+            database_url: Some(database_url),
             data_dir: data_dir.path().to_owned(),
         },
         &serve,
@@ -222,25 +240,7 @@ impl ThrowawayCluster {
     /// A streaming replica of `primary` (pg_basebackup -R: a hot standby that follows its
     /// WAL), started on a port of its own.
     pub fn replica_of(primary: &ThrowawayCluster) -> Self {
-        let directory = tempfile::tempdir().unwrap();
-        let _ = Command::new("chmod")
-            .args(["755"])
-            .arg(directory.path())
-            .status();
-        let _ = Command::new("chown")
-            .args(["postgres:postgres"])
-            .arg(directory.path())
-            .status();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let replica = Self {
-            bin: postgres_bin(),
-            directory,
-            port,
-        };
+        let replica = Self::unmade();
         replica.run(
             "pg_basebackup",
             &[

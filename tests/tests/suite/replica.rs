@@ -3,13 +3,15 @@
 //! `Edoc-Min-Position` is served by the replica once it has replayed that position (the
 //! server waits for it), by the primary when it has not within `--read-wait-ms`; the
 //! answer says which (`Edoc-Read-From`). The replica's replay is paused and resumed
-//! (`pg_wal_replay_pause`) so that it is behind when the test needs it to be.
+//! (`pg_wal_replay_pause`) so that it is behind when the test needs it to be. And a
+//! `DATABASE_URL` listing the standby before the primary: the ledger writes to the
+//! primary (`store::multi_host`).
 
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::clusters::{serve_with, ThrowawayCluster};
+use crate::clusters::{serve_at, serve_with, ThrowawayCluster};
 use crate::helpers::{invoice, registration};
 
 const ID: &str = "120340001230";
@@ -138,6 +140,35 @@ async fn a_read_waits_for_the_replica_to_replay_the_position_the_client_saw() {
     assert_eq!(response.status(), 400);
 
     replica_pool.close().await;
+    let _ = served.stop.send(());
+    served.server.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_list_with_the_standby_first_writes_to_the_primary() {
+    let primary = ThrowawayCluster::start_new();
+    let replica = ThrowawayCluster::replica_of(&primary);
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{},127.0.0.1:{}/postgres?target_session_attrs=read-write",
+        replica.port(),
+        primary.port()
+    );
+    let served = serve_at(url, "multi-host-test", |_| {}).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/v1/agreements", served.base))
+        .bearer_auth(&served.token)
+        .json(&registration(ID))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let on_primary: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE aggregate_id = $1")
+        .bind(ID)
+        .fetch_one(&sqlx::PgPool::connect(&primary.url()).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(on_primary, 1, "recorded on the primary");
     let _ = served.stop.send(());
     served.server.await.unwrap().unwrap();
 }
