@@ -88,6 +88,11 @@ pub struct ServeSettings {
     #[arg(long, env = "EDOC_SWEEP_NO_FINES", global = true)]
     pub sweep_no_fines: bool,
 
+    /// How long a bearer token's lookup is kept, in milliseconds (0: looked up on every
+    /// request): a revoked token is refused at most this late on each server.
+    #[arg(long, env = "EDOC_TOKEN_CACHE_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(0..=60_000), global = true)]
+    pub token_cache_ms: u64,
+
     /// How long an Idempotency-Key and its first answer are kept, in hours.
     #[arg(long, env = "EDOC_IDEMPOTENCY_TTL_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760), global = true)]
     pub idempotency_ttl_hours: u32,

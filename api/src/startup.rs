@@ -131,7 +131,8 @@ impl Application {
                 .with_reference_book(book)
                 .with_idempotency_ttl(std::time::Duration::from_secs(
                     u64::from(serve.idempotency_ttl_hours) * 3600,
-                )),
+                ))
+                .with_token_cache(std::time::Duration::from_millis(serve.token_cache_ms)),
         );
         let replica = match &serve.read_database_url {
             None => None,

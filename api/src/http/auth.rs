@@ -175,7 +175,10 @@ pub async fn authorize(
             "this endpoint needs `Authorization: Bearer <token>` (edoc-ledger token create)",
         ));
     };
-    let caller = crate::application::tokens::caller(state.ledger.repository(), token)
+    let caller = state
+        .ledger
+        .token_cache()
+        .caller(state.ledger.repository(), token)
         .await
         .map_err(|e| ApiError::Ledger(e.into()))?
         .ok_or_else(|| unauthorized("the bearer token is unknown or revoked"))?;

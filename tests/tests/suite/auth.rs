@@ -295,7 +295,8 @@ async fn every_role_gets_the_documented_status_on_every_endpoint() {
             format!("no agreement is registered for participant {missing}")
         );
 
-        // A revoked token is refused at once.
+        // A revoked token is refused within the token cache's lifetime (200 ms here,
+        // `--token-cache-ms`; 5 s by default).
         let revoked = app.token(Role::Auditor, "test-revoked", None).await;
         let header = format!("Bearer {revoked}");
         assert_eq!(
@@ -308,11 +309,23 @@ async fn every_role_gets_the_documented_status_on_every_endpoint() {
         api::application::tokens::revoke(app.ledger.repository(), id)
             .await
             .unwrap();
-        assert_eq!(
-            app.send_as(Method::GET, "/v1/reports/aging", Some(&header), None)
-                .await
-                .status(),
-            401
+        let revoked_at = std::time::Instant::now();
+        while app
+            .send_as(Method::GET, "/v1/reports/aging", Some(&header), None)
+            .await
+            .status()
+            != 401
+        {
+            assert!(
+                revoked_at.elapsed() < std::time::Duration::from_secs(2),
+                "a revoked token still accepted 2 s later"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(
+            revoked_at.elapsed() < std::time::Duration::from_millis(200 + 300),
+            "refused within the cache's lifetime: {:?}",
+            revoked_at.elapsed()
         );
 
         // The token's name is the actor of what it records.

@@ -198,6 +198,7 @@ pub async fn serve_at(
         job_lease_ms: 10_000,
         read_database_url: None,
         read_wait_ms: 1_000,
+        token_cache_ms: 200,
         idempotency_ttl_hours: 24,
         webhooks: Default::default(),
         operator: Default::default(),

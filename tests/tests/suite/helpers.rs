@@ -176,6 +176,7 @@ async fn spawn_app_configured(
         job_lease_ms: 10_000,
         read_database_url: None,
         read_wait_ms: 1_000,
+        token_cache_ms: 200,
         idempotency_ttl_hours: 24,
         webhooks,
         operator: operator_settings(),

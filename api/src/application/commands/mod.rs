@@ -70,6 +70,8 @@ pub struct Ledger {
     closed_through: std::sync::RwLock<Option<Option<Date>>>,
     /// The tariff stream (BILLING.md 2), read by the commands that need the catalog.
     tariffs: Arc<crate::application::tariff_book::TariffBook>,
+    /// Bearer tokens looked up lately (`--token-cache-ms`; off unless set).
+    token_cache: crate::application::tokens::TokenCache,
 }
 
 /// Where a ledger takes its reference tables from.
@@ -104,8 +106,21 @@ impl Ledger {
             tariffs: Arc::new(crate::application::tariff_book::TariffBook::new(
                 repository.clone(),
             )),
+            token_cache: crate::application::tokens::TokenCache::new(Duration::ZERO),
             repository,
         }
+    }
+
+    /// Keeps a bearer token's caller for `ttl` after its lookup (zero: never): a revoked
+    /// token is refused at most `ttl` late (docs/operations.md, "Tokens").
+    pub fn with_token_cache(mut self, ttl: Duration) -> Self {
+        self.token_cache = crate::application::tokens::TokenCache::new(ttl);
+        self
+    }
+
+    /// The bearer tokens looked up lately.
+    pub fn token_cache(&self) -> &crate::application::tokens::TokenCache {
+        &self.token_cache
     }
 
     /// The tariff stream (BILLING.md 2).
