@@ -152,11 +152,10 @@ impl Application {
                     ))
                 })?;
                 tracing::info!(store = %replica.location().describe(), "queries read the replica");
-                Some(Arc::new(crate::application::replica::ReadReplica {
-                    ledger: Arc::new(ledger.reading_from(replica)),
-                    wait: std::time::Duration::from_millis(serve.read_wait_ms)
-                        .min(crate::application::replica::READ_WAIT_MAX),
-                }))
+                Some(Arc::new(crate::application::replica::ReadReplica::new(
+                    Arc::new(ledger.reading_from(replica)),
+                    std::time::Duration::from_millis(serve.read_wait_ms),
+                )))
             }
         };
         let listener =

@@ -22,10 +22,15 @@ const POLL: Duration = Duration::from_millis(10);
 /// The longest wait a server may be configured with.
 pub const READ_WAIT_MAX: Duration = Duration::from_secs(30);
 
+/// How long reads go to the primary after the replica failed one.
+pub const SET_ASIDE: Duration = Duration::from_secs(5);
+
 /// The replica and how long a read waits for it.
 pub struct ReadReplica {
     pub ledger: Arc<Ledger>,
     pub wait: Duration,
+    /// Until when the replica is set aside (it failed a read): reads go to the primary.
+    set_aside_until: std::sync::Mutex<Option<Instant>>,
 }
 
 /// Where a read was served from.
@@ -52,11 +57,41 @@ pub struct ChosenReader {
 }
 
 impl ReadReplica {
+    pub fn new(ledger: Arc<Ledger>, wait: Duration) -> Self {
+        Self {
+            ledger,
+            wait: wait.min(READ_WAIT_MAX),
+            set_aside_until: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The replica failed a read (answered 503): reads go to the primary for
+    /// [`SET_ASIDE`], then try the replica again.
+    pub fn failed(&self) {
+        tracing::warn!("the read replica failed a read; reading the primary for the next 5 s");
+        *self.set_aside_until.lock().expect("the replica's lock") =
+            Some(Instant::now() + SET_ASIDE);
+    }
+
+    fn set_aside(&self) -> bool {
+        self.set_aside_until
+            .lock()
+            .expect("the replica's lock")
+            .is_some_and(|until| Instant::now() < until)
+    }
+
     /// The ledger to read from for a client that saw `min_position`: the replica once it
     /// has replayed it (at once without one), waiting up to `wait`; else the primary
-    /// (the wait over, or the replica failing, which is logged).
+    /// (the wait over, the replica failing, or set aside after a failure).
     pub async fn choose(&self, primary: &Arc<Ledger>, min_position: Option<i64>) -> ChosenReader {
         let started = Instant::now();
+        if self.set_aside() {
+            return ChosenReader {
+                ledger: primary.clone(),
+                from: ReadFrom::Primary,
+                waited: Duration::ZERO,
+            };
+        }
         let Some(position) = min_position else {
             return ChosenReader {
                 ledger: self.ledger.clone(),
@@ -83,6 +118,7 @@ impl ReadReplica {
                 }
                 Err(error) => {
                     tracing::warn!(%error, "the read replica failed; reading the primary");
+                    self.failed();
                     break;
                 }
             }

@@ -86,6 +86,13 @@ pub async fn route_reads(
         let chosen = replica.choose(&state.ledger, min).await;
         request.extensions_mut().insert(ChosenLedger(chosen.ledger));
         let mut response = next.run(request).await;
+        if chosen.from == replica::ReadFrom::Replica
+            && response.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE
+        {
+            // The client retries; its retry, and every read for a while, goes to the
+            // primary.
+            replica.failed();
+        }
         response.headers_mut().insert(
             READ_FROM_HEADER,
             HeaderValue::from_static(chosen.from.as_str()),

@@ -2,7 +2,8 @@
 //! and its replica (pg_basebackup): a write answers `Edoc-Position`; a query with
 //! `Edoc-Min-Position` is served by the replica once it has replayed that position (the
 //! server waits for it), by the primary when it has not within `--read-wait-ms`; the
-//! answer says which (`Edoc-Read-From`). The replica's replay is paused and resumed
+//! answer says which (`Edoc-Read-From`); a replica that fails a read is set aside for a
+//! while. The replica's replay is paused and resumed
 //! (`pg_wal_replay_pause`) so that it is behind when the test needs it to be. And a
 //! `DATABASE_URL` listing the standby before the primary: the ledger writes to the
 //! primary (`store::multi_host`).
@@ -129,6 +130,32 @@ async fn a_read_waits_for_the_replica_to_replay_the_position_the_client_saw() {
     assert!(waited >= READ_WAIT, "it waited the bound first: {waited:?}");
     replay(&replica_pool, "resume").await;
 
+    // The replica stops: the read it was given fails (503, the client retries), and
+    // reads go to the primary for a while.
+    replica_pool.close().await;
+    replica.stop();
+    let answer = |response: reqwest::Response| {
+        let from = response
+            .headers()
+            .get("edoc-read-from")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (response.status().as_u16(), from)
+    };
+    let first = client
+        .get(format!("{base}{agreement}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer(first), (503, Some("replica".to_owned())));
+    let retried = client
+        .get(format!("{base}{agreement}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer(retried), (200, Some("primary".to_owned())));
+
     // A position that is not one: 400.
     let response = client
         .get(format!("{base}{agreement}"))
@@ -139,7 +166,6 @@ async fn a_read_waits_for_the_replica_to_replay_the_position_the_client_saw() {
         .unwrap();
     assert_eq!(response.status(), 400);
 
-    replica_pool.close().await;
     let _ = served.stop.send(());
     served.server.await.unwrap().unwrap();
 }
