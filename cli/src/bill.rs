@@ -14,6 +14,7 @@ pub async fn bill(
     issued_on: Option<time::Date>,
 ) -> RunResult {
     let (repository, ledger) = crate::ledger_on_store(store, serve).await?;
+    let ledger = std::sync::Arc::new(ledger);
     let issued_on = issued_on.unwrap_or_else(|| ledger.today());
     let bar = progress_bar(
         0,

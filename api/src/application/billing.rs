@@ -11,9 +11,9 @@
 //! run killed midway is simply run again to complete the rest. Numbers stay gapless: an
 //! invoice takes its number in the transaction that records it.
 
+use crate::application::commands::{BatchOutcome, Prepared};
 use std::collections::BTreeMap;
 
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -25,8 +25,6 @@ use events::{
 use crate::application::commands::{CommandContext, Ledger, LedgerError};
 use crate::store::StoreError;
 
-/// How many agreements a run bills at once (each is its own transaction).
-pub const BILLING_CONCURRENCY: usize = 8;
 
 /// An invoice the run issued.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -126,7 +124,7 @@ pub enum BillingError {
 
 /// Runs the billing of `period` over every agreement; `progress` sees (done, total).
 pub async fn run(
-    ledger: &Ledger,
+    ledger: &std::sync::Arc<Ledger>,
     actor: &str,
     period: CalendarMonth,
     issued_on: Date,
@@ -176,54 +174,46 @@ pub async fn run(
         totals: Vec::new(),
         clause: events::Clause::BILLING_RUN.as_str().to_owned(),
     };
-    let mut steps = futures::stream::iter(ids.into_iter().map(|id| {
-        let context = &context;
-        async move {
-            let Ok(participant) = ParticipantId::parse(&id) else {
-                return (id, Vec::new());
-            };
-            let subscription = ledger
-                .execute(
-                    &participant,
-                    AgreementCommand::BillMonth(BillMonth {
-                        month: period,
-                        issued_on,
-                    }),
-                    context,
-                )
-                .await;
-            let usage = ledger
-                .execute(
-                    &participant,
-                    AgreementCommand::BillUsage(BillUsage {
-                        month: usage_month,
-                        issued_on,
-                        through: usage_through,
-                        records: Vec::new(),
-                    }),
-                    context,
-                )
-                .await;
-            (
-                id,
-                vec![
-                    (InvoiceKind::Subscription, period, subscription),
-                    (InvoiceKind::Usage, usage_month, usage),
-                ],
-            )
-        }
-    }))
-    .buffer_unordered(BILLING_CONCURRENCY);
+    // Every agreement's two invoices through the batched write path: chunks of
+    // agreements decided in memory and written in one transaction each, their invoice
+    // numbers claimed together (`commands::batch`); a chunk that loses a race is run one
+    // command at a time.
+    let work: Vec<(ParticipantId, Vec<InvoiceKind>)> = ids
+        .iter()
+        .filter_map(|id| ParticipantId::parse(id).ok())
+        .map(|id| (id, vec![InvoiceKind::Subscription, InvoiceKind::Usage]))
+        .collect();
+    let prepare = std::sync::Arc::new(move |_: &aggregates::ParticipantAgreement, kind: &InvoiceKind| {
+        Prepared::Run(match kind {
+            InvoiceKind::Usage => AgreementCommand::BillUsage(BillUsage {
+                month: usage_month,
+                issued_on,
+                through: usage_through,
+                records: Vec::new(),
+            }),
+            _ => AgreementCommand::BillMonth(BillMonth {
+                month: period,
+                issued_on,
+            }),
+        })
+    });
     let mut done = 0u64;
-    while let Some((id, outcomes)) = steps.next().await {
-        done += 1;
-        progress(done, total);
+    let outcomes = ledger
+        .execute_batch(work, &context, prepare, |chunk, _| {
+            done += chunk.len() as u64;
+            progress(done, total);
+        })
+        .await
+        .map_err(|error| match error {
+            LedgerError::Store(error) => BillingError::Store(error),
+            other => BillingError::Store(StoreError::Corrupt(other.to_string())),
+        })?;
+    for (participant, items) in outcomes {
         report.agreements += 1;
-        for (kind, month, outcome) in outcomes {
-            report.record(&id, kind, month, outcome)?;
+        for (kind, outcome) in items {
+            report.record(participant.as_str(), kind, outcome)?;
         }
     }
-    drop(steps);
     report
         .issued
         .sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
@@ -294,16 +284,23 @@ impl BillingRunReport {
         &mut self,
         id: &str,
         kind: InvoiceKind,
-        month: CalendarMonth,
-        outcome: Result<crate::application::commands::Committed, LedgerError>,
+        outcome: BatchOutcome,
     ) -> Result<(), BillingError> {
         let participant_id = id.to_owned();
         match outcome {
-            Ok(committed) => {
-                let issued: Vec<_> = committed
-                    .events
+            BatchOutcome::Repeat { .. } => self.already_invoiced.push(AlreadyInvoiced {
+                participant_id,
+                kind,
+            }),
+            BatchOutcome::Skipped(reason) => self.skipped.push(NotInvoiced {
+                participant_id,
+                kind,
+                reason,
+            }),
+            BatchOutcome::Recorded { events, .. } => {
+                let issued: Vec<_> = events
                     .iter()
-                    .filter_map(|envelope| match &envelope.payload {
+                    .filter_map(|event| match event {
                         AgreementEvent::InvoiceIssued(invoice) => Some(IssuedInvoiceLine {
                             participant_id: participant_id.clone(),
                             number: invoice.number.to_string(),
@@ -320,11 +317,6 @@ impl BillingRunReport {
                     })
                     .collect();
                 if issued.is_empty() {
-                    debug_assert!(committed
-                        .agreement
-                        .subscription()
-                        .billed(month, kind)
-                        .is_some());
                     self.already_invoiced.push(AlreadyInvoiced {
                         participant_id,
                         kind,
@@ -333,26 +325,26 @@ impl BillingRunReport {
                     self.issued.extend(issued);
                 }
             }
-            Err(LedgerError::Refused(aggregates::AgreementError::NotBillable {
-                reason, ..
-            })) => self.skipped.push(NotInvoiced {
+            BatchOutcome::Refused {
+                refusal: aggregates::AgreementError::NotBillable { reason, .. },
+                ..
+            } => self.skipped.push(NotInvoiced {
                 participant_id,
                 kind,
                 reason,
             }),
-            Err(LedgerError::Refused(aggregates::AgreementError::NoUsageBeyondIncluded {
-                records,
+            BatchOutcome::Refused {
+                refusal: aggregates::AgreementError::NoUsageBeyondIncluded { records, .. },
                 ..
-            })) => {
+            } => {
                 if records > 0 {
                     self.usage_within_included += 1;
                 }
             }
-            Err(LedgerError::Store(error)) => return Err(error.into()),
-            Err(other) => self.refused.push(NotInvoiced {
+            BatchOutcome::Refused { refusal, .. } => self.refused.push(NotInvoiced {
                 participant_id,
                 kind,
-                reason: other.to_string(),
+                reason: LedgerError::Refused(refusal).to_string(),
             }),
         }
         Ok(())

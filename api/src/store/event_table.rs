@@ -380,14 +380,17 @@ impl LedgerEventRepository {
     /// Appends the new events of several agreements, each stream with its ledger row, in
     /// ONE transaction (the batched write path of a bank statement's import): the streams
     /// in the order given, each one's events in order, so global positions follow that
-    /// order as single appends one after another would give them. None of them may claim
-    /// an invoice number. With a [`PeriodGuard`](super::periods::PeriodGuard), a month
+    /// order as single appends one after another would give them. `claims` are the
+    /// invoice numbers their documents take, in order, each with its event: claimed by
+    /// compare-and-set first (a number taken meanwhile fails the whole append). With a
+    /// [`PeriodGuard`](super::periods::PeriodGuard), a month
     /// closed meanwhile over its posting fails the whole append. All or nothing: on a
     /// conflict (a sequence taken meanwhile) nothing is written.
     pub async fn append_streams(
         &self,
         connection: &mut CommandConnection,
         streams: &[(&[SerializedEvent], Option<&LedgerRow>)],
+        claims: &[(InvoiceNumber, &SerializedEvent)],
         guard: Option<super::periods::PeriodGuard>,
     ) -> Result<(), AppendError> {
         if streams.iter().all(|(events, _)| events.is_empty()) {
@@ -396,6 +399,9 @@ impl LedgerEventRepository {
         let mut tx = Transaction::begin_on(connection)
             .await
             .map_err(append_error)?;
+        for (number, event) in claims {
+            tx.claim_invoice_number(*number, event).await?;
+        }
         for (events, ledger) in streams {
             let Some(first) = events.first() else {
                 continue;

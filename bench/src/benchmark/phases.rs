@@ -523,7 +523,7 @@ pub(super) async fn billing_run(
     publish_seconds: f64,
 ) -> Result<BillingRunFigures, BoxError> {
     let (shipped, _) = api::reference_files::shipped_versions(None)?;
-    let ledger = Ledger::on_store(repository.clone(), &shipped).await?;
+    let ledger = Arc::new(Ledger::on_store(repository.clone(), &shipped).await?);
     let issued_on = ledger.today();
     let ids = repository.participant_ids().await?;
     let code = events::TariffCode::parse(BENCH_TARIFF).expect("a valid tariff code");

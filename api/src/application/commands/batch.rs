@@ -14,7 +14,14 @@
 //! closed meanwhile) nothing of the chunk is written and its commands run one by one
 //! through the ordinary command loop (each retried there as usual).
 //!
-//! Only commands that take no invoice number and read no tariffs are batched (payments).
+//! Commands that take an invoice number (the billing run's, BILLING.md 4) are batched
+//! too: at the chunk's first document the operator's numbering lock is taken (after the
+//! chunk's stripes, as the command loop takes it after its one stripe) and the next
+//! number read on the chunk's connection; each document of the chunk takes the next one in
+//! memory, and the append claims them all, in order, by compare-and-set in the same
+//! transaction, so the series stays gapless and a number taken meanwhile by another
+//! process fails the whole chunk (then run one by one). A usage invoice reads its
+//! records on the chunk's connection, as the command loop does.
 
 use futures::StreamExt as _;
 
@@ -49,10 +56,10 @@ pub enum Prepared {
 /// What became of one item of a batch.
 #[derive(Debug)]
 pub enum BatchOutcome {
-    /// Recorded: the command, the number of events it recorded.
+    /// Recorded: the command and the events it recorded.
     Recorded {
         command: AgreementCommand,
-        events: usize,
+        events: Vec<AgreementEvent>,
     },
     /// The aggregate recognised a repeat (a payment reference recorded before with the
     /// same content): nothing recorded.
@@ -192,8 +199,14 @@ impl Ledger {
             _locks.push(self.agreement_writes[stripe].lock().await);
         }
         let closed_through = self.closed_through().await?;
-        let tariffs = std::sync::Arc::default();
-        let mut connection = None;
+        // Before any connection is held (`load` holds one).
+        let tariffs = self.tariffs().catalog().await?;
+        let mut connection: Option<crate::store::CommandConnection> = None;
+        // The numbering lock and the next number, from the chunk's first document on.
+        let mut numbering: Option<(tokio::sync::MutexGuard<'_, ()>, events::InvoiceNumber)> =
+            None;
+        // The numbers the chunk's documents take: (number, stream, event in the stream).
+        let mut claims: Vec<(events::InvoiceNumber, usize, usize)> = Vec::new();
         let mut streams: Vec<(Vec<SerializedEvent>, Option<LedgerRow>)> = Vec::new();
         let mut outcomes = Vec::with_capacity(chunk.len());
         let mut earliest_posting: Option<time::Date> = None;
@@ -216,23 +229,44 @@ impl Ledger {
                     }
                     Prepared::Run(command) => command,
                 };
-                if command.takes_invoice_number() || command.reads_tariffs() {
-                    return Err(ChunkFailed::Ledger(LedgerError::Render(format!(
-                        "{} cannot be batched",
-                        command.name()
-                    ))));
-                }
-                match self
+                let held = connection.as_mut().expect("a connection after load");
+                let command = self
+                    .with_usage(held, participant, &loaded, &command)
+                    .await?
+                    .into_owned();
+                let mut decision = self
                     .decide_on(
                         &mut working,
                         &loaded.reference,
                         &command,
-                        None,
+                        numbering.as_ref().map(|(_, next)| *next),
                         closed_through,
                         &tariffs,
                     )
-                    .await
+                    .await;
+                if numbering.is_none()
+                    && command.takes_invoice_number()
+                    && matches!(
+                        decision,
+                        Err(LedgerError::Refused(AgreementError::NoInvoiceNumberReserved))
+                    )
                 {
+                    let guard = self.invoice_numbering.lock().await;
+                    let next = self.repository.next_invoice_number_on(held).await?;
+                    numbering = Some((guard, next));
+                    working = loaded.ledger.agreement.clone();
+                    decision = self
+                        .decide_on(
+                            &mut working,
+                            &loaded.reference,
+                            &command,
+                            Some(next),
+                            closed_through,
+                            &tariffs,
+                        )
+                        .await;
+                }
+                match decision {
                     Err(LedgerError::Refused(refusal)) => {
                         working = loaded.ledger.agreement.clone();
                         item_outcomes.push(BatchOutcome::Refused { command, refusal });
@@ -247,14 +281,43 @@ impl Ledger {
                             (Some(a), Some(b)) => Some(a.min(b)),
                             (a, b) => a.or(b),
                         };
+                        // Which of the decided events take a number (sealed one for one).
+                        let taken: Vec<(usize, events::InvoiceNumber)> = decided
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(at, event)| {
+                                super::seal::claimed_invoice_number(event).map(|n| (at, n))
+                            })
+                            .collect();
+                        let first_event = serialized.len();
+                        let recorded = decided.clone();
                         let sealed =
                             self.seal_onto(participant, &mut loaded, decided, &command, context)?;
+                        if !taken.is_empty() {
+                            let Some((_, next)) = numbering.as_mut() else {
+                                return Err(ChunkFailed::Ledger(LedgerError::Render(
+                                    "a document numbered without the numbering lock".to_owned(),
+                                )));
+                            };
+                            for (at, number) in taken {
+                                assert_eq!(
+                                    number, *next,
+                                    "a batch's documents take consecutive numbers"
+                                );
+                                claims.push((number, streams.len(), first_event + at));
+                                *next = next.next().ok_or_else(|| {
+                                    LedgerError::Render(
+                                        "the invoice number series is exhausted".to_owned(),
+                                    )
+                                })?;
+                            }
+                        }
                         debug_assert!(
                             working == loaded.ledger.agreement,
                             "the working copy decided on is the sealed agreement"
                         );
                         item_outcomes.push(BatchOutcome::Recorded {
-                            events: sealed.len(),
+                            events: recorded,
                             command,
                         });
                         serialized.extend(sealed);
@@ -282,13 +345,17 @@ impl Ledger {
             }
             None => None,
         };
+        let claims: Vec<(events::InvoiceNumber, &SerializedEvent)> = claims
+            .iter()
+            .map(|(number, stream, event)| (*number, &streams[*stream].0[*event]))
+            .collect();
         let streams: Vec<(&[SerializedEvent], Option<&LedgerRow>)> = streams
             .iter()
             .map(|(events, row)| (events.as_slice(), row.as_ref()))
             .collect();
         match self
             .repository
-            .append_streams(&mut connection, &streams, guard)
+            .append_streams(&mut connection, &streams, &claims, guard)
             .await
         {
             Ok(()) => {
@@ -333,7 +400,7 @@ impl Ledger {
                             BatchOutcome::Repeat { command }
                         }
                         Ok(committed) => BatchOutcome::Recorded {
-                            events: committed.events.len(),
+                            events: committed.events.into_iter().map(|e| e.payload).collect(),
                             command,
                         },
                         Err(LedgerError::Refused(refusal)) => {

@@ -166,7 +166,7 @@ impl Ledger {
     /// A usage invoice's command with the records it counts (BILLING.md 3), read on the
     /// command's connection from what the loaded agreement's usage invoices counted; any
     /// other command as it is.
-    async fn with_usage<'c>(
+    pub(super) async fn with_usage<'c>(
         &self,
         connection: &mut CommandConnection,
         participant: &ParticipantId,
