@@ -25,7 +25,6 @@ use events::{
 use crate::application::commands::{CommandContext, Ledger, LedgerError};
 use crate::store::StoreError;
 
-
 /// An invoice the run issued.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IssuedInvoiceLine {
@@ -183,20 +182,22 @@ pub async fn run(
         .filter_map(|id| ParticipantId::parse(id).ok())
         .map(|id| (id, vec![InvoiceKind::Subscription, InvoiceKind::Usage]))
         .collect();
-    let prepare = std::sync::Arc::new(move |_: &aggregates::ParticipantAgreement, kind: &InvoiceKind| {
-        Prepared::Run(match kind {
-            InvoiceKind::Usage => AgreementCommand::BillUsage(BillUsage {
-                month: usage_month,
-                issued_on,
-                through: usage_through,
-                records: Vec::new(),
-            }),
-            _ => AgreementCommand::BillMonth(BillMonth {
-                month: period,
-                issued_on,
-            }),
-        })
-    });
+    let prepare = std::sync::Arc::new(
+        move |_: &aggregates::ParticipantAgreement, kind: &InvoiceKind| {
+            Prepared::Run(match kind {
+                InvoiceKind::Usage => AgreementCommand::BillUsage(BillUsage {
+                    month: usage_month,
+                    issued_on,
+                    through: usage_through,
+                    records: Vec::new(),
+                }),
+                _ => AgreementCommand::BillMonth(BillMonth {
+                    month: period,
+                    issued_on,
+                }),
+            })
+        },
+    );
     let mut done = 0u64;
     let outcomes = ledger
         .execute_batch(work, &context, prepare, |chunk, _| {

@@ -399,9 +399,7 @@ impl LedgerEventRepository {
         let mut tx = Transaction::begin_on(connection)
             .await
             .map_err(append_error)?;
-        for (number, event) in claims {
-            tx.claim_invoice_number(*number, event).await?;
-        }
+        tx.claim_invoice_numbers(claims).await?;
         for (events, ledger) in streams {
             let Some(first) = events.first() else {
                 continue;

@@ -203,8 +203,7 @@ impl Ledger {
         let tariffs = self.tariffs().catalog().await?;
         let mut connection: Option<crate::store::CommandConnection> = None;
         // The numbering lock and the next number, from the chunk's first document on.
-        let mut numbering: Option<(tokio::sync::MutexGuard<'_, ()>, events::InvoiceNumber)> =
-            None;
+        let mut numbering: Option<(tokio::sync::MutexGuard<'_, ()>, events::InvoiceNumber)> = None;
         // The numbers the chunk's documents take: (number, stream, event in the stream).
         let mut claims: Vec<(events::InvoiceNumber, usize, usize)> = Vec::new();
         let mut streams: Vec<(Vec<SerializedEvent>, Option<LedgerRow>)> = Vec::new();
@@ -248,7 +247,9 @@ impl Ledger {
                     && command.takes_invoice_number()
                     && matches!(
                         decision,
-                        Err(LedgerError::Refused(AgreementError::NoInvoiceNumberReserved))
+                        Err(LedgerError::Refused(
+                            AgreementError::NoInvoiceNumberReserved
+                        ))
                     )
                 {
                     let guard = self.invoice_numbering.lock().await;
