@@ -146,8 +146,7 @@ where
             }
             _ => {}
         }
-        // Renewing late would let the lease lapse: wake at a third of it, or sooner
-        // when it is about to lapse.
+        // Renewed every third of the lease: two renewals may fail before it lapses.
         tokio::time::sleep(renew_every).await;
     }
 }

@@ -188,21 +188,7 @@ pub async fn serve_at(
     adjust: impl FnOnce(&mut ServeSettings),
 ) -> Served {
     let data_dir = tempfile::tempdir().unwrap();
-    let mut serve = ServeSettings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        reference_dir: None,
-        daily_sweep_at: None,
-        monthly_billing_at: None,
-        nats_url: None,
-        sweep_no_fines: false,
-        job_lease_ms: 10_000,
-        read_database_url: None,
-        read_wait_ms: 1_000,
-        token_cache_ms: 200,
-        idempotency_ttl_hours: 24,
-        webhooks: Default::default(),
-        operator: Default::default(),
-    };
+    let mut serve = crate::helpers::serve_settings();
     adjust(&mut serve);
     let application = Application::build(
         &StoreSettings {

@@ -119,6 +119,26 @@ impl Clock for FixedClock {
     }
 }
 
+/// The settings of a test server: a free port, no scheduled jobs, no replica, and a
+/// token cache of 200 ms (so that a revocation shows soon).
+pub fn serve_settings() -> ServeSettings {
+    ServeSettings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        reference_dir: None,
+        daily_sweep_at: None,
+        monthly_billing_at: None,
+        nats_url: None,
+        sweep_no_fines: false,
+        job_lease_ms: 10_000,
+        read_database_url: None,
+        read_wait_ms: 1_000,
+        token_cache_ms: 200,
+        idempotency_ttl_hours: 24,
+        webhooks: Default::default(),
+        operator: Default::default(),
+    }
+}
+
 /// A server whose "today" is `today` (noon in Kazakhstan), for rules that need dates
 /// after the machine's today.
 pub async fn spawn_app_on(store: Store, today: time::Date) -> TestApp {
@@ -167,19 +187,10 @@ async fn spawn_app_configured(
         data_dir: directory.path().join("data"),
     };
     let serve_settings = ServeSettings {
-        listen: "127.0.0.1:0".parse().unwrap(),
         reference_dir: Some(reference_dir),
-        daily_sweep_at: None,
-        monthly_billing_at: None,
-        nats_url: None,
-        sweep_no_fines: false,
-        job_lease_ms: 10_000,
-        read_database_url: None,
-        read_wait_ms: 1_000,
-        token_cache_ms: 200,
-        idempotency_ttl_hours: 24,
         webhooks,
         operator: operator_settings(),
+        ..serve_settings()
     };
     let mut app = start(store, store_settings, serve_settings, clock, None).await;
     app.database_name = database_name;

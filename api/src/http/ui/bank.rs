@@ -40,8 +40,8 @@ pub async fn upload_form(session: UiSession) -> Response {
 }
 
 fn upload_page(session: &UiSession, status: StatusCode, error: Option<&str>) -> Response {
-    if session.caller.participant.is_some() {
-        return failure(session, StatusCode::NOT_FOUND, "Нет такой страницы.");
+    if let Err(refused) = session.staff_only() {
+        return *refused;
     }
     let body = html! {
         h1 { "Банковские выписки" }
@@ -176,8 +176,8 @@ async fn statement_page(
     notice: Option<String>,
     refusal: Option<String>,
 ) -> Response {
-    if session.caller.participant.is_some() {
-        return failure(session, StatusCode::NOT_FOUND, "Нет такой страницы.");
+    if let Err(refused) = session.staff_only() {
+        return *refused;
     }
     let view: BankStatementView = match import::view(&state.ledger, id).await {
         Ok(Some(view)) => view,

@@ -15,18 +15,6 @@ use super::{layout, page, AppState, UiSession};
 use crate::application::billing::{self, BillingRunReport};
 use crate::application::periods::{self, Closer, PeriodStatus};
 
-/// Staff only: a participant's session has no billing pages (404, as the API).
-fn staff_only(session: &UiSession) -> Result<(), Box<Response>> {
-    if session.caller.participant.is_some() {
-        return Err(Box::new(failure(
-            session,
-            StatusCode::NOT_FOUND,
-            "Нет такой страницы.",
-        )));
-    }
-    Ok(())
-}
-
 fn month(text: &str) -> Result<CalendarMonth, String> {
     CalendarMonth::parse(text.trim())
         .map_err(|_| format!("«{}» — не месяц (ГГГГ-ММ).", text.trim()))
@@ -46,7 +34,7 @@ pub async fn runs(
     session: UiSession,
     Query(query): Query<RunsQuery>,
 ) -> Response {
-    if let Err(refused) = staff_only(&session) {
+    if let Err(refused) = session.staff_only() {
         return *refused;
     }
     let today = state.ledger.today();
@@ -217,7 +205,7 @@ pub async fn periods(
     session: UiSession,
     Query(query): Query<PeriodsQuery>,
 ) -> Response {
-    if let Err(refused) = staff_only(&session) {
+    if let Err(refused) = session.staff_only() {
         return *refused;
     }
     let notice = query

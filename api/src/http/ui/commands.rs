@@ -145,11 +145,7 @@ pub async fn submit(
         return *refused;
     }
     let Ok(participant) = ParticipantId::parse(&id) else {
-        return failure(
-            &session,
-            StatusCode::NOT_FOUND,
-            &format!("Договор с БИН/ИИН {id} не найден."),
-        );
+        return super::pages::agreement_not_found(&session, &id);
     };
     let refused = |status: StatusCode, text: String| {
         let (state, session, id) = (&state, &session, &id);

@@ -21,13 +21,7 @@ fn visible(session: &UiSession, id: &str) -> Result<ParticipantId, Box<Response>
     ParticipantId::parse(id)
         .ok()
         .filter(|participant| session.may_see(participant.as_str()))
-        .ok_or_else(|| {
-            Box::new(failure(
-                session,
-                StatusCode::NOT_FOUND,
-                &format!("Договор с БИН/ИИН {id} не найден."),
-            ))
-        })
+        .ok_or_else(|| Box::new(super::pages::agreement_not_found(session, id)))
 }
 
 /// A document, or its problem in words.

@@ -42,6 +42,16 @@ fn invoice_status_name(status: projections::InvoiceStatus) -> &'static str {
     }
 }
 
+/// The 404 page of an agreement that is not registered or that the session may not see
+/// (the same words for both, as the API answers both alike).
+pub(super) fn agreement_not_found(session: &UiSession, id: &str) -> Response {
+    failure(
+        session,
+        StatusCode::NOT_FOUND,
+        &format!("Договор с БИН/ИИН {id} не найден."),
+    )
+}
+
 pub(super) fn failure(session: &UiSession, status: StatusCode, message: &str) -> Response {
     page(
         status,
@@ -244,13 +254,7 @@ pub async fn agreement_page(
     notice: Option<Notice>,
     form: Option<&PaymentForm>,
 ) -> Response {
-    let not_found = || {
-        failure(
-            session,
-            StatusCode::NOT_FOUND,
-            &format!("Договор с БИН/ИИН {id} не найден."),
-        )
-    };
+    let not_found = || agreement_not_found(session, id);
     let Ok(participant) = ParticipantId::parse(id) else {
         return not_found();
     };
@@ -469,11 +473,7 @@ pub async fn record_payment(
         return *refused;
     }
     let Ok(participant) = ParticipantId::parse(&id) else {
-        return failure(
-            &session,
-            StatusCode::NOT_FOUND,
-            &format!("Договор с БИН/ИИН {id} не найден."),
-        );
+        return agreement_not_found(&session, &id);
     };
     let refused = |status: StatusCode, text: String| {
         let (state, session, id, form) = (&state, &session, &id, &form);

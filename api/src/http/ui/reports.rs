@@ -42,13 +42,7 @@ fn report_date(
     session: &UiSession,
     text: Option<&str>,
 ) -> Result<Date, Box<Response>> {
-    if session.caller.participant.is_some() {
-        return Err(Box::new(failure(
-            session,
-            StatusCode::NOT_FOUND,
-            "Нет такой страницы.",
-        )));
-    }
+    session.staff_only()?;
     as_of(state, text)
         .map_err(|message| Box::new(failure(session, StatusCode::BAD_REQUEST, &message)))
 }

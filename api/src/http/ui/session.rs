@@ -43,6 +43,19 @@ impl UiSession {
             .is_none_or(|own| own.as_str() == id)
     }
 
+    /// Staff pages (reports, billing, statements): a participant's session has none (the
+    /// 404 page, as the API answers it).
+    pub fn staff_only(&self) -> Result<(), Box<Response>> {
+        if self.caller.participant.is_some() {
+            return Err(Box::new(super::pages::failure(
+                self,
+                StatusCode::NOT_FOUND,
+                "Нет такой страницы.",
+            )));
+        }
+        Ok(())
+    }
+
     /// Whether this session may submit a command form (`what` it does, in words): its
     /// role may command (403 otherwise) and `csrf` is its secret (403 otherwise);
     /// refused, nothing is recorded.
