@@ -32,6 +32,9 @@ pub enum RequestKind {
     BalanceAsOf,
     /// `GET /v1/agreements/{id}/invoices`.
     Invoices,
+    /// `POST /account/{id}` `{"DepositMoney": ...}` to the cqrs-es demo's server
+    /// ([`crate::cqrs_demo`]), the yardstick of [`RequestKind::Payment`].
+    DemoDeposit,
 }
 
 impl RequestKind {
@@ -41,6 +44,7 @@ impl RequestKind {
             Self::UsageInvoice => "usage invoice",
             Self::BalanceAsOf => "balance as of",
             Self::Invoices => "invoices",
+            Self::DemoDeposit => "cqrs-es demo deposit",
         }
     }
 }
@@ -261,6 +265,13 @@ async fn load_client(
             RequestKind::Invoices => {
                 client.get(format!("{}/v1/agreements/{id}/invoices", plan.base))
             }
+            RequestKind::DemoDeposit => client.post(format!("{}/account/{id}", plan.base)).json(
+                &json!({
+                    "DepositMoney": {
+                        "amount": rng.between(100, 50_000) as f64 + rng.below(100) as f64 / 100.0
+                    }
+                }),
+            ),
         };
         let started = Instant::now();
         let (status, body) = match request.bearer_auth(&plan.token).send().await {

@@ -7,6 +7,8 @@
 //!   PostgreSQL server can do at all, in one run (docs/performance.md);
 //! - `load`: `edoc-ledger load`, a running server loaded over HTTP with a mix of
 //!   commands and reads;
+//! - [`cqrs_demo`]: a server built as the cqrs-es demo is, the yardstick `edoc-ledger
+//!   bench` loads beside the ledger (`edoc-ledger cqrs-demo-serve`);
 //! - [`http_load`]: the closed-loop HTTP load generator both use;
 //! - [`history`]: the synthetic history (realistic agreements made by the aggregate,
 //!   hash-chained, COPYed in), the benchmark database and the measuring helpers, shared
@@ -16,6 +18,7 @@
 #![allow(clippy::float_arithmetic)]
 
 mod benchmark;
+pub mod cqrs_demo;
 pub mod history;
 pub mod http_load;
 mod load;

@@ -1,7 +1,7 @@
 //! `edoc-ledger bench` and `edoc-ledger load`: the benchmark and the HTTP load generator
 //! (docs/performance.md), run from the command line.
 
-use api::settings::StoreSettings;
+use api::settings::{ServeSettings, StoreSettings};
 
 use crate::{ReplayOutcome, RunResult};
 
@@ -90,4 +90,18 @@ pub async fn load(url: String, token: String, run: LoadRun) -> RunResult {
     } else {
         ReplayOutcome::Differences
     })
+}
+
+/// `edoc-ledger cqrs-demo-serve` (hidden): the cqrs-es demo's server, started by
+/// `edoc-ledger bench` as the yardstick of its HTTP payments (ledger_bench::cqrs_demo).
+pub async fn cqrs_demo_serve(store: &StoreSettings, serve: &ServeSettings) -> RunResult {
+    let url = store
+        .database_url
+        .as_deref()
+        .filter(|url| url.starts_with("postgres"))
+        .ok_or("cqrs-demo-serve needs a PostgreSQL DATABASE_URL")?;
+    ledger_bench::cqrs_demo::serve(url, &serve.listen.to_string())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(ReplayOutcome::Clean)
 }

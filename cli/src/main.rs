@@ -26,7 +26,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
 use api::settings::{LogFormat, LogSettings, ServeSettings, StoreSettings};
-use bench::{bench, load};
+use bench::{bench, cqrs_demo_serve, load};
 use bill::bill;
 use esf::{esf, EsfAction};
 use export::{audit, export, import};
@@ -170,6 +170,10 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// The cqrs-es demo's bank account server on --listen, against DATABASE_URL: the
+    /// yardstick `edoc-ledger bench` loads beside the ledger (ledger_bench::cqrs_demo).
+    #[command(hide = true)]
+    CqrsDemoServe,
     /// Load a running server over HTTP for a while with a mix of payments, usage invoices
     /// and reads on agreements it registers first; prints requests per second, latency
     /// percentiles and every non-2xx answer. Exit status 1 when any answer was not 2xx.
@@ -303,6 +307,7 @@ async fn main() -> ExitCode {
             out,
             keep,
         } => bench(&cli.store, agreements, months, clients, seconds, out, keep).await,
+        Command::CqrsDemoServe => cqrs_demo_serve(&cli.store, &cli.serve).await,
         Command::Load {
             url,
             token,

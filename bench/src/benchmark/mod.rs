@@ -15,6 +15,10 @@
 //!    `clients` concurrent callers over all agreements;
 //! 5. **HTTP**: the same payments through the real server (`edoc-ledger serve`, a child
 //!    process) on loopback;
+//!    then **the cqrs-es demo**: a server built as the cqrs-es demo is (src/cqrs_demo.rs,
+//!    `edoc-ledger cqrs-demo-serve`, a child process on a database of its own), an
+//!    account opened per agreement, then deposits from the same load generator and
+//!    clients for as long: the ledger's successful payments over its successful deposits;
 //! 6. **as-of reads**: `GET .../balance?as_of=` a random date for a random agreement,
 //!    through the same server; then **feed**: one consumer reading `GET /v1/events` from
 //!    the start, 1,000 events a page, through the same server (INTEGRATION.md 1);
@@ -134,6 +138,11 @@ pub struct BenchReport {
     pub period_close: PeriodCloseFigures,
     pub http_payments: LoadReport,
     pub http_to_limit: f64,
+    /// The cqrs-es demo's server under the same load (src/cqrs_demo.rs).
+    pub cqrs_demo: CqrsDemoFigures,
+    /// The ledger's successful payments per second over the demo's successful deposits
+    /// per second (the goal: 2x or more).
+    pub http_to_cqrs_demo: f64,
     pub as_of_reads: LoadReport,
     /// One consumer reading the global feed from the start (INTEGRATION.md 1).
     pub feed: FeedFigures,
@@ -213,12 +222,7 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
             .await?;
         show.push(value);
     }
-    admin
-        .execute(format!("DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)").as_str())
-        .await?;
-    admin
-        .execute(format!("CREATE DATABASE {BENCH_DATABASE}").as_str())
-        .await?;
+    history::recreate_database(&mut admin, BENCH_DATABASE).await?;
     let url = history::with_database(&settings.server_url, BENCH_DATABASE);
     let machine = Machine {
         cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -381,6 +385,22 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
         http_payments.latency.p99_ms,
         http_payments.non_2xx,
         http_to_limit * 100.0
+    );
+
+    // 5b. The yardstick: the cqrs-es demo's deposits, same generator and connections.
+    println!("\n[5b/9] the cqrs-es demo's deposits: the same load generator and clients, on the same PostgreSQL");
+    let cqrs_demo = cqrs_demo_deposits(settings, &plan).await?;
+    let http_to_cqrs_demo = successful_per_second(&http_payments)
+        / successful_per_second(&cqrs_demo.deposits).max(1e-9);
+    println!(
+        "{:.0} deposits/s, p50 {:.2} ms, p99 {:.2} ms, {} non-2xx ({} accounts opened in {:.1} s); ledger payments: {:.2}x the demo's successful deposits",
+        successful_per_second(&cqrs_demo.deposits),
+        cqrs_demo.deposits.latency.p50_ms,
+        cqrs_demo.deposits.latency.p99_ms,
+        cqrs_demo.deposits.non_2xx,
+        cqrs_demo.accounts,
+        cqrs_demo.open_seconds,
+        http_to_cqrs_demo
     );
 
     println!("\n[6/9] as-of reads: balance as of a random date, random agreement");
@@ -546,6 +566,8 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
         period_close,
         http_payments,
         http_to_limit,
+        cqrs_demo,
+        http_to_cqrs_demo,
         as_of_reads,
         feed,
         events_at_reads,
@@ -578,6 +600,71 @@ pub async fn run(settings: &BenchSettings) -> Result<BenchReport, BoxError> {
     Ok(report)
 }
 
+/// What the cqrs-es demo's server did under the HTTP payments' load.
+#[derive(Debug, Clone, Serialize)]
+pub struct CqrsDemoFigures {
+    /// Accounts opened before the load (one per agreement, same ids).
+    pub accounts: usize,
+    pub open_seconds: f64,
+    pub deposits: LoadReport,
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// Answers 2xx per second.
+fn successful_per_second(report: &LoadReport) -> f64 {
+    report.requests.saturating_sub(report.non_2xx) as f64 / report.seconds.max(1e-9)
+}
+
+/// The cqrs-es demo's server (`edoc-ledger cqrs-demo-serve`) on its own database of the
+/// same PostgreSQL server: an account opened for each of `plan`'s agreements, then
+/// deposits under `plan`'s clients for `plan`'s duration. The database is dropped after.
+async fn cqrs_demo_deposits(
+    settings: &BenchSettings,
+    plan: &LoadPlan,
+) -> Result<CqrsDemoFigures, BoxError> {
+    const DEMO_DATABASE: &str = "edoc_bench_cqrs_demo";
+    let admin_options =
+        PgConnectOptions::from_str(&settings.server_url)?.disable_statement_logging();
+    let mut admin = sqlx::PgConnection::connect_with(&admin_options).await?;
+    history::recreate_database(&mut admin, DEMO_DATABASE).await?;
+    let url = history::with_database(&settings.server_url, DEMO_DATABASE);
+    let server =
+        ChildServer::start_subcommand(&settings.server_program, &url, "cqrs-demo-serve").await?;
+    let opened = Instant::now();
+    let client = reqwest::Client::new();
+    let opening = futures::stream::iter(plan.agreements.iter().map(|id| {
+        let request = client
+            .post(format!("{}/account/{id}", server.base))
+            .json(&serde_json::json!({ "OpenAccount": { "account_id": id } }));
+        async move { request.send().await?.error_for_status() }
+    }));
+    let results: Vec<_> =
+        futures::StreamExt::collect(futures::StreamExt::buffer_unordered(opening, plan.clients))
+            .await;
+    if let Some(Err(error)) = results.into_iter().find(Result::is_err) {
+        return Err(format!("the cqrs-es demo did not open an account: {error}").into());
+    }
+    let open_seconds = opened.elapsed().as_secs_f64();
+    let deposits = http_load::run(&LoadPlan {
+        base: server.base.clone(),
+        mix: RequestMix(vec![(RequestKind::DemoDeposit, 100)]),
+        ..plan.clone()
+    })
+    .await?;
+    let peak_rss_mib = server.peak_rss_kb().map(|kb| kb as f64 / 1024.0);
+    server.stop().await;
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS {DEMO_DATABASE} WITH (FORCE)").as_str())
+        .await?;
+    admin.close().await?;
+    Ok(CqrsDemoFigures {
+        accounts: plan.agreements.len(),
+        open_seconds,
+        deposits,
+        peak_rss_mib,
+    })
+}
+
 /// A progress bar of `what`, counting `unit`s.
 fn progress_bar(total: u64, what: &'static str, unit: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(total);
@@ -592,7 +679,7 @@ fn progress_bar(total: u64, what: &'static str, unit: &str) -> indicatif::Progre
     bar
 }
 
-/// `edoc-ledger serve` as a child process on a free loopback port.
+/// `edoc-ledger serve` (or `cqrs-demo-serve`) as a child process on a free loopback port.
 struct ChildServer {
     child: tokio::process::Child,
     base: String,
@@ -600,11 +687,21 @@ struct ChildServer {
 
 impl ChildServer {
     async fn start(program: &PathBuf, url: &str) -> Result<Self, BoxError> {
+        Self::start_subcommand(program, url, "serve").await
+    }
+
+    /// `edoc-ledger <subcommand>` listening on a free loopback port, once it answers
+    /// `GET /healthz`.
+    async fn start_subcommand(
+        program: &PathBuf,
+        url: &str,
+        subcommand: &str,
+    ) -> Result<Self, BoxError> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let child = tokio::process::Command::new(program)
-            .args(["--listen", &format!("127.0.0.1:{port}"), "serve"])
+            .args(["--listen", &format!("127.0.0.1:{port}"), subcommand])
             .env("DATABASE_URL", url)
             .env("EDOC_LOG", "warn")
             .stdout(std::process::Stdio::null())
@@ -700,6 +797,21 @@ fn print_table(report: &BenchReport) {
         format!("{:.2}", report.http_to_limit),
     );
     line(
+        "cqrs-es demo (HTTP), deposits",
+        successful_per_second(&report.cqrs_demo.deposits),
+        ms(Some(report.cqrs_demo.deposits.latency)),
+        format!(
+            "{:.2}",
+            successful_per_second(&report.cqrs_demo.deposits) / report.limit_insert.per_second
+        ),
+    );
+    line(
+        "HTTP payments over the demo's deposits",
+        successful_per_second(&report.http_payments),
+        String::new(),
+        format!("{:.2}x", report.http_to_cqrs_demo),
+    );
+    line(
         "usage ingestion (HTTP), records",
         report.usage_ingestion.records_per_second,
         ms(Some(report.usage_ingestion.latency)),
@@ -751,9 +863,10 @@ fn print_table(report: &BenchReport) {
         ),
     );
     println!(
-        "server peak RSS: {} ({} before usage ingestion); non-2xx: HTTP {}, reads {}; command errors {}",
+        "server peak RSS: {} ({} before usage ingestion), the cqrs-es demo's {}; non-2xx: HTTP {}, reads {}; command errors {}",
         mib(report.server_peak_rss_mib),
         mib(report.server_peak_rss_before_usage_mib),
+        mib(report.cqrs_demo.peak_rss_mib),
         report.http_payments.non_2xx,
         report.as_of_reads.non_2xx,
         report.commands.errors

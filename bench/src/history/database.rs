@@ -11,6 +11,18 @@ use super::BoxError;
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const DEFAULT_EVENTS: u64 = 1_000_000;
 
+/// Drops the database `name` on `admin`'s server if it exists (closing its connections)
+/// and creates it afresh.
+pub async fn recreate_database(admin: &mut PgConnection, name: &str) -> Result<(), BoxError> {
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+        .await?;
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
+    Ok(())
+}
+
 /// `url` with its database name replaced by `database`.
 pub fn with_database(url: &str, database: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -72,12 +84,7 @@ impl BenchDatabase {
         let server: String = sqlx::query_scalar("SHOW server_version")
             .fetch_one(&mut admin)
             .await?;
-        admin
-            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-            .await?;
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await?;
+        recreate_database(&mut admin, name).await?;
 
         println!("edoc-ledger {title} benchmark");
         println!(

@@ -26,7 +26,7 @@ mod plan;
 use time::macros::date;
 use time::Date;
 
-pub use database::{with_database, BenchDatabase};
+pub use database::{recreate_database, with_database, BenchDatabase};
 pub use load::{load, Loaded};
 pub use measure::{mib, per_second, proc_status_kb, reset_peak_rss, seconds};
 

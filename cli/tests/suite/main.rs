@@ -2,6 +2,7 @@
 //! binary (`CARGO_BIN_EXE_edoc-ledger`) against PostgreSQL or the embedded store.
 //!
 //! - `cli`: `migrate`, `replay [--check]`, `reference load|list`, `serve --listen`;
+//! - `cqrs_demo`: the cqrs-es demo's server, the yardstick of `edoc-ledger bench`;
 //! - `crash`: SIGKILL under load loses nothing acknowledged;
 //! - `export`: the auditor's round trip (`export`, `audit`, `import`, `verify`);
 //! - `guide`: the walk of docs/audit.md, run as written;
@@ -13,6 +14,7 @@ mod common;
 
 mod billing_crash;
 mod cli;
+mod cqrs_demo;
 mod crash;
 mod esf;
 mod export;

@@ -111,6 +111,13 @@ impl Server {
     }
 }
 
+impl From<std::process::Child> for Server {
+    /// Any child the test started (another subcommand than `serve`).
+    fn from(child: std::process::Child) -> Self {
+        Self(child)
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
