@@ -11,7 +11,7 @@
 //! run killed midway is simply run again to complete the rest. Numbers stay gapless: an
 //! invoice takes its number in the transaction that records it.
 
-use crate::application::commands::{BatchOutcome, Prepared};
+use crate::application::commands::{BatchOutcome, Prepared, ReadAhead};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -200,10 +200,16 @@ pub async fn run(
     );
     let mut done = 0u64;
     let outcomes = ledger
-        .execute_batch(work, &context, prepare, |chunk, _| {
-            done += chunk.len() as u64;
-            progress(done, total);
-        })
+        .execute_batch(
+            work,
+            &context,
+            prepare,
+            ReadAhead::UsageRecords,
+            |chunk, _| {
+                done += chunk.len() as u64;
+                progress(done, total);
+            },
+        )
         .await
         .map_err(|error| match error {
             LedgerError::Store(error) => BillingError::Store(error),

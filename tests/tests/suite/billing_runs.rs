@@ -716,28 +716,35 @@ async fn empty_store(
     (repository, database, directory)
 }
 
-/// BILLING.md 4: two servers run the same month at once (each its own process state, the
-/// store shared), twice over: every agreement gets one subscription invoice and one usage
-/// invoice, the numbers are gapless, and the month's report lists each once.
-async fn two_servers_racing_the_same_run_invoice_each_agreement_once(store: Store) {
-    const AGREEMENTS: usize = 12;
+/// `count` agreements subscribed to `standard` (5,000.00 a month from 2026-12-01, 100
+/// documents included), 150 December documents reported on every `usage_every`-th, and
+/// the server restarted on 2027-01-04: the app, every id, and the ids with usage.
+async fn subscribed_through_december(
+    store: Store,
+    count: usize,
+    usage_every: usize,
+) -> (TestApp, Vec<String>, Vec<String>) {
     let app = spawn_app_on(store, date!(2026 - 11 - 20)).await;
     let response = app
         .put("/v1/tariffs/standard", &version("2026-12-01", "5000.00"))
         .await;
     assert_eq!(response.status(), 201);
-    let ids = participant_ids(AGREEMENTS);
-    for id in &ids {
-        app.signed_agreement(id).await;
-        let body = json!({"tariff": "standard", "from": "2026-12-01"});
-        let response = app
-            .post(&format!("/v1/agreements/{id}/subscription"), &body)
-            .await;
-        assert_eq!(response.status(), 201);
+    let ids = participant_ids(count);
+    for group in ids.chunks(8) {
+        let app = &app;
+        futures::future::join_all(group.iter().map(|id| async move {
+            app.signed_agreement(id).await;
+            let body = json!({"tariff": "standard", "from": "2026-12-01"});
+            let response = app
+                .post(&format!("/v1/agreements/{id}/subscription"), &body)
+                .await;
+            assert_eq!(response.status(), 201);
+        }))
+        .await;
     }
-    // December's usage: 150 documents each, 50 beyond the 100 included.
     let app = app.restart_on(date!(2026 - 12 - 31)).await;
-    let records: Vec<Value> = ids
+    let with_usage: Vec<String> = ids.iter().step_by(usage_every).cloned().collect();
+    let records: Vec<Value> = with_usage
         .iter()
         .map(|id| {
             json!({"id": format!("{id}-dec"), "participant_id": id, "metric": "documents",
@@ -746,7 +753,34 @@ async fn two_servers_racing_the_same_run_invoice_each_agreement_once(store: Stor
         .collect();
     let response = app.post("/v1/usage", &json!({ "records": records })).await;
     assert_eq!(response.status(), 200);
-    let app = app.restart_on(date!(2027 - 01 - 04)).await;
+    (app.restart_on(date!(2027 - 01 - 04)).await, ids, with_usage)
+}
+
+/// The payloads of an agreement's `InvoiceIssued` events.
+async fn invoices_of(app: &TestApp, id: &str) -> Vec<Value> {
+    app.events(id)
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == "InvoiceIssued")
+        .map(|e| e["payload"].clone())
+        .collect()
+}
+
+/// An invoice's number, as a number.
+fn number_of(invoice: &Value) -> u64 {
+    match &invoice["number"] {
+        Value::String(text) => text.parse().unwrap(),
+        number => number.as_u64().unwrap(),
+    }
+}
+
+/// BILLING.md 4: two servers run the same month at once (each its own process state, the
+/// store shared), twice over: every agreement gets one subscription invoice and one usage
+/// invoice, the numbers are gapless, and the month's report lists each once.
+async fn two_servers_racing_the_same_run_invoice_each_agreement_once(store: Store) {
+    const AGREEMENTS: usize = 12;
+    // December's usage: 150 documents each, 50 beyond the 100 included.
+    let (app, ids, _) = subscribed_through_december(store, AGREEMENTS, 1).await;
     let other = app.second_server().await;
     let (first, second, third, fourth) = tokio::join!(
         run_billing(&app, "2027-01"),
@@ -762,13 +796,7 @@ async fn two_servers_racing_the_same_run_invoice_each_agreement_once(store: Stor
 
     let mut numbers = Vec::new();
     for id in &ids {
-        let invoices: Vec<Value> = app
-            .events(id)
-            .await
-            .into_iter()
-            .filter(|e| e["type"] == "InvoiceIssued")
-            .map(|e| e["payload"].clone())
-            .collect();
+        let invoices = invoices_of(&app, id).await;
         let kinds: Vec<(&str, &str)> = invoices
             .iter()
             .map(|i| {
@@ -787,10 +815,7 @@ async fn two_servers_racing_the_same_run_invoice_each_agreement_once(store: Stor
             [("2026-12", "usage"), ("2027-01", "subscription")],
             "{id}: {invoices:?}"
         );
-        numbers.extend(invoices.iter().map(|i| match &i["number"] {
-            Value::String(text) => text.parse::<u64>().unwrap(),
-            number => number.as_u64().unwrap(),
-        }));
+        numbers.extend(invoices.iter().map(number_of));
     }
     numbers.sort();
     assert_eq!(
@@ -810,7 +835,62 @@ async fn two_servers_racing_the_same_run_invoice_each_agreement_once(store: Stor
     app.finish().await;
 }
 
+/// BILLING.md 4, 5.3: a run over several chunks of the batched write path (each hands
+/// the numbering lock on before it has written its documents, and appends after the
+/// chunk before it has committed) while invoices are issued one by one on the same
+/// agreements: every number of the series is taken once with no gap, every agreement gets
+/// its month's invoices, and the chains verify.
+async fn a_run_over_several_chunks_with_invoices_issued_meanwhile_numbers_gaplessly(store: Store) {
+    let agreements = 2 * api::application::commands::BATCH_AGREEMENTS_MAX + 7;
+    // December's usage beyond the 100 documents included, on every other agreement.
+    let (app, ids, with_usage) = subscribed_through_december(store, agreements, 2).await;
+    let by_hand: Vec<&String> = ids.iter().step_by(7).collect();
+    let shared = &app;
+    let (report, issued_by_hand) = tokio::join!(
+        run_billing(&app, "2027-01"),
+        futures::future::join_all(by_hand.iter().map(|id| async move {
+            let app = shared;
+            let body = json!({"kind": "usage", "issued_on": "2027-01-04", "lines": [
+                {"description": "Документы сверх тарифа", "quantity": 3, "unit_price": "10.00"}]});
+            app.post(&format!("/v1/agreements/{id}/invoices"), &body)
+                .await
+                .status()
+                .as_u16()
+        })),
+    );
+    assert!(
+        issued_by_hand.iter().all(|status| *status == 201),
+        "{issued_by_hand:?}"
+    );
+    assert_eq!(
+        report["issued"].as_array().unwrap().len(),
+        agreements + with_usage.len(),
+        "{report}"
+    );
+    let mut numbers = Vec::new();
+    for id in &ids {
+        let invoices = invoices_of(&app, id).await;
+        let subscriptions = invoices
+            .iter()
+            .filter(|i| i["kind"] == "subscription" && i["billing"]["month"] == "2027-01")
+            .count();
+        assert_eq!(subscriptions, 1, "{id}: {invoices:?}");
+        numbers.extend(invoices.iter().map(number_of));
+    }
+    numbers.sort();
+    let expected = (agreements + with_usage.len() + by_hand.len()) as u64;
+    assert_eq!(
+        numbers,
+        (1..=expected).collect::<Vec<_>>(),
+        "gapless, each once"
+    );
+    let verified = app.get_json("/v1/audit/verify").await;
+    assert_eq!(verified["ok"], true, "{verified}");
+    app.finish().await;
+}
+
 crate::on_both_stores!(
+    a_run_over_several_chunks_with_invoices_issued_meanwhile_numbers_gaplessly,
     two_servers_racing_the_same_run_invoice_each_agreement_once,
     billing_run_issues_each_month_once,
     the_usage_preview_prices_the_overage_with_the_months_version,

@@ -2,9 +2,12 @@
 //! many agreements, recorded with one transaction per chunk of agreements instead of one
 //! per command.
 //!
-//! Chunks of at most [`BATCH_AGREEMENTS_MAX`] agreements and [`BATCH_COMMANDS_MAX`]
-//! commands, [`BATCH_CONCURRENCY`] at once. For each chunk: the agreements' write stripes are locked in ascending order (so two
-//! batches, or a batch and single commands, never wait on each other in a cycle), each
+//! Chunks of [`BATCH_AGREEMENTS_MAX`] agreements and [`BATCH_COMMANDS_MAX`] commands (up
+//! to twice that, so that no write stripe is split between two chunks: the agreements are
+//! grouped by stripe), [`BATCH_CONCURRENCY`] at once. For each chunk: the agreements'
+//! write stripes are locked in ascending order (so two batches, or a batch and single
+//! commands, never wait on each other in a cycle; chunks running at once hold disjoint
+//! stripes and never wait for each other), each
 //! agreement is loaded as a single command loads it, its commands are decided one after
 //! another on the in-memory aggregate (each on the state the previous ones left) and
 //! sealed (numbered on, hash-chained, folded into the projection), and every stream is
@@ -15,13 +18,18 @@
 //! through the ordinary command loop (each retried there as usual).
 //!
 //! Commands that take an invoice number (the billing run's, BILLING.md 4) are batched
-//! too: at the chunk's first document the operator's numbering lock is taken (after the
-//! chunk's stripes, as the command loop takes it after its one stripe) and the next
-//! number read on the chunk's connection; each document of the chunk takes the next one in
-//! memory, and the append claims them all, in order, by compare-and-set in the same
-//! transaction, so the series stays gapless and a number taken meanwhile by another
-//! process fails the whole chunk (then run one by one). A usage invoice reads its
-//! records on the chunk's connection, as the command loop does.
+//! too. A chunk first loads its agreements (and, for the billing run, reads the usage
+//! records their usage invoices count) without the operator's numbering lock, so that
+//! other chunks decide meanwhile; at its first document it takes the lock (after its
+//! stripes, as the command loop takes it after its one stripe) and the next number: the
+//! one after a previous chunk's numbers still being written, else the store's. Each
+//! document takes the next number in memory; once all are sealed the chunk hands the
+//! lock on (`numbering`), waits for the chunk numbered before it to commit, and appends,
+//! claiming its numbers in order by compare-and-set in the same transaction. So the series
+//! stays gapless, and a number taken meanwhile by another process, or a chunk before it
+//! that failed, fails the chunk (then run one by one). A usage invoice whose records were
+//! read ahead counts them if its window is unchanged, else reads them on the chunk's
+//! connection, as the command loop does.
 
 use futures::StreamExt as _;
 
@@ -32,13 +40,14 @@ use commands::AgreementCommand;
 use cqrs_es::persist::SerializedEvent;
 use events::{AgreementEvent, ParticipantId};
 
-use super::command_loop::stripe_of;
+use super::command_loop::{stripe_of, usage_window, with_records};
 use super::load::Loaded;
+use super::numbering::{self, NumberingTurn, Predecessor};
 use super::{CommandContext, Ledger, LedgerError};
 use crate::store::{AppendError, LedgerRow, PeriodGuard};
 
 /// How many agreements one batch transaction writes at most.
-pub const BATCH_AGREEMENTS_MAX: usize = 200;
+pub const BATCH_AGREEMENTS_MAX: usize = 100;
 /// How many commands one batch transaction decides at most.
 pub const BATCH_COMMANDS_MAX: usize = 500;
 /// How many chunks are decided and written at once on PostgreSQL (of its 16 connections).
@@ -51,6 +60,19 @@ pub enum Prepared {
     Run(AgreementCommand),
     /// Not run, and why.
     Skip(String),
+}
+
+/// What a chunk may do before the numbering lock, besides loading its agreements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadAhead {
+    /// Nothing more: `prepare` is called only when an item is decided (it may record
+    /// what it saw, as the statement import's notes).
+    Nothing,
+    /// Also the usage records of each agreement's first usage invoice, found by calling
+    /// `prepare` on the agreement as loaded (so `prepare` must be free of side effects);
+    /// they are used if the invoice's window is unchanged when it is decided (the
+    /// billing run, BILLING.md 4).
+    UsageRecords,
 }
 
 /// What became of one item of a batch.
@@ -95,36 +117,55 @@ impl Ledger {
     /// Runs `work` (items per agreement, in order) through the batched write path; each
     /// item becomes a command by `prepare` on the agreement's state just before it.
     /// Returns every item with its outcome, agreements in the order given. `on_chunk`
-    /// sees each chunk's items with their outcomes as the chunk is written (chunks in
-    /// the order given), and the number of items done so far. Fails only on a store error (what earlier
+    /// sees each chunk's items with their outcomes as the chunk is written (agreements
+    /// grouped by write stripe, not in the order given), and the number of items done so
+    /// far. Fails only on a store error (what earlier
     /// chunks recorded stays recorded: each item is idempotent by its own reference).
     pub async fn execute_batch<T, P>(
         self: &Arc<Self>,
         work: Vec<(ParticipantId, Vec<T>)>,
         context: &CommandContext,
         prepare: Arc<P>,
+        read_ahead: ReadAhead,
         mut on_chunk: impl FnMut(&[(ParticipantId, Vec<(T, BatchOutcome)>)], usize),
     ) -> Result<Vec<(ParticipantId, Vec<(T, BatchOutcome)>)>, LedgerError>
     where
         P: Fn(&ParticipantAgreement, &T) -> Prepared + Send + Sync + 'static,
         T: Send + Sync + 'static,
     {
+        // Agreements grouped by write stripe, and a chunk closed only where the stripe
+        // changes (up to twice the limits): chunks then lock disjoint stripes, so the
+        // ones running at once never wait for each other's locks (chunks cut at random
+        // would nearly always share one, and run one after another).
+        let mut work: Vec<(usize, usize, (ParticipantId, Vec<T>))> = work
+            .into_iter()
+            .enumerate()
+            .map(|(index, entry)| (stripe_of(&entry.0), index, entry))
+            .collect();
+        work.sort_by_key(|(stripe, index, _)| (*stripe, *index));
         let mut chunks = Vec::new();
+        let mut given_order = Vec::new();
         let mut remaining = work.into_iter().peekable();
         while remaining.peek().is_some() {
-            let mut chunk = Vec::new();
+            let (mut chunk, mut indices) = (Vec::new(), Vec::new());
             let mut commands = 0;
-            while let Some((_, items)) = remaining.peek() {
-                if !chunk.is_empty()
-                    && (chunk.len() >= BATCH_AGREEMENTS_MAX
-                        || commands + items.len() > BATCH_COMMANDS_MAX)
-                {
+            let mut last_stripe = None;
+            while let Some((stripe, _, (_, items))) = remaining.peek() {
+                let beyond = |factor: usize| {
+                    chunk.len() >= factor * BATCH_AGREEMENTS_MAX
+                        || commands + items.len() > factor * BATCH_COMMANDS_MAX
+                };
+                if !chunk.is_empty() && (beyond(2) || (beyond(1) && last_stripe != Some(*stripe))) {
                     break;
                 }
-                commands += items.len();
-                chunk.push(remaining.next().expect("peeked"));
+                let (stripe, index, entry) = remaining.next().expect("peeked");
+                commands += entry.1.len();
+                last_stripe = Some(stripe);
+                chunk.push(entry);
+                indices.push(index);
             }
             chunks.push(chunk);
+            given_order.push(indices);
         }
         // Chunks hold disjoint agreements: a few at once, each a task of its own (so that
         // their deciding and sealing use every core, and one decides while another waits
@@ -133,7 +174,10 @@ impl Ledger {
         let mut written = futures::stream::iter(chunks.into_iter().map(|chunk| {
             let (ledger, context, prepare) = (self.clone(), context.clone(), prepare.clone());
             tokio::spawn(async move {
-                let outcomes = match ledger.run_chunk(&chunk, &context, &*prepare).await {
+                let outcomes = match ledger
+                    .run_chunk(&chunk, &context, &*prepare, read_ahead)
+                    .await
+                {
                     Ok(outcomes) => outcomes,
                     Err(ChunkFailed::Conflict) => {
                         tracing::debug!(
@@ -151,7 +195,10 @@ impl Ledger {
         .buffered(self.batch_concurrency());
         let mut done = Vec::new();
         let mut items_done = 0;
+        let mut given_order = given_order.into_iter();
+        let mut indices = Vec::new();
         while let Some(chunk) = written.next().await {
+            indices.extend(given_order.next().expect("one list of indices a chunk"));
             let (chunk, outcomes) = match chunk {
                 Ok(written) => written?,
                 Err(joined) if joined.is_panic() => std::panic::resume_unwind(joined.into_panic()),
@@ -168,7 +215,10 @@ impl Ledger {
             }
             on_chunk(&done[first..], items_done);
         }
-        Ok(done)
+        // Back in the order given.
+        let mut done: Vec<_> = indices.into_iter().zip(done).collect();
+        done.sort_by_key(|(index, _)| *index);
+        Ok(done.into_iter().map(|(_, entry)| entry).collect())
     }
 
     /// How many chunks run at once: [`BATCH_CONCURRENCY`] on PostgreSQL (half its pool, so
@@ -187,6 +237,7 @@ impl Ledger {
         chunk: &[(ParticipantId, Vec<T>)],
         context: &CommandContext,
         prepare: &P,
+        read_ahead: ReadAhead,
     ) -> Result<Vec<Vec<BatchOutcome>>, ChunkFailed>
     where
         P: Fn(&ParticipantAgreement, &T) -> Prepared,
@@ -202,18 +253,44 @@ impl Ledger {
         // Before any connection is held (`load` holds one).
         let tariffs = self.tariffs().catalog().await?;
         let mut connection: Option<crate::store::CommandConnection> = None;
-        // The numbering lock and the next number, from the chunk's first document on.
-        let mut numbering: Option<(tokio::sync::MutexGuard<'_, ()>, events::InvoiceNumber)> = None;
+        // The numbering lock and the next number, from the chunk's first document on; the
+        // chunk numbered before this one, when it had not committed yet.
+        let mut numbering: Option<(NumberingTurn<'_>, events::InvoiceNumber)> = None;
+        let mut predecessor: Option<Predecessor> = None;
         // The numbers the chunk's documents take: (number, stream, event in the stream).
         let mut claims: Vec<(events::InvoiceNumber, usize, usize)> = Vec::new();
         let mut streams: Vec<(Vec<SerializedEvent>, Option<LedgerRow>)> = Vec::new();
         let mut outcomes = Vec::with_capacity(chunk.len());
         let mut earliest_posting: Option<time::Date> = None;
+        // First, before the numbering lock (so other chunks decide and write meanwhile):
+        // every agreement loaded, one after another (`load` checks out a connection: the
+        // previous one is given back first), with (`ReadAhead::UsageRecords`) the records
+        // its first usage invoice would count on the agreement as loaded.
+        let mut loaded_chunk = Vec::with_capacity(chunk.len());
         for (participant, items) in chunk {
-            // `load` checks out a connection: give the previous one back first.
             drop(connection.take());
-            let (held, mut loaded): (_, Loaded) = self.load(participant).await?;
+            let (mut held, loaded): (_, Loaded) = self.load(participant).await?;
+            let mut usage = None;
+            for item in items
+                .iter()
+                .filter(|_| read_ahead == ReadAhead::UsageRecords)
+            {
+                if let Prepared::Run(command) = prepare(&loaded.ledger.agreement, item) {
+                    if let Some(window) = usage_window(&loaded, &command)? {
+                        let records = self
+                            .usage_records_in(&mut held, participant, &window)
+                            .await?;
+                        usage = Some((window, records));
+                        break;
+                    }
+                }
+            }
             connection = Some(held);
+            loaded_chunk.push((loaded, usage));
+        }
+        // Then each agreement's commands decided and sealed in order on the last
+        // connection, the numbering lock taken at the chunk's first document.
+        for ((participant, items), (mut loaded, mut usage)) in chunk.iter().zip(loaded_chunk) {
             let mut serialized = Vec::new();
             let mut item_outcomes = Vec::with_capacity(items.len());
             // The working copy each command decides on: after a recorded command it is
@@ -229,10 +306,19 @@ impl Ledger {
                     Prepared::Run(command) => command,
                 };
                 let held = connection.as_mut().expect("a connection after load");
-                let command = self
-                    .with_usage(held, participant, &loaded, &command)
-                    .await?
-                    .into_owned();
+                // A usage invoice counts the records read ahead when its window is still
+                // theirs (nothing decided before it in the chunk changed what the
+                // agreement counted), else reads them now.
+                let command = match usage_window(&loaded, &command)? {
+                    None => command,
+                    Some(window) => {
+                        let records = match usage.take() {
+                            Some((read_for, records)) if read_for == window => records,
+                            _ => self.usage_records_in(held, participant, &window).await?,
+                        };
+                        with_records(&command, records)
+                    }
+                };
                 let mut decision = self
                     .decide_on(
                         &mut working,
@@ -252,9 +338,15 @@ impl Ledger {
                         ))
                     )
                 {
-                    let guard = self.invoice_numbering.lock().await;
-                    let next = self.repository.next_invoice_number_on(held).await?;
-                    numbering = Some((guard, next));
+                    let (turn, handed_on) = self.invoice_numbering.turn().await;
+                    let next = match handed_on {
+                        Some((next, writing)) => {
+                            predecessor = Some(writing);
+                            next
+                        }
+                        None => self.repository.next_invoice_number_on(held).await?,
+                    };
+                    numbering = Some((turn, next));
                     working = loaded.ledger.agreement.clone();
                     decision = self
                         .decide_on(
@@ -334,6 +426,18 @@ impl Ledger {
         let Some(mut connection) = connection else {
             return Ok(outcomes);
         };
+        // Every document is numbered and sealed: the lock goes to the next chunk with the
+        // number after this chunk's last (`numbering`), and this one appends once the
+        // chunk numbered before it has committed.
+        let commit_signal = match numbering.take() {
+            Some((turn, next)) if !claims.is_empty() => Some(numbering::hand_on(turn, next)),
+            _ => None,
+        };
+        if let Some(predecessor) = predecessor.filter(|_| commit_signal.is_some()) {
+            if !predecessor.committed().await {
+                return Err(ChunkFailed::Conflict);
+            }
+        }
         // BILLING.md 5.4, as the command loop does: postings in a month before this one
         // are checked against the months closed, afresh and again in the append.
         let month_start = self.clock.today().replace_day(1).expect("day 1 exists");
@@ -360,6 +464,9 @@ impl Ledger {
             .await
         {
             Ok(()) => {
+                if let Some(signal) = commit_signal {
+                    signal.committed();
+                }
                 for outcome in outcomes.iter().flatten() {
                     if let BatchOutcome::Recorded { command, .. } = outcome {
                         crate::metrics::record_command(command.name());

@@ -7,7 +7,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 
 use aggregates::{AgreementError, AgreementServices, ParticipantAgreement};
-use commands::{AgreementCommand, BillUsage};
+use commands::{AgreementCommand, BillUsage, MeteredUsage};
 use events::{AgreementEvent, InvoiceNumber, ParticipantId};
 
 use super::load::Loaded;
@@ -82,7 +82,7 @@ impl Ledger {
                         AgreementError::NoInvoiceNumberReserved
                     ))
                 ) {
-                let numbering = self.invoice_numbering.lock().await;
+                let numbering = self.invoice_numbering.settled().await;
                 let next_invoice_number = self
                     .repository
                     .next_invoice_number_on(&mut connection)
@@ -173,22 +173,29 @@ impl Ledger {
         loaded: &Loaded,
         command: &'c AgreementCommand,
     ) -> Result<Cow<'c, AgreementCommand>, LedgerError> {
-        let AgreementCommand::BillUsage(bill) = command else {
+        let Some(window) = usage_window(loaded, command)? else {
             return Ok(Cow::Borrowed(command));
         };
-        let counted = loaded.ledger.agreement.subscription().counted_usage();
-        let window = UsageWindow::after(bill.month.last_day(), bill.through, counted)?;
         let records = self
+            .usage_records_in(connection, participant, &window)
+            .await?;
+        Ok(Cow::Owned(with_records(command, records)))
+    }
+
+    /// The usage records of `window`, as a usage invoice counts them (BILLING.md 3).
+    pub(super) async fn usage_records_in(
+        &self,
+        connection: &mut CommandConnection,
+        participant: &ParticipantId,
+        window: &UsageWindow,
+    ) -> Result<Vec<MeteredUsage>, LedgerError> {
+        Ok(self
             .repository
-            .usage_records_on(connection, participant, &window)
+            .usage_records_on(connection, participant, window)
             .await?
             .into_iter()
             .map(StoredUsageRecord::metered)
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Cow::Owned(AgreementCommand::BillUsage(BillUsage {
-            records,
-            ..bill.clone()
-        })))
+            .collect::<Result<Vec<_>, StoreError>>()?)
     }
 
     /// The decide step: the aggregate decides the command on the loaded state; the
@@ -238,6 +245,37 @@ impl Ledger {
         let sink = EventSink::default();
         agreement.handle(command.clone(), &services, &sink).await?;
         Ok(sink.collect().await)
+    }
+}
+
+/// The window of usage records a usage invoice's command counts on the loaded agreement
+/// (after what its usage invoices counted, BILLING.md 3); `None` for any other command.
+pub(super) fn usage_window(
+    loaded: &Loaded,
+    command: &AgreementCommand,
+) -> Result<Option<UsageWindow>, LedgerError> {
+    let AgreementCommand::BillUsage(bill) = command else {
+        return Ok(None);
+    };
+    let counted = loaded.ledger.agreement.subscription().counted_usage();
+    Ok(Some(UsageWindow::after(
+        bill.month.last_day(),
+        bill.through,
+        counted,
+    )?))
+}
+
+/// A usage invoice's command with the records it counts; any other command as it is.
+pub(super) fn with_records(
+    command: &AgreementCommand,
+    records: Vec<MeteredUsage>,
+) -> AgreementCommand {
+    match command {
+        AgreementCommand::BillUsage(bill) => AgreementCommand::BillUsage(BillUsage {
+            records,
+            ..bill.clone()
+        }),
+        other => other.clone(),
     }
 }
 

@@ -2,7 +2,9 @@
 //! agreement's state (load), let the aggregate decide, seal what it decided (envelopes,
 //! hash chain, the projection row), write the answer (answer), append it all in one
 //! transaction; on a lost race, again. `batch`: many payments on many agreements in one
-//! transaction per chunk (a bank statement's import).
+//! transaction per chunk (a bank statement's import, the billing run); `numbering`: the
+//! in-process lock of the gapless invoice series, which a batch chunk hands on before it
+//! has written its documents.
 //!
 //! This replaces cqrs-es's `CqrsFramework::execute`, which returns nothing (no events, no
 //! new version), copies one metadata map onto every event, never retries a conflict and
@@ -27,11 +29,12 @@ mod batch;
 mod clock;
 mod command_loop;
 mod load;
+mod numbering;
 mod outcome;
 mod seal;
 
 pub use batch::{
-    BatchOutcome, Prepared, BATCH_AGREEMENTS_MAX, BATCH_COMMANDS_MAX, BATCH_CONCURRENCY,
+    BatchOutcome, Prepared, ReadAhead, BATCH_AGREEMENTS_MAX, BATCH_COMMANDS_MAX, BATCH_CONCURRENCY,
 };
 pub use clock::{business_date_of, Clock, SystemClock, KAZAKHSTAN, KAZAKHSTAN_OFFSET_HOURS};
 pub use outcome::{
@@ -54,9 +57,10 @@ pub struct Ledger {
     reference: ReferenceSource,
     clock: Arc<dyn Clock>,
     /// Serializes invoice and credit note issuance within this process, so that
-    /// concurrent ones take consecutive numbers without losing races; across processes
-    /// the counter's compare-and-set keeps numbers unique and gapless on its own.
-    invoice_numbering: tokio::sync::Mutex<()>,
+    /// concurrent ones take consecutive numbers without losing races (a batch chunk hands
+    /// on its numbers before it has written them, `numbering`); across processes the
+    /// counter's compare-and-set keeps numbers unique and gapless on its own.
+    invoice_numbering: numbering::InvoiceNumbering,
     /// Serializes commands on one agreement within this process (striped by agreement,
     /// [`AGREEMENT_WRITE_STRIPES`] locks, so memory stays fixed): concurrent commands on a
     /// busy agreement queue instead of each deciding on a state that another then
@@ -97,7 +101,7 @@ impl Ledger {
                 .with_upcasters(events::upcast::upcasters()),
             reference: ReferenceSource::Fixed(reference),
             clock,
-            invoice_numbering: tokio::sync::Mutex::new(()),
+            invoice_numbering: numbering::InvoiceNumbering::default(),
             agreement_writes: (0..AGREEMENT_WRITE_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),

@@ -30,7 +30,7 @@ use rust_decimal::Decimal;
 
 use super::{parse_statement, BankStatement, StatementError, StatementFormat, StatementLine};
 use crate::application::commands::{
-    BatchOutcome, CommandContext, Committed, Ledger, LedgerError, Prepared,
+    BatchOutcome, CommandContext, Committed, Ledger, LedgerError, Prepared, ReadAhead,
 };
 use crate::store::{StatementLineRow, StatementRow, StoreError};
 
@@ -548,25 +548,31 @@ pub async fn import_checked(
             .collect(),
     );
     ledger
-        .execute_batch(work, context, Arc::new(prepare), |chunk, done| {
-            let notes = notes.lock().expect("never poisoned");
-            let mut settled_rows = Vec::new();
-            for (participant, items) in chunk {
-                for (index, outcome) in items {
-                    let row = &mut rows[*index];
-                    settle(
-                        row,
-                        participant,
-                        outcome,
-                        notes.get(index),
-                        &recorded_elsewhere,
-                    );
-                    settled_rows.push(row.clone());
+        .execute_batch(
+            work,
+            context,
+            Arc::new(prepare),
+            ReadAhead::Nothing,
+            |chunk, done| {
+                let notes = notes.lock().expect("never poisoned");
+                let mut settled_rows = Vec::new();
+                for (participant, items) in chunk {
+                    for (index, outcome) in items {
+                        let row = &mut rows[*index];
+                        settle(
+                            row,
+                            participant,
+                            outcome,
+                            notes.get(index),
+                            &recorded_elsewhere,
+                        );
+                        settled_rows.push(row.clone());
+                    }
                 }
-            }
-            let _ = line_sender.send(settled_rows);
-            progress(settled + done as u64, total)
-        })
+                let _ = line_sender.send(settled_rows);
+                progress(settled + done as u64, total)
+            },
+        )
         .await?;
     drop(line_sender);
     let recorded = started.elapsed();
