@@ -7,8 +7,8 @@
 //! grouped by stripe), [`BATCH_CONCURRENCY`] at once. For each chunk: the agreements'
 //! write stripes are locked in ascending order (so two batches, or a batch and single
 //! commands, never wait on each other in a cycle; chunks running at once hold disjoint
-//! stripes and never wait for each other), each
-//! agreement is loaded as a single command loads it, its commands are decided one after
+//! stripes and never wait for each other, unless one stripe holds more than twice a
+//! chunk's limits), each agreement is loaded as a single command loads it, its commands are decided one after
 //! another on the in-memory aggregate (each on the state the previous ones left) and
 //! sealed (numbered on, hash-chained, folded into the projection), and every stream is
 //! appended with its agreement's last projection row in ONE transaction. The events,

@@ -25,8 +25,7 @@ pub(super) struct InvoiceNumbering {
 }
 
 /// Numbers a chunk took and has not yet committed (or failed to): the next one after
-/// them, and the signal of its commit (`Some(true)` committed, closed or `Some(false)`:
-/// failed).
+/// them, and the signal of its commit (`Some(true)`: committed; closed unsent: failed).
 pub(super) struct HandedOn {
     next: InvoiceNumber,
     committed: watch::Receiver<Option<bool>>,
@@ -47,10 +46,14 @@ impl InvoiceNumbering {
     /// written (it waits for that), so the store's next number is the one to take.
     pub(super) async fn settled(&self) -> MutexGuard<'_, Option<HandedOn>> {
         let mut turn = self.handed_on.lock().await;
-        if let Some(handed_on) = turn.take() {
-            // Committed or failed alike: the store now says which number is next.
-            let _ = Predecessor(handed_on.committed).committed().await;
+        if let Some(handed_on) = turn.as_ref() {
+            // Committed or failed alike: the store then says which number is next. The
+            // record stays until the wait is over, so a command dropped while it waits
+            // (a request timed out) leaves it for the next one.
+            let writing = Predecessor(handed_on.committed.clone());
+            let _ = writing.committed().await;
         }
+        *turn = None;
         turn
     }
 
@@ -135,6 +138,20 @@ mod tests {
         assert!(!waiting.is_finished(), "the second chunk is still writing");
         second.committed();
         waiting.await.expect("the command got the lock");
+    }
+
+    #[tokio::test]
+    async fn a_command_dropped_while_it_waits_leaves_the_handed_on_numbers() {
+        let numbering = InvoiceNumbering::default();
+        let (turn, _) = numbering.turn().await;
+        let writing = hand_on(turn, number(31));
+        let timed_out =
+            tokio::time::timeout(std::time::Duration::from_millis(10), numbering.settled()).await;
+        assert!(timed_out.is_err(), "the chunk is still writing");
+        let (_, pending) = numbering.turn().await;
+        let (next, _) = pending.expect("still handed on after the command gave up");
+        assert_eq!(next, number(31));
+        writing.committed();
     }
 
     #[tokio::test]
