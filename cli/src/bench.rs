@@ -37,13 +37,30 @@ pub async fn bench(
 }
 
 /// What `edoc-ledger load` was asked for.
+#[derive(Debug, clap::Args)]
 pub struct LoadRun {
+    /// Agreements registered, signed and invoiced before the load.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub agreements: u64,
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub clients: u16,
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub seconds: u64,
+    /// Where the figures go as JSON (optional).
+    #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+    /// Where every acknowledged (2xx) payment goes, one JSON object a line
+    /// (participant_id, reference, amount): to check later that each is recorded
+    /// exactly once.
+    #[arg(long)]
     pub acknowledged: Option<std::path::PathBuf>,
+    /// 503 answers and failed connections are expected (a failover under way): they
+    /// do not fail the run; any other non-2xx answer still does.
+    #[arg(long)]
     pub unavailable_ok: bool,
+    /// The 11-digit base of the BIN/INs the run registers (default: from the clock);
+    /// give two runs against one store different bases.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(10_000_000_000..=99_999_000_000))]
     pub first_id: Option<u64>,
 }
 

@@ -184,29 +184,8 @@ enum Command {
         /// An operator or billing token (EDOC_TOKEN).
         #[arg(long, env = "EDOC_TOKEN", hide_env_values = true)]
         token: String,
-        /// Agreements registered, signed and invoiced before the load.
-        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-        agreements: u64,
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-        clients: u16,
-        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-        seconds: u64,
-        /// Where the figures go as JSON (optional).
-        #[arg(long)]
-        out: Option<std::path::PathBuf>,
-        /// Where every acknowledged (2xx) payment goes, one JSON object a line
-        /// (participant_id, reference, amount): to check later that each is recorded
-        /// exactly once.
-        #[arg(long)]
-        acknowledged: Option<std::path::PathBuf>,
-        /// 503 answers and failed connections are expected (a failover under way): they
-        /// do not fail the run; any other non-2xx answer still does.
-        #[arg(long)]
-        unavailable_ok: bool,
-        /// The 11-digit base of the BIN/INs the run registers (default: from the clock);
-        /// give two runs against one store different bases.
-        #[arg(long, value_parser = clap::value_parser!(u64).range(10_000_000_000..=99_999_000_000))]
-        first_id: Option<u64>,
+        #[command(flatten)]
+        run: bench::LoadRun,
     },
     /// Reference data the operator publishes (BILLING.md 1): calendar, MRP, VAT and
     /// USD/KZT rates, recorded in the store's reference stream.
@@ -308,32 +287,7 @@ async fn main() -> ExitCode {
             keep,
         } => bench(&cli.store, agreements, months, clients, seconds, out, keep).await,
         Command::CqrsDemoServe => cqrs_demo_serve(&cli.store, &cli.serve).await,
-        Command::Load {
-            url,
-            token,
-            agreements,
-            clients,
-            seconds,
-            out,
-            acknowledged,
-            unavailable_ok,
-            first_id,
-        } => {
-            load(
-                url,
-                token,
-                bench::LoadRun {
-                    agreements,
-                    clients,
-                    seconds,
-                    out,
-                    acknowledged,
-                    unavailable_ok,
-                    first_id,
-                },
-            )
-            .await
-        }
+        Command::Load { url, token, run } => load(url, token, run).await,
     };
     match result {
         Ok(ReplayOutcome::Clean) => ExitCode::SUCCESS,

@@ -162,46 +162,9 @@ impl Drop for AbortOnDrop {
 
 /// The daily sweep (§5.9 dunning), run by the holder of [`DAILY_SWEEP`]: once the day's
 /// time `at` (Kazakhstan) has come and no sweep for the day has finished, it runs one as
-/// of the day; a failure is logged and tried again at the next look.
+/// of the day.
 pub async fn daily_sweep(ledger: Arc<Ledger>, at: time::Time, charge_fines: bool) {
-    loop {
-        let now = ledger.now_in_kazakhstan();
-        let today = now.date();
-        if now.time() >= at {
-            match ledger
-                .repository()
-                .sweep_finished_on(&today.to_string())
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => {
-                    match crate::application::sweep::run(
-                        &ledger,
-                        "daily sweep",
-                        today,
-                        charge_fines,
-                        |_, _| {},
-                    )
-                    .await
-                    {
-                        Ok(report) => tracing::info!(
-                            sweep_id = report.sweep_id,
-                            as_of = %today,
-                            suspended = report.suspended.len(),
-                            blocked = report.blocked.len(),
-                            reinstated = report.reinstated.len(),
-                            unblocked = report.unblocked.len(),
-                            terminated = report.terminated.len(),
-                            "daily sweep done"
-                        ),
-                        Err(error) => tracing::error!(%error, as_of = %today, "daily sweep failed"),
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "could not read whether today's sweep ran"),
-            }
-        }
-        tokio::time::sleep(next_look(now, at)).await;
-    }
+    run_when_due(ledger, at, ScheduledJob::DailySweep { charge_fines }).await
 }
 
 /// The monthly billing run (BILLING.md 4), run by the holder of [`MONTHLY_BILLING`]: on
@@ -209,41 +172,85 @@ pub async fn daily_sweep(ledger: Arc<Ledger>, at: time::Time, charge_fines: bool
 /// finished, it bills the month, issued that day. A run missed for a whole day is run by
 /// hand (`edoc-ledger bill`): issuing a month's invoices on a later day is a decision.
 pub async fn monthly_billing(ledger: Arc<Ledger>, at: time::Time) {
+    run_when_due(ledger, at, ScheduledJob::MonthlyBilling).await
+}
+
+/// A job run at a time of day on the days it is due, once per key (the day's sweep, the
+/// month's billing run).
+enum ScheduledJob {
+    DailySweep { charge_fines: bool },
+    MonthlyBilling,
+}
+
+impl ScheduledJob {
+    /// The key of today's run when one is due today (every day; the 1st of the month).
+    fn due_on(&self, today: time::Date) -> Option<String> {
+        match self {
+            Self::DailySweep { .. } => Some(today.to_string()),
+            Self::MonthlyBilling => {
+                (today.day() == 1).then(|| events::CalendarMonth::of(today).to_string())
+            }
+        }
+    }
+
+    async fn finished(&self, ledger: &Ledger, key: &str) -> Result<bool, StoreError> {
+        match self {
+            Self::DailySweep { .. } => ledger.repository().sweep_finished_on(key).await,
+            Self::MonthlyBilling => ledger.repository().billing_run_finished(key).await,
+        }
+    }
+
+    /// Runs it as of `today`; the run logs what it did itself.
+    async fn run(&self, ledger: &Arc<Ledger>, today: time::Date) -> Result<(), String> {
+        match self {
+            Self::DailySweep { charge_fines } => crate::application::sweep::run(
+                ledger,
+                "daily sweep",
+                today,
+                *charge_fines,
+                |_, _| {},
+            )
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
+            Self::MonthlyBilling => crate::application::billing::run(
+                ledger,
+                "monthly billing run",
+                events::CalendarMonth::of(today),
+                today,
+                |_, _| {},
+            )
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Self::DailySweep { .. } => "daily sweep",
+            Self::MonthlyBilling => "monthly billing run",
+        }
+    }
+}
+
+/// Looks every [`SCHEDULE_POLL`] (or at `at`, when sooner): once `at` (Kazakhstan) has
+/// come on a day the job is due and the store says its run for the day's key has not
+/// finished, runs it; a failure is logged and tried again at the next look.
+async fn run_when_due(ledger: Arc<Ledger>, at: time::Time, job: ScheduledJob) {
     loop {
         let now = ledger.now_in_kazakhstan();
         let today = now.date();
-        if today.day() == 1 && now.time() >= at {
-            let period = events::CalendarMonth::of(today);
-            match ledger
-                .repository()
-                .billing_run_finished(&period.to_string())
-                .await
-            {
+        if let Some(key) = job.due_on(today).filter(|_| now.time() >= at) {
+            match job.finished(&ledger, &key).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    match crate::application::billing::run(
-                        &ledger,
-                        "monthly billing run",
-                        period,
-                        today,
-                        |_, _| {},
-                    )
-                    .await
-                    {
-                        Ok(report) => tracing::info!(
-                            %period,
-                            issued = report.issued.len(),
-                            skipped = report.skipped.len(),
-                            refused = report.refused.len(),
-                            "monthly billing run done"
-                        ),
-                        Err(error) => {
-                            tracing::error!(%error, %period, "monthly billing run failed")
-                        }
+                    if let Err(error) = job.run(&ledger, today).await {
+                        tracing::error!(%error, %key, job = job.name(), "scheduled run failed");
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "could not read whether this month's run finished")
+                    tracing::warn!(%error, %key, job = job.name(), "could not read whether the run is done")
                 }
             }
         }

@@ -284,11 +284,6 @@ async fn periods_page(
     page(status, layout("Периоды", Some(session), body))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CloseForm {
-    csrf: String,
-}
-
 /// `POST /ui/periods/{period}/close`: closes the month as `POST /v1/periods/{period}/close`
 /// does. Operators only; the session's CSRF secret required. Refused (already closed,
 /// not over, an earlier month open): the page with the reason in words, nothing recorded.
@@ -297,7 +292,7 @@ pub async fn close(
     session: UiSession,
     headers: HeaderMap,
     Path(period): Path<String>,
-    axum::Form(form): axum::Form<CloseForm>,
+    axum::Form(form): axum::Form<super::session::CsrfForm>,
 ) -> Response {
     if let Err(refused) =
         session.may_submit_if(session.may_close_periods(), "закрывать месяцы", &form.csrf)

@@ -296,9 +296,10 @@ pub async fn sign_in(
     response
 }
 
+/// A form that carries nothing but the session's CSRF secret (sign out, close a month).
 #[derive(Debug, Deserialize)]
 pub struct CsrfForm {
-    csrf: String,
+    pub csrf: String,
 }
 
 /// `POST /ui/sign-out`: ends the session (with its CSRF secret), 303 to the sign-in.
